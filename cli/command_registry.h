@@ -1,0 +1,32 @@
+// Sub-commands of `authpolicy` register themselves here, one file per command (cli/*_command.cpp).
+#pragma once
+
+#include <functional>
+#include <iosfwd>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace authpolicy::cli {
+
+// Arguments after the sub-command name; returns the process exit code.
+using CommandFunction = std::function<int(const std::vector<std::string>& args, std::ostream& out,
+                                          std::ostream& err)>;
+
+struct CommandInfo {
+  std::string summary;  // one line for `authpolicy --help`
+  CommandFunction run;
+};
+
+std::map<std::string, CommandInfo, std::less<>>& command_registry();
+
+// Declare one at namespace scope in the command's file:
+//   static const authpolicy::cli::RegisterCommand reg{"pin", "manage TPM PINs", run_pin};
+struct RegisterCommand {
+  RegisterCommand(std::string name, std::string summary, CommandFunction run) {
+    command_registry()[std::move(name)] = CommandInfo{std::move(summary), std::move(run)};
+  }
+};
+
+}  // namespace authpolicy::cli
