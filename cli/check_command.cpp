@@ -1,0 +1,107 @@
+// `authpolicy check`: lint policies with compiler-style diagnostics (text or JSON).
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "cli/args.h"
+#include "cli/command_registry.h"
+#include "engine/load.h"
+#include "engine/render.h"
+
+namespace authpolicy::cli {
+namespace {
+
+constexpr const char* kCheckUsage =
+    "usage: authpolicy check [--format text|json] [--strict] [--ignore-ownership] FILE...\n"
+    "  exit 0: no errors (warnings allowed unless --strict); 1: errors; 2: usage or unreadable "
+    "file\n";
+
+int run_check(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  std::string format = "text";
+  bool strict = false;
+  LoadOptions options;
+  std::vector<std::string> files;
+  try {
+    ArgReader reader(args);
+    while (reader.next()) {
+      const std::string& flag = reader.flag();
+      if (flag == "--help" || flag == "-h") {
+        out << kCheckUsage;
+        return 0;
+      }
+      if (flag == "--format") {
+        format = reader.value();
+      } else if (flag == "--json") {
+        format = "json";
+      } else if (flag == "--strict") {
+        strict = true;
+      } else if (flag == "--ignore-ownership") {
+        options.check_ownership = false;
+      } else if (reader.is_option()) {
+        throw UsageError("unknown option " + flag);
+      } else {
+        files.push_back(reader.raw());
+      }
+    }
+    if (format != "text" && format != "json") throw UsageError("--format takes text or json");
+    if (files.empty()) throw UsageError("no policy file given");
+  } catch (const UsageError& e) {
+    err << "authpolicy check: " << e.what() << "\n" << kCheckUsage;
+    return 2;
+  }
+
+  bool unreadable = false;
+  std::size_t errors = 0;
+  std::size_t warnings = 0;
+  nlohmann::json json_files = nlohmann::json::array();
+  nlohmann::json json_diagnostics = nlohmann::json::array();
+  for (const auto& file : files) {
+    const LoadResult result = load_policy_file(file, options);
+    unreadable = unreadable || result.unreadable;
+    const std::size_t file_errors = result.count(Severity::error);
+    const std::size_t file_warnings = result.count(Severity::warning);
+    errors += file_errors;
+    warnings += file_warnings;
+    if (format == "json") {
+      for (const auto& d : result.diagnostics) {
+        json_diagnostics.push_back({
+            {"file", diagnostic_path(d, result.files, file)},
+            {"line", d.location.line},
+            {"column", d.location.column},
+            {"severity", d.severity == Severity::error ? "error" : "warning"},
+            {"code", d.code},
+            {"message", d.message},
+            {"notes", d.notes},
+        });
+      }
+      json_files.push_back({{"file", file},
+                            {"errors", file_errors},
+                            {"warnings", file_warnings},
+                            {"readable", !result.unreadable},
+                            {"ok", file_errors == 0 && !(strict && file_warnings > 0)}});
+      continue;
+    }
+    for (const auto& d : result.diagnostics) {
+      std::string text = render_text(d, result.files);
+      if (d.location.file >= result.files.size()) text = file + ": " + text;
+      out << text;
+    }
+    out << file << ": " << file_errors << (file_errors == 1 ? " error, " : " errors, ")
+        << file_warnings << (file_warnings == 1 ? " warning" : " warnings") << "\n";
+  }
+  if (format == "json") {
+    nlohmann::json report = {{"files", json_files},
+                             {"diagnostics", json_diagnostics},
+                             {"errors", errors},
+                             {"warnings", warnings}};
+    out << report.dump(2) << "\n";
+  }
+  if (unreadable) return 2;
+  if (errors > 0 || (strict && warnings > 0)) return 1;
+  return 0;
+}
+
+const RegisterCommand registration{"check", "lint policies: errors, warnings, open paths",
+                                   run_check};
+
+}  // namespace
+}  // namespace authpolicy::cli

@@ -1,0 +1,41 @@
+// Shared defaults of the sub-commands.
+#include "cli/policy_defaults.h"
+
+#include <pwd.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "engine/load.h"
+
+namespace authpolicy::cli {
+
+std::string service_from_path(const std::string& path) {
+  std::string name = std::filesystem::path(path).filename().string();
+  if (name.size() > 4 && name.substr(name.size() - 4) == ".pol") name.resize(name.size() - 4);
+  return name;
+}
+
+std::string current_user_name() {
+  if (const passwd* pw = getpwuid(getuid())) return pw->pw_name;
+  return std::to_string(getuid());
+}
+
+std::optional<Settings> common_settings(const std::string& block) {
+  const std::string path = "/etc/authpolicy/common.pol";
+  if (access(path.c_str(), F_OK) != 0) return std::nullopt;
+  // common.pol has no auth statement of its own: give it one to load it as a policy.
+  const LoadResult result = load_policy_text(
+      "include \"" + path + "\"\nauth password\n", "/etc/authpolicy/.common-settings", {});
+  if (!result.policy) return std::nullopt;
+  const Policy& p = *result.policy;
+  const Settings& s = block == "tpm" ? p.tpm : block == "audit" ? p.audit : p.geoip;
+  if (s.values().empty()) return std::nullopt;
+  return s;
+}
+
+SystemSubjects::FailureCounter failure_counter_for(const Policy&) {
+  return nullptr;  // replaced when the audit store is wired in
+}
+
+}  // namespace authpolicy::cli

@@ -1,0 +1,25 @@
+// Defaults the sub-commands share: the service a file stands for, the invoking user, the
+// settings of /etc/authpolicy/common.pol, and the failure counter of a policy's audit log.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "engine/policy.h"
+#include "engine/system_subjects.h"
+
+namespace authpolicy::cli {
+
+// "/etc/authpolicy/sudo.pol" -> "sudo".
+std::string service_from_path(const std::string& path);
+
+std::string current_user_name();
+
+// A settings block ("tpm", "audit", "geoip") of /etc/authpolicy/common.pol, when that file
+// exists, is safe and declares it.
+std::optional<Settings> common_settings(const std::string& block);
+
+// Counts failures in the audit log the policy names (or the default one).
+SystemSubjects::FailureCounter failure_counter_for(const Policy& policy);
+
+}  // namespace authpolicy::cli

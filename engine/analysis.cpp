@@ -1,0 +1,1025 @@
+// Deciding properties of a policy over all situations, exactly.
+//
+// Every condition atom tests one subject (rhost, user, time, ...). Each subject's values fall into
+// finitely many classes that no atom can tell apart: the address space cut at every set boundary
+// (plus loopback, no rhost, and a host name), the day cut at every window edge, the named users
+// plus "anyone else", group membership yes/no/unknown, and so on. A search assigns one class per
+// subject, pruning with a partial evaluation that says which results are still possible, so a
+// property such as "auth can pass with no factor asked" is decided over correlated atoms, not over
+// independent booleans, and a concrete witness situation comes out when it holds.
+#include "engine/analysis.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <set>
+
+#include "engine/describe.h"
+#include "engine/evaluate.h"
+#include "engine/scripted.h"
+
+namespace authpolicy {
+namespace {
+
+// ---- Masks -----------------------------------------------------------------------------------
+
+using TriMask = unsigned;  // bit per possible condition value
+constexpr TriMask kYes = 1, kNo = 2, kUnknown = 4, kAnyTri = 7;
+
+TriMask mask_of(Tri t) { return t == Tri::yes ? kYes : t == Tri::no ? kNo : kUnknown; }
+
+using ResultMask = unsigned;  // bit per possible expression result
+constexpr ResultMask kPass = 1, kNonPass = 2;
+
+// ---- Subjects and their classes ----------------------------------------------------------------
+
+enum class RhostKind { absent, hostname, address };
+
+// One concrete value of a subject, standing for its whole class.
+struct Representative {
+  RhostKind rhost = RhostKind::absent;
+  IpAddress address;
+  Lookup geo;
+  std::string name;
+  Tri tri = Tri::no;
+  int minute = 0;
+  int weekday = 0;
+  std::optional<long> count;
+};
+
+enum class VarKind { rhost, country, asn, user, group, service, tty, ruser, time, weekday, failures };
+
+struct Variable {
+  VarKind kind = VarKind::user;
+  std::string group;
+  long window = 0;
+  bool by_rhost = false;
+  std::vector<Representative> classes;
+};
+
+VarKind var_kind(Subject s) {
+  switch (s) {
+    case Subject::rhost:
+    case Subject::rhost_local: return VarKind::rhost;
+    case Subject::country: return VarKind::country;
+    case Subject::asn: return VarKind::asn;
+    case Subject::user: return VarKind::user;
+    case Subject::group: return VarKind::group;
+    case Subject::service: return VarKind::service;
+    case Subject::tty: return VarKind::tty;
+    case Subject::ruser: return VarKind::ruser;
+    case Subject::time: return VarKind::time;
+    case Subject::weekday: return VarKind::weekday;
+    case Subject::failures: return VarKind::failures;
+  }
+  return VarKind::user;
+}
+
+bool compare(long value, Comparison op, long count) {
+  switch (op) {
+    case Comparison::ge: return value >= count;
+    case Comparison::gt: return value > count;
+    case Comparison::le: return value <= count;
+    case Comparison::lt: return value < count;
+    case Comparison::eq: return value == count;
+    case Comparison::ne: return value != count;
+  }
+  return false;
+}
+
+Tri from_bool(bool b) { return b ? Tri::yes : Tri::no; }
+
+// The atom's value when its own subject is `own` (and, for GeoIP atoms, the address is known).
+Tri atom_value(const Atom& a, const Representative& own) {
+  switch (a.subject) {
+    case Subject::rhost:
+      if (own.rhost == RhostKind::absent) return Tri::no;
+      if (own.rhost == RhostKind::hostname) return Tri::unknown;
+      return from_bool(a.addresses->contains(own.address));
+    case Subject::rhost_local:
+      if (own.rhost == RhostKind::absent) return Tri::yes;
+      if (own.rhost == RhostKind::hostname) return Tri::unknown;
+      return from_bool(own.address.is_loopback());
+    case Subject::country:
+    case Subject::asn:
+      if (own.geo.kind == Lookup::Kind::unknown) return Tri::unknown;
+      if (own.geo.kind == Lookup::Kind::no_value) return Tri::no;
+      return from_bool(a.subject == Subject::country ? a.names.count(own.geo.text) > 0
+                                                     : a.numbers.count(own.geo.number) > 0);
+    case Subject::user:
+    case Subject::service:
+    case Subject::tty:
+    case Subject::ruser: return from_bool(a.names.count(own.name) > 0);
+    case Subject::group: return own.tri;
+    case Subject::time:
+      return from_bool(std::any_of(a.clock_ranges.begin(), a.clock_ranges.end(),
+                                   [&](const ClockRange& r) { return r.contains(own.minute); }));
+    case Subject::weekday: return from_bool((a.weekdays >> own.weekday) & 1u);
+    case Subject::failures:
+      if (!own.count) return Tri::unknown;
+      return from_bool(compare(*own.count, a.comparison, a.count));
+  }
+  return Tri::unknown;
+}
+
+struct Budget {};  // thrown when a search would take too long
+
+class Space {
+ public:
+  explicit Space(const Policy& policy) : policy_(policy) {
+    presence_matters_ = std::any_of(policy.factors.begin(), policy.factors.end(),
+                                    [](const FactorSpec& f) {
+                                      return f.used && f.presence && !f.remote_allowed;
+                                    });
+    build_variables();
+  }
+
+  const Policy& policy() const { return policy_; }
+  std::size_t variable_count() const { return vars_.size(); }
+  const Variable& variable(std::size_t i) const { return vars_[i]; }
+  std::optional<std::size_t> rhost_variable() const { return rhost_var_; }
+
+  using Assignment = std::vector<int>;  // class per variable, -1 unassigned
+  Assignment empty_assignment() const { return Assignment(vars_.size(), -1); }
+
+  // Which values the atom may still take under a partial assignment.
+  TriMask atom_mask(std::size_t atom_index, const Assignment& a) const {
+    const Atom& atom = policy_.atoms[atom_index];
+    const std::size_t v = atom_var_[atom_index];
+    if (atom.subject == Subject::country || atom.subject == Subject::asn) {
+      const int r = a[*rhost_var_];
+      if (r >= 0) {
+        const auto kind = vars_[*rhost_var_].classes[static_cast<std::size_t>(r)].rhost;
+        if (kind == RhostKind::absent) return kNo;
+        if (kind == RhostKind::hostname) return kUnknown;
+      }
+      if (a[v] < 0) return r >= 0 ? own_union_[atom_index] : own_union_[atom_index] | kNo | kUnknown;
+      return mask_of(values_[atom_index][static_cast<std::size_t>(a[v])]);
+    }
+    if (a[v] < 0) return own_union_[atom_index];
+    return mask_of(values_[atom_index][static_cast<std::size_t>(a[v])]);
+  }
+
+  // kPass/kNonPass that "this request is remote" may still take (for presence factors).
+  ResultMask remote_mask(const Assignment& a) const {
+    if (!rhost_var_ || a[*rhost_var_] < 0) return kPass | kNonPass;
+    const auto& rep = vars_[*rhost_var_].classes[static_cast<std::size_t>(a[*rhost_var_])];
+    if (rep.rhost == RhostKind::absent) return kNonPass;
+    if (rep.rhost == RhostKind::hostname) return kPass;
+    return rep.address.is_loopback() ? kNonPass : kPass;
+  }
+
+  // Whether variable v matters under the assignment (GeoIP needs an address).
+  bool relevant(std::size_t v, const Assignment& a) const {
+    if (vars_[v].kind != VarKind::country && vars_[v].kind != VarKind::asn) return true;
+    const int r = a[*rhost_var_];
+    if (r < 0) return true;
+    return vars_[*rhost_var_].classes[static_cast<std::size_t>(r)].rhost == RhostKind::address;
+  }
+
+  // A concrete request and subject answers for a (partial) assignment: unassigned subjects take
+  // their first class.
+  void concretise(const Assignment& a, RequestInfo& request, StaticSubjects& subjects) const {
+    request.user = "user-not-named";
+    request.service = "service-not-named";
+    subjects.group_answers.clear();
+    for (std::size_t v = 0; v < vars_.size(); ++v) {
+      const Representative& rep = vars_[v].classes[static_cast<std::size_t>(std::max(a[v], 0))];
+      switch (vars_[v].kind) {
+        case VarKind::rhost:
+          if (rep.rhost == RhostKind::absent) request.rhost.reset();
+          else if (rep.rhost == RhostKind::hostname) request.rhost = "host.invalid";
+          else request.rhost = rep.address.to_string();
+          break;
+        case VarKind::country: subjects.country_answer = rep.geo; break;
+        case VarKind::asn: subjects.asn_answer = rep.geo; break;
+        case VarKind::user: request.user = rep.name; break;
+        case VarKind::service: request.service = rep.name; break;
+        case VarKind::tty: request.tty = rep.name; break;
+        case VarKind::ruser: request.ruser = rep.name; break;
+        case VarKind::group: subjects.group_answers[vars_[v].group] = rep.tri; break;
+        case VarKind::time: subjects.time.minute_of_day = rep.minute; break;
+        case VarKind::weekday: subjects.time.weekday = rep.weekday; break;
+        case VarKind::failures:
+          subjects.failure_answers[{vars_[v].window, vars_[v].by_rhost}] = rep.count;
+          break;
+      }
+    }
+  }
+
+  // The situation in words: every atom whose value the assignment fixes.
+  std::vector<std::string> describe_situation(const Assignment& a) const {
+    std::vector<std::string> out;
+    std::set<std::string> seen;
+    if (rhost_var_ && a[*rhost_var_] >= 0) {
+      const auto& rep = vars_[*rhost_var_].classes[static_cast<std::size_t>(a[*rhost_var_])];
+      if (rep.rhost == RhostKind::absent) out.push_back("no rhost (a local request)");
+      if (rep.rhost == RhostKind::hostname) {
+        out.push_back("rhost is a host name (never resolved, so address conditions are unknown)");
+      }
+    }
+    for (std::size_t i = 0; i < policy_.atoms.size(); ++i) {
+      const Atom& atom = policy_.atoms[i];
+      const TriMask m = atom_mask(i, a);
+      if (m != kYes && m != kNo && m != kUnknown) continue;
+      const std::size_t v = atom_var_[i];
+      const bool rhost_derived = vars_[v].kind == VarKind::rhost ||
+                                 ((vars_[v].kind == VarKind::country || vars_[v].kind == VarKind::asn) &&
+                                  a[v] < 0);
+      if (rhost_derived && rhost_var_ && a[*rhost_var_] >= 0 &&
+          vars_[*rhost_var_].classes[static_cast<std::size_t>(a[*rhost_var_])].rhost != RhostKind::address) {
+        continue;  // already said by "no rhost" / "host name"
+      }
+      if (!seen.insert(atom.text).second) continue;
+      out.push_back(state(atom, m));
+    }
+    if (presence_matters_ && rhost_var_ && a[*rhost_var_] >= 0) {
+      const auto& rep = vars_[*rhost_var_].classes[static_cast<std::size_t>(a[*rhost_var_])];
+      if (rep.rhost == RhostKind::address) {
+        out.push_back(rep.address.is_loopback() ? "a local request (loopback rhost)"
+                                                : "a remote request");
+      }
+    }
+    return out;
+  }
+
+  static std::string state(const Atom& atom, TriMask m) {
+    if (m == kYes) return atom.text;
+    if (m == kUnknown) return atom.text + " is unknown";
+    if (atom.subject == Subject::rhost_local) return "rhost is not local";
+    if (atom.subject == Subject::failures) {
+      static const std::map<Comparison, std::pair<std::string, std::string>> inverse = {
+          {Comparison::ge, {">=", "<"}}, {Comparison::gt, {">", "<="}},
+          {Comparison::le, {"<=", ">"}}, {Comparison::lt, {"<", ">="}},
+          {Comparison::eq, {"==", "!="}}, {Comparison::ne, {"!=", "=="}}};
+      const auto& [op, inv] = inverse.at(atom.comparison);
+      std::string text = atom.text;
+      const auto at = text.rfind(" " + op + " ");
+      if (at != std::string::npos) text.replace(at + 1, op.size(), inv);
+      return text;
+    }
+    std::string text = atom.text;
+    const auto at = text.find(" in ");
+    if (at != std::string::npos) text.replace(at, 4, " not in ");
+    return text;
+  }
+
+ private:
+  const Policy& policy_;
+  bool presence_matters_ = false;
+  std::vector<Variable> vars_;
+  std::optional<std::size_t> rhost_var_;
+  std::vector<std::size_t> atom_var_;
+  std::vector<std::vector<Tri>> values_;  // [atom][class of its variable]
+  std::vector<TriMask> own_union_;        // [atom] union over the variable's classes
+
+  std::size_t variable_for(const Atom& atom) {
+    const VarKind kind = var_kind(atom.subject);
+    for (std::size_t i = 0; i < vars_.size(); ++i) {
+      const Variable& v = vars_[i];
+      if (v.kind != kind) continue;
+      if (kind == VarKind::group && v.group != atom.group) continue;
+      if (kind == VarKind::failures &&
+          (v.window != atom.window.count() || v.by_rhost != atom.by_rhost)) {
+        continue;
+      }
+      return i;
+    }
+    Variable v;
+    v.kind = kind;
+    v.group = atom.group;
+    v.window = static_cast<long>(atom.window.count());
+    v.by_rhost = atom.by_rhost;
+    vars_.push_back(std::move(v));
+    return vars_.size() - 1;
+  }
+
+  void build_variables() {
+    const bool needs_rhost = presence_matters_ || std::any_of(
+        policy_.atoms.begin(), policy_.atoms.end(), [](const Atom& a) {
+          return var_kind(a.subject) == VarKind::rhost || a.subject == Subject::country ||
+                 a.subject == Subject::asn;
+        });
+    if (needs_rhost) {
+      vars_.push_back(Variable{VarKind::rhost, {}, 0, false, {}});
+      rhost_var_ = 0;
+    }
+    atom_var_.resize(policy_.atoms.size());
+    for (std::size_t i = 0; i < policy_.atoms.size(); ++i) {
+      const Atom& atom = policy_.atoms[i];
+      atom_var_[i] = var_kind(atom.subject) == VarKind::rhost ? *rhost_var_ : variable_for(atom);
+    }
+    for (std::size_t v = 0; v < vars_.size(); ++v) {
+      std::vector<std::size_t> atoms;
+      for (std::size_t i = 0; i < atom_var_.size(); ++i) {
+        if (atom_var_[i] == v) atoms.push_back(i);
+      }
+      auto candidates = candidates_for(vars_[v], atoms);
+      // Keep one representative per distinct signature (what the atoms can tell apart).
+      std::map<std::vector<int>, std::size_t> seen;
+      for (auto& rep : candidates) {
+        std::vector<int> signature;
+        for (std::size_t i : atoms) signature.push_back(static_cast<int>(atom_value(policy_.atoms[i], rep)));
+        if (vars_[v].kind == VarKind::rhost) {
+          signature.push_back(static_cast<int>(rep.rhost));
+          signature.push_back(rep.rhost == RhostKind::address && rep.address.is_loopback());
+        }
+        if (vars_[v].kind == VarKind::country || vars_[v].kind == VarKind::asn) {
+          signature.push_back(static_cast<int>(rep.geo.kind));
+        }
+        if (seen.emplace(signature, vars_[v].classes.size()).second) {
+          vars_[v].classes.push_back(std::move(rep));
+        }
+      }
+    }
+    values_.resize(policy_.atoms.size());
+    own_union_.resize(policy_.atoms.size());
+    for (std::size_t i = 0; i < policy_.atoms.size(); ++i) {
+      for (const auto& rep : vars_[atom_var_[i]].classes) {
+        const Tri t = atom_value(policy_.atoms[i], rep);
+        values_[i].push_back(t);
+        own_union_[i] |= mask_of(t);
+      }
+    }
+  }
+
+  std::vector<Representative> candidates_for(const Variable& var,
+                                             const std::vector<std::size_t>& atoms) const {
+    std::vector<Representative> out;
+    auto with_name = [&](std::string name) {
+      Representative r;
+      r.name = std::move(name);
+      out.push_back(std::move(r));
+    };
+    switch (var.kind) {
+      case VarKind::rhost: return rhost_candidates(atoms);
+      case VarKind::country:
+      case VarKind::asn: {
+        std::set<std::string> codes;
+        std::set<std::uint32_t> numbers;
+        for (std::size_t i : atoms) {
+          codes.insert(policy_.atoms[i].names.begin(), policy_.atoms[i].names.end());
+          numbers.insert(policy_.atoms[i].numbers.begin(), policy_.atoms[i].numbers.end());
+        }
+        for (const auto& code : codes) {
+          Representative r;
+          r.geo = Lookup{Lookup::Kind::value, code, 0, {}};
+          out.push_back(r);
+        }
+        for (auto n : numbers) {
+          Representative r;
+          r.geo = Lookup{Lookup::Kind::value, {}, n, {}};
+          out.push_back(r);
+        }
+        Representative other;
+        other.geo = Lookup{Lookup::Kind::value, "?", numbers.empty() ? 0u : *numbers.rbegin() + 1, {}};
+        if (!numbers.empty() && *numbers.rbegin() == 0xffffffffu) other.geo.number = *numbers.begin() - 1;
+        out.push_back(other);
+        Representative none;
+        none.geo = Lookup{Lookup::Kind::no_value, {}, 0, {}};
+        out.push_back(none);
+        Representative unknown;
+        unknown.geo = Lookup{Lookup::Kind::unknown, {}, 0, "GeoIP database unavailable"};
+        out.push_back(unknown);
+        return out;
+      }
+      case VarKind::user:
+      case VarKind::service:
+      case VarKind::tty:
+      case VarKind::ruser: {
+        std::set<std::string> names;
+        for (std::size_t i : atoms) names.insert(policy_.atoms[i].names.begin(), policy_.atoms[i].names.end());
+        for (const auto& n : names) with_name(n);
+        std::string other = "other";
+        while (names.count(other)) other += "_";
+        with_name(other);
+        return out;
+      }
+      case VarKind::group:
+        for (Tri t : {Tri::yes, Tri::no, Tri::unknown}) {
+          Representative r;
+          r.tri = t;
+          out.push_back(r);
+        }
+        return out;
+      case VarKind::time: {
+        std::set<int> edges = {0};
+        for (std::size_t i : atoms) {
+          for (const auto& range : policy_.atoms[i].clock_ranges) {
+            edges.insert(range.start % 1440);
+            edges.insert(range.end % 1440);
+          }
+        }
+        for (int m : edges) {
+          Representative r;
+          r.minute = m;
+          out.push_back(r);
+        }
+        return out;
+      }
+      case VarKind::weekday:
+        for (int d = 0; d < 7; ++d) {
+          Representative r;
+          r.weekday = d;
+          out.push_back(r);
+        }
+        return out;
+      case VarKind::failures: {
+        std::set<long> counts = {0};
+        for (std::size_t i : atoms) {
+          const long c = policy_.atoms[i].count;
+          for (long x : {c - 1, c, c + 1}) {
+            if (x >= 0) counts.insert(x);
+          }
+        }
+        for (long c : counts) {
+          Representative r;
+          r.count = c;
+          out.push_back(r);
+        }
+        Representative unknown;
+        unknown.count.reset();
+        out.push_back(unknown);
+        return out;
+      }
+    }
+    return out;
+  }
+
+  // Sweeps the v4 and v6 spaces over every set's range boundaries (and loopback) and keeps the
+  // first address of each elementary interval: those intervals are the address classes.
+  std::vector<Representative> rhost_candidates(const std::vector<std::size_t>& atoms) const {
+    std::vector<Representative> out;
+    Representative absent;
+    absent.rhost = RhostKind::absent;
+    out.push_back(absent);
+    Representative host;
+    host.rhost = RhostKind::hostname;
+    out.push_back(host);
+    std::set<const AddressSet*> sets;
+    for (std::size_t i : atoms) {
+      if (policy_.atoms[i].addresses) sets.insert(policy_.atoms[i].addresses.get());
+    }
+    for (bool v4 : {true, false}) {
+      std::set<u128> points = {0};
+      auto add_range = [&](u128 first, u128 last) {
+        points.insert(first);
+        const u128 max = v4 ? 0xffffffffu : ~static_cast<u128>(0);
+        if (last < max) points.insert(last + 1);
+      };
+      if (v4) add_range(static_cast<u128>(127) << 24, (static_cast<u128>(128) << 24) - 1);
+      else add_range(1, 1);
+      for (const AddressSet* set : sets) {
+        for (const auto& r : set->ranges(v4)) add_range(r.first, r.last);
+      }
+      for (u128 p : points) {
+        Representative r;
+        r.rhost = RhostKind::address;
+        r.address = IpAddress{v4, p};
+        out.push_back(r);
+      }
+    }
+    return out;
+  }
+};
+
+// ---- Partial evaluation ----------------------------------------------------------------------
+
+// How factors behave in one question: all unavailable (can auth pass with nothing asked?), all
+// passing (can anyone get in?), all passing but one failing (is there an alternative?).
+struct Mode {
+  enum class FactorBehaviour { nonpass, pass };
+  FactorBehaviour factors = FactorBehaviour::nonpass;
+  bool permit_passes = true;
+  std::optional<std::size_t> failing_factor;
+};
+
+class PartialEvaluator {
+ public:
+  PartialEvaluator(const Space& space, const Space::Assignment& a) : space_(space), a_(a) {}
+
+  TriMask condition(const Condition& c) const {
+    switch (c.kind) {
+      case Condition::Kind::atom: return space_.atom_mask(c.atom, a_);
+      case Condition::Kind::negation: {
+        const TriMask m = condition(*c.operands.at(0));
+        return ((m & kYes) ? kNo : 0) | ((m & kNo) ? kYes : 0) | (m & kUnknown);
+      }
+      case Condition::Kind::conjunction:
+      case Condition::Kind::disjunction: {
+        const bool conj = c.kind == Condition::Kind::conjunction;
+        TriMask acc = conj ? kYes : kNo;
+        for (const auto* operand : c.operands) {
+          const TriMask m = condition(*operand);
+          TriMask next = 0;
+          for (TriMask x : {kYes, kNo, kUnknown}) {
+            if (!(acc & x)) continue;
+            for (TriMask y : {kYes, kNo, kUnknown}) {
+              if (!(m & y)) continue;
+              next |= conj ? and3(x, y) : or3(x, y);
+            }
+          }
+          acc = next;
+        }
+        return acc;
+      }
+    }
+    return kAnyTri;
+  }
+
+  ResultMask expression(const Expr& e, const Mode& mode) const {
+    switch (e.kind) {
+      case Expr::Kind::factor: {
+        if (mode.factors == Mode::FactorBehaviour::nonpass) return kNonPass;
+        if (mode.failing_factor && *mode.failing_factor == e.factor) return kNonPass;
+        const FactorSpec& spec = space_.policy().factors[e.factor];
+        if (spec.presence && !spec.remote_allowed) {
+          const ResultMask remote = space_.remote_mask(a_);
+          return ((remote & kNonPass) ? kPass : 0) | ((remote & kPass) ? kNonPass : 0);
+        }
+        return kPass;
+      }
+      case Expr::Kind::permit: return mode.permit_passes ? kPass : kNonPass;
+      case Expr::Kind::any_of:
+      case Expr::Kind::all_of:
+      case Expr::Kind::k_of: {
+        std::size_t can_pass = 0;
+        std::size_t can_fail = 0;
+        for (const auto* operand : e.operands) {
+          const ResultMask m = expression(*operand, mode);
+          can_pass += (m & kPass) ? 1 : 0;
+          can_fail += (m & kNonPass) ? 1 : 0;
+        }
+        const std::size_t n = e.operands.size();
+        const std::size_t k = e.kind == Expr::Kind::any_of ? 1 : e.kind == Expr::Kind::all_of ? n : e.k;
+        return (can_pass >= k ? kPass : 0) | (can_fail >= n - k + 1 ? kNonPass : 0);
+      }
+      case Expr::Kind::guarded: {
+        ResultMask m = expression(*e.operands.at(0), mode);
+        for (const auto& g : e.guards) {
+          const TriMask c = condition(*g.condition);
+          const bool can_waive = g.unless ? (c & kYes) : (c & kNo);
+          const bool can_apply = g.unless ? (c & (kNo | kUnknown)) : (c & (kYes | kUnknown));
+          m = (can_waive ? kPass : 0) | (can_apply ? m : 0);
+        }
+        return m;
+      }
+    }
+    return kPass | kNonPass;
+  }
+
+  // Whether no deny rule fires: {possible, certain}.
+  std::pair<bool, bool> no_deny() const {
+    bool possible = true;
+    bool certain = true;
+    for (const auto& rule : space_.policy().denies) {
+      const TriMask m = condition(*rule.condition);
+      possible = possible && (m & kNo);
+      certain = certain && m == kNo;
+    }
+    return {possible, certain};
+  }
+
+ private:
+  const Space& space_;
+  const Space::Assignment& a_;
+
+  static TriMask and3(TriMask x, TriMask y) {
+    if (x == kNo || y == kNo) return kNo;
+    if (x == kUnknown || y == kUnknown) return kUnknown;
+    return kYes;
+  }
+  static TriMask or3(TriMask x, TriMask y) {
+    if (x == kYes || y == kYes) return kYes;
+    if (x == kUnknown || y == kUnknown) return kUnknown;
+    return kNo;
+  }
+};
+
+struct Verdict {
+  bool possible;
+  bool certain;
+};
+
+using Predicate = std::function<Verdict(const PartialEvaluator&)>;
+
+// "No deny fires and auth passes" in the given mode.
+Predicate permits(const Policy& policy, Mode mode) {
+  return [&policy, mode](const PartialEvaluator& pe) {
+    const auto [possible, certain] = pe.no_deny();
+    const ResultMask m = pe.expression(*policy.auth, mode);
+    return Verdict{possible && (m & kPass), certain && m == kPass};
+  };
+}
+
+constexpr std::size_t kSearchBudget = 200000;
+
+// Depth-first search for an assignment that makes the predicate certain.
+class Search {
+ public:
+  Search(const Space& space, Predicate predicate)
+      : space_(space), predicate_(std::move(predicate)) {}
+
+  std::optional<Space::Assignment> find() {
+    Space::Assignment a = space_.empty_assignment();
+    if (dfs(a)) return a;
+    return std::nullopt;
+  }
+
+ private:
+  const Space& space_;
+  Predicate predicate_;
+  std::size_t steps_ = 0;
+
+  bool dfs(Space::Assignment& a) {
+    if (++steps_ > kSearchBudget) throw Budget{};
+    const Verdict v = predicate_(PartialEvaluator(space_, a));
+    if (!v.possible) return false;
+    if (v.certain) return true;
+    for (std::size_t var = 0; var < space_.variable_count(); ++var) {
+      if (a[var] >= 0 || !space_.relevant(var, a)) continue;
+      for (std::size_t c = 0; c < space_.variable(var).classes.size(); ++c) {
+        a[var] = static_cast<int>(c);
+        if (dfs(a)) return true;
+      }
+      a[var] = -1;
+      return false;
+    }
+    return false;
+  }
+};
+
+std::string join(const std::vector<std::string>& parts, const std::string& separator) {
+  std::string out;
+  for (const auto& p : parts) out += (out.empty() ? "" : separator) + p;
+  return out;
+}
+
+// ---- Operand checks (W105, W106) -------------------------------------------------------------
+
+bool always_passes(const Expr& e) {
+  switch (e.kind) {
+    case Expr::Kind::permit: return true;
+    case Expr::Kind::factor: return false;
+    case Expr::Kind::any_of:
+      return std::any_of(e.operands.begin(), e.operands.end(), [](const Expr* o) { return always_passes(*o); });
+    case Expr::Kind::all_of:
+      return std::all_of(e.operands.begin(), e.operands.end(), [](const Expr* o) { return always_passes(*o); });
+    case Expr::Kind::k_of:
+      return static_cast<std::size_t>(std::count_if(e.operands.begin(), e.operands.end(),
+                                                    [](const Expr* o) { return always_passes(*o); })) >= e.k;
+    case Expr::Kind::guarded: return always_passes(*e.operands.at(0));
+  }
+  return false;
+}
+
+// Factors certainly asked (or recalled) whenever `e` is evaluated.
+std::set<std::size_t> always_consulted(const Expr& e) {
+  switch (e.kind) {
+    case Expr::Kind::factor: return {e.factor};
+    case Expr::Kind::any_of:
+    case Expr::Kind::all_of:
+    case Expr::Kind::k_of: return always_consulted(*e.operands.at(0));
+    default: return {};
+  }
+}
+
+struct LocationLess {
+  bool operator()(const Location& a, const Location& b) const {
+    return std::tie(a.file, a.line, a.column) < std::tie(b.file, b.line, b.column);
+  }
+};
+
+class OperandChecker {
+ public:
+  OperandChecker(const Policy& policy, std::vector<Diagnostic>& out) : policy_(policy), out_(out) {}
+
+  void visit(const Expr& e, const std::set<std::size_t>& before) {
+    switch (e.kind) {
+      case Expr::Kind::factor:
+        if (before.count(e.factor)) {
+          report("W106",
+                 "redundant '" + policy_.factors[e.factor].name +
+                     "': it was already asked on every path that reaches here, so its first "
+                     "answer is reused",
+                 e.location);
+        }
+        return;
+      case Expr::Kind::permit: return;
+      case Expr::Kind::guarded: visit(*e.operands.at(0), before); return;
+      case Expr::Kind::any_of:
+      case Expr::Kind::all_of:
+      case Expr::Kind::k_of: {
+        std::set<std::size_t> acc = before;
+        bool dead = false;
+        for (const Expr* operand : e.operands) {
+          if (dead) {
+            report("W105",
+                   std::string("unreachable operand '") + describe(policy_, *operand) +
+                       "': the operand before it always passes",
+                   operand->location);
+            continue;
+          }
+          visit(*operand, acc);
+          const auto more = always_consulted(*operand);
+          acc.insert(more.begin(), more.end());
+          if (e.kind == Expr::Kind::any_of && always_passes(*operand)) dead = true;
+        }
+        return;
+      }
+    }
+  }
+
+ private:
+  const Policy& policy_;
+  std::vector<Diagnostic>& out_;
+  std::set<Location, LocationLess> reported_;
+
+  void report(std::string code, std::string message, const Location& where) {
+    if (!reported_.insert(where).second) return;
+    out_.push_back({Severity::warning, std::move(code), std::move(message), where, {}});
+  }
+};
+
+const Expr* first_permit(const Expr& e) {
+  if (e.kind == Expr::Kind::permit) return &e;
+  for (const Expr* operand : e.operands) {
+    if (const Expr* p = first_permit(*operand)) return p;
+  }
+  return nullptr;
+}
+
+// What happens concretely in the witness situation, with every factor unavailable.
+std::string consulted_in(const Space& space, const Space::Assignment& a) {
+  RequestInfo request;
+  StaticSubjects subjects;
+  space.concretise(a, request, subjects);
+  ScriptedFactors factors(Outcome::unavailable);
+  SilentConversation conversation;
+  const Decision d = decide(space.policy(), request, subjects, factors, conversation);
+  std::vector<std::string> names;
+  for (const auto& attempt : d.attempts) names.push_back(attempt.name + " unavailable");
+  return join(names, ", ");
+}
+
+std::string when(const Space& space, const Space::Assignment& a) {
+  auto parts = space.describe_situation(a);
+  if (const auto consulted = consulted_in(space, a); !consulted.empty()) parts.push_back(consulted);
+  return parts.empty() ? "always" : join(parts, ", ");
+}
+
+void geoip_warning(const Policy& policy, std::vector<Diagnostic>& out) {
+  for (const Subject s : {Subject::country, Subject::asn}) {
+    const auto it = std::find_if(policy.atoms.begin(), policy.atoms.end(),
+                                 [s](const Atom& a) { return a.subject == s; });
+    if (it == policy.atoms.end()) continue;
+    const std::string key = s == Subject::country ? "country" : "asn";
+    const std::string path = policy.geoip.string_or(
+        key, s == Subject::country ? "/var/lib/GeoIP/GeoLite2-Country.mmdb"
+                                   : "/var/lib/GeoIP/GeoLite2-ASN.mmdb");
+    if (access(path.c_str(), R_OK) == 0) continue;
+    out.push_back({Severity::warning, "W109",
+                   "GeoIP database " + path + " is not readable: every rhost." + key +
+                       " condition will be unknown (deny if: denies; unless: never waives)",
+                   it->location, {"set it with geoip { " + key + " = \"/path/to/file.mmdb\" }"}});
+  }
+}
+
+}  // namespace
+
+void analyse_policy(const Policy& policy, const LoadOptions& options,
+                    std::vector<Diagnostic>& diagnostics) {
+  if (!policy.auth) return;
+  const Space space(policy);
+  try {
+    // E016: auth passes with no factor asked and no explicit permit.
+    Mode implicit{Mode::FactorBehaviour::nonpass, false, std::nullopt};
+    if (auto witness = Search(space, permits(policy, implicit)).find()) {
+      diagnostics.push_back({Severity::error, "E016",
+                             "implicit open path: auth can pass without asking any factor",
+                             policy.auth_location,
+                             {"opens without any factor when: " + when(space, *witness)}});
+      return;
+    }
+    if (!options.warnings) return;
+    if (const Expr* permit = first_permit(*policy.auth)) {
+      Mode explicit_mode{Mode::FactorBehaviour::nonpass, true, std::nullopt};
+      if (auto witness = Search(space, permits(policy, explicit_mode)).find()) {
+        diagnostics.push_back({Severity::warning, "W107",
+                               "explicit permit: auth passes without asking any factor when: " +
+                                   when(space, *witness),
+                               permit->location, {}});
+      }
+    }
+    Mode all_pass{Mode::FactorBehaviour::pass, true, std::nullopt};
+    if (!Search(space, permits(policy, all_pass)).find()) {
+      diagnostics.push_back({Severity::warning, "W110",
+                             "this policy can never permit anyone: every situation is denied",
+                             policy.auth_location, {}});
+    } else {
+      for (std::size_t f = 0; f < policy.factors.size(); ++f) {
+        const FactorSpec& spec = policy.factors[f];
+        if (!spec.lockout || !spec.used) continue;
+        Mode without{Mode::FactorBehaviour::pass, true, f};
+        const Predicate with_it = permits(policy, all_pass);
+        const Predicate without_it = permits(policy, without);
+        auto no_alternative = [&](const PartialEvaluator& pe) {
+          const Verdict a = with_it(pe);
+          const Verdict b = without_it(pe);
+          return Verdict{a.possible && !b.certain, a.certain && !b.possible};
+        };
+        if (auto witness = Search(space, no_alternative).find()) {
+          const auto situation = space.describe_situation(*witness);
+          diagnostics.push_back(
+              {Severity::warning, "W108",
+               "'" + spec.name + "' locks itself after repeated failures and has no alternative" +
+                   (situation.empty() ? std::string{} : " when: " + join(situation, ", ")),
+               spec.location,
+               {"a locked " + spec.name + " locks the user out; add a fallback such as '" +
+                spec.name + " || password'"}});
+        }
+      }
+    }
+  } catch (const Budget&) {
+    diagnostics.push_back({Severity::error, "E025",
+                           "policy too complex to verify (more than " +
+                               std::to_string(kSearchBudget) + " situations to examine)",
+                           policy.auth_location, {"split it or simplify its conditions"}});
+    return;
+  }
+  if (!options.warnings) return;
+  OperandChecker(policy, diagnostics).visit(*policy.auth, {});
+  geoip_warning(policy, diagnostics);
+  for (const auto& spec : policy.factors) {
+    if (spec.kind == FactorSpec::Kind::u2f && spec.used && !spec.settings.has("origin")) {
+      diagnostics.push_back(
+          {Severity::warning, "W111",
+           "u2f has no explicit origin: it defaults to pam://<hostname>, and renaming the host "
+           "silently breaks every enrolled key",
+           spec.location, {"set it: factor u2f { origin = \"pam://myhost\" }"}});
+    }
+  }
+}
+
+// ---- Explanation -----------------------------------------------------------------------------
+
+namespace {
+
+using Combination = std::set<std::string>;
+using Combinations = std::set<Combination>;
+
+Combinations minimal(Combinations in) {
+  Combinations out;
+  for (const auto& c : in) {
+    const bool has_subset = std::any_of(in.begin(), in.end(), [&](const Combination& other) {
+      return other != c && std::includes(c.begin(), c.end(), other.begin(), other.end());
+    });
+    if (!has_subset) out.insert(c);
+  }
+  return out;
+}
+
+Combinations product(const Combinations& a, const Combinations& b) {
+  Combinations out;
+  for (const auto& x : a) {
+    for (const auto& y : b) {
+      Combination c = x;
+      c.insert(y.begin(), y.end());
+      out.insert(std::move(c));
+    }
+  }
+  return minimal(std::move(out));
+}
+
+class Explainer {
+ public:
+  Explainer(const Space& space) : space_(space), policy_(space.policy()) {}
+
+  Explanation run() {
+    Explanation result;
+    Space::Assignment a = space_.empty_assignment();
+    try {
+      walk(a, result);
+    } catch (const Budget&) {
+      result.complete = false;
+    }
+    return result;
+  }
+
+ private:
+  const Space& space_;
+  const Policy& policy_;
+  std::size_t steps_ = 0;
+
+  // Everything that shapes the answer is fixed: deny rules, guards, presence.
+  bool settled(const PartialEvaluator& pe, const Space::Assignment& a) const {
+    for (const auto& rule : policy_.denies) {
+      const TriMask m = pe.condition(*rule.condition);
+      if (m != kNo && (m & kNo)) return false;
+    }
+    for (const auto& node : policy_.expressions) {
+      if (node->kind != Expr::Kind::guarded) continue;
+      for (const auto& g : node->guards) {
+        const TriMask m = pe.condition(*g.condition);
+        const bool waive = g.unless ? (m & kYes) : (m & kNo);
+        const bool apply = g.unless ? (m & (kNo | kUnknown)) : (m & (kYes | kUnknown));
+        if (waive && apply) return false;
+      }
+    }
+    for (const auto& spec : policy_.factors) {
+      if (spec.used && spec.presence && !spec.remote_allowed &&
+          space_.remote_mask(a) == (kPass | kNonPass)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  Combinations combinations(const Expr& e, const PartialEvaluator& pe, const Space::Assignment& a) const {
+    switch (e.kind) {
+      case Expr::Kind::factor: {
+        const FactorSpec& spec = policy_.factors[e.factor];
+        if (spec.presence && !spec.remote_allowed && space_.remote_mask(a) == kPass) return {};
+        return {{spec.name}};
+      }
+      case Expr::Kind::permit: return {{}};
+      case Expr::Kind::any_of: {
+        Combinations out;
+        for (const auto* o : e.operands) {
+          auto c = combinations(*o, pe, a);
+          out.insert(c.begin(), c.end());
+        }
+        return minimal(std::move(out));
+      }
+      case Expr::Kind::all_of: {
+        Combinations out = {{}};
+        for (const auto* o : e.operands) out = product(out, combinations(*o, pe, a));
+        return out;
+      }
+      case Expr::Kind::k_of: {
+        Combinations out;
+        const std::size_t n = e.operands.size();
+        for (unsigned mask = 0; mask < (1u << std::min<std::size_t>(n, 16)); ++mask) {
+          if (static_cast<std::size_t>(__builtin_popcount(mask)) != e.k) continue;
+          Combinations c = {{}};
+          for (std::size_t i = 0; i < n; ++i) {
+            if (mask & (1u << i)) c = product(c, combinations(*e.operands[i], pe, a));
+          }
+          out.insert(c.begin(), c.end());
+        }
+        return minimal(std::move(out));
+      }
+      case Expr::Kind::guarded: {
+        for (auto g = e.guards.rbegin(); g != e.guards.rend(); ++g) {
+          const TriMask m = pe.condition(*g->condition);
+          if (g->unless ? m == kYes : m == kNo) return {{}};
+        }
+        return combinations(*e.operands.at(0), pe, a);
+      }
+    }
+    return {};
+  }
+
+  void walk(Space::Assignment& a, Explanation& out) {
+    if (++steps_ > kSearchBudget) throw Budget{};
+    const PartialEvaluator pe(space_, a);
+    if (settled(pe, a)) {
+      Explanation::Row row;
+      row.situation = space_.describe_situation(a);
+      for (const auto& rule : policy_.denies) {
+        if (pe.condition(*rule.condition) != kNo) {
+          row.denied = true;
+          row.deny_rule = "deny if " + rule.text;
+          break;
+        }
+      }
+      if (!row.denied) {
+        for (const auto& c : combinations(*policy_.auth, pe, a)) {
+          row.accepted.emplace_back(c.begin(), c.end());
+        }
+      }
+      out.rows.push_back(std::move(row));
+      return;
+    }
+    for (std::size_t var = 0; var < space_.variable_count(); ++var) {
+      if (a[var] >= 0 || !space_.relevant(var, a)) continue;
+      for (std::size_t c = 0; c < space_.variable(var).classes.size(); ++c) {
+        a[var] = static_cast<int>(c);
+        walk(a, out);
+      }
+      a[var] = -1;
+      return;
+    }
+  }
+};
+
+}  // namespace
+
+Explanation explain_policy(const Policy& policy) {
+  const Space space(policy);
+  return Explainer(space).run();
+}
+
+}  // namespace authpolicy

@@ -1,0 +1,355 @@
+// The evaluator: three-valued conditions, lazy factor asking, memoised outcomes, the record.
+#include "engine/evaluate.h"
+
+#include <algorithm>
+#include <set>
+
+namespace authpolicy {
+
+bool is_remote(const RequestInfo& request) {
+  if (!request.rhost || request.rhost->empty()) return false;
+  const auto address = IpAddress::parse(*request.rhost);
+  return !address || !address->is_loopback();
+}
+
+std::vector<std::string> Decision::asked() const {
+  std::vector<std::string> names;
+  for (const auto& a : attempts) {
+    if (a.outcome != Outcome::unavailable) names.push_back(a.name);
+  }
+  return names;
+}
+
+Tri StaticSubjects::in_group(const std::string&, const std::string& group, std::string* cause) {
+  if (auto it = group_answers.find(group); it != group_answers.end()) {
+    if (it->second == Tri::unknown && cause) *cause = "group database unavailable";
+    return it->second;
+  }
+  if (!groups) {
+    if (cause) *cause = "group database unavailable";
+    return Tri::unknown;
+  }
+  return std::find(groups->begin(), groups->end(), group) != groups->end() ? Tri::yes : Tri::no;
+}
+
+std::optional<long> StaticSubjects::failures(const RequestInfo&, std::chrono::seconds window,
+                                             bool by_rhost, std::string* cause) {
+  std::optional<long> answer = failure_count;
+  if (auto it = failure_answers.find({static_cast<long>(window.count()), by_rhost});
+      it != failure_answers.end()) {
+    answer = it->second;
+  }
+  if (!answer && cause) *cause = "audit log unavailable";
+  return answer;
+}
+
+namespace {
+
+enum class Result { pass, fail, unavailable };
+
+Tri negate(Tri t) {
+  if (t == Tri::yes) return Tri::no;
+  if (t == Tri::no) return Tri::yes;
+  return Tri::unknown;
+}
+
+bool compare(long value, Comparison op, long count) {
+  switch (op) {
+    case Comparison::ge: return value >= count;
+    case Comparison::gt: return value > count;
+    case Comparison::le: return value <= count;
+    case Comparison::lt: return value < count;
+    case Comparison::eq: return value == count;
+    case Comparison::ne: return value != count;
+  }
+  return false;
+}
+
+class Evaluator {
+ public:
+  Evaluator(const Policy& policy, const RequestInfo& request, SubjectSource& subjects,
+            FactorSource* factors, Conversation* conversation, Decision& decision)
+      : policy_(policy),
+        request_(request),
+        subjects_(subjects),
+        factors_(factors),
+        conversation_(conversation),
+        decision_(decision),
+        remote_(is_remote(request)) {
+    if (request.rhost && !request.rhost->empty()) address_ = IpAddress::parse(*request.rhost);
+  }
+
+  // True when a deny rule holds (true or unknown); records it in the decision.
+  bool denied() {
+    for (const auto& rule : policy_.denies) {
+      const Tri t = condition(*rule.condition);
+      if (t == Tri::no) continue;
+      decision_.deny_rule = "deny if " + rule.text;
+      decision_.reason = "denied by 'deny if " + rule.text + "'" +
+                         (t == Tri::unknown ? " (its condition is unknown, so it holds)" : "");
+      return true;
+    }
+    return false;
+  }
+
+  Result run_auth() { return expression(*policy_.auth); }
+
+  Tri condition(const Condition& c) {
+    switch (c.kind) {
+      case Condition::Kind::atom: return atom(c.atom);
+      case Condition::Kind::negation: return negate(condition(*c.operands.at(0)));
+      case Condition::Kind::conjunction: {
+        Tri result = Tri::yes;
+        for (const auto* operand : c.operands) {
+          const Tri t = condition(*operand);
+          if (t == Tri::no) return Tri::no;
+          if (t == Tri::unknown) result = Tri::unknown;
+        }
+        return result;
+      }
+      case Condition::Kind::disjunction: {
+        Tri result = Tri::no;
+        for (const auto* operand : c.operands) {
+          const Tri t = condition(*operand);
+          if (t == Tri::yes) return Tri::yes;
+          if (t == Tri::unknown) result = Tri::unknown;
+        }
+        return result;
+      }
+    }
+    return Tri::unknown;
+  }
+
+ private:
+  const Policy& policy_;
+  const RequestInfo& request_;
+  SubjectSource& subjects_;
+  FactorSource* factors_;
+  Conversation* conversation_;
+  Decision& decision_;
+  bool remote_;
+  std::optional<IpAddress> address_;
+  std::map<std::size_t, Tri> atom_cache_;
+  std::map<std::size_t, Outcome> factor_cache_;
+
+  Tri unknown_because(const Atom& a, std::string cause) {
+    for (const auto& u : decision_.unknowns) {
+      if (u.condition == a.text) return Tri::unknown;
+    }
+    decision_.unknowns.push_back({a.text, std::move(cause)});
+    return Tri::unknown;
+  }
+
+  static Tri from_bool(bool b) { return b ? Tri::yes : Tri::no; }
+
+  bool has_rhost() const { return request_.rhost && !request_.rhost->empty(); }
+
+  std::string not_an_address() const {
+    return "rhost '" + request_.rhost->substr(0, 64) +
+           "' is not an IP address (host names are never resolved)";
+  }
+
+  Tri atom(std::size_t index) {
+    if (auto it = atom_cache_.find(index); it != atom_cache_.end()) return it->second;
+    const Tri t = evaluate_atom(policy_.atoms.at(index));
+    atom_cache_[index] = t;
+    return t;
+  }
+
+  Tri geo(const Atom& a) {
+    if (!has_rhost()) return Tri::no;  // a local request has no address, hence no country
+    if (!address_) return unknown_because(a, not_an_address());
+    const Lookup l = a.subject == Subject::country ? subjects_.country(*address_)
+                                                   : subjects_.asn(*address_);
+    if (l.kind == Lookup::Kind::unknown) return unknown_because(a, l.cause);
+    if (l.kind == Lookup::Kind::no_value) return Tri::no;
+    if (a.subject == Subject::country) return from_bool(a.names.count(l.text) > 0);
+    return from_bool(a.numbers.count(l.number) > 0);
+  }
+
+  Tri evaluate_atom(const Atom& a) {
+    switch (a.subject) {
+      case Subject::rhost:
+        if (!has_rhost()) return Tri::no;
+        if (!address_) return unknown_because(a, not_an_address());
+        return from_bool(a.addresses->contains(*address_));
+      case Subject::rhost_local:
+        if (!has_rhost()) return Tri::yes;
+        if (!address_) return unknown_because(a, not_an_address());
+        return from_bool(address_->is_loopback());
+      case Subject::country:
+      case Subject::asn: return geo(a);
+      case Subject::user: return from_bool(a.names.count(request_.user) > 0);
+      case Subject::service: return from_bool(a.names.count(request_.service) > 0);
+      case Subject::tty: return from_bool(a.names.count(request_.tty) > 0);
+      case Subject::ruser: return from_bool(a.names.count(request_.ruser) > 0);
+      case Subject::group: {
+        std::string cause;
+        const Tri t = subjects_.in_group(request_.user, a.group, &cause);
+        if (t == Tri::unknown) return unknown_because(a, cause);
+        return t;
+      }
+      case Subject::time: {
+        const int minute = subjects_.local_time().minute_of_day;
+        return from_bool(std::any_of(a.clock_ranges.begin(), a.clock_ranges.end(),
+                                     [minute](const ClockRange& r) { return r.contains(minute); }));
+      }
+      case Subject::weekday:
+        return from_bool((a.weekdays >> subjects_.local_time().weekday) & 1u);
+      case Subject::failures: {
+        std::string cause;
+        const auto n = subjects_.failures(request_, a.window, a.by_rhost, &cause);
+        if (!n) return unknown_because(a, cause);
+        return from_bool(compare(*n, a.comparison, a.count));
+      }
+    }
+    return Tri::unknown;
+  }
+
+  Result expression(const Expr& e) {
+    switch (e.kind) {
+      case Expr::Kind::factor: return factor(e.factor);
+      case Expr::Kind::permit: return Result::pass;
+      case Expr::Kind::any_of: {
+        bool all_unavailable = true;
+        for (const auto* operand : e.operands) {
+          const Result r = expression(*operand);
+          if (r == Result::pass) return Result::pass;
+          all_unavailable = all_unavailable && r == Result::unavailable;
+        }
+        return all_unavailable ? Result::unavailable : Result::fail;
+      }
+      case Expr::Kind::all_of:
+        for (const auto* operand : e.operands) {
+          if (expression(*operand) != Result::pass) return Result::fail;
+        }
+        return Result::pass;
+      case Expr::Kind::k_of: {
+        std::size_t passed = 0;
+        bool all_unavailable = true;
+        for (std::size_t i = 0; i < e.operands.size(); ++i) {
+          const Result r = expression(*e.operands[i]);
+          all_unavailable = all_unavailable && r == Result::unavailable;
+          if (r == Result::pass && ++passed == e.k) return Result::pass;
+          const std::size_t remaining = e.operands.size() - i - 1;
+          if (passed + remaining < e.k) break;  // k can no longer be reached: stop asking
+        }
+        return all_unavailable ? Result::unavailable : Result::fail;
+      }
+      case Expr::Kind::guarded:
+        // The outermost guard is decided first; a waived operand is satisfied, nothing asked.
+        for (auto g = e.guards.rbegin(); g != e.guards.rend(); ++g) {
+          const Tri t = condition(*g->condition);
+          const bool waived = g->unless ? t == Tri::yes : t == Tri::no;
+          if (waived) {
+            decision_.waived.push_back((g->unless ? "unless " : "if ") + g->text);
+            return Result::pass;
+          }
+        }
+        return expression(*e.operands.at(0));
+    }
+    return Result::fail;
+  }
+
+  Result factor(std::size_t index) {
+    if (auto it = factor_cache_.find(index); it != factor_cache_.end()) return as_result(it->second);
+    const FactorSpec& spec = policy_.factors.at(index);
+    const auto started = std::chrono::steady_clock::now();
+    FactorResult result = attempt(spec);
+    const auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::steady_clock::now() - started);
+    if (spec.kind == FactorSpec::Kind::password && result.outcome != Outcome::unavailable) {
+      decision_.password_asked = true;
+    }
+    decision_.attempts.push_back({spec.name, result.outcome, result.detail, elapsed});
+    factor_cache_[index] = result.outcome;
+    return as_result(result.outcome);
+  }
+
+  FactorResult attempt(const FactorSpec& spec) {
+    if (spec.presence && !spec.remote_allowed && remote_) {
+      return {Outcome::unavailable, "remote request"};
+    }
+    if (!factors_ || !conversation_) return {Outcome::error, "no factor providers"};
+    std::string problem;
+    FactorProvider* provider = factors_->provider(spec, &problem);
+    if (!provider) return {Outcome::error, problem.empty() ? "no provider" : problem};
+    FactorRequest request{request_.user, request_.service, request_.rhost, request_.tty, remote_};
+    try {
+      if (auto early = provider->probe(request)) {
+        if (early->outcome == Outcome::pass) return {Outcome::error, "probe cannot pass a factor"};
+        return *early;
+      }
+      return provider->authenticate(request, *conversation_);
+    } catch (const std::exception& e) {
+      return {Outcome::error, std::string("provider failed: ") + e.what()};
+    } catch (...) {
+      return {Outcome::error, "provider failed"};
+    }
+  }
+
+  static Result as_result(Outcome o) {
+    switch (o) {
+      case Outcome::pass: return Result::pass;
+      case Outcome::unavailable: return Result::unavailable;
+      case Outcome::fail:
+      case Outcome::error: return Result::fail;
+    }
+    return Result::fail;
+  }
+};
+
+std::string join_attempts(const Decision& d, bool only_asked) {
+  std::string out;
+  for (const auto& a : d.attempts) {
+    if (only_asked && a.outcome == Outcome::unavailable) continue;
+    if (!out.empty()) out += ", ";
+    out += a.name;
+    if (!only_asked) {
+      out += " " + std::string(to_string(a.outcome));
+      if (!a.detail.empty()) out += " (" + a.detail + ")";
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Decision decide(const Policy& policy, const RequestInfo& request, SubjectSource& subjects,
+                FactorSource& factors, Conversation& conversation) {
+  Decision decision;
+  Evaluator evaluator(policy, request, subjects, &factors, &conversation, decision);
+  if (evaluator.denied()) return decision;
+  const Result r = evaluator.run_auth();
+  decision.permit = r == Result::pass;
+  if (decision.permit) {
+    const std::string asked = join_attempts(decision, true);
+    decision.reason = asked.empty() ? "auth passed without asking any factor"
+                                    : "auth passed: " + asked;
+    if (!decision.waived.empty()) {
+      std::string waived;
+      for (const auto& w : decision.waived) waived += (waived.empty() ? "" : ", ") + w;
+      decision.reason += " (waived: " + waived + ")";
+    }
+    return decision;
+  }
+  if (decision.asked().empty()) {
+    decision.reason = decision.attempts.empty()
+                          ? "auth failed without asking any factor"
+                          : "no factor could be asked: " + join_attempts(decision, false);
+    return decision;
+  }
+  decision.reason = "auth failed: " + join_attempts(decision, false);
+  return decision;
+}
+
+Decision check_denies(const Policy& policy, const RequestInfo& request, SubjectSource& subjects) {
+  Decision decision;
+  Evaluator evaluator(policy, request, subjects, nullptr, nullptr, decision);
+  if (evaluator.denied()) return decision;
+  decision.permit = true;
+  decision.reason = "no deny rule holds";
+  return decision;
+}
+
+}  // namespace authpolicy

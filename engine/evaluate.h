@@ -1,0 +1,118 @@
+// Evaluating a policy for one request: deny rules first, then auth, lazily, left to right.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/policy.h"
+
+namespace authpolicy {
+
+// Three-valued truth (language brief §4).
+enum class Tri { no, yes, unknown };
+
+// A GeoIP answer: a value, a known absence of one (membership is false), or unknown.
+struct Lookup {
+  enum class Kind { value, no_value, unknown };
+  Kind kind = Kind::no_value;
+  std::string text;          // country code (upper case)
+  std::uint32_t number = 0;  // AS number
+  std::string cause;         // why unknown
+};
+
+struct LocalTime {
+  int minute_of_day = 0;  // 0..1439
+  int weekday = 0;        // 0 = Monday
+};
+
+// What the request is: PAM items, or the CLI's --user/--rhost/... flags.
+struct RequestInfo {
+  std::string user;
+  std::string service;
+  std::string tty;
+  std::string ruser;
+  std::optional<std::string> rhost;
+};
+
+// True when the request comes from elsewhere: rhost set and not loopback. A host name counts as
+// remote: it is never resolved.
+bool is_remote(const RequestInfo& request);
+
+// The answers that need the system: groups, clock, GeoIP, the audit log. Any of them may be
+// unknown; the evaluator resolves unknown the strict way.
+class SubjectSource {
+ public:
+  virtual ~SubjectSource() = default;
+  virtual Tri in_group(const std::string& user, const std::string& group, std::string* cause) = 0;
+  virtual LocalTime local_time() = 0;
+  virtual Lookup country(const IpAddress& address) = 0;
+  virtual Lookup asn(const IpAddress& address) = 0;
+  // nullopt (with cause) when the audit log cannot be read.
+  virtual std::optional<long> failures(const RequestInfo& request, std::chrono::seconds window,
+                                       bool by_rhost, std::string* cause) = 0;
+};
+
+// Fixed answers: for `authpolicy eval`, tests and the checker's concrete witnesses.
+class StaticSubjects : public SubjectSource {
+ public:
+  std::optional<std::vector<std::string>> groups = std::vector<std::string>{};  // nullopt: unknown
+  std::map<std::string, Tri, std::less<>> group_answers;  // per group, overrides `groups`
+  LocalTime time;
+  Lookup country_answer;  // default: no record
+  Lookup asn_answer;
+  std::optional<long> failure_count = 0;                       // nullopt: unknown
+  std::map<std::pair<long, bool>, std::optional<long>> failure_answers;  // per (window s, by_rhost)
+
+  Tri in_group(const std::string& user, const std::string& group, std::string* cause) override;
+  LocalTime local_time() override { return time; }
+  Lookup country(const IpAddress&) override { return country_answer; }
+  Lookup asn(const IpAddress&) override { return asn_answer; }
+  std::optional<long> failures(const RequestInfo& request, std::chrono::seconds window,
+                               bool by_rhost, std::string* cause) override;
+};
+
+// Gives the evaluator the provider for each factor the policy asks.
+class FactorSource {
+ public:
+  virtual ~FactorSource() = default;
+  // nullptr with `error` set when the factor cannot be provided (module missing...).
+  virtual FactorProvider* provider(const FactorSpec& spec, std::string* error) = 0;
+};
+
+struct FactorAttempt {
+  std::string name;
+  Outcome outcome = Outcome::error;
+  std::string detail;
+  std::chrono::microseconds duration{0};
+};
+
+struct UnknownCondition {
+  std::string condition;  // as written: "rhost.country in { \"KP\" }"
+  std::string cause;
+};
+
+struct Decision {
+  bool permit = false;
+  std::string reason;
+  std::vector<FactorAttempt> attempts;  // every factor consulted, in order, unavailable included
+  std::vector<UnknownCondition> unknowns;
+  std::vector<std::string> waived;  // guards that waived an operand: "unless rhost in trusted"
+  std::optional<std::string> deny_rule;  // the `deny if` that decided, when one did
+  bool password_asked = false;
+
+  // Names of the factors that asked the person something (unavailable ones did not).
+  std::vector<std::string> asked() const;
+};
+
+// Evaluates the deny rules, then auth. Never throws for provider failures: they are `error`.
+Decision decide(const Policy& policy, const RequestInfo& request, SubjectSource& subjects,
+                FactorSource& factors, Conversation& conversation);
+
+// Only the deny rules, asking nothing (for acct_mgmt): the decision says which one held.
+Decision check_denies(const Policy& policy, const RequestInfo& request, SubjectSource& subjects);
+
+}  // namespace authpolicy

@@ -1,0 +1,149 @@
+// A checked, compiled policy: names resolved, sets typed, lets shared, ready to evaluate.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "engine/address.h"
+#include "engine/factor.h"
+#include "grammar/ast.h"
+
+namespace authpolicy {
+
+using ast::Location;
+
+// ---- Diagnostics ---------------------------------------------------------------------------
+
+enum class Severity { error, warning };
+
+struct Diagnostic {
+  Severity severity = Severity::error;
+  std::string code;  // "E003", "W101"
+  std::string message;
+  Location location;
+  std::vector<std::string> notes;
+};
+
+// One file of the policy, kept for diagnostics (source lines under the caret) and the audit.
+struct SourceFile {
+  std::string path;
+  std::string text;
+};
+
+// ---- Conditions ----------------------------------------------------------------------------
+
+struct ClockRange {
+  int start = 0;  // minutes since midnight, inclusive
+  int end = 0;    // exclusive; a range with end <= start crosses midnight
+  bool contains(int minute) const {
+    return start < end ? (minute >= start && minute < end) : (minute >= start || minute < end);
+  }
+};
+
+enum class Subject {
+  rhost,        // rhost in SET
+  rhost_local,  // rhost is local
+  country,      // rhost.country in SET
+  asn,          // rhost.asn in SET
+  user,         // user in SET
+  group,        // user in group("name")
+  service,
+  tty,
+  ruser,
+  time,
+  weekday,
+  failures,  // failures(WINDOW[, rhost]) OP N
+};
+
+enum class Comparison { ge, gt, le, lt, eq, ne };
+
+// One test on one subject; the leaves of every condition.
+struct Atom {
+  Subject subject = Subject::user;
+  std::string text;  // as it reads in the policy: "rhost in trusted"
+  Location location;
+  std::shared_ptr<const AddressSet> addresses;  // rhost
+  std::set<std::string, std::less<>> names;     // user, service, tty, ruser, country (upper case)
+  std::set<std::uint32_t> numbers;              // asn
+  unsigned weekdays = 0;                        // bit d set for weekday d, 0 = Monday
+  std::vector<ClockRange> clock_ranges;         // time
+  std::string group;                            // group
+  std::chrono::seconds window{0};               // failures
+  bool by_rhost = false;                        // failures(WINDOW, rhost)
+  Comparison comparison = Comparison::ge;       // failures
+  long count = 0;                               // failures
+};
+
+struct Condition {
+  enum class Kind { atom, negation, conjunction, disjunction };
+  Kind kind = Kind::atom;
+  std::size_t atom = 0;  // index into Policy::atoms
+  std::vector<const Condition*> operands;
+};
+
+// ---- Expressions ---------------------------------------------------------------------------
+
+struct FactorSpec {
+  enum class Kind { password, pin, u2f, totp, fingerprint, pam };
+  std::string name;
+  Kind kind = Kind::pam;
+  std::string module;  // pam-delegated factors (password and fingerprint too)
+  std::vector<std::string> arguments;
+  Settings settings;
+  bool presence = false;        // needs a person at the machine (u2f, fingerprint)
+  bool remote_allowed = false;  // `remote = true`
+  bool lockout = false;         // hardware lockout on failures (pin)
+  bool used = false;
+  Location location;  // its definition, or its first use for an undeclared built-in
+  bool declared = false;
+};
+
+struct Guard {
+  bool unless = true;
+  const Condition* condition = nullptr;
+  std::string text;  // the condition as written
+  Location location;
+};
+
+struct Expr {
+  enum class Kind { factor, permit, any_of, all_of, k_of, guarded };
+  Kind kind = Kind::factor;
+  std::size_t factor = 0;  // index into Policy::factors
+  std::vector<const Expr*> operands;
+  std::size_t k = 0;
+  std::vector<Guard> guards;  // guarded: applied innermost first
+  Location location;
+};
+
+struct DenyRule {
+  const Condition* condition = nullptr;
+  std::string text;
+  Location location;
+};
+
+// ---- The policy ----------------------------------------------------------------------------
+
+struct Policy {
+  std::vector<SourceFile> files;  // [0] is the policy itself, then its includes
+  std::vector<FactorSpec> factors;
+  std::deque<Atom> atoms;
+  std::vector<std::unique_ptr<Condition>> conditions;  // owns every condition node
+  std::vector<std::unique_ptr<Expr>> expressions;      // owns every expression node (lets shared)
+  std::vector<DenyRule> denies;
+  const Expr* auth = nullptr;
+  Location auth_location;
+  Settings audit;
+  Settings geoip;
+  Settings tpm;
+
+  std::optional<std::size_t> factor_index(std::string_view name) const;
+  bool uses_subject(Subject subject) const;
+};
+
+}  // namespace authpolicy

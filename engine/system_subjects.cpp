@@ -1,0 +1,78 @@
+// NSS group membership, local time, GeoIP lookups and the failure counter for real requests.
+#include "engine/system_subjects.h"
+
+#include <grp.h>
+#include <pwd.h>
+#include <unistd.h>
+
+#include <vector>
+
+#include "engine/geoip_lookup.h"
+
+namespace authpolicy {
+
+LocalTime local_time_of(std::time_t moment) {
+  std::tm parts{};
+  localtime_r(&moment, &parts);
+  return LocalTime{parts.tm_hour * 60 + parts.tm_min, (parts.tm_wday + 6) % 7};
+}
+
+SystemSubjects::SystemSubjects(const Settings& geoip, FailureCounter failures, std::time_t now)
+    : geoip_(geoip), failures_(std::move(failures)), now_(now) {}
+
+Tri SystemSubjects::in_group(const std::string& user, const std::string& group, std::string* cause) {
+  auto unknown = [&](std::string why) {
+    if (cause) *cause = std::move(why);
+    return Tri::unknown;
+  };
+  std::vector<char> buffer(16384);
+  passwd pw{};
+  passwd* found_user = nullptr;
+  if (getpwnam_r(user.c_str(), &pw, buffer.data(), buffer.size(), &found_user) != 0) {
+    return unknown("user database unavailable");
+  }
+  if (!found_user) return Tri::no;  // an unknown user is in no group
+  std::vector<char> group_buffer(16384);
+  struct group gr {};
+  struct group* found_group = nullptr;
+  if (getgrnam_r(group.c_str(), &gr, group_buffer.data(), group_buffer.size(), &found_group) != 0) {
+    return unknown("group database unavailable");
+  }
+  if (!found_group) return Tri::no;
+  const gid_t wanted = found_group->gr_gid;
+  int count = 64;
+  std::vector<gid_t> groups(static_cast<std::size_t>(count));
+  if (getgrouplist(user.c_str(), found_user->pw_gid, groups.data(), &count) < 0) {
+    if (count <= 0 || count > 65536) return unknown("group list unavailable");
+    groups.resize(static_cast<std::size_t>(count));
+    if (getgrouplist(user.c_str(), found_user->pw_gid, groups.data(), &count) < 0) {
+      return unknown("group list unavailable");
+    }
+  }
+  groups.resize(static_cast<std::size_t>(count));
+  for (gid_t g : groups) {
+    if (g == wanted) return Tri::yes;
+  }
+  return Tri::no;
+}
+
+LocalTime SystemSubjects::local_time() { return local_time_of(now_); }
+
+Lookup SystemSubjects::country(const IpAddress& address) {
+  return geoip_lookup(geoip_, GeoField::country, address);
+}
+
+Lookup SystemSubjects::asn(const IpAddress& address) {
+  return geoip_lookup(geoip_, GeoField::asn, address);
+}
+
+std::optional<long> SystemSubjects::failures(const RequestInfo& request, std::chrono::seconds window,
+                                             bool by_rhost, std::string* cause) {
+  if (!failures_) {
+    if (cause) *cause = "no audit log configured";
+    return std::nullopt;
+  }
+  return failures_(request, window, by_rhost, cause);
+}
+
+}  // namespace authpolicy

@@ -1,0 +1,38 @@
+// Subject answers from the running system: NSS groups, the local clock, GeoIP databases, and a
+// failure counter supplied by the front end (the audit log lives outside the engine).
+#pragma once
+
+#include <ctime>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "engine/evaluate.h"
+
+namespace authpolicy {
+
+class SystemSubjects : public SubjectSource {
+ public:
+  using FailureCounter = std::function<std::optional<long>(
+      const RequestInfo& request, std::chrono::seconds window, bool by_rhost, std::string* cause)>;
+
+  // `geoip` is the policy's geoip settings block (country/asn paths, layout).
+  SystemSubjects(const Settings& geoip, FailureCounter failures, std::time_t now = std::time(nullptr));
+
+  Tri in_group(const std::string& user, const std::string& group, std::string* cause) override;
+  LocalTime local_time() override;
+  Lookup country(const IpAddress& address) override;
+  Lookup asn(const IpAddress& address) override;
+  std::optional<long> failures(const RequestInfo& request, std::chrono::seconds window,
+                               bool by_rhost, std::string* cause) override;
+
+ private:
+  Settings geoip_;
+  FailureCounter failures_;
+  std::time_t now_;
+};
+
+// Local time of a moment, as conditions see it.
+LocalTime local_time_of(std::time_t moment);
+
+}  // namespace authpolicy
