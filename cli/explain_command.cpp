@@ -21,12 +21,23 @@ std::string join(const std::vector<std::string>& parts, const std::string& separ
   return out;
 }
 
-// "password + pin, or password + u2f", factors in the order the policy declares them.
+// Factor names in the order auth first mentions them.
+void mention_order(const Policy& policy, const Expr& e, std::vector<std::string>& order) {
+  if (e.kind == Expr::Kind::factor) {
+    const std::string& name = policy.factors[e.factor].name;
+    if (std::find(order.begin(), order.end(), name) == order.end()) order.push_back(name);
+  }
+  for (const Expr* operand : e.operands) mention_order(policy, *operand, order);
+}
+
+// "password + pin, or password + u2f", factors in the order auth mentions them.
 std::string combinations_text(const Policy& policy, const Explanation::Row& row) {
   if (row.denied) return "denied (" + row.deny_rule + ")";
   if (row.accepted.empty()) return "denied (no factor can be used here)";
+  std::vector<std::string> mentioned;
+  mention_order(policy, *policy.auth, mentioned);
   auto order = [&](const std::string& name) {
-    return policy.factor_index(name).value_or(policy.factors.size());
+    return std::find(mentioned.begin(), mentioned.end(), name) - mentioned.begin();
   };
   std::vector<std::string> alternatives;
   for (auto combination : row.accepted) {

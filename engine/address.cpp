@@ -107,6 +107,7 @@ u128 Cidr::first() const { return base.value; }
 u128 Cidr::last() const {
   const unsigned width = base.v4 ? 32 : 128;
   if (prefix == width) return base.value;
+  if (prefix == 0) return width == 128 ? ~static_cast<u128>(0) : static_cast<u128>(0xffffffffu);
   const u128 host = (static_cast<u128>(1) << (width - prefix)) - 1;
   return base.value | host;
 }

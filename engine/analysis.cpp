@@ -806,12 +806,13 @@ void analyse_policy(const Policy& policy, const LoadOptions& options,
     if (!options.warnings) return;
     if (const Expr* permit = first_permit(*policy.auth)) {
       Mode explicit_mode{Mode::FactorBehaviour::nonpass, true, std::nullopt};
-      if (auto witness = Search(space, permits(policy, explicit_mode)).find()) {
-        diagnostics.push_back({Severity::warning, "W107",
-                               "explicit permit: auth passes without asking any factor when: " +
-                                   when(space, *witness),
-                               permit->location, {}});
-      }
+      const auto witness = Search(space, permits(policy, explicit_mode)).find();
+      diagnostics.push_back(
+          {Severity::warning, "W107",
+           witness ? "explicit permit: auth passes without asking any factor when: " +
+                         when(space, *witness)
+                   : "explicit permit: this path passes without asking the factors beside it",
+           permit->location, {}});
     }
     Mode all_pass{Mode::FactorBehaviour::pass, true, std::nullopt};
     if (!Search(space, permits(policy, all_pass)).find()) {

@@ -191,6 +191,7 @@ class Compiler {
   std::vector<ast::File> asts_;
   std::vector<std::string> canonical_;      // canonical path per file index
   std::vector<std::string> include_stack_;  // canonical paths being loaded
+  std::vector<std::string> display_stack_;  // the same, as written, for messages
   std::map<std::string, NamedSet, std::less<>> sets_;
   std::map<std::string, NamedLet, std::less<>> lets_;
   std::map<std::string, const ast::FactorDefinition*, std::less<>> factor_definitions_;
@@ -214,8 +215,8 @@ class Compiler {
     const std::string canonical = realpath(path.c_str(), resolved) ? resolved : path;
     if (std::find(include_stack_.begin(), include_stack_.end(), canonical) != include_stack_.end()) {
       std::string chain;
-      for (const auto& p : include_stack_) chain += p + " -> ";
-      error("E014", "include cycle: " + path + " includes itself", *site, {"chain: " + chain + canonical});
+      for (const auto& p : display_stack_) chain += p + " -> ";
+      error("E014", "include cycle: " + path + " includes itself", *site, {"chain: " + chain + path});
       return true;
     }
     if (std::find(canonical_.begin(), canonical_.end(), canonical) != canonical_.end()) {
@@ -260,6 +261,7 @@ class Compiler {
     }
     asts_[index] = std::move(*parsed.file);
     include_stack_.push_back(canonical);
+    display_stack_.push_back(path);
     const std::filesystem::path folder = std::filesystem::path(path).parent_path();
     // Copy: loading may grow asts_ and move the vector's elements.
     const std::vector<ast::Include> includes = asts_[index].includes;
@@ -269,6 +271,7 @@ class Compiler {
       load_file(target.string(), nullptr, &include.location, depth + 1);
     }
     include_stack_.pop_back();
+    display_stack_.pop_back();
     return true;
   }
 
@@ -664,7 +667,10 @@ class Compiler {
     for (const auto& g : e.guards) {
       const Condition* c = compile_condition(*g.condition);
       ok = ok && c;
-      guards.push_back({g.unless, c, describe(*g.condition), g.location});
+      const bool compound = g.condition->kind == ast::Condition::Kind::conjunction ||
+                            g.condition->kind == ast::Condition::Kind::disjunction;
+      const std::string text = describe(*g.condition);
+      guards.push_back({g.unless, c, compound ? "(" + text + ")" : text, g.location});
     }
     if (!ok) return nullptr;
     Expr* node = new_expr(Expr::Kind::guarded, e.location);

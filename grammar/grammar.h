@@ -87,11 +87,21 @@ struct kw_false : keyword<TAO_PEGTL_STRING("false")> {};
 // ---- Names -----------------------------------------------------------------------------------
 
 struct identifier : p::seq<ident_first, p::star<ident_other>> {};
-struct set_name : identifier {};
-struct let_name : identifier {};
-struct factor_name : identifier {};
-struct name_ref : identifier {};     // a factor or let inside an expression
-struct set_name_ref : identifier {};  // a named set inside a condition
+// Statement and operator words cannot name anything, so `deny if rhost in` never swallows the
+// next line's `auth` as a set name.
+struct reserved : p::seq<p::sor<TAO_PEGTL_STRING("include"), TAO_PEGTL_STRING("set"),
+                                 TAO_PEGTL_STRING("let"), TAO_PEGTL_STRING("factor"),
+                                 TAO_PEGTL_STRING("deny"), TAO_PEGTL_STRING("auth"),
+                                 TAO_PEGTL_STRING("unless"), TAO_PEGTL_STRING("if"),
+                                 TAO_PEGTL_STRING("of"), TAO_PEGTL_STRING("in"),
+                                 TAO_PEGTL_STRING("is"), TAO_PEGTL_STRING("permit")>,
+                         p::not_at<ident_other>> {};
+struct name : p::seq<p::not_at<reserved>, identifier> {};
+struct set_name : name {};
+struct let_name : name {};
+struct factor_name : name {};
+struct name_ref : name {};      // a factor or let inside an expression
+struct set_name_ref : name {};  // a named set inside a condition
 struct setting_key : identifier {};
 struct block_kind : p::sor<TAO_PEGTL_STRING("audit"), TAO_PEGTL_STRING("geoip"),
                            TAO_PEGTL_STRING("tpm")> {};
@@ -179,7 +189,12 @@ struct k_of : nest<p::seq<k_count, kw_of, need<sym<'('>>, need<expression>,
                           p::star<sym<','>, need<expression>>, need<sym<')'>>>> {};
 struct negated_expression : nest<p::seq<sym<'!'>, need<primary>>> {};
 struct permit : kw_permit {};
-struct primary : p::sor<paren_expression, k_of, negated_expression, permit, tok<name_ref>> {};
+// A condition where an operand belongs, as in `x unless A || user in B`: guards take one
+// condition, so compound ones need parentheses. Said plainly instead of "expected a statement".
+struct misplaced_condition : p::seq<subject, sp, p::sor<kw_in, kw_is>> {};
+struct primary : p::sor<paren_expression, k_of, negated_expression, permit,
+                        p::seq<p::at<misplaced_condition>, p::raise<misplaced_condition>>,
+                        tok<name_ref>> {};
 struct guarded : p::seq<primary, p::star<guard>> {};
 struct all_of : p::seq<guarded, p::star<sym<'&', '&'>, need<guarded>>> {};
 struct expression : p::seq<all_of, p::star<sym<'|', '|'>, need<all_of>>> {};
@@ -257,6 +272,7 @@ template <> inline constexpr auto error_message<expect<tok<let_name>>> = "expect
 template <> inline constexpr auto error_message<expect<tok<factor_name>>> = "expected a factor name";
 template <> inline constexpr auto error_message<expect<set_literal>> = "expected '{' starting the set's elements";
 template <> inline constexpr auto error_message<expect<settings_block>> = "expected '{' starting the settings";
+template <> inline constexpr auto error_message<misplaced_condition> = "a condition cannot stand where a factor is expected: a guard takes one condition, so write compound ones in parentheses, e.g. 'x unless (rhost in a || user in b)'";
 template <> inline constexpr auto error_message<expect<kw_if>> = "expected 'if' after 'deny'";
 // clang-format on
 

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs every test: the suite on a normal build, again under AddressSanitizer + UBSan, and the
+# parse/check/eval fuzzer for 60 seconds. `--quick` runs only the normal build's suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+quick=0
+[ "${1:-}" = "--quick" ] && quick=1
+
+scripts/setup.sh build
+echo "== tests (build/)"
+(cd build && ctest --output-on-failure -j2 --timeout 600)
+((quick)) && exit 0
+
+echo "== tests under AddressSanitizer + UBSan (build-asan/)"
+scripts/setup.sh build-asan -DAUTHPOLICY_SANITIZE=ON -DAUTHPOLICY_BENCH=OFF -DCMAKE_BUILD_TYPE=Debug
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+   ctest --output-on-failure -j2 --timeout 900)
+
+echo "== fuzzing parse+check+eval for 60 s (build-fuzz/)"
+CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAUTHPOLICY_FUZZ=ON \
+  -DAUTHPOLICY_BENCH=OFF >/dev/null
+cmake --build build-fuzz --target fuzz_policy -j"$(nproc)"
+fuzz/run.sh build-fuzz/fuzz/fuzz_policy 60

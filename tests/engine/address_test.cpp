@@ -1,0 +1,125 @@
+// Address parsing and set membership, including a 100,000-entry set checked against a scan.
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "engine/address.h"
+
+namespace authpolicy {
+namespace {
+
+IpAddress ip(const char* text) {
+  auto a = IpAddress::parse(text);
+  EXPECT_TRUE(a.has_value()) << text;
+  return a.value_or(IpAddress{});
+}
+
+AddressSet set_of(std::initializer_list<const char*> blocks) {
+  AddressSet set;
+  for (const char* b : blocks) {
+    std::string error;
+    auto cidr = Cidr::parse(b, &error);
+    EXPECT_TRUE(cidr.has_value()) << b << ": " << error;
+    if (cidr) set.add(*cidr);
+  }
+  set.finish();
+  return set;
+}
+
+TEST(Address, ParsesNumericOnly) {
+  EXPECT_TRUE(IpAddress::parse("192.0.2.1"));
+  EXPECT_TRUE(IpAddress::parse("2001:db8::1"));
+  EXPECT_FALSE(IpAddress::parse("localhost"));
+  EXPECT_FALSE(IpAddress::parse("host.example.com"));
+  EXPECT_FALSE(IpAddress::parse("192.0.2.256"));
+  EXPECT_FALSE(IpAddress::parse(""));
+  EXPECT_FALSE(IpAddress::parse("1.2.3.4\n"));
+}
+
+TEST(Address, MappedIpv4IsIpv4) {
+  const IpAddress mapped = ip("::ffff:10.1.2.3");
+  EXPECT_TRUE(mapped.v4);
+  EXPECT_EQ(mapped, ip("10.1.2.3"));
+  EXPECT_TRUE(ip("::ffff:127.0.0.1").is_loopback());
+}
+
+TEST(Address, Loopback) {
+  EXPECT_TRUE(ip("127.0.0.1").is_loopback());
+  EXPECT_TRUE(ip("127.255.1.2").is_loopback());
+  EXPECT_TRUE(ip("::1").is_loopback());
+  EXPECT_FALSE(ip("128.0.0.1").is_loopback());
+  EXPECT_FALSE(ip("::2").is_loopback());
+}
+
+TEST(Cidr, HostBitsAreReportedAndCleared) {
+  std::string error;
+  auto c = Cidr::parse("10.0.0.1/8", &error);
+  ASSERT_TRUE(c);
+  EXPECT_TRUE(c->host_bits_set);
+  EXPECT_EQ(c->to_string(), "10.0.0.0/8");
+  EXPECT_FALSE(Cidr::parse("10.0.0.0/8", &error)->host_bits_set);
+}
+
+TEST(Cidr, RejectsBadInput) {
+  std::string error;
+  EXPECT_FALSE(Cidr::parse("10.0.0.0/33", &error));
+  EXPECT_FALSE(Cidr::parse("fd00::/129", &error));
+  EXPECT_FALSE(Cidr::parse("10.0.0.0/", &error));
+  EXPECT_FALSE(Cidr::parse("10.0.0.0/8x", &error));
+  EXPECT_FALSE(Cidr::parse("nonsense/8", &error));
+}
+
+TEST(AddressSet, MembershipV4V6AndMapped) {
+  const AddressSet s = set_of({"10.0.0.0/8", "192.168.1.0/24", "fd00::/8", "203.0.113.7"});
+  EXPECT_TRUE(s.contains(ip("10.255.255.255")));
+  EXPECT_FALSE(s.contains(ip("11.0.0.0")));
+  EXPECT_TRUE(s.contains(ip("192.168.1.0")));
+  EXPECT_FALSE(s.contains(ip("192.168.2.0")));
+  EXPECT_TRUE(s.contains(ip("fdff:ffff::1")));
+  EXPECT_FALSE(s.contains(ip("fe00::1")));
+  EXPECT_TRUE(s.contains(ip("::ffff:10.9.8.7")));
+  EXPECT_TRUE(s.contains(ip("203.0.113.7")));
+  EXPECT_FALSE(s.contains(ip("203.0.113.8")));
+}
+
+TEST(AddressSet, MappedBlockMatchesIpv4) {
+  const AddressSet s = set_of({"::ffff:10.0.0.0/104"});
+  EXPECT_TRUE(s.contains(ip("10.1.1.1")));
+  EXPECT_FALSE(s.contains(ip("11.1.1.1")));
+}
+
+TEST(AddressSet, EdgesOfTheSpace) {
+  const AddressSet s = set_of({"0.0.0.0/0", "::/0"});
+  EXPECT_TRUE(s.contains(ip("0.0.0.0")));
+  EXPECT_TRUE(s.contains(ip("255.255.255.255")));
+  EXPECT_TRUE(s.contains(ip("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")));
+}
+
+TEST(AddressSet, HundredThousandEntriesAgreeWithAScan) {
+  std::mt19937 rng(42);
+  std::vector<Cidr> blocks;
+  AddressSet set;
+  for (int i = 0; i < 100000; ++i) {
+    Cidr c;
+    c.prefix = 16 + rng() % 17;
+    c.base = IpAddress{true, rng() & ~((1u << (32 - c.prefix)) - 1) & 0xffffffffu};
+    if (c.prefix == 32) c.base.value = rng();
+    blocks.push_back(c);
+    set.add(c);
+  }
+  set.finish();
+  for (int i = 0; i < 2000; ++i) {
+    const IpAddress probe{true, rng()};
+    bool expected = false;
+    for (const auto& b : blocks) {
+      if (probe.value >= b.first() && probe.value <= b.last()) {
+        expected = true;
+        break;
+      }
+    }
+    ASSERT_EQ(set.contains(probe), expected) << probe.to_string();
+  }
+}
+
+}  // namespace
+}  // namespace authpolicy
