@@ -5,15 +5,6 @@
 
 #include "cli/command_registry.h"
 
-namespace authpolicy::cli {
-
-std::map<std::string, CommandInfo, std::less<>>& command_registry() {
-  static std::map<std::string, CommandInfo, std::less<>> registry;
-  return registry;
-}
-
-}  // namespace authpolicy::cli
-
 namespace {
 
 void usage(std::ostream& out) {

@@ -64,8 +64,9 @@ const std::vector<SettingSchema>& schema_for(std::string_view what) {
       {"u2f",
        {{"authfile", ValueType::string}, {"origin", ValueType::string}, {"appid", ValueType::string},
         {"timeout", ValueType::duration}, {"detect", ValueType::duration},
-        {"cue", ValueType::string}, {"remote", ValueType::boolean},
-        {"user_verification", ValueType::boolean}, {"pin", ValueType::boolean}}},
+        {"cue", ValueType::string}, {"pin_prompt", ValueType::string},
+        {"remote", ValueType::boolean}, {"presence", ValueType::boolean},
+        {"pin", ValueType::boolean}, {"verification", ValueType::boolean}}},
       {"totp",
        {{"secrets", ValueType::string}, {"format", ValueType::string},
         {"digits", ValueType::integer}, {"step", ValueType::duration},
@@ -408,7 +409,11 @@ class Compiler {
         spec.arguments = split_arguments(spec.settings.string_or("arguments", ""));
       }
       spec.remote_allowed = spec.settings.boolean_or("remote", false);
-      if (spec.settings.has("presence")) spec.presence = spec.settings.boolean_or("presence", false);
+      // Only a module of our own choosing may declare itself a presence factor; u2f's own
+      // `presence` setting is about the touch and never makes it usable remotely.
+      if (spec.kind == FactorSpec::Kind::pam && spec.settings.has("presence")) {
+        spec.presence = spec.settings.boolean_or("presence", false);
+      }
       policy_->factors.push_back(std::move(spec));
     }
   }
