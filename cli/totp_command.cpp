@@ -1,0 +1,317 @@
+// `authpolicy totp enroll|code|verify`: thin front end over factors/totp.
+#include "cli/totp_command.h"
+
+#include <pwd.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <ctime>
+#include <iostream>
+#include <optional>
+#include <string_view>
+
+#include "cli/command_registry.h"
+#include "engine/secret.h"
+#include "factors/totp/enrol.h"
+#include "factors/totp/totp_store.h"
+
+namespace authpolicy::cli {
+
+namespace {
+
+constexpr int kOk = 0;
+constexpr int kRefused = 1;
+constexpr int kTrouble = 2;
+
+constexpr std::string_view kUsage =
+    "usage: authpolicy totp enroll [USER] [--secrets PATTERN] [--format "
+    "google-authenticator|oath]\n"
+    "                              [--algorithm sha1|sha256|sha512] [--digits 6|7|8] [--step S]\n"
+    "                              [--issuer NAME] [--scratch-codes N] [--no-rate-limit]\n"
+    "                              [--no-qr] [--force]\n"
+    "       authpolicy totp code USER [--secrets PATTERN] [--format F] [--now UNIXTIME]\n"
+    "       authpolicy totp verify USER [--secrets PATTERN] [--format F]   (code on stdin)\n"
+    "PATTERN: %u is the user name, ~/ or %h the user's home folder.\n";
+
+struct Options {
+  std::string command;
+  std::optional<std::string> user;
+  std::optional<std::string> secrets;
+  std::optional<std::string> format;
+  std::optional<std::string> algorithm;
+  std::optional<std::string> digits;
+  std::optional<std::string> step;
+  std::optional<std::string> issuer;
+  std::optional<std::string> scratch_codes;
+  std::optional<std::string> now;
+  bool force = false;
+  bool qr = true;
+  bool rate_limit = true;
+};
+
+bool parse_int(std::string_view text, long long& value) {
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  return !text.empty() && ec == std::errc() && end == text.data() + text.size();
+}
+
+// Parses argv after "totp"; false with a message in error.
+bool parse_options(const std::vector<std::string>& args, Options& options, std::string& error) {
+  if (args.empty()) {
+    error = "missing sub-command";
+    return false;
+  }
+  options.command = args[0];
+  const std::pair<std::string_view, std::optional<std::string> Options::*> valued[] = {
+      {"--secrets", &Options::secrets},
+      {"--format", &Options::format},
+      {"--algorithm", &Options::algorithm},
+      {"--digits", &Options::digits},
+      {"--step", &Options::step},
+      {"--issuer", &Options::issuer},
+      {"--scratch-codes", &Options::scratch_codes},
+      {"--now", &Options::now}};
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    std::string_view arg = args[i];
+    if (arg == "--force") {
+      options.force = true;
+      continue;
+    }
+    if (arg == "--no-qr") {
+      options.qr = false;
+      continue;
+    }
+    if (arg == "--no-rate-limit") {
+      options.rate_limit = false;
+      continue;
+    }
+    bool matched = false;
+    for (const auto& [name, member] : valued) {
+      if (arg == name) {
+        if (i + 1 >= args.size()) {
+          error = std::string(name) + " needs a value";
+          return false;
+        }
+        options.*member = args[++i];
+        matched = true;
+        break;
+      }
+      if (arg.starts_with(name) && arg.size() > name.size() && arg[name.size()] == '=') {
+        options.*member = std::string(arg.substr(name.size() + 1));
+        matched = true;
+        break;
+      }
+    }
+    if (matched) continue;
+    if (arg.starts_with("-")) {
+      error = "unknown option " + std::string(arg);
+      return false;
+    }
+    if (options.user) {
+      error = "more than one user given";
+      return false;
+    }
+    options.user = std::string(arg);
+  }
+  return true;
+}
+
+// The factor configuration these options describe (the CLI may always name a home-folder file).
+bool make_config(const Options& options, totp::TotpConfig& config, std::string& error) {
+  config.allow_user_files = true;
+  if (options.format) {
+    if (*options.format == "oath") {
+      config.format = totp::SecretFormat::oath;
+      config.secrets = std::string(totp::kDefaultOathUsersFile);
+    } else if (*options.format != "google-authenticator" &&
+               *options.format != "google_authenticator") {
+      error = "--format must be google-authenticator or oath";
+      return false;
+    }
+  }
+  if (options.secrets) {
+    if (options.secrets->empty() ||
+        !(options.secrets->front() == '/' || options.secrets->starts_with("~/"))) {
+      error = "--secrets must be an absolute path or start with ~/";
+      return false;
+    }
+    config.secrets = *options.secrets;
+  }
+  if (options.algorithm) {
+    std::optional<totp::HashAlgorithm> algorithm = totp::parse_algorithm(*options.algorithm);
+    if (!algorithm) {
+      error = "--algorithm must be sha1, sha256 or sha512";
+      return false;
+    }
+    config.algorithm = *algorithm;
+  }
+  long long number = 0;
+  if (options.digits) {
+    if (!parse_int(*options.digits, number) || number < totp::kMinDigits ||
+        number > totp::kMaxDigits) {
+      error = "--digits must be 6, 7 or 8";
+      return false;
+    }
+    config.digits = static_cast<int>(number);
+  }
+  if (options.step) {
+    std::string_view text = *options.step;
+    if (text.ends_with("s")) text.remove_suffix(1);
+    if (!parse_int(text, number) || number < 1 || number > 300) {
+      error = "--step must be 1..300 seconds";
+      return false;
+    }
+    config.step = number;
+  }
+  return true;
+}
+
+std::optional<std::string> invoking_user() {
+  struct passwd* account = getpwuid(geteuid());
+  if (account == nullptr || account->pw_name == nullptr) return std::nullopt;
+  return std::string(account->pw_name);
+}
+
+int run_enroll(const Options& options, std::ostream& out, std::ostream& err) {
+  totp::EnrolRequest request;
+  std::string error;
+  if (!make_config(options, request.config, error)) {
+    err << "authpolicy totp: " << error << "\n";
+    return kTrouble;
+  }
+  std::optional<std::string> user = options.user ? options.user : invoking_user();
+  if (!user) {
+    err << "authpolicy totp: cannot tell who you are; name the user\n";
+    return kTrouble;
+  }
+  request.user = *user;
+  request.issuer = options.issuer.value_or("");
+  request.force = options.force;
+  request.rate_limit = options.rate_limit;
+  if (options.scratch_codes) {
+    long long count = 0;
+    if (!parse_int(*options.scratch_codes, count) || count < 0 || count > 20) {
+      err << "authpolicy totp: --scratch-codes must be 0..20\n";
+      return kTrouble;
+    }
+    request.scratch_codes = static_cast<int>(count);
+  }
+  totp::EnrolResult result = totp::enrol_user(request);
+  if (result.status == totp::EnrolStatus::already_enrolled) {
+    err << "authpolicy totp: " << result.detail << "\n";
+    return kRefused;
+  }
+  if (result.status != totp::EnrolStatus::enrolled) {
+    err << "authpolicy totp: " << result.detail << "\n";
+    return kTrouble;
+  }
+  out << "Enrolled " << request.user << " in " << result.path << "\n\n";
+  out << "Add this to an authenticator app (the URI holds the secret; keep it private):\n";
+  out << result.uri.view() << "\n\n";
+  if (options.qr) {
+    SecretString drawing = totp::render_qr_half_blocks(result.uri.view());
+    if (drawing.empty()) {
+      err << "authpolicy totp: could not draw the QR code; use the URI or the secret\n";
+    } else {
+      out << drawing.view() << "\n";
+    }
+  }
+  out << "Secret (base32): " << result.secret_base32.view() << "\n";
+  if (!result.scratch_codes.empty()) {
+    out << "\nScratch codes (each works once, keep them somewhere safe):\n";
+    for (const SecretString& code : result.scratch_codes) out << "  " << code.view() << "\n";
+  }
+  return kOk;
+}
+
+int run_code(const Options& options, std::ostream& out, std::ostream& err) {
+  totp::TotpConfig config;
+  std::string error;
+  if (!make_config(options, config, error)) {
+    err << "authpolicy totp: " << error << "\n";
+    return kTrouble;
+  }
+  if (!options.user) {
+    err << "authpolicy totp: code needs a USER\n";
+    return kTrouble;
+  }
+  long long now = static_cast<long long>(std::time(nullptr));
+  if (options.now && !parse_int(*options.now, now)) {
+    err << "authpolicy totp: --now must be a unix time in seconds\n";
+    return kTrouble;
+  }
+  std::optional<SecretString> code = totp::current_code(config, *options.user, now, error);
+  if (!code) {
+    err << "authpolicy totp: " << error << "\n";
+    return error == "not enrolled" ? kRefused : kTrouble;
+  }
+  out << code->view() << "\n";
+  return kOk;
+}
+
+int run_verify(const Options& options, std::istream& in, std::ostream& out, std::ostream& err) {
+  totp::TotpConfig config;
+  std::string error;
+  if (!make_config(options, config, error)) {
+    err << "authpolicy totp: " << error << "\n";
+    return kTrouble;
+  }
+  if (!options.user || options.now) {
+    err << "authpolicy totp: verify needs a USER (and takes no --now)\n";
+    return kTrouble;
+  }
+  std::string line;
+  std::getline(in, line);
+  SecretString code(line);
+  secure_wipe(line.data(), line.capacity());
+  totp::Verification result =
+      totp::verify_code(config, *options.user, code.view(), std::time(nullptr));
+  switch (result.verdict) {
+    case totp::Verdict::accepted:
+    case totp::Verdict::accepted_scratch:
+      out << result.detail << "\n";
+      return kOk;
+    case totp::Verdict::wrong_code:
+    case totp::Verdict::replayed:
+    case totp::Verdict::rate_limited:
+    case totp::Verdict::not_enrolled:
+      out << result.detail << "\n";
+      return kRefused;
+    case totp::Verdict::malformed:
+    case totp::Verdict::error:
+      break;
+  }
+  err << "authpolicy totp: " << result.detail << "\n";
+  return kTrouble;
+}
+
+}  // namespace
+
+int run_totp_with_input(const std::vector<std::string>& args, std::istream& in, std::ostream& out,
+                        std::ostream& err) {
+  Options options;
+  std::string error;
+  if (!args.empty() && (args[0] == "--help" || args[0] == "-h" || args[0] == "help")) {
+    out << kUsage;
+    return kOk;
+  }
+  if (!parse_options(args, options, error)) {
+    err << "authpolicy totp: " << error << "\n" << kUsage;
+    return kTrouble;
+  }
+  if (options.command == "enroll" || options.command == "enrol")
+    return run_enroll(options, out, err);
+  if (options.command == "code") return run_code(options, out, err);
+  if (options.command == "verify") return run_verify(options, in, out, err);
+  err << "authpolicy totp: unknown sub-command " << options.command << "\n" << kUsage;
+  return kTrouble;
+}
+
+int run_totp(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  return run_totp_with_input(args, std::cin, out, err);
+}
+
+namespace {
+const RegisterCommand register_totp{"totp", "enrol TOTP users, show and verify codes", run_totp};
+}  // namespace
+
+}  // namespace authpolicy::cli

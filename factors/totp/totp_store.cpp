@@ -1,0 +1,507 @@
+// TOTP enrolment lookup and verification over google-authenticator and pam_oath files.
+#include "factors/totp/totp_store.h"
+
+#include <pwd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "factors/totp/secret_files.h"
+#include "factors/totp/secure_file.h"
+
+namespace authpolicy::totp {
+
+namespace {
+
+struct Account {
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::string home;
+};
+
+std::optional<Account> lookup_account(std::string_view user) {
+  std::string name(user);
+  long suggested = sysconf(_SC_GETPW_R_SIZE_MAX);
+  std::vector<char> buffer(suggested > 0 ? static_cast<std::size_t>(suggested) : 16384);
+  struct passwd entry {};
+  struct passwd* found = nullptr;
+  for (;;) {
+    int rc = getpwnam_r(name.c_str(), &entry, buffer.data(), buffer.size(), &found);
+    if (rc == ERANGE && buffer.size() < (1u << 20)) {
+      buffer.resize(buffer.size() * 2);
+      continue;
+    }
+    if (rc != 0 || found == nullptr) return std::nullopt;
+    return Account{found->pw_uid, found->pw_gid, found->pw_dir ? found->pw_dir : ""};
+  }
+}
+
+// A user name that is safe to put in a path and in a whitespace-separated users file.
+bool user_name_is_safe(std::string_view user) {
+  if (user.empty() || user.size() > 256 || user == "." || user == "..") return false;
+  return std::none_of(user.begin(), user.end(), [](char c) {
+    return c == '/' || c == '%' || static_cast<unsigned char>(c) <= ' ' || c == 0x7f;
+  });
+}
+
+std::string_view type_name(const SettingValue& value) {
+  switch (value.index()) {
+    case 0:
+      return "a boolean";
+    case 1:
+      return "an integer";
+    case 2:
+      return "a string";
+    default:
+      return "a duration";
+  }
+}
+
+// Time steps, attempt times and codes of one verification, for both formats.
+struct CodeSearch {
+  std::optional<std::uint64_t> matched_step;
+  bool hmac_failed = false;
+};
+
+CodeSearch find_step(const KeyBytes& key, std::string_view entered, std::uint64_t now_step,
+                     int window, int digits, HashAlgorithm algorithm) {
+  CodeSearch search;
+  // Every candidate is computed and compared, so the time taken does not say which one matched.
+  for (int offset = -window; offset <= window; ++offset) {
+    if (offset < 0 && now_step < static_cast<std::uint64_t>(-offset)) continue;
+    std::uint64_t step = now_step + static_cast<std::int64_t>(offset);
+    SecretString expected = hotp_code(key, step, digits, algorithm);
+    if (expected.empty()) {
+      search.hmac_failed = true;
+      return search;
+    }
+    if (codes_equal(expected.view(), entered) && !search.matched_step) search.matched_step = step;
+  }
+  return search;
+}
+
+// Users type "123 456"; anything but digits and spaces makes the code simply wrong.
+SecretString normalise_code(std::string_view raw) {
+  std::string digits;
+  digits.reserve(raw.size() + 1);
+  for (char c : raw) {
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') continue;
+    digits.push_back(c);
+  }
+  SecretString code(digits);
+  secure_wipe(digits.data(), digits.capacity());
+  return code;
+}
+
+bool only_digits(std::string_view text) {
+  return !text.empty() &&
+         std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+int window_from_file(const GoogleAuthFile& file, int fallback) {
+  if (!file.window_size) return fallback;
+  return (*file.window_size - 1) / 2;
+}
+
+Verification verify_google(const TotpConfig& config, SecretFile& file, std::string_view entered,
+                           std::int64_t now) {
+  std::string error;
+  std::optional<GoogleAuthFile> parsed = parse_google_auth_file(file.contents.view(), error);
+  if (!parsed) return {Verdict::malformed, "malformed secret file: " + error};
+  GoogleAuthFile& ga = *parsed;
+  const HashAlgorithm algorithm = ga.algorithm.value_or(config.algorithm);
+  const int digits = ga.digits.value_or(config.digits);
+  const std::int64_t step = ga.step_size.value_or(static_cast<int>(config.step));
+  const int window = window_from_file(ga, config.window);
+  std::optional<std::uint64_t> now_step = time_step(now, step);
+  if (!now_step) return {Verdict::error, "clock is before 1970"};
+
+  bool dirty = false;
+  auto finish = [&](Verification answer) -> Verification {
+    if (!dirty) return answer;
+    if (!file.replace(serialize_google_auth_file(ga).view())) {
+      return {Verdict::error, "cannot update the secret file: " + file.detail};
+    }
+    return answer;
+  };
+
+  if (ga.rate_limit) {
+    auto& times = ga.rate_limit->attempt_times;
+    const std::int64_t oldest = now - ga.rate_limit->seconds;
+    std::size_t before = times.size();
+    std::erase_if(times, [&](std::int64_t t) { return t <= oldest; });
+    dirty = times.size() != before;
+    if (times.size() >= static_cast<std::size_t>(ga.rate_limit->attempts)) {
+      return finish({Verdict::rate_limited, "rate limited"});
+    }
+    times.push_back(now);
+    dirty = true;
+  }
+
+  std::optional<KeyBytes> key = base32_decode(ga.secret_base32.view());
+  if (!key) return {Verdict::malformed, "malformed secret file: line 1: secret is not base32"};
+
+  CodeSearch search;
+  if (entered.size() == static_cast<std::size_t>(digits) && only_digits(entered)) {
+    search = find_step(*key, entered, *now_step, window, digits, algorithm);
+  }
+  if (search.hmac_failed) return {Verdict::error, "HMAC computation failed"};
+  if (search.matched_step) {
+    const std::uint64_t matched = *search.matched_step;
+    bool replayed = std::any_of(ga.used_steps.begin(), ga.used_steps.end(),
+                                [&](std::uint64_t used) { return used >= matched; });
+    if (replayed) return finish({Verdict::replayed, "replayed code"});
+    // Steps that have left the window can never match again; the newest is kept regardless.
+    const std::uint64_t window_start =
+        *now_step >= static_cast<std::uint64_t>(window) ? *now_step - window : 0;
+    std::erase_if(ga.used_steps, [&](std::uint64_t used) { return used < window_start; });
+    ga.used_steps.push_back(matched);
+    ga.disallow_reuse = true;
+    dirty = true;
+    return finish({Verdict::accepted, "accepted"});
+  }
+  if (entered.size() == 8 && only_digits(entered)) {
+    std::optional<std::size_t> found;
+    for (std::size_t i = 0; i < ga.scratch_codes.size(); ++i) {
+      if (codes_equal(ga.scratch_codes[i].view(), entered) && !found) found = i;
+    }
+    if (found) {
+      ga.scratch_codes.erase(ga.scratch_codes.begin() + static_cast<std::ptrdiff_t>(*found));
+      dirty = true;
+      return finish({Verdict::accepted_scratch, "accepted scratch code"});
+    }
+  }
+  return finish({Verdict::wrong_code, "wrong code"});
+}
+
+Verification verify_oath(const TotpConfig& config, SecretFile& file, std::string_view user,
+                         std::string_view entered, std::int64_t now) {
+  OathUsersFile users = split_oath_users_file(file.contents.view());
+  OathEntry entry;
+  std::string error;
+  switch (find_oath_entry(users, user, entry, error)) {
+    case OathLookup::absent:
+      return {Verdict::not_enrolled, "not enrolled"};
+    case OathLookup::malformed:
+      return {Verdict::malformed, "malformed secret file: " + error};
+    case OathLookup::found:
+      break;
+  }
+  std::optional<std::uint64_t> now_step = time_step(now, entry.step);
+  if (!now_step) return {Verdict::error, "clock is before 1970"};
+  CodeSearch search;
+  if (entered.size() == static_cast<std::size_t>(entry.digits) && only_digits(entered)) {
+    search =
+        find_step(entry.key, entered, *now_step, config.window, entry.digits, config.algorithm);
+  }
+  if (search.hmac_failed) return {Verdict::error, "HMAC computation failed"};
+  if (!search.matched_step) return {Verdict::wrong_code, "wrong code"};
+  if (entry.last_step && *search.matched_step <= *entry.last_step) {
+    return {Verdict::replayed, "replayed code"};
+  }
+  users.lines[entry.line_index] = format_oath_line(
+      entry.type, user, entry.pin, entry.hex_secret.view(), search.matched_step, entered, now);
+  if (!file.replace(serialize_oath_users_file(users).view())) {
+    return {Verdict::error, "cannot update the secret file: " + file.detail};
+  }
+  return {Verdict::accepted, "accepted"};
+}
+
+}  // namespace
+
+const std::vector<std::string_view>& totp_setting_keys() {
+  static const std::vector<std::string_view> keys = {
+      "secrets", "format", "digits", "step", "window", "algorithm", "allow_user_files", "prompt"};
+  return keys;
+}
+
+std::optional<TotpConfig> config_from_settings(const Settings& settings,
+                                               std::vector<std::string>& errors) {
+  TotpConfig config;
+  const std::size_t errors_before = errors.size();
+  bool secrets_given = false;
+  auto wrong_type = [&](const std::string& key, std::string_view wanted, const SettingValue& v) {
+    errors.push_back("totp: " + key + " must be " + std::string(wanted) + ", not " +
+                     std::string(type_name(v)));
+  };
+  for (const auto& [key, value] : settings.values()) {
+    const auto* text = std::get_if<std::string>(&value);
+    const auto* number = std::get_if<std::int64_t>(&value);
+    if (key == "secrets") {
+      if (!text) {
+        wrong_type(key, "a string", value);
+      } else if (text->empty() || !(text->front() == '/' || text->starts_with("~/"))) {
+        errors.push_back("totp: secrets must be an absolute path or start with ~/");
+      } else {
+        config.secrets = *text;
+        secrets_given = true;
+      }
+    } else if (key == "format") {
+      if (!text) {
+        wrong_type(key, "a string", value);
+      } else if (*text == "google-authenticator" || *text == "google_authenticator") {
+        config.format = SecretFormat::google_authenticator;
+      } else if (*text == "oath") {
+        config.format = SecretFormat::oath;
+      } else {
+        errors.push_back("totp: format must be \"google-authenticator\" or \"oath\"");
+      }
+    } else if (key == "digits") {
+      if (!number) {
+        wrong_type(key, "an integer", value);
+      } else if (*number < kMinDigits || *number > kMaxDigits) {
+        errors.push_back("totp: digits must be 6, 7 or 8");
+      } else {
+        config.digits = static_cast<int>(*number);
+      }
+    } else if (key == "step") {
+      std::optional<std::int64_t> seconds;
+      if (const auto* d = std::get_if<std::chrono::seconds>(&value)) seconds = d->count();
+      if (number) seconds = *number;
+      if (!seconds) {
+        wrong_type(key, "a duration", value);
+      } else if (*seconds < 1 || *seconds > 300) {
+        errors.push_back("totp: step must be 1s..300s");
+      } else {
+        config.step = *seconds;
+      }
+    } else if (key == "window") {
+      if (!number) {
+        wrong_type(key, "an integer", value);
+      } else if (*number < 0 || *number > 10) {
+        errors.push_back("totp: window must be 0..10 (steps either side)");
+      } else {
+        config.window = static_cast<int>(*number);
+      }
+    } else if (key == "algorithm") {
+      std::optional<HashAlgorithm> algorithm;
+      if (text) algorithm = parse_algorithm(*text);
+      if (!text) {
+        wrong_type(key, "a string", value);
+      } else if (!algorithm) {
+        errors.push_back("totp: algorithm must be \"sha1\", \"sha256\" or \"sha512\"");
+      } else {
+        config.algorithm = *algorithm;
+      }
+    } else if (key == "allow_user_files") {
+      if (const auto* flag = std::get_if<bool>(&value)) {
+        config.allow_user_files = *flag;
+      } else {
+        wrong_type(key, "a boolean", value);
+      }
+    } else if (key == "prompt") {
+      if (!text || text->empty()) {
+        errors.push_back("totp: prompt must be a non-empty string");
+      } else {
+        config.prompt = *text;
+      }
+    } else {
+      errors.push_back("totp: unknown setting '" + key + "'");
+    }
+  }
+  if (!secrets_given && config.format == SecretFormat::oath) {
+    config.secrets = std::string(kDefaultOathUsersFile);
+  }
+  if (pattern_is_user_file(config.secrets) && !config.allow_user_files) {
+    errors.push_back("totp: secrets in the user's home folder need allow_user_files = true");
+  }
+  if (errors.size() != errors_before) return std::nullopt;
+  return config;
+}
+
+bool pattern_is_user_file(std::string_view pattern) {
+  return pattern.starts_with("~/") || pattern.find("%h") != std::string_view::npos;
+}
+
+std::optional<std::string> secret_path_for(const TotpConfig& config, std::string_view user,
+                                           std::string& error) {
+  if (!user_name_is_safe(user)) {
+    error = "user name cannot be used in a file name";
+    return std::nullopt;
+  }
+  const bool user_file = pattern_is_user_file(config.secrets);
+  if (user_file && !config.allow_user_files) {
+    error = "secrets in the user's home folder are not allowed (allow_user_files)";
+    return std::nullopt;
+  }
+  std::optional<Account> account;
+  if (user_file) {
+    account = lookup_account(user);
+    if (!account || account->home.empty() || account->home.front() != '/') {
+      error = "user has no home folder";
+      return std::nullopt;
+    }
+  }
+  std::string_view pattern = config.secrets;
+  std::string path;
+  if (pattern.starts_with("~/")) {
+    path = account->home;
+    pattern.remove_prefix(1);
+  }
+  for (std::size_t i = 0; i < pattern.size(); ++i) {
+    if (pattern[i] != '%') {
+      path.push_back(pattern[i]);
+      continue;
+    }
+    char next = i + 1 < pattern.size() ? pattern[i + 1] : '\0';
+    ++i;
+    if (next == 'u') {
+      path.append(user);
+    } else if (next == 'h') {
+      path.append(account->home);
+    } else if (next == '%') {
+      path.push_back('%');
+    } else {
+      error = "secrets pattern has an unknown % escape";
+      return std::nullopt;
+    }
+  }
+  if (path.empty() || path.front() != '/') {
+    error = "secrets path is not absolute";
+    return std::nullopt;
+  }
+  return path;
+}
+
+std::vector<uid_t> allowed_owners(const TotpConfig& config, std::string_view user) {
+  std::vector<uid_t> owners = {0};
+  if (config.format == SecretFormat::oath) return owners;
+  if (std::optional<Account> account = lookup_account(user)) {
+    if (account->uid != 0) owners.push_back(account->uid);
+  }
+  return owners;
+}
+
+std::string_view verdict_name(Verdict verdict) noexcept {
+  switch (verdict) {
+    case Verdict::accepted:
+      return "accepted";
+    case Verdict::accepted_scratch:
+      return "accepted scratch code";
+    case Verdict::wrong_code:
+      return "wrong code";
+    case Verdict::replayed:
+      return "replayed code";
+    case Verdict::rate_limited:
+      return "rate limited";
+    case Verdict::not_enrolled:
+      return "not enrolled";
+    case Verdict::malformed:
+      return "malformed secret file";
+    case Verdict::error:
+      return "error";
+  }
+  return "error";
+}
+
+EnrolmentCheck check_enrolment(const TotpConfig& config, std::string_view user) {
+  std::string error;
+  std::optional<std::string> path = secret_path_for(config, user, error);
+  if (!path) {
+    if (pattern_is_user_file(config.secrets) && config.allow_user_files &&
+        user_name_is_safe(user) && !lookup_account(user)) {
+      return {EnrolmentStatus::not_enrolled, "not enrolled (unknown user)"};
+    }
+    return {EnrolmentStatus::error, error};
+  }
+  SecretFile file =
+      open_secret_file(*path, allowed_owners(config, user), false, config.lock_timeout);
+  switch (file.status) {
+    case OpenStatus::missing:
+      return {EnrolmentStatus::not_enrolled, "not enrolled"};
+    case OpenStatus::ok:
+      break;
+    default:
+      return {EnrolmentStatus::error, file.detail};
+  }
+  if (config.format == SecretFormat::oath) {
+    OathUsersFile users = split_oath_users_file(file.contents.view());
+    OathEntry entry;
+    switch (find_oath_entry(users, user, entry, error)) {
+      case OathLookup::absent:
+        return {EnrolmentStatus::not_enrolled, "not enrolled"};
+      case OathLookup::malformed:
+        return {EnrolmentStatus::error, "malformed secret file: " + error};
+      case OathLookup::found:
+        return {EnrolmentStatus::enrolled, *path};
+    }
+  }
+  if (!parse_google_auth_file(file.contents.view(), error)) {
+    return {EnrolmentStatus::error, "malformed secret file: " + error};
+  }
+  return {EnrolmentStatus::enrolled, *path};
+}
+
+Verification verify_code(const TotpConfig& config, std::string_view user, std::string_view code,
+                         std::int64_t now) {
+  std::string error;
+  std::optional<std::string> path = secret_path_for(config, user, error);
+  if (!path) return {Verdict::error, error};
+  SecretFile file =
+      open_secret_file(*path, allowed_owners(config, user), true, config.lock_timeout);
+  switch (file.status) {
+    case OpenStatus::missing:
+      return {Verdict::not_enrolled, "not enrolled"};
+    case OpenStatus::ok:
+      break;
+    default:
+      return {Verdict::error, file.detail};
+  }
+  SecretString entered = normalise_code(code);
+  if (config.format == SecretFormat::oath) {
+    return verify_oath(config, file, user, entered.view(), now);
+  }
+  return verify_google(config, file, entered.view(), now);
+}
+
+std::optional<SecretString> current_code(const TotpConfig& config, std::string_view user,
+                                         std::int64_t now, std::string& error) {
+  std::optional<std::string> path = secret_path_for(config, user, error);
+  if (!path) return std::nullopt;
+  SecretFile file =
+      open_secret_file(*path, allowed_owners(config, user), false, config.lock_timeout);
+  if (file.status != OpenStatus::ok) {
+    error = file.status == OpenStatus::missing ? "not enrolled" : file.detail;
+    return std::nullopt;
+  }
+  KeyBytes key;
+  HashAlgorithm algorithm = config.algorithm;
+  int digits = config.digits;
+  std::int64_t step = config.step;
+  if (config.format == SecretFormat::oath) {
+    OathUsersFile users = split_oath_users_file(file.contents.view());
+    OathEntry entry;
+    OathLookup found = find_oath_entry(users, user, entry, error);
+    if (found == OathLookup::absent) error = "not enrolled";
+    if (found != OathLookup::found) return std::nullopt;
+    key = std::move(entry.key);
+    digits = entry.digits;
+    step = entry.step;
+  } else {
+    std::optional<GoogleAuthFile> ga = parse_google_auth_file(file.contents.view(), error);
+    if (!ga) {
+      error = "malformed secret file: " + error;
+      return std::nullopt;
+    }
+    std::optional<KeyBytes> decoded = base32_decode(ga->secret_base32.view());
+    if (!decoded) return std::nullopt;
+    key = std::move(*decoded);
+    algorithm = ga->algorithm.value_or(algorithm);
+    digits = ga->digits.value_or(digits);
+    step = ga->step_size.value_or(static_cast<int>(step));
+  }
+  std::optional<std::uint64_t> counter = time_step(now, step);
+  if (!counter) {
+    error = "time is before 1970";
+    return std::nullopt;
+  }
+  SecretString code = hotp_code(key, *counter, digits, algorithm);
+  if (code.empty()) {
+    error = "HMAC computation failed";
+    return std::nullopt;
+  }
+  return code;
+}
+
+}  // namespace authpolicy::totp

@@ -1,0 +1,167 @@
+// `authpolicy totp` through its run function: enrolment files that oathtool agrees with.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <ctime>
+#include <sstream>
+
+#include "cli/command_registry.h"
+#include "cli/totp_command.h"
+#include "factors/totp/secret_files.h"
+#include "test_support.h"
+
+namespace {
+
+struct CommandRun {
+  int exit_code;
+  std::string out;
+  std::string err;
+};
+
+CommandRun totp_command(const std::vector<std::string>& args, const std::string& input = "") {
+  std::istringstream in(input);
+  std::ostringstream out, err;
+  int code = authpolicy::cli::run_totp_with_input(args, in, out, err);
+  return {code, out.str(), err.str()};
+}
+
+std::string first_line(const std::string& text) {
+  return text.substr(0, text.find('\n'));
+}
+
+class TotpCommand : public ::testing::Test {
+ protected:
+  std::string pattern() const { return dir_.path() + "/%u"; }
+  totp_test::TempDir dir_;
+};
+
+TEST_F(TotpCommand, RegistersItself) {
+  EXPECT_EQ(authpolicy::cli::command_registry().count("totp"), 1u);
+}
+
+TEST_F(TotpCommand, EnrollWritesAPrivateFileThatOathtoolAgreesWith) {
+  CommandRun run =
+      totp_command({"enroll", "alice", "--secrets", pattern(), "--issuer", "Example Co"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  struct stat info {};
+  ASSERT_EQ(stat(dir_.file("alice").c_str(), &info), 0);
+  EXPECT_EQ(info.st_mode & 07777, 0600u);
+  EXPECT_EQ(info.st_uid, geteuid());
+
+  std::string error;
+  auto file =
+      authpolicy::totp::parse_google_auth_file(totp_test::read_file(dir_.file("alice")), error);
+  ASSERT_TRUE(file) << error;
+  std::string secret(file->secret_base32.view());
+  EXPECT_EQ(secret.size(), 32u);  // 160 bits
+  EXPECT_TRUE(file->totp_auth);
+  EXPECT_TRUE(file->disallow_reuse);
+  ASSERT_TRUE(file->rate_limit);
+  EXPECT_EQ(file->scratch_codes.size(), 5u);
+
+  EXPECT_NE(run.out.find("otpauth://totp/Example%20Co:alice?secret=" + secret +
+                         "&issuer=Example%20Co&algorithm=SHA1&digits=6&period=30"),
+            std::string::npos)
+      << run.out;
+  EXPECT_NE(run.out.find("\u2588"), std::string::npos) << "a QR code drawn with blocks";
+  for (const auto& code : file->scratch_codes) {
+    EXPECT_NE(run.out.find("  " + std::string(code.view()) + "\n"), std::string::npos);
+  }
+
+  // oathtool, given the enrolled secret, produces the code `totp code` shows and `verify` takes.
+  const std::int64_t now = std::time(nullptr);
+  std::string expected = totp_test::oathtool_totp(totp_test::hex_of_base32(secret), now,
+                                                  authpolicy::totp::HashAlgorithm::sha1, 6);
+  CommandRun code =
+      totp_command({"code", "alice", "--secrets", pattern(), "--now", std::to_string(now)});
+  ASSERT_EQ(code.exit_code, 0) << code.err;
+  EXPECT_EQ(first_line(code.out), expected);
+  CommandRun verify = totp_command({"verify", "alice", "--secrets", pattern()}, expected + "\n");
+  EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
+  CommandRun replay = totp_command({"verify", "alice", "--secrets", pattern()}, expected + "\n");
+  EXPECT_EQ(replay.exit_code, 1);
+  EXPECT_EQ(replay.out, "replayed code\n");
+}
+
+TEST_F(TotpCommand, EnrollWithSha512AndEightDigitsRecordsThemForTheVerifier) {
+  CommandRun run = totp_command({"enroll", "bob", "--secrets", pattern(), "--algorithm", "sha512",
+                                 "--digits", "8", "--step", "60", "--no-qr"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.out.find("\u2588"), std::string::npos);
+  std::string text = totp_test::read_file(dir_.file("bob"));
+  EXPECT_NE(text.find("\" ALGORITHM SHA512\n"), std::string::npos);
+  EXPECT_NE(text.find("\" DIGITS 8\n"), std::string::npos);
+  EXPECT_NE(text.find("\" STEP_SIZE 60\n"), std::string::npos);
+  std::string secret = first_line(text);
+  const std::int64_t when = 1800000000;
+  std::string expected = totp_test::oathtool_totp(totp_test::hex_of_base32(secret), when,
+                                                  authpolicy::totp::HashAlgorithm::sha512, 8, 60);
+  CommandRun code =
+      totp_command({"code", "bob", "--secrets", pattern(), "--now", std::to_string(when)});
+  EXPECT_EQ(first_line(code.out), expected);
+}
+
+TEST_F(TotpCommand, EnrollNeverReplacesAnEnrolmentWithoutForce) {
+  ASSERT_EQ(totp_command({"enroll", "alice", "--secrets", pattern()}).exit_code, 0);
+  std::string before = totp_test::read_file(dir_.file("alice"));
+  CommandRun again = totp_command({"enroll", "alice", "--secrets", pattern()});
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_NE(again.err.find("already enrolled"), std::string::npos);
+  EXPECT_EQ(totp_test::read_file(dir_.file("alice")), before);
+  CommandRun forced = totp_command({"enroll", "alice", "--secrets", pattern(), "--force"});
+  EXPECT_EQ(forced.exit_code, 0) << forced.err;
+  EXPECT_NE(totp_test::read_file(dir_.file("alice")), before);
+  EXPECT_EQ(dir_.entries(), std::vector<std::string>{"alice"});
+}
+
+TEST_F(TotpCommand, EnrollIntoAnOathUsersFile) {
+  const std::string users = dir_.file("users.oath");
+  CommandRun run =
+      totp_command({"enroll", "carol", "--format", "oath", "--secrets", users, "--no-qr"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  ASSERT_EQ(totp_command({"enroll", "dave", "--format", "oath", "--secrets", users, "--digits", "8",
+                          "--no-qr"})
+                .exit_code,
+            0);
+  std::string text = totp_test::read_file(users);
+  EXPECT_TRUE(text.starts_with("HOTP/T30/6 carol - ")) << text;
+  EXPECT_NE(text.find("\nHOTP/T30/8 dave - "), std::string::npos) << text;
+  std::string hex = text.substr(19, 40);
+  const std::int64_t when = 1750000000;
+  CommandRun code = totp_command(
+      {"code", "carol", "--format", "oath", "--secrets", users, "--now", std::to_string(when)});
+  EXPECT_EQ(first_line(code.out),
+            totp_test::oathtool_totp(hex, when, authpolicy::totp::HashAlgorithm::sha1, 6));
+  EXPECT_EQ(totp_command({"enroll", "carol", "--format", "oath", "--secrets", users}).exit_code, 1);
+}
+
+TEST_F(TotpCommand, VerifyRefusesAWrongCodeAndUnknownUsers) {
+  ASSERT_EQ(totp_command({"enroll", "alice", "--secrets", pattern()}).exit_code, 0);
+  CommandRun wrong = totp_command({"verify", "alice", "--secrets", pattern()}, "12345\n");
+  EXPECT_EQ(wrong.exit_code, 1);
+  EXPECT_EQ(wrong.out, "wrong code\n");
+  CommandRun nobody = totp_command({"verify", "zed", "--secrets", pattern()}, "123456\n");
+  EXPECT_EQ(nobody.exit_code, 1);
+  EXPECT_EQ(nobody.out, "not enrolled\n");
+}
+
+TEST_F(TotpCommand, UsageErrorsExitTwo) {
+  EXPECT_EQ(totp_command({}).exit_code, 2);
+  EXPECT_EQ(totp_command({"frobnicate"}).exit_code, 2);
+  EXPECT_EQ(totp_command({"enroll", "a", "--digits", "9"}).exit_code, 2);
+  EXPECT_EQ(totp_command({"enroll", "a", "--algorithm", "md5"}).exit_code, 2);
+  EXPECT_EQ(totp_command({"enroll", "a", "--secrets", "relative/%u"}).exit_code, 2);
+  EXPECT_EQ(totp_command({"enroll", "a", "b"}).exit_code, 2);
+  EXPECT_EQ(totp_command({"verify"}).exit_code, 2);
+  EXPECT_EQ(totp_command({"--help"}).exit_code, 0);
+}
+
+TEST_F(TotpCommand, EnrollRefusesAFolderOthersCanWrite) {
+  ASSERT_EQ(chmod(dir_.path().c_str(), 0777), 0);
+  CommandRun run = totp_command({"enroll", "alice", "--secrets", pattern()});
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_NE(run.err.find("not writable by group or others"), std::string::npos) << run.err;
+  ASSERT_EQ(chmod(dir_.path().c_str(), 0700), 0);
+}
+
+}  // namespace
