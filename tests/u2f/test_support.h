@@ -1,0 +1,77 @@
+// Shared helpers for the u2f tests: a scripted conversation and a temporary authfile folder.
+#pragma once
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "engine/factor.h"
+
+namespace authpolicy::testing {
+
+// Answers secrets from a script and records everything shown, in order.
+class ScriptedConversation final : public Conversation {
+ public:
+  std::deque<std::string> secrets;
+  std::vector<std::string> prompts;
+  std::vector<std::string> infos;
+  std::vector<std::string> errors;
+  std::vector<std::string> events;  // "prompt:…", "info:…", "error:…" in order
+
+  std::optional<SecretString> ask_secret(std::string_view prompt) override {
+    prompts.emplace_back(prompt);
+    events.push_back("prompt:" + std::string(prompt));
+    if (secrets.empty()) return std::nullopt;
+    SecretString answer(secrets.front());
+    secrets.pop_front();
+    return answer;
+  }
+  std::optional<std::string> ask_visible(std::string_view prompt) override {
+    prompts.emplace_back(prompt);
+    return std::nullopt;
+  }
+  void info(std::string_view text) override {
+    infos.emplace_back(text);
+    events.push_back("info:" + std::string(text));
+  }
+  void error(std::string_view text) override {
+    errors.emplace_back(text);
+    events.push_back("error:" + std::string(text));
+  }
+};
+
+// A temporary folder removed at the end of the test.
+class TempFolder {
+ public:
+  TempFolder() {
+    char pattern[] = "/tmp/ap-u2f-XXXXXX";
+    if (::mkdtemp(pattern) != nullptr) path_ = pattern;
+  }
+  ~TempFolder() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path write(const std::string& name, const std::string& text,
+                              mode_t mode = 0644) const {
+    const auto file = path_ / name;
+    std::ofstream(file, std::ios::trunc) << text;
+    ::chmod(file.c_str(), mode);
+    return file;
+  }
+
+ private:
+  std::filesystem::path path_;
+};
+
+inline std::string read_text(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+}  // namespace authpolicy::testing
