@@ -1,0 +1,107 @@
+# The flake's checks: the package, the generated PAM stacks of the §6 scenarios, a broken policy failing the build, and the VM test.
+{
+  pkgs,
+  nixpkgs,
+  authpolicyModule,
+}:
+let
+  inherit (pkgs) lib;
+
+  # A NixOS system with the module and some configuration, evaluated but not booted.
+  evalSystem =
+    extra:
+    nixpkgs.lib.nixosSystem {
+      modules = [
+        authpolicyModule
+        {
+          nixpkgs.hostPlatform = pkgs.stdenv.hostPlatform.system;
+          boot.isContainer = true;
+          system.stateVersion = lib.trivial.release;
+        }
+        extra
+      ];
+    };
+
+  scenarios = evalSystem {
+    services.fprintd.enable = true;
+    security.pam.u2f.enable = true;
+    security.pam.services.login.enableGnomeKeyring = true;
+    security.pam.services.su.requireWheel = true;
+    services.openssh = {
+      enable = true;
+      settings.PasswordAuthentication = false;
+    };
+    security.authpolicy = {
+      enable = true;
+      u2f = {
+        authfile = "/etc/authpolicy/u2f_keys";
+        origin = "pam://scenarios";
+      };
+      totp.secrets = "/etc/authpolicy/totp/%u";
+      policies = {
+        login = "auth password && (fingerprint || u2f)\n";
+        sudo = "auth fingerprint || u2f\n";
+        su = "auth password && (fingerprint || u2f)\n";
+        sshd = ''
+          set trusted = { 10.0.0.0/8, 192.168.0.0/16, fd00::/8 }
+          auth password && totp unless rhost in trusted
+        '';
+        polkit-1 = "auth u2f || password\n";
+      };
+    };
+  };
+  pamFile = system: service: system.config.environment.etc."pam.d/${service}".source;
+  modulePath = system: "${system.config.security.authpolicy.package}/lib/security/pam_policy.so";
+
+  broken = evalSystem {
+    security.authpolicy = {
+      enable = true;
+      policies.sudo = "auth passwrd || u2f\n";
+    };
+  };
+in
+{
+  package = pkgs.callPackage ./package.nix { };
+
+  # The component test suites that run in the build sandbox (engine, tpm on swtpm, totp, u2f, audit).
+  package-tests = pkgs.callPackage ./package.nix { runTests = true; };
+
+  # The real nixpkgs output for the scenarios: pam_policy.so first (after the guards) with an
+  # authoritative control, gnome-keyring's copy right after it in login, wheel still before it
+  # in su, and every policy accepted by the checker.
+  pam-stack =
+    pkgs.runCommand "authpolicy-pam-stack"
+      {
+        policies = scenarios.config.security.authpolicy.checkedPolicies;
+      }
+      ''
+        lint="${pkgs.runtimeShell} ${./check-pam-stack.sh} ${modulePath scenarios}"
+        $lint ${
+          lib.concatMapStringsSep " " (pamFile scenarios) [
+            "login"
+            "sudo"
+            "su"
+            "sshd"
+            "polkit-1"
+          ]
+        }
+        grep -A1 '^auth .*pam_policy.so' ${pamFile scenarios "login"} | grep -q 'optional .*pam_gnome_keyring.so'
+        grep -B1 '^auth .*pam_policy.so' ${pamFile scenarios "su"} | grep -q 'pam_wheel.so'
+        grep -q 'include "common.pol"' "$policies/sudo.pol"
+        grep -qx 'factor u2f { authfile = "/etc/authpolicy/u2f_keys"; origin = "pam://scenarios" }' "$policies/common.pol"
+        grep -qx 'factor fingerprint { module = "${scenarios.config.services.fprintd.package}/lib/security/pam_fprintd.so" }' "$policies/common.pol"
+        touch "$out"
+      '';
+
+  # A policy with an error never reaches /etc: the derivation holding the policies fails.
+  broken-policy-rejected =
+    let
+      failure = pkgs.testers.testBuildFailure broken.config.security.authpolicy.checkedPolicies;
+    in
+    pkgs.runCommand "authpolicy-broken-policy-rejected" { } ''
+      grep -q 'REJECTED' ${failure}/testBuildFailure.log
+      touch "$out"
+    '';
+
+  vm = pkgs.testers.runNixOSTest (import ./vm-test.nix { inherit authpolicyModule; });
+}
