@@ -18,6 +18,7 @@
 
 #include "engine/describe.h"
 #include "engine/evaluate.h"
+#include "engine/geoip_lookup.h"
 #include "engine/scripted.h"
 
 namespace authpolicy {
@@ -776,12 +777,12 @@ void geoip_warning(const Policy& policy, std::vector<Diagnostic>& out) {
                                  [s](const Atom& a) { return a.subject == s; });
     if (it == policy.atoms.end()) continue;
     const std::string key = s == Subject::country ? "country" : "asn";
-    const std::string path = policy.geoip.string_or(
-        key, s == Subject::country ? "/var/lib/GeoIP/GeoLite2-Country.mmdb"
-                                   : "/var/lib/GeoIP/GeoLite2-ASN.mmdb");
-    if (access(path.c_str(), R_OK) == 0) continue;
+    const std::string problem =
+        geoip_problem(policy.geoip, s == Subject::country ? GeoField::country : GeoField::asn);
+    if (problem.empty()) continue;
     out.push_back({Severity::warning, "W109",
-                   "GeoIP database " + path + " is not readable: every rhost." + key +
+                   "GeoIP database for rhost." + key + " cannot be used: " + problem +
+                       "; every rhost." + key +
                        " condition will be unknown (deny if: denies; unless: never waives)",
                    it->location, {"set it with geoip { " + key + " = \"/path/to/file.mmdb\" }"}});
   }

@@ -534,6 +534,15 @@ class Compiler {
                            : block.kind == "geoip" ? policy_->geoip
                                                    : policy_->tpm;
         apply_settings(block.settings, block.kind, block.kind + " settings", target);
+        if (block.kind == "geoip" && target.has("layout")) {
+          const std::string layout = target.string_or("layout", "");
+          if (layout != "auto" && layout != "geoip2" && layout != "flat") {
+            const auto it = std::find_if(block.settings.begin(), block.settings.end(),
+                                         [](const ast::Setting& s) { return s.key == "layout"; });
+            error("E020", "geoip layout must be \"auto\", \"geoip2\" or \"flat\", not \"" + layout + "\"",
+                  it->value.location);
+          }
+        }
       }
     }
   }

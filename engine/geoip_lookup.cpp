@@ -1,21 +1,56 @@
-// Placeholder-free GeoIP doorway until the libmaxminddb component lands: every lookup is unknown
-// with a cause that says so, which the evaluator resolves the strict way.
+// Adapts the policy's geoip settings to the libmaxminddb component and its answers to Lookup.
 #include "engine/geoip_lookup.h"
 
-#include <unistd.h>
+#include <mutex>
+
+#include "engine/geoip/geoip.h"
 
 namespace authpolicy {
+namespace {
 
-Lookup geoip_lookup(const Settings&, GeoField, const IpAddress&) {
-  return Lookup{Lookup::Kind::unknown, {}, 0, "GeoIP support is not built in"};
+GeoIpSettings to_geoip_settings(const Settings& geoip) {
+  GeoIpSettings s;
+  s.country_path = geoip.string_or("country", s.country_path);
+  s.asn_path = geoip.string_or("asn", s.asn_path);
+  s.layout = geo_layout_from_string(geoip.string_or("layout", "auto")).value_or(GeoLayout::automatic);
+  return s;
+}
+
+std::mutex log_mutex;
+GeoFailureLog failure_log;
+
+}  // namespace
+
+void set_geoip_failure_log(std::function<void(const std::string&, const std::string&)> log) {
+  std::lock_guard<std::mutex> lock(log_mutex);
+  failure_log = std::move(log);
+}
+
+Lookup geoip_lookup(const Settings& geoip, GeoField field, const IpAddress& address) {
+  const GeoIpSettings settings = to_geoip_settings(geoip);
+  GeoFailureLog log;
+  {
+    std::lock_guard<std::mutex> lock(log_mutex);
+    log = failure_log;
+  }
+  const std::string ip = address.to_string();
+  const GeoLookup r = field == GeoField::country ? lookup_country(settings, ip, log)
+                                                 : lookup_asn(settings, ip, log);
+  switch (r.kind) {
+    case GeoLookup::value: return Lookup{Lookup::Kind::value, r.text, r.asn, {}};
+    case GeoLookup::no_value: return Lookup{Lookup::Kind::no_value, {}, 0, {}};
+    case GeoLookup::unknown: break;
+  }
+  return Lookup{Lookup::Kind::unknown, {}, 0, r.cause};
 }
 
 std::string geoip_problem(const Settings& geoip, GeoField field) {
-  const std::string path = field == GeoField::country
-                               ? geoip.string_or("country", kDefaultCountryDatabase)
-                               : geoip.string_or("asn", kDefaultAsnDatabase);
-  if (access(path.c_str(), R_OK) != 0) return path + " is not readable";
-  return "GeoIP support is not built in";
+  const GeoIpSettings s = to_geoip_settings(geoip);
+  const bool country = field == GeoField::country;
+  const GeoProbe probe =
+      GeoIpDatabase::probe(country ? s.country_path : s.asn_path, s.layout, country, !country);
+  if (!probe.readable) return probe.problem;
+  return probe.warnings.empty() ? std::string{} : probe.warnings.front();
 }
 
 }  // namespace authpolicy

@@ -1,6 +1,9 @@
 // The engine's single doorway to GeoIP: the policy's geoip settings and an address in, a
-// three-valued lookup out. The database component sits behind it.
+// three-valued lookup out. The libmaxminddb component (engine/geoip/) sits behind it.
 #pragma once
+
+#include <functional>
+#include <string>
 
 #include "engine/evaluate.h"
 
@@ -8,12 +11,14 @@ namespace authpolicy {
 
 enum class GeoField { country, asn };
 
-inline constexpr const char* kDefaultCountryDatabase = "/var/lib/GeoIP/GeoLite2-Country.mmdb";
-inline constexpr const char* kDefaultAsnDatabase = "/var/lib/GeoIP/GeoLite2-ASN.mmdb";
-
 Lookup geoip_lookup(const Settings& geoip, GeoField field, const IpAddress& address);
 
-// Empty when the database for `field` can be opened and read, else why not (for the checker).
+// Empty when the database for `field` can be opened and holds that field, else why not (for
+// the checker's W109).
 std::string geoip_problem(const Settings& geoip, GeoField field);
+
+// Where the first failure of each database goes (the PAM module sends it to syslog); by default
+// nowhere: the cause is in the decision record anyway.
+void set_geoip_failure_log(std::function<void(const std::string& path, const std::string& cause)> log);
 
 }  // namespace authpolicy
