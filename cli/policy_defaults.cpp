@@ -22,16 +22,7 @@ std::string current_user_name() {
 }
 
 std::optional<Settings> common_settings(const std::string& block) {
-  const std::string path = "/etc/authpolicy/common.pol";
-  if (access(path.c_str(), F_OK) != 0) return std::nullopt;
-  // common.pol has no auth statement of its own: give it one to load it as a policy.
-  const LoadResult result = load_policy_text(
-      "include \"" + path + "\"\nauth password\n", "/etc/authpolicy/.common-settings", {});
-  if (!result.policy) return std::nullopt;
-  const Policy& p = *result.policy;
-  const Settings& s = block == "tpm" ? p.tpm : block == "audit" ? p.audit : p.geoip;
-  if (s.values().empty()) return std::nullopt;
-  return s;
+  return load_common_settings(block);
 }
 
 SystemSubjects::FailureCounter failure_counter_for(const Policy&) {

@@ -1028,6 +1028,26 @@ class Compiler {
 
 }  // namespace
 
+std::optional<Settings> load_common_settings(const std::string& block, const std::string& path) {
+  if (access(path.c_str(), F_OK) != 0) return std::nullopt;
+  // A settings file has no auth statement of its own: load it as the include of one.
+  LoadOptions options;
+  options.warnings = false;
+  std::string quoted;
+  for (char c : path) {
+    if (c == '"' || c == '\\') quoted.push_back('\\');
+    quoted.push_back(c);
+  }
+  const std::string folder = std::filesystem::path(path).parent_path().string();
+  const LoadResult result = load_policy_text("include \"" + quoted + "\"\nauth password\n",
+                                             folder + "/.common-settings.pol", options);
+  if (!result.policy) return std::nullopt;
+  const Policy& p = *result.policy;
+  const Settings& s = block == "tpm" ? p.tpm : block == "audit" ? p.audit : p.geoip;
+  if (s.values().empty()) return std::nullopt;
+  return s;
+}
+
 LoadResult load_policy_file(const std::string& path, const LoadOptions& options) {
   LoadResult result;
   try {

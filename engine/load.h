@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,6 +38,12 @@ LoadResult load_policy_file(const std::string& path, const LoadOptions& options)
 // relative to it.
 LoadResult load_policy_text(std::string_view text, const std::string& path,
                             const LoadOptions& options);
+
+// A settings block ("tpm", "audit", "geoip") of a shared settings file such as
+// /etc/authpolicy/common.pol, for commands and helpers that act outside any one service. nullopt
+// when the file is absent, unsafe, broken, or does not declare the block.
+std::optional<Settings> load_common_settings(const std::string& block,
+                                             const std::string& path = "/etc/authpolicy/common.pol");
 
 // Why a policy file may not be trusted (owner, mode, folder), or empty when it may.
 std::string unsafe_file_reason(const std::string& path);

@@ -1,0 +1,500 @@
+// `authpolicy pin`: set up, change, delete, test and inspect a user's TPM PIN.
+#include "cli/pin_command.h"
+
+#include <pwd.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <iostream>
+#include <memory>
+#include <sstream>
+
+#include "cli/command_registry.h"
+#include "engine/load.h"
+#include "factors/tpm/pin_backend.h"
+#include "factors/tpm/pin_provider.h"
+#include "factors/tpm/pin_rules.h"
+#include "factors/tpm/pin_store.h"
+#include "factors/tpm/tpm_config.h"
+
+namespace authpolicy::cli {
+
+std::optional<authpolicy::Settings> common_tpm_settings() { return load_common_settings("tpm"); }
+
+namespace {
+
+using namespace authpolicy::tpm;
+
+constexpr int kExitOk = 0;
+constexpr int kExitWrong = 1;  // wrong PIN or locked
+constexpr int kExitUsage = 2;  // usage or TPM error
+
+const char* const kUsage =
+    "usage: authpolicy pin setup|change|delete|test|status [USER] [--json] [--tcti STRING]\n"
+    "                      [--max-attempts N]   (setup only)\n"
+    "PINs are read from the terminal without echo, or one per line from standard input.\n";
+
+struct Options {
+  std::string command;
+  std::string user;  // empty: the caller
+  bool json = false;
+  std::optional<std::string> tcti;
+  std::optional<std::int64_t> max_attempts;
+};
+
+// Parses the arguments; returns an error message on misuse.
+std::optional<std::string> parse_options(const std::vector<std::string>& args, Options& options) {
+  std::vector<std::string> positional;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg == "--json") {
+      options.json = true;
+    } else if (arg == "--tcti" || arg == "--max-attempts") {
+      if (i + 1 >= args.size()) return arg + " needs a value";
+      const std::string& value = args[++i];
+      if (arg == "--tcti") {
+        options.tcti = value;
+      } else {
+        std::int64_t number = 0;
+        auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), number);
+        if (ec != std::errc() || end != value.data() + value.size() || number < 1 ||
+            number > 1000) {
+          return "--max-attempts needs a number between 1 and 1000";
+        }
+        options.max_attempts = number;
+      }
+    } else if (arg.rfind("--", 0) == 0) {
+      return "unknown option " + arg;
+    } else {
+      positional.push_back(arg);
+    }
+  }
+  if (positional.empty()) return "missing sub-command";
+  if (positional.size() > 2) return "too many arguments";
+  options.command = positional[0];
+  if (positional.size() == 2) options.user = positional[1];
+  static const char* const kCommands[] = {"setup", "change", "delete", "test", "status"};
+  bool known = false;
+  for (const char* name : kCommands) known = known || options.command == name;
+  if (!known) return "unknown sub-command " + options.command;
+  if (options.max_attempts && options.command != "setup") return "--max-attempts is for setup";
+  return std::nullopt;
+}
+
+std::string json_string(std::string_view text) {
+  std::string quoted = "\"";
+  for (char c : text) {
+    if (c == '"' || c == '\\') {
+      quoted += '\\';
+      quoted += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char escape[8];
+      std::snprintf(escape, sizeof escape, "\\u%04x", c);
+      quoted += escape;
+    } else {
+      quoted += c;
+    }
+  }
+  return quoted + "\"";
+}
+
+// One result of a command, printed as a sentence or as one JSON object.
+struct Report {
+  std::string user;
+  std::string command;
+  std::string result;  // ok, correct, wrong, locked, not_enrolled, tampered, error, refused
+  std::optional<bool> enrolled;
+  std::optional<PinCounter> counter;
+  std::string message;
+
+  int print(std::ostream& out, std::ostream& err, bool json, int code) const {
+    if (json) {
+      out << "{\"user\":" << json_string(user) << ",\"command\":" << json_string(command)
+          << ",\"result\":" << json_string(result);
+      if (enrolled) out << ",\"enrolled\":" << (*enrolled ? "true" : "false");
+      if (counter) {
+        out << ",\"attempts_used\":" << counter->used << ",\"attempt_limit\":" << counter->limit
+            << ",\"locked\":" << (counter->locked() ? "true" : "false");
+      }
+      out << ",\"message\":" << json_string(message) << "}\n";
+      return code;
+    }
+    (code == kExitOk ? out : err) << message << "\n";
+    return code;
+  }
+};
+
+std::string counter_text(const PinCounter& counter) {
+  return std::to_string(counter.used) + " of " + std::to_string(counter.limit) + " attempts used";
+}
+
+std::string locked_message(const std::string& user, const std::optional<PinCounter>& counter) {
+  std::string text = "PIN locked for " + user;
+  if (counter) text += " (" + counter_text(*counter) + ")";
+  return text + ": too many wrong attempts. Root resets it with `authpolicy pin delete " + user +
+         "` and `authpolicy pin setup " + user + "`.";
+}
+
+// Everything a sub-command needs, resolved once.
+struct Context {
+  Options options;
+  std::string user;
+  uid_t uid = 0;
+  bool caller_is_root = false;
+  TpmConfig config;
+  PinInput* input = nullptr;
+  std::ostream* out = nullptr;
+  std::ostream* err = nullptr;
+
+  Report report(std::string result, std::string message) const {
+    Report r;
+    r.user = user;
+    r.command = options.command;
+    r.result = std::move(result);
+    r.message = std::move(message);
+    return r;
+  }
+  int finish(const Report& r, int code) const { return r.print(*out, *err, options.json, code); }
+};
+
+// Reads a new PIN (twice on a terminal) and checks it against the rules.
+std::optional<SecretString> read_new_pin(Context& ctx, const PinRules& rules,
+                                         std::string& problem) {
+  auto pin = ctx.input->read_pin("New PIN: ");
+  if (!pin) {
+    problem = "no PIN given";
+    return std::nullopt;
+  }
+  if (auto violation = pin_rule_violation(rules, pin->view())) {
+    problem = *violation;
+    return std::nullopt;
+  }
+  if (ctx.input->interactive()) {
+    auto again = ctx.input->read_pin("Repeat new PIN: ");
+    if (!again || again->view() != pin->view()) {
+      problem = "the PINs differ";
+      return std::nullopt;
+    }
+  }
+  return pin;
+}
+
+// Checks the caller's current PIN (non-root change/delete). Returns an exit code on failure.
+std::optional<int> require_current_pin(Context& ctx, PinStore& store) {
+  auto pin = ctx.input->read_pin("Current PIN: ");
+  if (!pin) return ctx.finish(ctx.report("error", "no PIN given"), kExitUsage);
+  const VerifyOutcome outcome = store.verify(ctx.uid, *pin);
+  switch (outcome.result) {
+    case VerifyResult::correct:
+      return std::nullopt;
+    case VerifyResult::wrong:
+      return ctx.finish(ctx.report("wrong", "Wrong PIN."), kExitWrong);
+    case VerifyResult::locked:
+      return ctx.finish(ctx.report("locked", locked_message(ctx.user, outcome.counter)),
+                        kExitWrong);
+    case VerifyResult::not_enrolled:
+      return ctx.finish(ctx.report("not_enrolled", "No PIN set up for " + ctx.user + "."),
+                        kExitUsage);
+    case VerifyResult::tampered:
+      return ctx.finish(
+          ctx.report("tampered", "The PIN index of " + ctx.user + " was altered (" +
+                                     outcome.tamper_reason + "); root must delete it."),
+          kExitUsage);
+  }
+  return kExitUsage;
+}
+
+int do_setup(Context& ctx) {
+  PinRules rules;
+  if (ctx.options.max_attempts)
+    rules.max_attempts = static_cast<std::uint32_t>(*ctx.options.max_attempts);
+  PinStore store(ctx.config);
+  if (store.status(ctx.uid).state != PinStatus::State::not_enrolled) {
+    return ctx.finish(ctx.report("error", ctx.user + " already has a PIN; use `authpolicy pin "
+                                                     "change` or `delete`."),
+                      kExitUsage);
+  }
+  std::string problem;
+  auto pin = read_new_pin(ctx, rules, problem);
+  if (!pin) return ctx.finish(ctx.report("error", problem), kExitUsage);
+  if (store.setup(ctx.uid, *pin, rules.max_attempts) == SetupResult::already_enrolled) {
+    return ctx.finish(ctx.report("error", ctx.user + " already has a PIN."), kExitUsage);
+  }
+  Report r = ctx.report(
+      "ok", "PIN set for " + ctx.user + " (" + std::to_string(rules.max_attempts) + " attempts).");
+  r.enrolled = true;
+  r.counter = PinCounter{0, rules.max_attempts};
+  return ctx.finish(r, kExitOk);
+}
+
+int do_change(Context& ctx) {
+  PinStore store(ctx.config);
+  const PinStatus status = store.status(ctx.uid);
+  if (status.state == PinStatus::State::not_enrolled) {
+    return ctx.finish(ctx.report("not_enrolled", "No PIN set up for " + ctx.user + "."),
+                      kExitUsage);
+  }
+  if (!ctx.caller_is_root) {
+    if (auto code = require_current_pin(ctx, store)) return *code;
+  }
+  PinRules rules;
+  if (status.counter) rules.max_attempts = status.counter->limit;
+  std::string problem;
+  auto pin = read_new_pin(ctx, rules, problem);
+  if (!pin) return ctx.finish(ctx.report("error", problem), kExitUsage);
+  // The authValue of a PinFail index cannot be changed in place: replace the index.
+  store.remove(ctx.uid);
+  try {
+    store.setup(ctx.uid, *pin, rules.max_attempts);
+  } catch (const std::exception& e) {
+    return ctx.finish(ctx.report("error", std::string("TPM error: ") + e.what() +
+                                              "; the old PIN is deleted, run `authpolicy pin "
+                                              "setup` again."),
+                      kExitUsage);
+  }
+  Report r = ctx.report("ok", "PIN changed for " + ctx.user + ".");
+  r.enrolled = true;
+  r.counter = PinCounter{0, rules.max_attempts};
+  return ctx.finish(r, kExitOk);
+}
+
+int do_delete(Context& ctx) {
+  PinStore store(ctx.config);
+  if (!ctx.caller_is_root) {
+    if (store.status(ctx.uid).state == PinStatus::State::not_enrolled) {
+      return ctx.finish(ctx.report("not_enrolled", "No PIN set up for " + ctx.user + "."),
+                        kExitUsage);
+    }
+    if (auto code = require_current_pin(ctx, store)) return *code;
+  }
+  switch (store.remove(ctx.uid)) {
+    case DeleteResult::deleted: {
+      Report r = ctx.report("ok", "PIN deleted for " + ctx.user + ".");
+      r.enrolled = false;
+      return ctx.finish(r, kExitOk);
+    }
+    case DeleteResult::not_enrolled:
+      return ctx.finish(ctx.report("not_enrolled", "No PIN set up for " + ctx.user + "."),
+                        kExitUsage);
+    case DeleteResult::not_a_pin_index:
+      return ctx.finish(
+          ctx.report("error", "The NV index of " + ctx.user + " is not a PIN index; left alone."),
+          kExitUsage);
+  }
+  return kExitUsage;
+}
+
+std::unique_ptr<PinBackend> backend_for(const Context& ctx) {
+  HelperOptions helper{built_in_helper_path(), {}, std::chrono::milliseconds(30000)};
+  return choose_pin_backend(BackendChoice::automatic, ctx.config, helper);
+}
+
+int report_status(Context& ctx, const PinStatus& status) {
+  switch (status.state) {
+    case PinStatus::State::not_enrolled: {
+      Report r = ctx.report("not_enrolled", ctx.user + ": no PIN set up.");
+      r.enrolled = false;
+      return ctx.finish(r, ctx.options.command == "status" ? kExitOk : kExitUsage);
+    }
+    case PinStatus::State::tampered: {
+      Report r =
+          ctx.report("tampered", ctx.user + ": the PIN index was altered (" + status.tamper_reason +
+                                     "); it is not used. Root: delete it and set up again.");
+      r.enrolled = true;
+      return ctx.finish(r, kExitUsage);
+    }
+    case PinStatus::State::enrolled:
+      break;
+  }
+  Report r = ctx.report(status.counter && status.counter->locked() ? "locked" : "ok", "");
+  r.enrolled = true;
+  r.counter = status.counter;
+  if (!status.counter) {
+    r.message = ctx.user + ": PIN set up (attempt counter unreadable without the owner password).";
+  } else if (status.counter->locked()) {
+    r.message = ctx.user + ": PIN set up, locked (" + counter_text(*status.counter) + ").";
+  } else {
+    r.message = ctx.user + ": PIN set up, " + counter_text(*status.counter) + ", not locked.";
+  }
+  return ctx.finish(r, kExitOk);
+}
+
+int do_status(Context& ctx) {
+  return report_status(ctx, backend_for(ctx)->status(ctx.uid));
+}
+
+int do_test(Context& ctx) {
+  auto backend = backend_for(ctx);
+  const PinStatus status = backend->status(ctx.uid);
+  // Not enrolled, tampered or already locked: say so without asking for the PIN.
+  if (status.state != PinStatus::State::enrolled) return report_status(ctx, status);
+  if (status.counter && status.counter->locked()) {
+    Report r = ctx.report("locked", locked_message(ctx.user, status.counter));
+    r.enrolled = true;
+    r.counter = status.counter;
+    return ctx.finish(r, kExitWrong);
+  }
+  auto pin = ctx.input->read_pin("PIN: ");
+  if (!pin) return ctx.finish(ctx.report("error", "no PIN given"), kExitUsage);
+  if (pin->empty() || pin->size() > kMaxPinBytes) {
+    return ctx.finish(ctx.report("error", "a PIN has 1 to 32 bytes"), kExitUsage);
+  }
+  const VerifyOutcome outcome = backend->verify(ctx.uid, *pin);
+  pin->wipe();
+  Report r;
+  int code = kExitUsage;
+  switch (outcome.result) {
+    case VerifyResult::correct:
+      r = ctx.report("correct", "PIN correct.");
+      code = kExitOk;
+      break;
+    case VerifyResult::wrong:
+      r = ctx.report(
+          "wrong",
+          outcome.counter && outcome.counter->locked()
+              ? "Wrong PIN. " + locked_message(ctx.user, outcome.counter)
+              : "Wrong PIN" + (outcome.counter ? " (" + counter_text(*outcome.counter) + ")."
+                                               : std::string(".")));
+      code = kExitWrong;
+      break;
+    case VerifyResult::locked:
+      r = ctx.report("locked", locked_message(ctx.user, outcome.counter));
+      code = kExitWrong;
+      break;
+    case VerifyResult::not_enrolled:
+      return report_status(ctx, PinStatus{});
+    case VerifyResult::tampered: {
+      PinStatus tampered;
+      tampered.state = PinStatus::State::tampered;
+      tampered.tamper_reason = outcome.tamper_reason;
+      return report_status(ctx, tampered);
+    }
+  }
+  r.enrolled = true;
+  r.counter = outcome.counter;
+  return ctx.finish(r, code);
+}
+
+std::optional<std::pair<std::string, uid_t>> lookup_user(const std::string& name) {
+  std::vector<char> buffer(16384);
+  passwd entry{};
+  passwd* found = nullptr;
+  if (::getpwnam_r(name.c_str(), &entry, buffer.data(), buffer.size(), &found) != 0 || !found) {
+    return std::nullopt;
+  }
+  return std::make_pair(std::string(found->pw_name), found->pw_uid);
+}
+
+std::optional<std::string> name_of_uid(uid_t uid) {
+  std::vector<char> buffer(16384);
+  passwd entry{};
+  passwd* found = nullptr;
+  if (::getpwuid_r(uid, &entry, buffer.data(), buffer.size(), &found) != 0 || !found) {
+    return std::nullopt;
+  }
+  return std::string(found->pw_name);
+}
+
+}  // namespace
+
+StdinPinInput::StdinPinInput(std::ostream& prompt_stream)
+    : prompt_stream_(prompt_stream), interactive_(::isatty(STDIN_FILENO) == 1) {}
+
+std::optional<SecretString> StdinPinInput::read_pin(std::string_view prompt) {
+  termios saved{};
+  const bool echo_off = interactive_ && ::tcgetattr(STDIN_FILENO, &saved) == 0;
+  if (interactive_) prompt_stream_ << prompt << std::flush;
+  if (echo_off) {
+    termios quiet = saved;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    quiet.c_lflag |= ECHONL;
+    ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+  }
+  // Byte by byte from the descriptor: no stdio buffer keeps a copy of the PIN or reads ahead
+  // into the next line.
+  char line[kMaxPinBytes + 2];
+  std::size_t used = 0;
+  bool got_any = false;
+  bool overflow = false;
+  for (;;) {
+    char c;
+    const ssize_t got = ::read(STDIN_FILENO, &c, 1);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) break;
+    got_any = true;
+    if (c == '\n') break;
+    if (used < sizeof line) {
+      line[used++] = c;
+    } else {
+      overflow = true;
+    }
+  }
+  if (echo_off) ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
+  if (used > 0 && line[used - 1] == '\r') --used;
+  std::optional<SecretString> pin;
+  if (got_any && !overflow && used <= kMaxPinBytes) pin.emplace(std::string_view(line, used));
+  secure_wipe(line, sizeof line);
+  return pin;
+}
+
+int run_pin_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err,
+                    PinInput& input) {
+  Context ctx;
+  for (const std::string& arg : args) {
+    if (arg == "--help" || arg == "-h") {
+      out << kUsage;
+      return kExitOk;
+    }
+  }
+  if (auto problem = parse_options(args, ctx.options)) {
+    err << "authpolicy pin: " << *problem << "\n" << kUsage;
+    return kExitUsage;
+  }
+  ctx.input = &input;
+  ctx.out = &out;
+  ctx.err = &err;
+  const uid_t caller = ::getuid();
+  ctx.caller_is_root = caller == 0;
+  const auto caller_name = name_of_uid(caller);
+  const std::string wanted = ctx.options.user.empty() ? caller_name.value_or("") : ctx.options.user;
+  ctx.user = wanted;
+  const auto target = wanted.empty() ? std::nullopt : lookup_user(wanted);
+  if (!target) return ctx.finish(ctx.report("error", "unknown user " + wanted), kExitUsage);
+  ctx.uid = target->second;
+  if (!ctx.caller_is_root && ctx.uid != caller) {
+    return ctx.finish(ctx.report("refused", "only root may manage another user's PIN"), kExitUsage);
+  }
+  try {
+    Settings tpm_settings = common_tpm_settings().value_or(Settings{});
+    if (ctx.options.tcti) tpm_settings.set("tcti", *ctx.options.tcti);
+    ctx.config = tpm_config_from_settings(tpm_settings);
+    if (!nv_index_for_uid(ctx.config.nv_base, ctx.uid)) {
+      return ctx.finish(ctx.report("error", "uid " + std::to_string(ctx.uid) +
+                                                " is outside the TPM NV index range"),
+                        kExitUsage);
+    }
+    const std::string& command = ctx.options.command;
+    if (command == "setup") return do_setup(ctx);
+    if (command == "change") return do_change(ctx);
+    if (command == "delete") return do_delete(ctx);
+    if (command == "test") return do_test(ctx);
+    return do_status(ctx);
+  } catch (const std::exception& e) {
+    return ctx.finish(ctx.report("error", std::string("TPM error: ") + e.what()), kExitUsage);
+  }
+}
+
+int run_pin_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  StdinPinInput input(err);
+  return run_pin_command(args, out, err, input);
+}
+
+static const RegisterCommand register_pin{
+    "pin", "manage TPM PINs (setup, change, delete, test, status)",
+    [](const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+      return run_pin_command(args, out, err);
+    }};
+
+}  // namespace authpolicy::cli

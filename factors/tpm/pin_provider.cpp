@@ -1,0 +1,156 @@
+// The `pin` factor provider: probe the index, ask the PIN, verify, and say what happened.
+#include "factors/tpm/pin_provider.h"
+
+#include <pwd.h>
+
+#include <vector>
+
+namespace authpolicy::tpm {
+
+namespace {
+
+// Few enough attempts left that the person should hear about it.
+constexpr std::uint32_t kWarnRemaining = 2;
+
+std::optional<uid_t> uid_of(const std::string& user) {
+  std::vector<char> buffer(16384);
+  passwd entry{};
+  passwd* found = nullptr;
+  if (::getpwnam_r(user.c_str(), &entry, buffer.data(), buffer.size(), &found) != 0 || !found) {
+    return std::nullopt;
+  }
+  return found->pw_uid;
+}
+
+FactorResult result(Outcome outcome, std::string detail) {
+  return {outcome, std::move(detail)};
+}
+
+std::string attempts_left(std::uint32_t remaining) {
+  return std::to_string(remaining) + (remaining == 1 ? " PIN attempt" : " PIN attempts") +
+         " left before the PIN locks.";
+}
+
+// Provider for settings that cannot work: fails closed with the reason, never asks.
+class MisconfiguredPinProvider : public FactorProvider {
+ public:
+  explicit MisconfiguredPinProvider(std::string reason) : reason_("config: " + std::move(reason)) {}
+  std::optional<FactorResult> probe(const FactorRequest&) override {
+    return result(Outcome::error, reason_);
+  }
+  FactorResult authenticate(const FactorRequest&, Conversation&) override {
+    return result(Outcome::error, reason_);
+  }
+
+ private:
+  std::string reason_;
+};
+
+}  // namespace
+
+PinFactorProvider::PinFactorProvider(PinRules rules, TpmConfig config, PinProviderOptions options)
+    : rules_(rules), config_(std::move(config)), options_(std::move(options)) {}
+
+std::optional<FactorResult> PinFactorProvider::probe(const FactorRequest& request) {
+  try {
+    const auto uid = uid_of(request.user);
+    if (!uid) return result(Outcome::unavailable, "unknown user");
+    if (!nv_index_for_uid(config_.nv_base, *uid)) return result(Outcome::error, "uid out of range");
+    auto backend = choose_pin_backend(options_.backend, config_, options_.helper);
+    const PinStatus status = backend->status(*uid);
+    switch (status.state) {
+      case PinStatus::State::not_enrolled:
+        return result(Outcome::unavailable, "not enrolled");
+      case PinStatus::State::tampered:
+        return result(Outcome::error, "tampered");
+      case PinStatus::State::enrolled:
+        return std::nullopt;
+    }
+    return result(Outcome::error, "tpm error: unknown state");
+  } catch (const ConfigError& e) {
+    return result(Outcome::error, std::string("config: ") + e.what());
+  } catch (const std::exception& e) {
+    return result(Outcome::error, std::string("tpm error: ") + e.what());
+  }
+}
+
+FactorResult PinFactorProvider::authenticate(const FactorRequest& request,
+                                             Conversation& conversation) {
+  try {
+    const auto uid = uid_of(request.user);
+    if (!uid) return result(Outcome::unavailable, "unknown user");
+    if (!nv_index_for_uid(config_.nv_base, *uid)) return result(Outcome::error, "uid out of range");
+    auto backend = choose_pin_backend(options_.backend, config_, options_.helper);
+
+    // Look before asking: a locked PIN is reported without a prompt and without an attempt.
+    const PinStatus status = backend->status(*uid);
+    if (status.state == PinStatus::State::not_enrolled) {
+      return result(Outcome::unavailable, "not enrolled");
+    }
+    if (status.state == PinStatus::State::tampered) return result(Outcome::error, "tampered");
+    if (status.counter && status.counter->locked()) {
+      conversation.error(kLockedMessage);
+      return result(Outcome::fail, "locked");
+    }
+    if (status.counter && status.counter->remaining() <= kWarnRemaining) {
+      conversation.info(attempts_left(status.counter->remaining()));
+    }
+
+    std::optional<SecretString> pin = conversation.ask_secret("PIN: ");
+    if (!pin) return result(Outcome::fail, "no answer");
+    // Typos that cannot be a PIN (letters, wrong length) cost no attempt.
+    if (auto violation = pin_rule_violation(rules_, pin->view())) {
+      pin->wipe();
+      conversation.error(*violation);
+      return result(Outcome::fail, "invalid pin");
+    }
+    const VerifyOutcome outcome = backend->verify(*uid, *pin);
+    pin->wipe();
+    switch (outcome.result) {
+      case VerifyResult::correct:
+        return result(Outcome::pass, "");
+      case VerifyResult::wrong:
+        if (outcome.counter && outcome.counter->locked()) {
+          conversation.error("Wrong PIN. " + std::string(kLockedMessage));
+        } else if (outcome.counter && outcome.counter->remaining() <= kWarnRemaining) {
+          conversation.info("Wrong PIN. " + attempts_left(outcome.counter->remaining()));
+        }
+        return result(Outcome::fail, "wrong pin");
+      case VerifyResult::locked:
+        conversation.error(kLockedMessage);
+        return result(Outcome::fail, "locked");
+      case VerifyResult::not_enrolled:
+        return result(Outcome::unavailable, "not enrolled");
+      case VerifyResult::tampered:
+        return result(Outcome::error, "tampered");
+    }
+    return result(Outcome::error, "tpm error: unknown result");
+  } catch (const ConfigError& e) {
+    return result(Outcome::error, std::string("config: ") + e.what());
+  } catch (const std::exception& e) {
+    return result(Outcome::error, std::string("tpm error: ") + e.what());
+  }
+}
+
+}  // namespace authpolicy::tpm
+
+namespace authpolicy {
+
+std::unique_ptr<FactorProvider> make_pin_provider(const Settings& factor_settings,
+                                                  const Settings& tpm_settings,
+                                                  tpm::PinProviderOptions options) {
+  try {
+    return std::make_unique<tpm::PinFactorProvider>(tpm::pin_rules_from_settings(factor_settings),
+                                                    tpm::tpm_config_from_settings(tpm_settings),
+                                                    std::move(options));
+  } catch (const std::exception& e) {
+    return std::make_unique<tpm::MisconfiguredPinProvider>(e.what());
+  }
+}
+
+std::unique_ptr<FactorProvider> make_pin_provider(const Settings& factor_settings,
+                                                  const Settings& tpm_settings) {
+  return make_pin_provider(factor_settings, tpm_settings, tpm::PinProviderOptions{});
+}
+
+}  // namespace authpolicy

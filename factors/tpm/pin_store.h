@@ -1,0 +1,97 @@
+// The PIN store: one TPM2 PinFail NV index per uid, set up, verified, changed, deleted, inspected.
+#pragma once
+
+#include <sys/types.h>
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "engine/secret.h"
+#include "factors/tpm/tpm_config.h"
+#include "factors/tpm/tpm_esys.h"
+
+namespace authpolicy::tpm {
+
+// TPM_NT_PIN_FAIL | POLICYWRITE | AUTHREAD | OWNERREAD | NO_DA. NO_DA is mandatory for PIN_FAIL.
+inline constexpr std::uint32_t kPinIndexAttributes = 0x02060088;
+// PolicyCommandCode(TPM_CC_NV_Write) then PolicyNvWritten(NO), SHA-256: only the first write.
+inline constexpr std::array<std::uint8_t, 32> kPinIndexPolicy = {
+    0xb7, 0xaf, 0xec, 0xee, 0x9b, 0xf7, 0xbc, 0xbd, 0x50, 0x78, 0xf2, 0x64, 0xde, 0x85, 0xf7, 0xe3,
+    0x61, 0xdc, 0x84, 0xf7, 0x45, 0xda, 0x7e, 0xfa, 0x34, 0xe9, 0x1f, 0xda, 0xf2, 0x00, 0xee, 0x9b};
+// The TPM limits an authValue to the nameAlg digest size (SHA-256).
+inline constexpr std::size_t kMaxPinBytes = 32;
+
+struct PinCounter {
+  std::uint32_t used = 0;   // pinCount: wrong attempts since the last correct one
+  std::uint32_t limit = 0;  // pinLimit: attempts allowed
+  bool locked() const noexcept { return used >= limit; }
+  std::uint32_t remaining() const noexcept { return locked() ? 0 : limit - used; }
+};
+
+// What is at a user's index.
+struct PinStatus {
+  enum class State { not_enrolled, enrolled, tampered } state = State::not_enrolled;
+  std::string tamper_reason;          // for tampered: which property differs
+  std::optional<PinCounter> counter;  // nullopt when the owner password is set and unknown
+};
+
+enum class VerifyResult { correct, wrong, locked, not_enrolled, tampered };
+
+struct VerifyOutcome {
+  VerifyResult result = VerifyResult::wrong;
+  std::optional<PinCounter> counter;  // after the attempt, when the owner may read it
+  std::string tamper_reason;
+};
+
+enum class SetupResult { created, already_enrolled };
+enum class DeleteResult { deleted, not_enrolled, not_a_pin_index };
+
+// A PIN the TPM cannot hold: empty, longer than 32 bytes, or with a NUL byte (the TPM would
+// strip trailing zeros from the authValue).
+class InvalidPin : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+// A uid whose index would leave the NV index range.
+class UidOutOfRange : public std::out_of_range {
+ public:
+  using std::out_of_range::out_of_range;
+};
+
+// Every method opens its own TPM connection and closes it before returning, flushing every session
+// it started on every path. TPM and TSS failures throw TpmError; configuration failures (owner
+// password file) throw ConfigError.
+class PinStore {
+ public:
+  explicit PinStore(TpmConfig config) : config_(std::move(config)) {}
+
+  const TpmConfig& config() const noexcept { return config_; }
+  std::uint32_t index_for(uid_t uid) const;  // throws UidOutOfRange
+
+  // Defines the index with the PIN as authValue and writes {0, limit} once under the policy.
+  SetupResult setup(uid_t uid, const SecretString& pin, std::uint32_t limit);
+  // NV_Read authorised by the PIN in an HMAC session. A locked index is reported without trying.
+  VerifyOutcome verify(uid_t uid, const SecretString& pin);
+  // Public area check plus an owner read of {pinCount, pinLimit} (spends nothing).
+  PinStatus status(uid_t uid);
+  // Undefines the index with owner authorisation; the PIN and its counter go with it.
+  DeleteResult remove(uid_t uid);
+
+ private:
+  TpmConfig config_;
+};
+
+// Checks the public area of a PIN index; returns nullopt when it is ours, else the reason.
+struct NvPublicView {
+  std::uint32_t index = 0;
+  std::uint16_t name_alg = 0;
+  std::uint32_t attributes = 0;
+  std::string policy;  // raw bytes
+  std::uint16_t data_size = 0;
+};
+std::optional<std::string> tamper_reason(const NvPublicView& view, std::uint32_t expected_index);
+
+}  // namespace authpolicy::tpm
