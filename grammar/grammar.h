@@ -47,6 +47,11 @@ struct expect : p::seq<Rule> {};
 template <typename Rule>
 using need = p::must<expect<Rule>>;
 
+// Tries Rule only when the next byte can start it: the parse tree allocates a node for every
+// attempt of a selected rule, so failing early and cheaply matters on the module's hot path.
+template <typename First, typename Rule>
+struct when_at : p::seq<p::at<First>, Rule> {};
+
 // ---- Spacing -------------------------------------------------------------------------------
 
 struct comment : p::seq<p::one<'#'>, p::star<p::not_one<'\n'>>> {};
@@ -138,7 +143,10 @@ struct ipv6_shape : p::seq<p::star<p::xdigit>, p::one<':'>, p::star<p::sor<p::xd
 struct prefix_length : p::seq<p::one<'/'>, need<digits>> {};
 struct address : p::seq<p::sor<ipv4_shape, ipv6_shape>, p::opt<prefix_length>, p::not_at<ident_other>> {};
 
-struct element : p::sor<clock_range, word_range, address, string_lit, duration, integer, word> {};
+struct element : p::sor<when_at<p::digit, clock_range>, when_at<ident_first, word_range>,
+                        when_at<p::sor<p::xdigit, p::one<':'>>, address>,
+                        when_at<p::one<'"'>, string_lit>, when_at<p::digit, duration>,
+                        when_at<p::digit, integer>, word> {};
 struct open_brace : sym<'{'> {};
 struct close_brace : sym<'}'> {};
 struct set_element : tok<element> {};
@@ -147,7 +155,8 @@ struct set_literal
              p::opt<set_element, p::star<sym<','>, need<set_element>>, p::opt<sym<','>>>,
              need<close_brace>> {};
 
-struct value : p::sor<string_lit, duration, integer, boolean, word> {};
+struct value : p::sor<when_at<p::one<'"'>, string_lit>, when_at<p::digit, duration>,
+                      when_at<p::digit, integer>, boolean, word> {};
 
 // ---- Conditions ------------------------------------------------------------------------------
 
@@ -156,7 +165,8 @@ struct cond_unary;
 
 struct group_ref : p::seq<kw_group, need<sym<'('>>, need<tok<string_lit>>, need<sym<')'>>> {};
 struct clock_set : tok<clock_range> {};
-struct set_ref : p::sor<set_literal, group_ref, clock_set, tok<set_name_ref>> {};
+struct set_ref : p::sor<when_at<p::one<'{'>, set_literal>, when_at<p::one<'g'>, group_ref>,
+                        when_at<p::digit, clock_set>, tok<set_name_ref>> {};
 struct membership_tail : p::seq<kw_in, need<set_ref>> {};
 struct is_local_tail : p::seq<kw_is, need<kw_local>> {};
 struct subject_atom : p::seq<tok<subject>, need<p::sor<membership_tail, is_local_tail>>> {};
@@ -171,7 +181,8 @@ struct failures_atom : p::seq<kw_failures, need<sym<'('>>, need<window>, p::opt<
 
 struct not_condition : nest<p::seq<sym<'!'>, need<cond_unary>>> {};
 struct paren_condition : nest<p::seq<sym<'('>, need<condition>, need<sym<')'>>>> {};
-struct cond_unary : p::sor<not_condition, paren_condition, failures_atom, subject_atom> {};
+struct cond_unary : p::sor<when_at<p::one<'!'>, not_condition>, when_at<p::one<'('>, paren_condition>,
+                          when_at<p::one<'f'>, failures_atom>, subject_atom> {};
 struct cond_and : p::seq<cond_unary, p::star<sym<'&', '&'>, need<cond_unary>>> {};
 struct condition : p::seq<cond_and, p::star<sym<'|', '|'>, need<cond_and>>> {};
 
@@ -182,7 +193,8 @@ struct primary;
 
 struct guard_unless : kw_unless {};
 struct guard_if : kw_if {};
-struct guard : p::seq<p::sor<guard_unless, guard_if>, need<cond_unary>> {};
+struct guard : p::seq<p::sor<when_at<p::one<'u'>, guard_unless>, when_at<p::one<'i'>, guard_if>>,
+                     need<cond_unary>> {};
 struct paren_expression : nest<p::seq<sym<'('>, need<expression>, need<sym<')'>>>> {};
 struct k_count : tok<integer> {};
 struct k_of : nest<p::seq<k_count, kw_of, need<sym<'('>>, need<expression>,
@@ -192,7 +204,8 @@ struct permit : kw_permit {};
 // A condition where an operand belongs, as in `x unless A || user in B`: guards take one
 // condition, so compound ones need parentheses. Said plainly instead of "expected a statement".
 struct misplaced_condition : p::seq<subject, sp, p::sor<kw_in, kw_is>> {};
-struct primary : p::sor<paren_expression, k_of, negated_expression, permit,
+struct primary : p::sor<when_at<p::one<'('>, paren_expression>, when_at<p::digit, k_of>,
+                        when_at<p::one<'!'>, negated_expression>, when_at<p::one<'p'>, permit>,
                         p::seq<p::at<misplaced_condition>, p::raise<misplaced_condition>>,
                         tok<name_ref>> {};
 struct guarded : p::seq<primary, p::star<guard>> {};
@@ -209,7 +222,7 @@ struct module_name : tok<string_lit> {};
 struct pam_call : p::seq<kw_pam, need<sym<'('>>, need<module_name>,
                          p::star<sym<','>, need<module_argument>>, need<sym<')'>>> {};
 struct factor_delegation : p::seq<sym<'='>, need<pam_call>, p::opt<settings_block>> {};
-struct factor_body : p::sor<settings_block, factor_delegation> {};
+struct factor_body : p::sor<when_at<p::one<'{'>, settings_block>, factor_delegation> {};
 
 struct include_path : tok<string_lit> {};
 struct include_statement : p::seq<kw_include, need<include_path>> {};
@@ -223,8 +236,10 @@ struct deny_statement : p::seq<kw_deny, need<kw_if>, need<condition>> {};
 struct auth_statement : p::seq<kw_auth, need<expression>> {};
 
 struct statement
-    : p::seq<p::sor<include_statement, set_statement, let_statement, factor_statement,
-                    block_statement, deny_statement, auth_statement>,
+    : p::seq<p::sor<when_at<p::one<'i'>, include_statement>, when_at<p::one<'s'>, set_statement>,
+                    when_at<p::one<'l'>, let_statement>, when_at<p::one<'f'>, factor_statement>,
+                    block_statement, when_at<p::one<'d'>, deny_statement>,
+                    when_at<p::one<'a'>, auth_statement>>,
              p::opt<sym<';'>>> {};
 struct end_of_policy : p::eof {};
 struct policy : p::seq<sp, p::star<statement>, need<end_of_policy>> {};
