@@ -6,6 +6,7 @@
 
 #include <filesystem>
 
+#include "audit/decision_log.h"
 #include "engine/load.h"
 
 namespace authpolicy::cli {
@@ -25,8 +26,8 @@ std::optional<Settings> common_settings(const std::string& block) {
   return load_common_settings(block);
 }
 
-SystemSubjects::FailureCounter failure_counter_for(const Policy&) {
-  return nullptr;  // replaced when the audit store is wired in
+SystemSubjects::FailureCounter failure_counter_for(const Policy& policy) {
+  return audit::failure_counter(policy.audit);
 }
 
 }  // namespace authpolicy::cli

@@ -163,7 +163,11 @@ class Evaluator {
                                                    : subjects_.asn(*address_);
     if (l.kind == Lookup::Kind::unknown) return unknown_because(a, l.cause);
     if (l.kind == Lookup::Kind::no_value) return Tri::no;
-    if (a.subject == Subject::country) return from_bool(a.names.count(l.text) > 0);
+    if (a.subject == Subject::country) {
+      decision_.country = l.text;
+      return from_bool(a.names.count(l.text) > 0);
+    }
+    decision_.asn = l.number;
     return from_bool(a.numbers.count(l.number) > 0);
   }
 

@@ -103,6 +103,8 @@ struct Decision {
   std::vector<std::string> waived;  // guards that waived an operand: "unless rhost in trusted"
   std::optional<std::string> deny_rule;  // the `deny if` that decided, when one did
   bool password_asked = false;
+  std::optional<std::string> country;  // when a country condition looked one up and found it
+  std::optional<std::uint32_t> asn;    // likewise for the AS number
 
   // Names of the factors that asked the person something (unavailable ones did not).
   std::vector<std::string> asked() const;

@@ -1,0 +1,573 @@
+// Opening (create, check, migrate) the audit database and writing decisions with bounded waits.
+#include "audit/audit_store.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <new>
+#include <thread>
+
+#include "audit/address_range.h"
+#include "audit/audit_store_impl.h"
+#include "audit/schema.h"
+#include "audit/time_text.h"
+
+namespace authpolicy::audit {
+namespace {
+
+constexpr std::int64_t kAutoPruneEvery = 1000;  // decisions between retention passes
+constexpr std::int64_t kAutoPruneBatch = 2000;  // at most this many old decisions per pass
+constexpr int kCheckpointFrames = 256;          // WAL pages (1 MiB) before the writer truncates
+
+std::string errno_text(int error) {
+  return std::strerror(error);
+}
+
+std::string octal_mode(mode_t mode) {
+  char buffer[8];
+  std::snprintf(buffer, sizeof buffer, "%04o", static_cast<unsigned>(mode & 07777));
+  return buffer;
+}
+
+std::string folder_of(const std::string& path) {
+  auto folder = std::filesystem::path(path).parent_path();
+  return folder.empty() ? std::string(".") : folder.string();
+}
+
+// sqlite's busy handler: keeps waiting only while the operation's deadline allows.
+int busy_wait(void* context, int attempt) {
+  auto* impl = static_cast<AuditStore::Impl*>(context);
+  if (!impl->time_left()) return 0;
+  impl->pause(attempt);
+  return 1;
+}
+
+// sqlite's WAL hook (replaces auto-checkpointing): remembers how many frames the WAL holds.
+int remember_wal_size(void* context, sqlite3*, const char*, int frames) {
+  static_cast<AuditStore::Impl*>(context)->wal_frames = frames;
+  return SQLITE_OK;
+}
+
+// Keeps the WAL short so that opening stays cheap (a connection that finds no other one open
+// rebuilds the WAL index by reading the whole WAL). Never waits for other processes. The copy
+// (with its fsyncs) runs as a passive checkpoint, which does not block other writers; only when
+// everything is copied does a truncating checkpoint take the write lock, briefly.
+void checkpoint_if_due(AuditStore::Impl& impl) {
+  if (impl.wal_frames < kCheckpointFrames) return;
+  impl.wal_frames = 0;
+  sqlite3_busy_handler(impl.db, nullptr, nullptr);
+  int log_frames = 0;
+  int copied_frames = 0;
+  int rc = sqlite3_wal_checkpoint_v2(impl.db, "main", SQLITE_CHECKPOINT_PASSIVE, &log_frames,
+                                     &copied_frames);
+  if (rc == SQLITE_OK && log_frames == copied_frames) {
+    sqlite3_wal_checkpoint_v2(impl.db, "main", SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+  }
+  sqlite3_busy_handler(impl.db, busy_wait, &impl);
+}
+
+// Creates the last folder of the path (0700) when it is missing.
+Status ensure_folder(const std::string& folder) {
+  struct stat info {};
+  if (stat(folder.c_str(), &info) == 0) {
+    if (!S_ISDIR(info.st_mode)) {
+      return Status::failure(StatusCode::cannot_open, "not a folder: " + folder);
+    }
+    return Status::success();
+  }
+  if (errno != ENOENT) {
+    int error = errno;
+    return Status::failure(error == EACCES ? StatusCode::read_only : StatusCode::cannot_open,
+                           "cannot reach folder " + folder + ": " + errno_text(error));
+  }
+  if (mkdir(folder.c_str(), 0700) == 0 || errno == EEXIST) return Status::success();
+  int error = errno;
+  StatusCode code = (error == EACCES || error == EROFS || error == EPERM) ? StatusCode::read_only
+                                                                          : StatusCode::cannot_open;
+  return Status::failure(code, "cannot create folder " + folder + ": " + errno_text(error));
+}
+
+// Creates an empty database file with mode 0600 (sqlite would use 0644), so the -wal and -shm
+// files, which sqlite gives the database's mode, are private too.
+Status ensure_file(const std::string& path) {
+  int fd = ::open(path.c_str(), O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd >= 0) {
+    ::close(fd);
+    return Status::success();
+  }
+  if (errno == EEXIST) return Status::success();
+  int error = errno;
+  StatusCode code = (error == EACCES || error == EROFS || error == EPERM) ? StatusCode::read_only
+                    : error == ENOSPC                                     ? StatusCode::full
+                                                                          : StatusCode::cannot_open;
+  return Status::failure(code, "cannot create " + path + ": " + errno_text(error));
+}
+
+// The log is only as trustworthy as its file: its owner decides what failures() sees.
+Status check_owner_and_mode(const std::string& path, const OpenOptions& options) {
+  struct stat info {};
+  if (lstat(path.c_str(), &info) != 0) {
+    int error = errno;
+    if (error == ENOENT) {
+      return Status::failure(StatusCode::cannot_open, "no audit database at " + path);
+    }
+    return Status::failure(error == EACCES ? StatusCode::read_only : StatusCode::cannot_open,
+                           "cannot examine " + path + ": " + errno_text(error));
+  }
+  if (!S_ISREG(info.st_mode)) {
+    return Status::failure(StatusCode::unsafe_file,
+                           "not a regular file (symbolic link or other): " + path);
+  }
+  if (!options.check_ownership) return Status::success();
+  if (info.st_uid != options.owner_uid) {
+    return Status::failure(StatusCode::unsafe_file,
+                           path + " is owned by uid " + std::to_string(info.st_uid) +
+                               ", expected uid " + std::to_string(options.owner_uid));
+  }
+  if (info.st_mode & 022) {
+    return Status::failure(
+        StatusCode::unsafe_file,
+        path + " is writable by group or others (mode " + octal_mode(info.st_mode) + ")");
+  }
+  std::string folder = folder_of(path);
+  struct stat folder_info {};
+  if (stat(folder.c_str(), &folder_info) != 0) {
+    int error = errno;
+    return Status::failure(StatusCode::cannot_open,
+                           "cannot examine folder " + folder + ": " + errno_text(error));
+  }
+  if (folder_info.st_uid != options.owner_uid || (folder_info.st_mode & 022)) {
+    return Status::failure(
+        StatusCode::unsafe_file,
+        "folder " + folder + " must be owned by uid " + std::to_string(options.owner_uid) +
+            " and not writable by others (owner " + std::to_string(folder_info.st_uid) + ", mode " +
+            octal_mode(folder_info.st_mode) + ")");
+  }
+  return Status::success();
+}
+
+Status read_version(AuditStore::Impl& impl) {
+  detail::Statement statement;
+  int rc = statement.prepare(impl.db, "PRAGMA user_version");
+  if (rc == SQLITE_OK) rc = statement.step();
+  if (rc != SQLITE_ROW)
+    return detail::sqlite_failure(impl.db, rc, "reading the audit log", impl.path);
+  impl.version = static_cast<int>(statement.column_int(0));
+  return Status::success();
+}
+
+Status ensure_wal(AuditStore::Impl& impl) {
+  detail::Statement query;
+  int rc = query.prepare(impl.db, "PRAGMA journal_mode");
+  if (rc == SQLITE_OK) rc = query.step();
+  if (rc != SQLITE_ROW)
+    return detail::sqlite_failure(impl.db, rc, "reading journal mode", impl.path);
+  if (query.column_text(0) == "wal") return Status::success();
+  query = detail::Statement();
+  detail::Statement change;
+  rc = change.prepare(impl.db, "PRAGMA journal_mode = WAL");
+  if (rc == SQLITE_OK) rc = change.step();
+  if (rc != SQLITE_ROW) {
+    return detail::sqlite_failure(impl.db, rc, "switching to WAL journal", impl.path);
+  }
+  return Status::success();
+}
+
+Status migrate_if_needed(AuditStore::Impl& impl) {
+  if (impl.version == schema::kCurrentVersion || !impl.options.migrate || impl.options.read_only) {
+    return Status::success();
+  }
+  for (int attempt = 0;; ++attempt) {
+    int rc = detail::exec(impl.db, "BEGIN IMMEDIATE");
+    if (rc != SQLITE_OK) {
+      if ((rc & 0xff) == SQLITE_BUSY && impl.time_left()) {
+        impl.pause(attempt);
+        continue;
+      }
+      return detail::sqlite_failure(impl.db, rc, "starting the schema migration", impl.path);
+    }
+    // Another process may have migrated while we waited for the lock.
+    Status status = read_version(impl);
+    if (status.ok() && impl.version < schema::kCurrentVersion) {
+      status = schema::migrate(impl.db, impl.version, schema::kCurrentVersion, impl.path);
+    }
+    if (status.ok()) {
+      rc = detail::exec(impl.db, "COMMIT");
+      if (rc != SQLITE_OK) {
+        status = detail::sqlite_failure(impl.db, rc, "committing the schema migration", impl.path);
+      }
+    }
+    if (!status.ok()) {
+      impl.rollback_if_open();
+      read_version(impl);
+      return status;
+    }
+    impl.version = schema::kCurrentVersion;
+    return Status::success();
+  }
+}
+
+Status open_impl(AuditStore::Impl& impl) {
+  const auto& options = impl.options;
+  if (impl.path.empty()) {
+    return Status::failure(StatusCode::invalid_argument, "no audit database path given");
+  }
+  if (options.create_if_missing && !options.read_only) {
+    Status status = ensure_folder(folder_of(impl.path));
+    if (!status.ok()) return status;
+    status = ensure_file(impl.path);
+    if (!status.ok()) return status;
+  }
+  Status status = check_owner_and_mode(impl.path, options);
+  if (!status.ok()) return status;
+
+  int flags = (options.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) |
+              SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
+  int rc = sqlite3_open_v2(impl.path.c_str(), &impl.db, flags, nullptr);
+  if (rc != SQLITE_OK)
+    return detail::sqlite_failure(impl.db, rc, "opening the audit log", impl.path);
+  sqlite3_extended_result_codes(impl.db, 1);
+  sqlite3_busy_handler(impl.db, busy_wait, &impl);
+  // Keep -wal and -shm after the last connection closes: a WAL database stays readable (for
+  // failures()) when its file system later turns read-only, and they keep their 0600 mode.
+  int persist_wal = 1;
+  sqlite3_file_control(impl.db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist_wal);
+  // The PAM module opens one connection per decision, so most connections are the last one when
+  // they close. sqlite would then checkpoint with two fsyncs per decision, and a new connection
+  // must rebuild the WAL index from the whole WAL file. Instead: no checkpoint on close, and the
+  // writer truncates the WAL itself every kCheckpointFrames frames (see checkpoint_if_due()).
+  sqlite3_db_config(impl.db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
+  sqlite3_wal_hook(impl.db, remember_wal_size, &impl);
+
+  if (options.max_pages > 0) {
+    std::string sql = "PRAGMA max_page_count = " + std::to_string(options.max_pages);
+    detail::exec(impl.db, sql.c_str());
+  }
+  detail::exec(impl.db, "PRAGMA foreign_keys = ON");
+  detail::exec(impl.db,
+               options.durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
+
+  status = read_version(impl);
+  if (!status.ok()) return status;
+  if (impl.version > schema::kCurrentVersion) {
+    return Status::failure(StatusCode::schema_too_new,
+                           "audit log schema version " + std::to_string(impl.version) +
+                               " is newer than this build understands (" +
+                               std::to_string(schema::kCurrentVersion) + "): " + impl.path);
+  }
+  if (!options.read_only && options.migrate) {
+    status = ensure_wal(impl);
+    if (!status.ok()) return status;
+  }
+  return migrate_if_needed(impl);
+}
+
+bool valid_decision(const std::string& decision) {
+  return decision == "permit" || decision == "deny";
+}
+
+Status write_once(AuditStore::Impl& impl, const AuditRecord& record, std::int64_t time_us,
+                  std::int64_t* id) {
+  auto& insert = impl.insert_decision;
+  insert.reset();
+  insert.bind(1, time_us);
+  insert.bind(2, record.service);
+  insert.bind(3, record.user);
+  insert.bind(4, record.ruser);
+  insert.bind(5, record.rhost);
+  insert.bind(6, record.tty);
+  if (record.country) {
+    insert.bind(7, *record.country);
+  } else {
+    insert.bind_null(7);
+  }
+  if (record.asn) {
+    insert.bind(8, static_cast<std::int64_t>(*record.asn));
+  } else {
+    insert.bind_null(8);
+  }
+  insert.bind(9, record.policy_path);
+  insert.bind(10, record.policy_sha256);
+  insert.bind(11, record.decision);
+  insert.bind(12, record.reason);
+  insert.bind(13, record.duration_us);
+  insert.bind(14, record.pid);
+  insert.bind(15, static_cast<std::int64_t>(record.password_asked ? 1 : 0));
+  if (auto key = parse_address(record.rhost)) {
+    insert.bind_blob(16, key->data(), static_cast<int>(key->size()));
+  } else {
+    insert.bind_null(16);
+  }
+  int rc = insert.step();
+  if (rc != SQLITE_DONE)
+    return detail::sqlite_failure(impl.db, rc, "audit write failed", impl.path);
+  *id = sqlite3_last_insert_rowid(impl.db);
+
+  std::int64_t seq = 0;
+  for (const auto& factor : record.factors) {
+    auto& statement = impl.insert_factor;
+    statement.reset();
+    statement.bind(1, *id);
+    statement.bind(2, seq++);
+    statement.bind(3, factor.name);
+    statement.bind(4, factor.outcome);
+    statement.bind(5, factor.detail);
+    statement.bind(6, factor.duration_us);
+    rc = statement.step();
+    if (rc != SQLITE_DONE)
+      return detail::sqlite_failure(impl.db, rc, "audit write failed", impl.path);
+  }
+  seq = 0;
+  for (const auto& unknown : record.unknowns) {
+    auto& statement = impl.insert_unknown;
+    statement.reset();
+    statement.bind(1, *id);
+    statement.bind(2, seq++);
+    statement.bind(3, unknown.condition);
+    statement.bind(4, unknown.cause);
+    rc = statement.step();
+    if (rc != SQLITE_DONE)
+      return detail::sqlite_failure(impl.db, rc, "audit write failed", impl.path);
+  }
+  return Status::success();
+}
+
+Status prepare_inserts(AuditStore::Impl& impl) {
+  if (impl.insert_decision) return Status::success();
+  struct Pending {
+    detail::Statement* statement;
+    const char* sql;
+  };
+  const Pending pending[] = {
+      {&impl.insert_decision,
+       "INSERT INTO decisions (time_us, service, user, ruser, rhost, tty, country, asn, "
+       "policy_path, policy_sha256, decision, reason, duration_us, pid, password_asked, rhost_ip) "
+       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"},
+      {&impl.insert_factor,
+       "INSERT INTO factors (decision_id, seq, name, outcome, detail, duration_us) "
+       "VALUES (?1, ?2, ?3, ?4, ?5, ?6)"},
+      {&impl.insert_unknown,
+       "INSERT INTO unknowns (decision_id, seq, condition, cause) VALUES (?1, ?2, ?3, ?4)"},
+  };
+  for (const auto& item : pending) {
+    int rc = item.statement->prepare(impl.db, item.sql, true);
+    if (rc != SQLITE_OK) {
+      impl.insert_decision = detail::Statement();
+      return detail::sqlite_failure(impl.db, rc, "audit write failed", impl.path);
+    }
+  }
+  return Status::success();
+}
+
+// Deletes up to `batch` decisions older than `before_us` in one transaction.
+Status prune_batch(AuditStore::Impl& impl, std::int64_t before_us, std::int64_t batch,
+                   std::int64_t* removed) {
+  *removed = 0;
+  for (int attempt = 0;; ++attempt) {
+    int rc = detail::exec(impl.db, "BEGIN IMMEDIATE");
+    if (rc != SQLITE_OK) {
+      if ((rc & 0xff) == SQLITE_BUSY && impl.time_left()) {
+        impl.pause(attempt);
+        continue;
+      }
+      return detail::sqlite_failure(impl.db, rc, "pruning the audit log", impl.path);
+    }
+    break;
+  }
+  detail::Statement statement;
+  int rc = statement.prepare(impl.db,
+                             "DELETE FROM decisions WHERE id IN (SELECT id FROM decisions "
+                             "WHERE time_us < ?1 ORDER BY time_us LIMIT ?2)");
+  if (rc == SQLITE_OK) {
+    statement.bind(1, before_us);
+    statement.bind(2, batch);
+    rc = statement.step();
+  }
+  if (rc != SQLITE_DONE) {
+    Status status = detail::sqlite_failure(impl.db, rc, "pruning the audit log", impl.path);
+    statement = detail::Statement();
+    impl.rollback_if_open();
+    return status;
+  }
+  std::int64_t changed = sqlite3_changes64(impl.db);
+  statement = detail::Statement();
+  rc = detail::exec(impl.db, "COMMIT");
+  if (rc != SQLITE_OK) {
+    Status status = detail::sqlite_failure(impl.db, rc, "pruning the audit log", impl.path);
+    impl.rollback_if_open();
+    return status;
+  }
+  *removed = changed;
+  return Status::success();
+}
+
+Status out_of_memory(const std::string& path) {
+  return Status::failure(StatusCode::io_error,
+                         "out of memory while using the audit log (" + path + ")");
+}
+
+}  // namespace
+
+AuditStore::Impl::~Impl() {
+  insert_decision = detail::Statement();
+  insert_factor = detail::Statement();
+  insert_unknown = detail::Statement();
+  if (db != nullptr) sqlite3_close_v2(db);
+}
+
+void AuditStore::Impl::pause(int attempt) {
+  // Writers hold the lock for a fraction of a millisecond, so short pauses keep throughput high;
+  // growth and jitter keep many waiting processes from retrying in lockstep.
+  jitter_state ^= jitter_state << 13;
+  jitter_state ^= jitter_state >> 7;
+  jitter_state ^= jitter_state << 17;
+  int shift = attempt < 4 ? attempt : 4;
+  auto base = std::chrono::microseconds(50 << shift);  // 0.05 ms .. 0.8 ms
+  auto jitter = std::chrono::microseconds(jitter_state % static_cast<std::uint64_t>(base.count()));
+  auto wait = base / 2 + jitter;
+  auto remaining = std::chrono::duration_cast<std::chrono::microseconds>(
+      deadline - std::chrono::steady_clock::now());
+  if (remaining.count() <= 0) return;
+  std::this_thread::sleep_for(wait < remaining ? wait : remaining);
+}
+
+void AuditStore::Impl::rollback_if_open() noexcept {
+  if (db != nullptr && sqlite3_get_autocommit(db) == 0) detail::exec(db, "ROLLBACK");
+}
+
+AuditStore::AuditStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+AuditStore::~AuditStore() = default;
+
+int AuditStore::schema_version() const noexcept {
+  return impl_->version;
+}
+const std::string& AuditStore::path() const noexcept {
+  return impl_->path;
+}
+const OpenOptions& AuditStore::options() const noexcept {
+  return impl_->options;
+}
+
+AuditStore::OpenResult AuditStore::open(const std::string& path,
+                                        const OpenOptions& options) noexcept {
+  try {
+    auto impl = std::make_unique<Impl>();
+    impl->path = path;
+    impl->options = options;
+    impl->jitter_state = (static_cast<std::uint64_t>(getpid()) << 32) ^
+                         static_cast<std::uint64_t>(now_utc_us()) ^ 0x9e3779b97f4a7c15ull;
+    impl->start_deadline();
+    Status status = open_impl(*impl);
+    if (!status.ok()) return {std::move(status), nullptr};
+    return {Status::success(), std::unique_ptr<AuditStore>(new AuditStore(std::move(impl)))};
+  } catch (const std::bad_alloc&) {
+    return {out_of_memory(path), nullptr};
+  } catch (...) {
+    return {Status::failure(StatusCode::io_error, "unexpected error opening " + path), nullptr};
+  }
+}
+
+Status AuditStore::write(const AuditRecord& record) noexcept {
+  auto& impl = *impl_;
+  try {
+    if (!valid_decision(record.decision)) {
+      return Status::failure(
+          StatusCode::invalid_argument,
+          "audit record decision must be permit or deny, not \"" + record.decision + "\"");
+    }
+    if (impl.options.read_only) {
+      return Status::failure(StatusCode::read_only, "audit log opened read-only: " + impl.path);
+    }
+    if (impl.version != schema::kCurrentVersion) {
+      return Status::failure(StatusCode::schema_too_new,
+                             "audit log schema version " + std::to_string(impl.version) +
+                                 " cannot be written by this build: " + impl.path);
+    }
+    if (!impl.deadline_from_open) impl.start_deadline();
+    impl.deadline_from_open = false;
+    Status status = prepare_inserts(impl);
+    if (!status.ok()) return status;
+    std::int64_t time_us = record.time_us != 0 ? record.time_us : now_utc_us();
+    std::int64_t id = 0;
+    for (int attempt = 0;; ++attempt) {
+      int rc = detail::exec(impl.db, "BEGIN IMMEDIATE");
+      if (rc != SQLITE_OK) {
+        if ((rc & 0xff) == SQLITE_BUSY && impl.time_left()) {
+          impl.pause(attempt);
+          continue;
+        }
+        return detail::sqlite_failure(impl.db, rc, "audit write failed", impl.path);
+      }
+      status = write_once(impl, record, time_us, &id);
+      if (status.ok()) {
+        rc = detail::exec(impl.db, "COMMIT");
+        if (rc != SQLITE_OK)
+          status = detail::sqlite_failure(impl.db, rc, "audit write failed", impl.path);
+      }
+      if (status.ok()) break;
+      impl.rollback_if_open();
+      // Only a lock conflict is worth another try; the whole transaction is redone, so nothing
+      // is stored twice.
+      if (status.code == StatusCode::busy && impl.time_left()) {
+        impl.pause(attempt);
+        continue;
+      }
+      return status;
+    }
+    checkpoint_if_due(impl);
+    if (impl.options.retention_seconds > 0 && id % kAutoPruneEvery == 0) {
+      // Retention is housekeeping: its failure never fails the decision's write, and it waits
+      // only within what is left of this write's deadline.
+      std::int64_t removed = 0;
+      prune_batch(impl, now_utc_us() - impl.options.retention_seconds * 1000000, kAutoPruneBatch,
+                  &removed);
+    }
+    return Status::success();
+  } catch (const std::bad_alloc&) {
+    impl.rollback_if_open();
+    return out_of_memory(impl.path);
+  } catch (...) {
+    impl.rollback_if_open();
+    return Status::failure(StatusCode::io_error, "unexpected error writing " + impl.path);
+  }
+}
+
+Status AuditStore::prune(std::int64_t before_us, std::int64_t* removed) noexcept {
+  auto& impl = *impl_;
+  *removed = 0;
+  try {
+    if (impl.options.read_only) {
+      return Status::failure(StatusCode::read_only, "audit log opened read-only: " + impl.path);
+    }
+    if (impl.version == 0) return Status::success();
+    for (;;) {
+      impl.start_deadline();
+      std::int64_t batch_removed = 0;
+      Status status = prune_batch(impl, before_us, 5000, &batch_removed);
+      *removed += batch_removed;
+      if (!status.ok()) return status;
+      if (batch_removed == 0) return Status::success();
+    }
+  } catch (const std::bad_alloc&) {
+    impl.rollback_if_open();
+    return out_of_memory(impl.path);
+  } catch (...) {
+    impl.rollback_if_open();
+    return Status::failure(StatusCode::io_error, "unexpected error pruning " + impl.path);
+  }
+}
+
+Status record_decision(const std::string& path, const OpenOptions& options,
+                       const AuditRecord& record) noexcept {
+  auto opened = AuditStore::open(path, options);
+  if (!opened.status.ok()) return opened.status;
+  // Opening and writing share one deadline: the decision's whole wait stays bounded.
+  opened.store->impl_->deadline_from_open = true;
+  return opened.store->write(record);
+}
+
+}  // namespace authpolicy::audit

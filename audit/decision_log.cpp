@@ -1,0 +1,99 @@
+// Decision records into the sqlite store, and failure counts out of it, for the module and CLI.
+#include "audit/decision_log.h"
+
+#include <openssl/evp.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "audit/audit_status.h"
+#include "audit/audit_store.h"
+#include "audit/syslog_line.h"
+
+namespace authpolicy::audit {
+namespace {
+
+OpenOptions options_for(const Settings& settings) {
+  OpenOptions options;
+  options.required = settings.boolean_or("required", false);
+  options.retention_seconds = settings.duration_or("retention", std::chrono::hours(24 * 90)).count();
+  return options;
+}
+
+std::string sha256_hex(const std::string& text) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  if (EVP_Digest(text.data(), text.size(), digest, &length, EVP_sha256(), nullptr) != 1) return {};
+  std::string hex;
+  char byte[3];
+  for (unsigned int i = 0; i < length; ++i) {
+    std::snprintf(byte, sizeof byte, "%02x", digest[i]);
+    hex += byte;
+  }
+  return hex;
+}
+
+}  // namespace
+
+std::string database_path(const Settings& audit_settings) {
+  return audit_settings.string_or("db", kDefaultDatabasePath);
+}
+
+SystemSubjects::FailureCounter failure_counter(const Settings& audit_settings) {
+  const std::string path = database_path(audit_settings);
+  OpenOptions options = options_for(audit_settings);
+  options.read_only = true;
+  options.create_if_missing = false;
+  return [path, options](const RequestInfo& request, std::chrono::seconds window, bool by_rhost,
+                         std::string* cause) -> std::optional<long> {
+    FailureQuery query;
+    query.user = request.user;
+    query.window_seconds = window.count();
+    if (by_rhost) query.rhost = request.rhost.value_or("");
+    const FailureCount count = count_failures(path, options, query);
+    if (!count.known()) {
+      if (cause) *cause = count.cause;
+      return std::nullopt;
+    }
+    return static_cast<long>(*count.count);
+  };
+}
+
+AuditRecord make_record(const Policy& policy, const RequestInfo& request, const Decision& decision,
+                        std::chrono::microseconds duration) {
+  AuditRecord record;
+  record.service = request.service;
+  record.user = request.user;
+  record.ruser = request.ruser;
+  record.rhost = request.rhost.value_or("");
+  record.tty = request.tty;
+  record.country = decision.country;
+  record.asn = decision.asn;
+  if (!policy.files.empty()) {
+    record.policy_path = policy.files.front().path;
+    record.policy_sha256 = sha256_hex(policy.files.front().text);
+  }
+  record.decision = decision.permit ? "permit" : "deny";
+  record.reason = decision.reason;
+  record.duration_us = duration.count();
+  record.pid = getpid();
+  record.password_asked = decision.password_asked;
+  for (const auto& a : decision.attempts) {
+    record.factors.push_back({a.name, std::string(to_string(a.outcome)), a.detail, a.duration.count()});
+  }
+  for (const auto& u : decision.unknowns) record.unknowns.push_back({u.condition, u.cause});
+  return record;
+}
+
+LoggedDecision log_decision(const Settings& audit_settings, const AuditRecord& record) {
+  const OpenOptions options = options_for(audit_settings);
+  LoggedDecision logged;
+  logged.syslog_line = format_syslog_line(record);
+  const Status status = record_decision(database_path(audit_settings), options, record);
+  const AfterWrite next = after_write(status, options.required);
+  if (next != AfterWrite::keep_decision) logged.failure_line = write_failure_line(status, options.required);
+  logged.deny = next == AfterWrite::deny_and_warn;
+  return logged;
+}
+
+}  // namespace authpolicy::audit

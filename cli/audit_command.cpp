@@ -1,0 +1,584 @@
+// `authpolicy audit`: who failed where, from which address, with which factor; prune and verify.
+#include "cli/audit_command.h"
+
+#include <charconv>
+#include <cstdio>
+#include <map>
+#include <ostream>
+#include <set>
+#include <string_view>
+
+#include "audit/address_range.h"
+#include "audit/audit_store.h"
+#include "engine/load.h"
+#include "audit/time_text.h"
+#include "cli/command_registry.h"
+
+namespace authpolicy::cli {
+namespace {
+
+using audit::AuditStore;
+using audit::StoredDecision;
+
+constexpr int kExitOk = 0;
+constexpr int kExitProblems = 1;
+constexpr int kExitUsage = 2;
+constexpr const char* kDefaultRetention = "90d";
+
+constexpr const char* kUsage =
+    "usage: authpolicy audit [--failed] [--user U] [--service S] [--rhost ADDR|CIDR]\n"
+    "                        [--since 1h|DATE] [--until 1h|DATE] [--limit N]\n"
+    "                        [--format table|json|csv] [--db PATH]\n"
+    "       authpolicy audit summary [--since 1h|DATE] [--until ...] [--limit N]\n"
+    "                        [--format table|json] [--db PATH]\n"
+    "       authpolicy audit prune [--older-than 90d] [--db PATH]\n"
+    "       authpolicy audit verify [--db PATH]\n"
+    "DATE is YYYY-MM-DD[THH:MM[:SS]] in UTC; a duration (30s, 15m, 1h, 90d, 2w) means that long\n"
+    "ago. The listing is newest first, 100 rows unless --limit (0 = all).\n";
+
+struct Arguments {
+  std::string action = "list";
+  std::map<std::string, std::string, std::less<>> values;  // --name VALUE
+  std::set<std::string, std::less<>> flags;                // --name
+};
+
+// Which options each action accepts, and whether they take a value.
+const std::map<std::string, std::map<std::string, bool, std::less<>>, std::less<>>&
+action_options() {
+  static const std::map<std::string, std::map<std::string, bool, std::less<>>, std::less<>>
+      kOptions{
+          {"list",
+           {{"--db", true},
+            {"--failed", false},
+            {"--user", true},
+            {"--service", true},
+            {"--rhost", true},
+            {"--since", true},
+            {"--until", true},
+            {"--limit", true},
+            {"--format", true}}},
+          {"summary",
+           {{"--db", true},
+            {"--since", true},
+            {"--until", true},
+            {"--limit", true},
+            {"--format", true}}},
+          {"prune", {{"--db", true}, {"--older-than", true}}},
+          {"verify", {{"--db", true}}},
+      };
+  return kOptions;
+}
+
+bool parse_arguments(const std::vector<std::string>& args, Arguments* parsed, std::string* error) {
+  std::size_t index = 0;
+  if (!args.empty() && !args[0].starts_with("-")) {
+    if (args[0] != "summary" && args[0] != "prune" && args[0] != "verify" && args[0] != "list") {
+      *error = "unknown audit action \"" + args[0] + "\"";
+      return false;
+    }
+    parsed->action = args[0];
+    index = 1;
+  }
+  const auto& known = action_options().at(parsed->action);
+  for (; index < args.size(); ++index) {
+    std::string name = args[index];
+    std::optional<std::string> inline_value;
+    if (auto equals = name.find('='); name.starts_with("--") && equals != std::string::npos) {
+      inline_value = name.substr(equals + 1);
+      name.resize(equals);
+    }
+    auto option = known.find(name);
+    if (option == known.end()) {
+      *error = "unknown option " + name + " for audit " + parsed->action;
+      return false;
+    }
+    if (!option->second) {
+      if (inline_value) {
+        *error = name + " takes no value";
+        return false;
+      }
+      parsed->flags.insert(name);
+      continue;
+    }
+    if (inline_value) {
+      parsed->values[name] = *inline_value;
+      continue;
+    }
+    if (index + 1 >= args.size()) {
+      *error = name + " needs a value";
+      return false;
+    }
+    parsed->values[name] = args[++index];
+  }
+  return true;
+}
+
+std::string database_path(const Arguments& arguments) {
+  if (auto given = arguments.values.find("--db"); given != arguments.values.end()) {
+    return given->second;
+  }
+  if (auto configured = common_audit_db()) return *configured;
+  return audit::kDefaultDatabasePath;
+}
+
+std::optional<std::string> value_of(const Arguments& arguments, std::string_view name) {
+  auto found = arguments.values.find(name);
+  if (found == arguments.values.end()) return std::nullopt;
+  return found->second;
+}
+
+bool parse_limit(const Arguments& arguments, std::int64_t fallback, std::int64_t* limit,
+                 std::string* error) {
+  *limit = fallback;
+  auto text = value_of(arguments, "--limit");
+  if (!text) return true;
+  auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), *limit);
+  if (text->empty() || ec != std::errc() || end != text->data() + text->size() || *limit < 0) {
+    *error = "--limit needs a whole number >= 0, not \"" + *text + "\"";
+    return false;
+  }
+  return true;
+}
+
+bool parse_when(const Arguments& arguments, std::string_view name, std::int64_t now_us,
+                std::optional<std::int64_t>* when, std::string* error) {
+  auto text = value_of(arguments, name);
+  if (!text) return true;
+  *when = audit::parse_time_point(*text, now_us);
+  if (!*when) {
+    *error = std::string(name) + " needs a duration (15m, 1h, 7d) or a UTC date (2026-01-31, " +
+             "2026-01-31T08:00), not \"" + *text + "\"";
+    return false;
+  }
+  return true;
+}
+
+// Text from the log comes from users and remote hosts: never let it drive the terminal.
+std::string printable(std::string_view text) {
+  std::string shown;
+  for (std::size_t i = 0; i < text.size();) {
+    auto c = static_cast<unsigned char>(text[i]);
+    int length = c < 0x80           ? 1
+                 : (c >> 5) == 0x6  ? 2
+                 : (c >> 4) == 0xe  ? 3
+                 : (c >> 3) == 0x1e ? 4
+                                    : 0;
+    bool valid = length > 0 && i + length <= text.size();
+    for (int k = 1; valid && k < length; ++k) {
+      valid = (static_cast<unsigned char>(text[i + k]) & 0xc0) == 0x80;
+    }
+    bool control = c < 0x20 || c == 0x7f ||
+                   (length == 2 && c == 0xc2 && static_cast<unsigned char>(text[i + 1]) < 0xa0);
+    if (!valid || control) {
+      char buffer[5];
+      std::snprintf(buffer, sizeof buffer, "\\x%02x", c);
+      shown += buffer;
+      ++i;
+      continue;
+    }
+    shown.append(text.substr(i, length));
+    i += length;
+  }
+  return shown;
+}
+
+std::size_t display_width(std::string_view text) {
+  std::size_t width = 0;
+  for (unsigned char c : text) width += (c & 0xc0) != 0x80;
+  return width;
+}
+
+std::string json_string(std::string_view text) {
+  std::string quoted = "\"";
+  for (std::size_t i = 0; i < text.size();) {
+    auto c = static_cast<unsigned char>(text[i]);
+    if (c == '"' || c == '\\') {
+      quoted += '\\';
+      quoted += static_cast<char>(c);
+      ++i;
+      continue;
+    }
+    if (c < 0x20 || c == 0x7f) {
+      char buffer[8];
+      std::snprintf(buffer, sizeof buffer, "\\u%04x", c);
+      quoted += buffer;
+      ++i;
+      continue;
+    }
+    if (c < 0x80) {
+      quoted += static_cast<char>(c);
+      ++i;
+      continue;
+    }
+    int length = (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+    bool valid = length > 0 && i + length <= text.size();
+    for (int k = 1; valid && k < length; ++k) {
+      valid = (static_cast<unsigned char>(text[i + k]) & 0xc0) == 0x80;
+    }
+    if (!valid) {
+      quoted += "\\ufffd";  // JSON must stay valid UTF-8 whatever the log holds
+      ++i;
+      continue;
+    }
+    quoted.append(text.substr(i, length));
+    i += length;
+  }
+  quoted += '"';
+  return quoted;
+}
+
+std::string csv_field(std::string_view text) {
+  bool needs_quotes = text.find_first_of(",\"\r\n") != std::string_view::npos ||
+                      (!text.empty() && (text.front() == ' ' || text.back() == ' '));
+  if (!needs_quotes) return std::string(text);
+  std::string quoted = "\"";
+  for (char c : text) {
+    if (c == '"') quoted += '"';
+    quoted += c;
+  }
+  quoted += '"';
+  return quoted;
+}
+
+std::string factors_compact(const audit::AuditRecord& record, bool with_detail) {
+  std::string text;
+  for (const auto& factor : record.factors) {
+    if (!text.empty()) text += with_detail ? ";" : " ";
+    text += factor.name + ":" + factor.outcome;
+    if (with_detail && !factor.detail.empty()) text += ":" + factor.detail;
+  }
+  return text;
+}
+
+std::string milliseconds(std::int64_t micros) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.3f", static_cast<double>(micros) / 1000.0);
+  return buffer;
+}
+
+void print_table(const std::vector<StoredDecision>& rows, std::ostream& out) {
+  const std::vector<std::string> headers{"TIME (UTC)", "SERVICE", "USER",  "RHOST",
+                                         "DECISION",   "FACTORS", "REASON"};
+  std::vector<std::vector<std::string>> cells;
+  for (const auto& row : rows) {
+    const auto& record = row.record;
+    cells.push_back({audit::format_utc_short(record.time_us), printable(record.service),
+                     printable(record.user), record.rhost.empty() ? "-" : printable(record.rhost),
+                     record.decision, printable(factors_compact(record, false)),
+                     printable(record.reason)});
+  }
+  std::vector<std::size_t> widths;
+  for (const auto& header : headers) widths.push_back(display_width(header));
+  for (const auto& line : cells) {
+    for (std::size_t column = 0; column < line.size(); ++column) {
+      widths[column] = std::max(widths[column], display_width(line[column]));
+    }
+  }
+  auto print_line = [&](const std::vector<std::string>& line) {
+    std::string text;
+    for (std::size_t column = 0; column < line.size(); ++column) {
+      text += line[column];
+      if (column + 1 < line.size()) {
+        text.append(widths[column] - display_width(line[column]) + 2, ' ');
+      }
+    }
+    out << text << '\n';
+  };
+  print_line(headers);
+  for (const auto& line : cells) print_line(line);
+  if (rows.empty()) out << "(no decisions match)\n";
+}
+
+void print_json(const std::vector<StoredDecision>& rows, std::ostream& out) {
+  out << "[";
+  bool first = true;
+  for (const auto& row : rows) {
+    const auto& record = row.record;
+    out << (first ? "\n" : ",\n");
+    first = false;
+    out << "{\"id\":" << row.id
+        << ",\"time\":" << json_string(audit::format_utc_iso(record.time_us))
+        << ",\"time_us\":" << record.time_us << ",\"service\":" << json_string(record.service)
+        << ",\"user\":" << json_string(record.user) << ",\"ruser\":" << json_string(record.ruser)
+        << ",\"rhost\":" << json_string(record.rhost) << ",\"tty\":" << json_string(record.tty)
+        << ",\"country\":" << (record.country ? json_string(*record.country) : "null")
+        << ",\"asn\":" << (record.asn ? std::to_string(*record.asn) : "null")
+        << ",\"decision\":" << json_string(record.decision)
+        << ",\"reason\":" << json_string(record.reason)
+        << ",\"policy_path\":" << json_string(record.policy_path)
+        << ",\"policy_sha256\":" << json_string(record.policy_sha256)
+        << ",\"duration_us\":" << record.duration_us << ",\"pid\":" << record.pid
+        << ",\"password_asked\":" << (record.password_asked ? "true" : "false") << ",\"factors\":[";
+    for (std::size_t i = 0; i < record.factors.size(); ++i) {
+      const auto& factor = record.factors[i];
+      out << (i ? "," : "") << "{\"name\":" << json_string(factor.name)
+          << ",\"outcome\":" << json_string(factor.outcome)
+          << ",\"detail\":" << json_string(factor.detail)
+          << ",\"duration_us\":" << factor.duration_us << "}";
+    }
+    out << "],\"unknowns\":[";
+    for (std::size_t i = 0; i < record.unknowns.size(); ++i) {
+      const auto& unknown = record.unknowns[i];
+      out << (i ? "," : "") << "{\"condition\":" << json_string(unknown.condition)
+          << ",\"cause\":" << json_string(unknown.cause) << "}";
+    }
+    out << "]}";
+  }
+  out << (rows.empty() ? "]\n" : "\n]\n");
+}
+
+void print_csv(const std::vector<StoredDecision>& rows, std::ostream& out) {
+  out << "time,service,user,ruser,rhost,tty,country,asn,decision,reason,factors,unknowns,"
+         "duration_ms,pid,policy_path,policy_sha256,password_asked\r\n";
+  for (const auto& row : rows) {
+    const auto& record = row.record;
+    std::string unknowns;
+    for (const auto& unknown : record.unknowns) {
+      if (!unknowns.empty()) unknowns += ";";
+      unknowns += unknown.condition + ": " + unknown.cause;
+    }
+    const std::vector<std::string> fields{audit::format_utc_iso(record.time_us),
+                                          record.service,
+                                          record.user,
+                                          record.ruser,
+                                          record.rhost,
+                                          record.tty,
+                                          record.country.value_or(""),
+                                          record.asn ? std::to_string(*record.asn) : "",
+                                          record.decision,
+                                          record.reason,
+                                          factors_compact(record, true),
+                                          unknowns,
+                                          milliseconds(record.duration_us),
+                                          std::to_string(record.pid),
+                                          record.policy_path,
+                                          record.policy_sha256,
+                                          record.password_asked ? "yes" : "no"};
+    std::string line;
+    for (std::size_t i = 0; i < fields.size(); ++i) {
+      if (i) line += ',';
+      line += csv_field(fields[i]);
+    }
+    out << line << "\r\n";
+  }
+}
+
+// Opens an existing log for the CLI. Ownership is not enforced here (verify reports it).
+std::unique_ptr<AuditStore> open_existing(const std::string& path, std::ostream& err) {
+  audit::OpenOptions options;
+  options.create_if_missing = false;
+  options.check_ownership = false;
+  auto opened = AuditStore::open(path, options);
+  if (!opened.status.ok()) {
+    err << "authpolicy audit: cannot read the audit log: " << opened.status.message << "\n";
+    return nullptr;
+  }
+  return std::move(opened.store);
+}
+
+int run_list(const Arguments& arguments, std::ostream& out, std::ostream& err) {
+  std::string error;
+  audit::DecisionFilter filter;
+  std::int64_t now = audit::now_utc_us();
+  filter.failed_only = arguments.flags.contains("--failed");
+  filter.user = value_of(arguments, "--user");
+  filter.service = value_of(arguments, "--service");
+  filter.rhost = value_of(arguments, "--rhost");
+  if (!parse_when(arguments, "--since", now, &filter.since_us, &error) ||
+      !parse_when(arguments, "--until", now, &filter.until_us, &error) ||
+      !parse_limit(arguments, 100, &filter.limit, &error)) {
+    err << "authpolicy audit: " << error << "\n" << kUsage;
+    return kExitUsage;
+  }
+  std::string format = value_of(arguments, "--format").value_or("table");
+  if (format != "table" && format != "json" && format != "csv") {
+    err << "authpolicy audit: --format must be table, json or csv, not \"" << format << "\"\n";
+    return kExitUsage;
+  }
+  if (filter.rhost && filter.rhost->find('/') != std::string::npos) {
+    std::string range_error;
+    if (!audit::parse_address_range(*filter.rhost, &range_error)) {
+      err << "authpolicy audit: --rhost " << range_error << "\n";
+      return kExitUsage;
+    }
+  }
+  auto store = open_existing(database_path(arguments), err);
+  if (!store) return kExitUsage;
+  std::vector<StoredDecision> rows;
+  audit::Status status = store->list(filter, &rows);
+  if (!status.ok()) {
+    err << "authpolicy audit: " << status.message << "\n";
+    return kExitUsage;
+  }
+  if (format == "json") {
+    print_json(rows, out);
+  } else if (format == "csv") {
+    print_csv(rows, out);
+  } else {
+    print_table(rows, out);
+  }
+  return kExitOk;
+}
+
+void print_summary_table(const audit::FailureSummary& summary, std::optional<std::int64_t> since,
+                         std::optional<std::int64_t> until, std::ostream& out) {
+  out << "Failures: " << summary.failures << " of " << summary.decisions << " decisions";
+  if (since) out << " since " << audit::format_utc_short(*since) << " UTC";
+  if (until) out << " until " << audit::format_utc_short(*until) << " UTC";
+  out << "\n";
+  struct Section {
+    const char* title;
+    const std::vector<audit::CountByName>* counts;
+  };
+  for (const Section& section :
+       {Section{"USER", &summary.by_user}, Section{"SOURCE ADDRESS", &summary.by_rhost},
+        Section{"SERVICE", &summary.by_service}, Section{"FACTOR", &summary.by_factor}}) {
+    out << "\nFAILURES  " << section.title << "\n";
+    if (section.counts->empty()) out << "         -  (none)\n";
+    for (const auto& count : *section.counts) {
+      char number[32];
+      std::snprintf(number, sizeof number, "%10lld", static_cast<long long>(count.failures));
+      std::string name = count.name.empty() && section.counts == &summary.by_rhost
+                             ? std::string("(local)")
+                             : printable(count.name);
+      out << number << "  " << name << "\n";
+    }
+  }
+}
+
+void print_summary_json(const audit::FailureSummary& summary, std::optional<std::int64_t> since,
+                        std::optional<std::int64_t> until, std::ostream& out) {
+  out << "{\"since\":" << (since ? json_string(audit::format_utc_iso(*since)) : "null")
+      << ",\"until\":" << (until ? json_string(audit::format_utc_iso(*until)) : "null")
+      << ",\"decisions\":" << summary.decisions << ",\"failures\":" << summary.failures;
+  struct Group {
+    const char* key;
+    const char* name;
+    const std::vector<audit::CountByName>* counts;
+  };
+  for (const Group& group :
+       {Group{"by_user", "user", &summary.by_user}, Group{"by_rhost", "rhost", &summary.by_rhost},
+        Group{"by_service", "service", &summary.by_service},
+        Group{"by_factor", "factor", &summary.by_factor}}) {
+    out << ",\"" << group.key << "\":[";
+    for (std::size_t i = 0; i < group.counts->size(); ++i) {
+      const auto& count = (*group.counts)[i];
+      out << (i ? "," : "") << "{\"" << group.name << "\":" << json_string(count.name)
+          << ",\"failures\":" << count.failures << "}";
+    }
+    out << "]";
+  }
+  out << "}\n";
+}
+
+int run_summary(const Arguments& arguments, std::ostream& out, std::ostream& err) {
+  std::string error;
+  std::int64_t now = audit::now_utc_us();
+  std::optional<std::int64_t> since;
+  std::optional<std::int64_t> until;
+  std::int64_t limit = 10;
+  if (!parse_when(arguments, "--since", now, &since, &error) ||
+      !parse_when(arguments, "--until", now, &until, &error) ||
+      !parse_limit(arguments, 10, &limit, &error)) {
+    err << "authpolicy audit summary: " << error << "\n" << kUsage;
+    return kExitUsage;
+  }
+  std::string format = value_of(arguments, "--format").value_or("table");
+  if (format != "table" && format != "json") {
+    err << "authpolicy audit summary: --format must be table or json, not \"" << format << "\"\n";
+    return kExitUsage;
+  }
+  auto store = open_existing(database_path(arguments), err);
+  if (!store) return kExitUsage;
+  audit::FailureSummary summary;
+  audit::Status status = store->summarize(since, until, limit, &summary);
+  if (!status.ok()) {
+    err << "authpolicy audit summary: " << status.message << "\n";
+    return kExitUsage;
+  }
+  if (format == "json") {
+    print_summary_json(summary, since, until, out);
+  } else {
+    print_summary_table(summary, since, until, out);
+  }
+  return kExitOk;
+}
+
+int run_prune(const Arguments& arguments, std::ostream& out, std::ostream& err) {
+  std::string text = value_of(arguments, "--older-than").value_or(kDefaultRetention);
+  auto seconds = audit::parse_duration_seconds(text);
+  if (!seconds) {
+    err << "authpolicy audit prune: --older-than needs a duration such as 90d, not \"" << text
+        << "\"\n";
+    return kExitUsage;
+  }
+  auto store = open_existing(database_path(arguments), err);
+  if (!store) return kExitUsage;
+  std::int64_t before = audit::now_utc_us() - *seconds * 1000000;
+  std::int64_t removed = 0;
+  audit::Status status = store->prune(before, &removed);
+  if (!status.ok()) {
+    err << "authpolicy audit prune: " << status.message << " (" << removed
+        << " decisions removed before the error)\n";
+    return kExitUsage;
+  }
+  out << "pruned " << removed << " decisions older than " << audit::format_utc_short(before)
+      << " UTC\n";
+  return kExitOk;
+}
+
+int run_verify(const Arguments& arguments, std::ostream& out, std::ostream& err) {
+  std::string path = database_path(arguments);
+  auto report = audit::verify_database(path, audit::OpenOptions{});
+  if (!report.status.ok()) {
+    err << "authpolicy audit verify: " << report.status.message << "\n";
+    return kExitUsage;
+  }
+  if (report.problems.empty()) {
+    out << path << ": ok\n";
+    return kExitOk;
+  }
+  out << path << ": " << report.problems.size() << " problem"
+      << (report.problems.size() == 1 ? "" : "s") << "\n";
+  for (const auto& problem : report.problems) out << "  " << printable(problem) << "\n";
+  return kExitProblems;
+}
+
+}  // namespace
+
+std::optional<std::string> common_audit_db() {
+  const auto settings = load_common_settings("audit");
+  if (!settings || !settings->has("db")) return std::nullopt;
+  return settings->string_or("db", "");
+}
+
+int run_audit_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  try {
+    for (const auto& arg : args) {
+      if (arg == "--help" || arg == "-h") {
+        out << kUsage;
+        return kExitOk;
+      }
+    }
+    Arguments arguments;
+    std::string error;
+    if (!parse_arguments(args, &arguments, &error)) {
+      err << "authpolicy audit: " << error << "\n" << kUsage;
+      return kExitUsage;
+    }
+    if (arguments.action == "summary") return run_summary(arguments, out, err);
+    if (arguments.action == "prune") return run_prune(arguments, out, err);
+    if (arguments.action == "verify") return run_verify(arguments, out, err);
+    return run_list(arguments, out, err);
+  } catch (const std::exception& error) {
+    err << "authpolicy audit: " << error.what() << "\n";
+    return kExitUsage;
+  }
+}
+
+namespace {
+const RegisterCommand kRegisterAudit{"audit", "list, summarize, prune and verify the audit log",
+                                     run_audit_command};
+}  // namespace
+
+}  // namespace authpolicy::cli

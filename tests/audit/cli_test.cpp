@@ -1,0 +1,238 @@
+// `authpolicy audit` through its run function: filters, formats, summary, prune, verify, errors.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "audit/audit_store.h"
+#include "audit_test_support.h"
+#include "cli/audit_command.h"
+#include "cli/command_registry.h"
+
+namespace authpolicy::cli {
+namespace {
+
+using audit::testing::sample_record;
+using audit::testing::TempFolder;
+
+constexpr std::int64_t kMinute = 60LL * 1000000;
+
+struct CommandRun {
+  int code;
+  std::string out;
+  std::string err;
+};
+
+class AuditCommand : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = temp_.file("audit.db");
+    std::int64_t now = audit::now_utc_us();
+    auto opened = audit::AuditStore::open(path_, {});
+    ASSERT_TRUE(opened.status.ok()) << opened.status.message;
+    auto& store = *opened.store;
+    auto bob = sample_record("bob", "deny", now - 5 * kMinute, "10.1.2.3");
+    bob.reason = "password failed, \"twice\"";
+    bob.factors = {{"password", "fail", "wrong password", 10}};
+    ASSERT_TRUE(store.write(bob).ok());
+    auto alice = sample_record("alice", "permit", now - 4 * kMinute, "2001:db8::7");
+    ASSERT_TRUE(store.write(alice).ok());
+    auto sudo = sample_record("alice", "deny", now - 3 * kMinute, "");
+    sudo.service = "sudo";
+    sudo.factors = {{"password", "pass", "", 10}, {"pin", "fail", "wrong PIN", 10}};
+    ASSERT_TRUE(store.write(sudo).ok());
+    auto old = sample_record("carol", "deny", now - 40 * 86400LL * 1000000, "192.0.2.9");
+    ASSERT_TRUE(store.write(old).ok());
+    auto evil = sample_record("evil\x1b[2J", "deny", now - 2 * kMinute, "198.51.100.66");
+    ASSERT_TRUE(store.write(evil).ok());
+  }
+
+  CommandRun run(std::vector<std::string> args) {
+    args.push_back("--db");
+    args.push_back(path_);
+    return run_raw(args);
+  }
+  CommandRun run_raw(const std::vector<std::string>& args) {
+    std::ostringstream out, err;
+    int code = run_audit_command(args, out, err);
+    return {code, out.str(), err.str()};
+  }
+  // Users in output order, from the JSON rows.
+  static std::string users_in(const std::string& json) {
+    std::string users;
+    for (std::size_t at = json.find("\"user\":\""); at != std::string::npos;
+         at = json.find("\"user\":\"", at + 1)) {
+      auto start = at + 8;
+      users += json.substr(start, json.find('"', start) - start) + " ";
+    }
+    return users;
+  }
+
+  TempFolder temp_;
+  std::string path_;
+};
+
+TEST_F(AuditCommand, RegistersItself) {
+  auto& registry = command_registry();
+  ASSERT_TRUE(registry.contains("audit"));
+  std::ostringstream out, err;
+  EXPECT_EQ(registry["audit"].run({"--help"}, out, err), 0);
+  EXPECT_NE(out.str().find("authpolicy audit summary"), std::string::npos);
+}
+
+TEST_F(AuditCommand, TableNewestFirstAndSafeForTerminals) {
+  CommandRun result = run({});
+  ASSERT_EQ(result.code, 0) << result.err;
+  EXPECT_TRUE(result.out.starts_with("TIME (UTC)")) << result.out;
+  auto evil = result.out.find("evil\\x1b[2J");
+  auto alice = result.out.find("alice");
+  auto bob = result.out.find("bob");
+  auto carol = result.out.find("carol");
+  EXPECT_NE(evil, std::string::npos) << "escape bytes are shown, not sent: " << result.out;
+  EXPECT_EQ(result.out.find('\x1b'), std::string::npos);
+  EXPECT_LT(evil, alice);
+  EXPECT_LT(alice, bob);
+  EXPECT_LT(bob, carol);
+  EXPECT_NE(result.out.find("password:pass pin:fail"), std::string::npos) << result.out;
+}
+
+TEST_F(AuditCommand, FiltersCombine) {
+  auto users = [&](std::vector<std::string> args) {
+    args.push_back("--format");
+    args.push_back("json");
+    CommandRun result = run(std::move(args));
+    EXPECT_EQ(result.code, 0) << result.err;
+    return users_in(result.out);
+  };
+  EXPECT_EQ(users({"--failed", "--since", "1h"}), "evil\\u001b[2J alice bob ");
+  EXPECT_EQ(users({"--user", "alice"}), "alice alice ");
+  EXPECT_EQ(users({"--service", "sudo"}), "alice ");
+  EXPECT_EQ(users({"--rhost", "10.0.0.0/8"}), "bob ");
+  EXPECT_EQ(users({"--rhost", "::ffff:10.1.2.3"}), "bob ");
+  EXPECT_EQ(users({"--rhost", "2001:db8::/32"}), "alice ");
+  EXPECT_EQ(users({"--since", "30d"}), "evil\\u001b[2J alice alice bob ");
+  EXPECT_EQ(users({"--until", "1h"}), "carol ");
+  EXPECT_EQ(users({"--limit", "2"}), "evil\\u001b[2J alice ");
+  EXPECT_EQ(users({"--since=1h", "--failed", "--user=bob"}), "bob ");
+  std::string tomorrow =
+      audit::format_utc_iso(audit::now_utc_us() + 86400LL * 1000000).substr(0, 10);
+  EXPECT_EQ(users({"--since", tomorrow}), "");
+}
+
+TEST_F(AuditCommand, JsonRowsCarryTheRequiredFields) {
+  CommandRun result = run({"--user", "alice", "--service", "sudo", "--format", "json"});
+  ASSERT_EQ(result.code, 0) << result.err;
+  for (const char* field : {"\"time\":\"", "\"service\":\"sudo\"", "\"user\":\"alice\"",
+                            "\"rhost\":\"\"", "\"decision\":\"deny\"", "\"reason\":",
+                            "\"factors\":[{\"name\":\"password\",\"outcome\":\"pass\""}) {
+    EXPECT_NE(result.out.find(field), std::string::npos) << field << " in " << result.out;
+  }
+  EXPECT_NE(result.out.find("{\"name\":\"pin\",\"outcome\":\"fail\",\"detail\":\"wrong PIN\""),
+            std::string::npos);
+  EXPECT_TRUE(result.out.starts_with("[\n{")) << result.out;
+  EXPECT_TRUE(result.out.ends_with("}\n]\n"));
+  CommandRun none = run({"--user", "nobody", "--format", "json"});
+  EXPECT_EQ(none.out, "[]\n");
+}
+
+TEST_F(AuditCommand, CsvIsQuotedProperly) {
+  CommandRun result = run({"--user", "bob", "--format", "csv"});
+  ASSERT_EQ(result.code, 0) << result.err;
+  EXPECT_TRUE(result.out.starts_with("time,service,user,ruser,rhost,")) << result.out;
+  EXPECT_NE(result.out.find(",\"password failed, \"\"twice\"\"\",password:fail:wrong password,"),
+            std::string::npos)
+      << result.out;
+  int lines = 0;
+  for (char c : result.out) lines += c == '\n';
+  EXPECT_EQ(lines, 2);
+}
+
+TEST_F(AuditCommand, SummaryGroupsFailures) {
+  CommandRun result = run({"summary"});
+  ASSERT_EQ(result.code, 0) << result.err;
+  EXPECT_NE(result.out.find("Failures: 4 of 5 decisions"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("FAILURES  USER"), std::string::npos);
+  EXPECT_NE(result.out.find("(local)"), std::string::npos);
+  EXPECT_NE(result.out.find("FAILURES  FACTOR"), std::string::npos);
+
+  CommandRun recent = run({"summary", "--since", "1h", "--format", "json"});
+  ASSERT_EQ(recent.code, 0) << recent.err;
+  EXPECT_NE(recent.out.find("\"decisions\":4,\"failures\":3"), std::string::npos) << recent.out;
+  EXPECT_NE(recent.out.find("\"by_service\":[{\"service\":\"sshd\",\"failures\":2},"
+                            "{\"service\":\"sudo\",\"failures\":1}]"),
+            std::string::npos)
+      << recent.out;
+  EXPECT_NE(recent.out.find("\"by_factor\":[{\"factor\":\"password\",\"failures\":2},"
+                            "{\"factor\":\"pin\",\"failures\":1}]"),
+            std::string::npos)
+      << recent.out;
+}
+
+TEST_F(AuditCommand, PruneRemovesOldRows) {
+  CommandRun result = run({"prune", "--older-than", "30d"});
+  ASSERT_EQ(result.code, 0) << result.err;
+  EXPECT_TRUE(result.out.starts_with("pruned 1 decisions older than")) << result.out;
+  EXPECT_EQ(users_in(run({"--format", "json"}).out), "evil\\u001b[2J alice alice bob ");
+  EXPECT_TRUE(run({"prune"}).out.starts_with("pruned 0 decisions"));
+  EXPECT_EQ(run({"prune", "--older-than", "soon"}).code, 2);
+}
+
+TEST_F(AuditCommand, VerifyCleanCorruptAndMissing) {
+  CommandRun clean = run({"verify"});
+  EXPECT_EQ(clean.code, 0) << clean.out << clean.err;
+  EXPECT_NE(clean.out.find(": ok"), std::string::npos);
+
+  std::string junk_path = temp_.file("junk.db");
+  std::ofstream(junk_path) << std::string(8192, 'J');
+  chmod(junk_path.c_str(), 0600);
+  CommandRun corrupt = run_raw({"verify", "--db", junk_path});
+  EXPECT_EQ(corrupt.code, 1) << corrupt.out << corrupt.err;
+  EXPECT_NE(corrupt.out.find("not a database"), std::string::npos) << corrupt.out;
+
+  CommandRun missing = run_raw({"verify", "--db", temp_.file("missing.db")});
+  EXPECT_EQ(missing.code, 2);
+  EXPECT_NE(missing.err.find("no audit database at"), std::string::npos) << missing.err;
+}
+
+TEST_F(AuditCommand, UsageAndUnreadableDatabaseExitTwo) {
+  CommandRun unknown_option = run({"--colour"});
+  EXPECT_EQ(unknown_option.code, 2);
+  EXPECT_NE(unknown_option.err.find("unknown option --colour"), std::string::npos);
+  EXPECT_EQ(run({"--format", "xml"}).code, 2);
+  EXPECT_EQ(run({"--since", "last tuesday"}).code, 2);
+  EXPECT_EQ(run({"--limit", "-3"}).code, 2);
+  CommandRun bad_cidr = run({"--rhost", "10.1.2.3/8"});
+  EXPECT_EQ(bad_cidr.code, 2);
+  EXPECT_NE(bad_cidr.err.find("host bits"), std::string::npos);
+  EXPECT_EQ(run({"summary", "--failed"}).code, 2);
+  EXPECT_EQ(run({"frobnicate"}).code, 2);
+  EXPECT_EQ(run_raw({"--user"}).code, 2);
+
+  CommandRun missing = run_raw({"--db", temp_.file("missing.db")});
+  EXPECT_EQ(missing.code, 2);
+  EXPECT_NE(missing.err.find("no audit database at"), std::string::npos) << missing.err;
+  EXPECT_FALSE(std::filesystem::exists(temp_.file("missing.db"))) << "listing must not create";
+
+  std::string junk_path = temp_.file("junk.db");
+  std::ofstream(junk_path) << std::string(8192, 'J');
+  chmod(junk_path.c_str(), 0600);
+  CommandRun corrupt = run_raw({"summary", "--db", junk_path});
+  EXPECT_EQ(corrupt.code, 2);
+  EXPECT_NE(corrupt.err.find("not a database"), std::string::npos) << corrupt.err;
+}
+
+TEST_F(AuditCommand, DefaultDatabaseIsTheStandardPath) {
+  EXPECT_FALSE(common_audit_db().has_value());
+  // Without --db the command looks at /var/lib/authpolicy/audit.db; it never creates it.
+  bool existed = std::filesystem::exists(audit::kDefaultDatabasePath);
+  CommandRun result = run_raw({"--limit", "1"});
+  if (!existed) {
+    EXPECT_EQ(result.code, 2);
+    EXPECT_NE(result.err.find(audit::kDefaultDatabasePath), std::string::npos) << result.err;
+    EXPECT_FALSE(std::filesystem::exists(audit::kDefaultDatabasePath));
+  }
+}
+
+}  // namespace
+}  // namespace authpolicy::cli
