@@ -70,9 +70,10 @@ std::int64_t now_ns() {
 }
 
 Cache& cache() {
-  // Never destroyed: a PAM host may look up from another thread while the process exits.
-  static Cache* instance = new Cache;
-  return *instance;
+  // An ordinary static: the PAM module is loaded and unloaded with every pam_start/pam_end, so
+  // a never-freed singleton would leak once per load.
+  static Cache instance;
+  return instance;
 }
 
 GeoLookup lookup_through_cache(const std::string& path, GeoLayout layout,

@@ -1,0 +1,264 @@
+// Delegation to another PAM module: resolving and trusting the file, calling it on our handle,
+// mapping its return code, and keeping PAM_AUTHTOK from leaking between factors.
+#include "factors/pam_delegate/pam_delegate.h"
+
+#include <dlfcn.h>
+#include <security/pam_appl.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "engine/load.h"
+
+namespace authpolicy::pam_delegate {
+namespace {
+
+#ifndef AUTHPOLICY_SYSTEM_PAM_DIR
+#define AUTHPOLICY_SYSTEM_PAM_DIR "/usr/lib/x86_64-linux-gnu/security"
+#endif
+
+// Returns the current PAM_USER, or nullopt when it is not set.
+std::optional<std::string> current_user(pam_handle_t* pamh) {
+  const void* item = nullptr;
+  if (pam_get_item(pamh, PAM_USER, &item) != PAM_SUCCESS || item == nullptr) return std::nullopt;
+  return std::string(static_cast<const char*>(item));
+}
+
+// Returns true when the application gave a conversation function to talk through.
+bool has_conversation(pam_handle_t* pamh) {
+  const void* item = nullptr;
+  if (pam_get_item(pamh, PAM_CONV, &item) != PAM_SUCCESS || item == nullptr) return false;
+  return static_cast<const pam_conv*>(item)->conv != nullptr;
+}
+
+std::vector<const char*> argv_of(const std::vector<std::string>& arguments) {
+  std::vector<const char*> argv;
+  argv.reserve(arguments.size() + 1);
+  for (const auto& a : arguments) argv.push_back(a.c_str());
+  argv.push_back(nullptr);
+  return argv;
+}
+
+}  // namespace
+
+const char* system_module_dir() noexcept {
+  return AUTHPOLICY_SYSTEM_PAM_DIR;
+}
+
+std::string resolve_module_path(const std::string& name, const std::string& system_dir,
+                                std::string* error) {
+  auto refuse = [&](std::string why) {
+    if (error) *error = std::move(why);
+    return std::string();
+  };
+  if (name.empty() || name.find('\0') != std::string::npos) return refuse("empty module name");
+  std::string path;
+  if (name.front() == '/') {
+    path = name;
+  } else if (name.find('/') != std::string::npos) {
+    return refuse("module " + name + " is neither a bare name nor an absolute path");
+  } else if (name == "." || name == "..") {
+    return refuse("module name " + name + " is not a file");
+  } else {
+    path = system_dir + "/" + name;
+  }
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0 && errno == ENOENT) {
+    return refuse("module " + name + " not found (" + path + ")");
+  }
+  // Root-owned, not group/other-writable, in folders others cannot write: the engine's policy
+  // file rule, which is exactly the trust a module we run as root needs.
+  if (std::string why = unsafe_file_reason(path); !why.empty()) {
+    return refuse("module " + name + " refused: " + why);
+  }
+  return path;
+}
+
+FactorResult outcome_for_pam_code(int code) {
+  const char* text = nullptr;
+  switch (code) {
+    case PAM_SUCCESS:
+      return {Outcome::pass, "PAM_SUCCESS"};
+    case PAM_AUTH_ERR:
+      return {Outcome::fail, "PAM_AUTH_ERR"};
+    case PAM_MAXTRIES:
+      return {Outcome::fail, "PAM_MAXTRIES"};
+    case PAM_CRED_INSUFFICIENT:
+      return {Outcome::fail, "PAM_CRED_INSUFFICIENT"};
+    case PAM_USER_UNKNOWN:
+      return {Outcome::unavailable, "PAM_USER_UNKNOWN"};
+    case PAM_AUTHINFO_UNAVAIL:
+      return {Outcome::unavailable, "PAM_AUTHINFO_UNAVAIL"};
+    case PAM_IGNORE:
+      return {Outcome::unavailable, "PAM_IGNORE"};
+    case PAM_CONV_ERR:
+      text = "PAM_CONV_ERR";
+      break;
+    case PAM_ABORT:
+      text = "PAM_ABORT";
+      break;
+    case PAM_SYSTEM_ERR:
+      text = "PAM_SYSTEM_ERR";
+      break;
+    case PAM_BUF_ERR:
+      text = "PAM_BUF_ERR";
+      break;
+    case PAM_SERVICE_ERR:
+      text = "PAM_SERVICE_ERR";
+      break;
+    case PAM_PERM_DENIED:
+      text = "PAM_PERM_DENIED";
+      break;
+    case PAM_CRED_ERR:
+      text = "PAM_CRED_ERR";
+      break;
+    case PAM_CRED_UNAVAIL:
+      text = "PAM_CRED_UNAVAIL";
+      break;
+    case PAM_OPEN_ERR:
+      text = "PAM_OPEN_ERR";
+      break;
+    case PAM_SYMBOL_ERR:
+      text = "PAM_SYMBOL_ERR";
+      break;
+    default:
+      break;
+  }
+  if (text) return {Outcome::error, text};
+  return {Outcome::error, "PAM code " + std::to_string(code)};
+}
+
+// ---- DelegateSession ------------------------------------------------------------------------
+
+DelegateSession::DelegateSession(std::string system_dir) : system_dir_(std::move(system_dir)) {}
+
+DelegateSession::~DelegateSession() {
+  for (auto it = modules_.rbegin(); it != modules_.rend(); ++it) {
+    if ((*it)->handle) dlclose((*it)->handle);
+  }
+}
+
+LoadedModule* DelegateSession::load(const std::string& name, std::string* error) {
+  const std::string path = resolve_module_path(name, system_dir_, error);
+  if (path.empty()) return nullptr;
+  for (const auto& m : modules_) {
+    if (m->path == path) return m.get();
+  }
+  // RTLD_LOCAL: the module's own pam_sm_* must not be confused with ours or another module's.
+  void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!handle) {
+    const char* why = dlerror();
+    if (error) *error = "cannot load module " + name + ": " + (why ? why : "dlopen failed");
+    return nullptr;
+  }
+  auto module = std::make_unique<LoadedModule>();
+  module->path = path;
+  module->handle = handle;
+  module->authenticate = reinterpret_cast<ModuleEntry>(dlsym(handle, "pam_sm_authenticate"));
+  module->setcred = reinterpret_cast<ModuleEntry>(dlsym(handle, "pam_sm_setcred"));
+  if (!module->authenticate) {
+    dlclose(handle);
+    if (error) *error = "module " + name + " has no pam_sm_authenticate";
+    return nullptr;
+  }
+  modules_.push_back(std::move(module));
+  return modules_.back().get();
+}
+
+void DelegateSession::begin_authentication(int flags) {
+  flags_ = flags;
+  passed_.clear();
+  password_token_.reset();
+  token_touched_ = false;
+  conversation_failed = false;
+}
+
+void DelegateSession::record_pass(std::string factor, LoadedModule* module,
+                                  std::vector<std::string> arguments) {
+  passed_.push_back({std::move(factor), module, std::move(arguments)});
+}
+
+int DelegateSession::setcred_passed(pam_handle_t* pamh, int flags, std::string* failed_module) {
+  for (const auto& p : passed_) {
+    if (!p.module || !p.module->setcred) continue;  // a module without setcred has nothing to set
+    auto argv = argv_of(p.arguments);
+    const int rc =
+        p.module->setcred(pamh, flags, static_cast<int>(p.arguments.size()), argv.data());
+    if (rc != PAM_SUCCESS && rc != PAM_IGNORE) {
+      if (failed_module) *failed_module = p.module->path;
+      return rc;
+    }
+  }
+  return PAM_SUCCESS;
+}
+
+void DelegateSession::keep_password_token(pam_handle_t* pamh) {
+  const void* item = nullptr;
+  if (pam_get_item(pamh, PAM_AUTHTOK, &item) == PAM_SUCCESS && item != nullptr) {
+    password_token_.emplace(static_cast<const char*>(item));
+  }
+}
+
+void DelegateSession::clear_token(pam_handle_t* pamh) {
+  token_touched_ = true;
+  pam_set_item(pamh, PAM_AUTHTOK, nullptr);  // libpam wipes the old value before freeing it
+}
+
+void DelegateSession::finish_token(pam_handle_t* pamh) {
+  if (!token_touched_) return;
+  if (password_token_) {
+    pam_set_item(pamh, PAM_AUTHTOK, password_token_->c_str());
+    password_token_.reset();
+    return;
+  }
+  pam_set_item(pamh, PAM_AUTHTOK, nullptr);
+}
+
+// ---- DelegateProvider -----------------------------------------------------------------------
+
+DelegateProvider::DelegateProvider(pam_handle_t* pamh, DelegateSession& session,
+                                   const FactorSpec& spec)
+    : pamh_(pamh),
+      session_(session),
+      factor_(spec.name),
+      is_password_(spec.kind == FactorSpec::Kind::password),
+      module_name_(spec.module),
+      arguments_(spec.arguments) {}
+
+std::optional<FactorResult> DelegateProvider::probe(const FactorRequest&) {
+  if (!has_conversation(pamh_)) {
+    session_.conversation_failed = true;
+    return FactorResult{Outcome::error, "no conversation"};
+  }
+  std::string error;
+  module_ = session_.load(module_name_, &error);
+  if (!module_) return FactorResult{Outcome::error, error};
+  return std::nullopt;
+}
+
+FactorResult DelegateProvider::authenticate(const FactorRequest&, Conversation&) {
+  if (!module_) return {Outcome::error, "module not loaded"};
+  const std::optional<std::string> user_before = current_user(pamh_);
+  // Another factor's secret must not be silently reused by this module (try_first_pass).
+  session_.clear_token(pamh_);
+  auto argv = argv_of(arguments_);
+  const int rc = module_->authenticate(pamh_, session_.flags(), static_cast<int>(arguments_.size()),
+                                       argv.data());
+  if (rc == PAM_CONV_ERR) session_.conversation_failed = true;
+  FactorResult result = outcome_for_pam_code(rc);
+  // A module that changes who is authenticating would make every other answer meaningless.
+  if (current_user(pamh_) != user_before) {
+    session_.clear_token(pamh_);
+    return {Outcome::error, "module " + module_name_ + " changed PAM_USER"};
+  }
+  if (result.outcome == Outcome::pass) {
+    session_.record_pass(factor_, module_, arguments_);
+    if (is_password_) session_.keep_password_token(pamh_);
+  }
+  session_.clear_token(pamh_);
+  return result;
+}
+
+}  // namespace authpolicy::pam_delegate

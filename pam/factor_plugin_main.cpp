@@ -1,0 +1,105 @@
+// One factor plugin (pin, u2f or totp, chosen at build time by AUTHPOLICY_PLUGIN_KIND): the
+// factory of that provider behind a C entry point.
+#include <cstdio>
+#include <memory>
+#include <new>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "pam/factor_plugin.h"
+
+#if AUTHPOLICY_PLUGIN_TOTP
+#include "factors/totp/totp_provider.h"
+#elif AUTHPOLICY_PLUGIN_U2F
+#include "factors/u2f/u2f_provider.h"
+#elif AUTHPOLICY_PLUGIN_PIN
+#include "factors/tpm/pin_provider.h"
+#else
+#error "set one of AUTHPOLICY_PLUGIN_TOTP, AUTHPOLICY_PLUGIN_U2F, AUTHPOLICY_PLUGIN_PIN"
+#endif
+
+namespace {
+
+std::unique_ptr<authpolicy::FactorProvider> make(const authpolicy::Settings& factor_settings,
+                                                 const authpolicy::Settings& tpm_settings) {
+#if AUTHPOLICY_PLUGIN_TOTP
+  (void)tpm_settings;
+  return authpolicy::make_totp_provider(factor_settings);
+#elif AUTHPOLICY_PLUGIN_U2F
+  (void)tpm_settings;
+  return authpolicy::make_u2f_provider(factor_settings);
+#else
+  return authpolicy::make_pin_provider(factor_settings, tpm_settings);
+#endif
+}
+
+// pam_policy.so carries its own copy of libstdc++ while a plugin uses the shared one, so no
+// exception may travel between them: every call is caught here and becomes an error outcome.
+class GuardedProvider final : public authpolicy::FactorProvider {
+ public:
+  explicit GuardedProvider(std::unique_ptr<authpolicy::FactorProvider> inner)
+      : inner_(std::move(inner)) {}
+
+  std::optional<authpolicy::FactorResult> probe(const authpolicy::FactorRequest& request) override {
+    try {
+      return inner_->probe(request);
+    } catch (const std::exception& e) {
+      return authpolicy::FactorResult{authpolicy::Outcome::error, failure(e.what())};
+    } catch (...) {
+      return authpolicy::FactorResult{authpolicy::Outcome::error, failure(nullptr)};
+    }
+  }
+
+  authpolicy::FactorResult authenticate(const authpolicy::FactorRequest& request,
+                                        authpolicy::Conversation& conversation) override {
+    try {
+      return inner_->authenticate(request, conversation);
+    } catch (const std::exception& e) {
+      return {authpolicy::Outcome::error, failure(e.what())};
+    } catch (...) {
+      return {authpolicy::Outcome::error, failure(nullptr)};
+    }
+  }
+
+ private:
+  static std::string failure(const char* what) noexcept {
+    try {
+      return std::string("provider failed") + (what ? std::string(": ") + what : std::string());
+    } catch (...) {
+      return {};
+    }
+  }
+  std::unique_ptr<authpolicy::FactorProvider> inner_;
+};
+
+void set_error(char* error, std::size_t size, const char* text) {
+  if (error && size > 0) std::snprintf(error, size, "%s", text);
+}
+
+}  // namespace
+
+extern "C" __attribute__((visibility("default"))) authpolicy::FactorProvider*
+authpolicy_factor_plugin_make(const authpolicy::Settings* factor_settings,
+                              const authpolicy::Settings* tpm_settings, char* error,
+                              std::size_t error_size) {
+  if (!factor_settings || !tpm_settings) {
+    set_error(error, error_size, "no settings");
+    return nullptr;
+  }
+  try {
+    auto provider = make(*factor_settings, *tpm_settings);
+    if (!provider) {
+      set_error(error, error_size, "the factory made no provider");
+      return nullptr;
+    }
+    return new GuardedProvider(std::move(provider));
+  } catch (const std::bad_alloc&) {
+    set_error(error, error_size, "out of memory");
+  } catch (const std::exception& e) {
+    set_error(error, error_size, e.what());
+  } catch (...) {
+    set_error(error, error_size, "provider construction failed");
+  }
+  return nullptr;
+}

@@ -1,0 +1,158 @@
+// The factor registry: delegated kinds go to factors/pam_delegate, pin/u2f/totp to plugins.
+#include "pam/factor_registry.h"
+
+#include <dlfcn.h>
+
+#include <map>
+#include <mutex>
+#include <utility>
+
+#include "engine/load.h"
+#include "pam/factor_plugin.h"
+
+namespace authpolicy::pam_front {
+namespace {
+
+// A kind this build cannot serve: error, never pass, and nothing is asked.
+class NotBuiltProvider final : public FactorProvider {
+ public:
+  explicit NotBuiltProvider(std::string detail) : detail_(std::move(detail)) {}
+  std::optional<FactorResult> probe(const FactorRequest&) override {
+    return FactorResult{Outcome::error, detail_};
+  }
+  FactorResult authenticate(const FactorRequest&, Conversation&) override {
+    return {Outcome::error, detail_};
+  }
+
+ private:
+  std::string detail_;
+};
+
+// The folder of factor plugins: next to this module, wherever libpam loaded it from (a path the
+// administrator chose, never the environment).
+std::string plugin_folder() {
+  Dl_info info{};
+  if (dladdr(reinterpret_cast<void*>(&plugin_folder), &info) == 0 || !info.dli_fname) return {};
+  std::string self(info.dli_fname);
+  const auto slash = self.rfind('/');
+  if (slash == std::string::npos) return {};
+  return self.substr(0, slash) + "/" + AUTHPOLICY_FACTOR_PLUGIN_FOLDER;
+}
+
+// Loads factor_<kind>.so once per process and returns its factory, or nullptr with `error`. The
+// plugin stays mapped (RTLD_NODELETE): the libraries it pulls in (OpenSSL, libfido2) register
+// process-wide state that must not be unmapped under the host program.
+AuthpolicyFactorPluginMake plugin_factory(const std::string& kind, std::string* error) {
+  static std::mutex mutex;
+  static std::map<std::string, AuthpolicyFactorPluginMake, std::less<>> loaded;
+  std::lock_guard<std::mutex> lock(mutex);
+  if (auto it = loaded.find(kind); it != loaded.end()) return it->second;
+  const std::string folder = plugin_folder();
+  if (folder.empty()) {
+    *error = kind + " support: cannot locate pam_policy.so's folder";
+    return nullptr;
+  }
+  const std::string path = folder + "/factor_" + kind + ".so";
+  if (std::string why = unsafe_file_reason(path); !why.empty()) {
+    *error = kind + " support not installed or unsafe: " + why;
+    return nullptr;
+  }
+  void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+  if (!handle) {
+    const char* why = dlerror();
+    *error = kind + " support cannot be loaded: " + (why ? why : "dlopen failed");
+    return nullptr;
+  }
+  auto factory =
+      reinterpret_cast<AuthpolicyFactorPluginMake>(dlsym(handle, AUTHPOLICY_FACTOR_PLUGIN_ENTRY));
+  if (!factory) {
+    *error = path + " is not an authpolicy factor plugin";
+    return nullptr;
+  }
+  loaded.emplace(kind, factory);
+  return factory;
+}
+
+std::unique_ptr<FactorProvider> from_plugin(const std::string& kind, const FactorContext& context,
+                                            const FactorSpec& spec) {
+  std::string error;
+  AuthpolicyFactorPluginMake factory = plugin_factory(kind, &error);
+  if (!factory) return std::make_unique<NotBuiltProvider>(error);
+  static const Settings no_block;
+  char message[256] = {0};
+  FactorProvider* made = factory(&spec.settings, context.policy ? &context.policy->tpm : &no_block,
+                                 message, sizeof message);
+  if (!made) return std::make_unique<NotBuiltProvider>(kind + ": " + message);
+  return std::unique_ptr<FactorProvider>(made);
+}
+
+std::unique_ptr<FactorProvider> delegate(const FactorContext& context, const FactorSpec& spec) {
+  if (!context.pamh || !context.session) {
+    return std::make_unique<NotBuiltProvider>("no PAM handle for " + spec.name);
+  }
+  return std::make_unique<pam_delegate::DelegateProvider>(context.pamh, *context.session, spec);
+}
+
+}  // namespace
+
+std::unique_ptr<FactorProvider> make_password_factor(const FactorContext& context,
+                                                     const FactorSpec& spec) {
+  return delegate(context, spec);  // pam_unix.so unless `factor password { module = … }`
+}
+
+std::unique_ptr<FactorProvider> make_fingerprint_factor(const FactorContext& context,
+                                                        const FactorSpec& spec) {
+  return delegate(context, spec);  // pam_fprintd.so unless `factor fingerprint { module = … }`
+}
+
+std::unique_ptr<FactorProvider> make_pam_factor(const FactorContext& context,
+                                                const FactorSpec& spec) {
+  return delegate(context, spec);
+}
+
+std::unique_ptr<FactorProvider> make_pin_factor(const FactorContext& context,
+                                                const FactorSpec& spec) {
+  return from_plugin("pin", context, spec);  // factors/tpm: make_pin_provider
+}
+
+std::unique_ptr<FactorProvider> make_u2f_factor(const FactorContext& context,
+                                                const FactorSpec& spec) {
+  return from_plugin("u2f", context, spec);  // factors/u2f: make_u2f_provider
+}
+
+std::unique_ptr<FactorProvider> make_totp_factor(const FactorContext& context,
+                                                 const FactorSpec& spec) {
+  return from_plugin("totp", context, spec);  // factors/totp: make_totp_provider
+}
+
+FactorProvider* ModuleFactorSource::provider(const FactorSpec& spec, std::string* error) {
+  if (auto it = providers_.find(spec.name); it != providers_.end()) return it->second.get();
+  std::unique_ptr<FactorProvider> made;
+  switch (spec.kind) {
+    case FactorSpec::Kind::password:
+      made = make_password_factor(context_, spec);
+      break;
+    case FactorSpec::Kind::fingerprint:
+      made = make_fingerprint_factor(context_, spec);
+      break;
+    case FactorSpec::Kind::pam:
+      made = make_pam_factor(context_, spec);
+      break;
+    case FactorSpec::Kind::pin:
+      made = make_pin_factor(context_, spec);
+      break;
+    case FactorSpec::Kind::u2f:
+      made = make_u2f_factor(context_, spec);
+      break;
+    case FactorSpec::Kind::totp:
+      made = make_totp_factor(context_, spec);
+      break;
+  }
+  if (!made) {
+    if (error) *error = "no provider for factor " + spec.name;
+    return nullptr;
+  }
+  return providers_.emplace(spec.name, std::move(made)).first->second.get();
+}
+
+}  // namespace authpolicy::pam_front

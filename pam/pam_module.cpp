@@ -1,0 +1,356 @@
+// pam_policy.so's entry points: PAM items in, the engine's decision out, nothing thrown across.
+#include <security/pam_appl.h>
+#include <security/pam_ext.h>
+#include <security/pam_modules.h>
+#include <sys/stat.h>
+#include <syslog.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <memory>
+#include <new>
+#include <string>
+
+#include "audit/decision_log.h"
+#include "engine/evaluate.h"
+#include "engine/geoip/geoip.h"
+#include "engine/load.h"
+#include "engine/render.h"
+#include "engine/system_subjects.h"
+#include "factors/pam_delegate/pam_delegate.h"
+#include "pam/arguments.h"
+#include "pam/conversation.h"
+#include "pam/factor_registry.h"
+
+namespace authpolicy::pam_front {
+namespace {
+
+// Set once a policy with GeoIP conditions was used by this copy of the module (see the destructor
+// at the end: clearing an untouched cache would create it).
+std::atomic<bool> geoip_used{false};
+
+// What this module remembers on one PAM handle between auth, setcred and pam_end.
+struct HandleState {
+  bool auth_ran = false;
+  int auth_code = PAM_AUTH_ERR;  // fail closed if auth stops half way
+  pam_delegate::DelegateSession delegates;
+};
+
+constexpr const char* kStateKey = "authpolicy:pam_policy:state";
+
+void free_state(pam_handle_t*, void* data, int) {
+  delete static_cast<HandleState*>(data);
+}
+
+HandleState* find_state(pam_handle_t* pamh) {
+  const void* data = nullptr;
+  if (pam_get_data(pamh, kStateKey, &data) != PAM_SUCCESS || data == nullptr) return nullptr;
+  return static_cast<HandleState*>(const_cast<void*>(data));
+}
+
+// The handle's state, registered before any delegated module runs: pam_end frees data newest
+// first, so the modules' own data (whose cleanup code lives in them) goes before we dlclose them.
+HandleState* state_for(pam_handle_t* pamh) {
+  if (HandleState* found = find_state(pamh)) return found;
+  auto state = std::make_unique<HandleState>();
+  if (pam_set_data(pamh, kStateKey, state.get(), free_state) != PAM_SUCCESS) return nullptr;
+  return state.release();
+}
+
+void log_line(pam_handle_t* pamh, int priority, const std::string& text) {
+  pam_syslog(pamh, priority, "%s", text.c_str());
+}
+
+std::string item_string(pam_handle_t* pamh, int item_type, bool* set = nullptr) {
+  const void* item = nullptr;
+  const bool present = pam_get_item(pamh, item_type, &item) == PAM_SUCCESS && item != nullptr;
+  if (set) *set = present;
+  return present ? std::string(static_cast<const char*>(item)) : std::string();
+}
+
+// Everything both auth and account need before evaluating: arguments, policy, user.
+struct Prepared {
+  ModuleArguments arguments;
+  std::shared_ptr<const Policy> policy;
+  RequestInfo request;
+  std::string policy_path;
+};
+
+// Fills `prepared`, or returns the PAM code to end with (after logging one line).
+int prepare(pam_handle_t* pamh, int argc, const char** argv, Prepared& prepared) {
+  std::string problem;
+  auto arguments = parse_arguments(argc, argv, &problem);
+  if (!arguments) {
+    log_line(pamh, LOG_ERR, problem);
+    return PAM_SERVICE_ERR;
+  }
+  prepared.arguments = *arguments;
+
+  bool service_set = false;
+  const std::string service = item_string(pamh, PAM_SERVICE, &service_set);
+  if (!service_set) {
+    log_line(pamh, LOG_ERR, "PAM_SERVICE is not set");
+    return PAM_SERVICE_ERR;
+  }
+  prepared.policy_path = policy_path_for(prepared.arguments, service, &problem);
+  if (prepared.policy_path.empty()) {
+    log_line(pamh, LOG_ERR, problem);
+    return PAM_SERVICE_ERR;
+  }
+
+  struct stat st {};
+  if (stat(prepared.policy_path.c_str(), &st) != 0 && (errno == ENOENT || errno == ENOTDIR)) {
+    if (prepared.arguments.missing_ignore) {
+      if (prepared.arguments.debug) {
+        log_line(pamh, LOG_DEBUG,
+                 "no policy " + log_value(prepared.policy_path) + ": ignored (missing=ignore)");
+      }
+      return PAM_IGNORE;
+    }
+    log_line(pamh, LOG_ERR,
+             "no policy " + log_value(prepared.policy_path) + " for service " + log_value(service) +
+                 ": failing (missing=fail)");
+    return PAM_AUTH_ERR;
+  }
+
+  LoadOptions options;
+  options.check_ownership = true;  // never off in the module
+  options.warnings = false;
+  LoadResult loaded = load_policy_file(prepared.policy_path, options);
+  if (!loaded.policy) {
+    std::string first = "cannot use policy " + log_value(prepared.policy_path);
+    for (const auto& d : loaded.diagnostics) {
+      if (d.severity != Severity::error) continue;
+      const std::string text = render_text(d, loaded.files);
+      first += ": " + text.substr(0, text.find('\n'));
+      break;
+    }
+    log_line(pamh, LOG_ERR, first);
+    return PAM_AUTH_ERR;
+  }
+  prepared.policy = std::move(loaded.policy);
+  if (prepared.policy->uses_subject(Subject::country) ||
+      prepared.policy->uses_subject(Subject::asn)) {
+    geoip_used = true;
+  }
+
+  const char* user = nullptr;
+  const int user_rc = pam_get_user(pamh, &user, nullptr);
+  if (user_rc != PAM_SUCCESS || user == nullptr) {
+    log_line(pamh, LOG_ERR,
+             std::string("cannot get the user name: ") + pam_strerror(pamh, user_rc));
+    return user_rc == PAM_SUCCESS ? PAM_AUTH_ERR : user_rc;
+  }
+  const std::string_view user_view(user);
+  if (std::string why = refused_user_reason(user_view); !why.empty()) {
+    log_line(pamh, LOG_ERR, "user=" + log_value(user_view, 64) + " refused: " + why);
+    return PAM_AUTH_ERR;
+  }
+
+  prepared.request.user = std::string(user_view);
+  prepared.request.service = service;
+  prepared.request.tty = item_string(pamh, PAM_TTY);
+  prepared.request.ruser = item_string(pamh, PAM_RUSER);
+  bool rhost_set = false;
+  std::string rhost = item_string(pamh, PAM_RHOST, &rhost_set);
+  if (rhost_set) prepared.request.rhost = std::move(rhost);
+  return PAM_SUCCESS;
+}
+
+// "password:pass,totp:fail(wrong code)": every factor consulted and how it ended.
+std::string factors_field(const Decision& decision) {
+  std::string out;
+  for (const auto& a : decision.attempts) {
+    if (!out.empty()) out += ',';
+    out += a.name + ":" + std::string(to_string(a.outcome));
+    if (!a.detail.empty()) out += "(" + a.detail + ")";
+  }
+  return out.empty() ? "-" : out;
+}
+
+std::string decision_line(const char* phase, const Prepared& p, const Decision& decision,
+                          int code) {
+  std::string line = std::string("phase=") + phase;
+  line += " decision=" + std::string(decision.permit ? "permit" : "deny");
+  line += " user=" + log_value(p.request.user, 64);
+  line += " service=" + log_value(p.request.service, 64);
+  line += " rhost=" + (p.request.rhost ? log_value(*p.request.rhost, 64) : std::string("-"));
+  line += " reason=" + log_value(decision.reason, 200);
+  line += " factors=" + log_value(factors_field(decision), 400);
+  if (decision.deny_rule) line += " deny_rule=" + log_value(*decision.deny_rule, 200);
+  if (!decision.waived.empty()) line += " waived=" + std::to_string(decision.waived.size());
+  if (!decision.unknowns.empty()) line += " unknowns=" + std::to_string(decision.unknowns.size());
+  line += " code=" + std::to_string(code);
+  return line;
+}
+
+void log_debug_details(pam_handle_t* pamh, const Prepared& p, const Decision& decision) {
+  if (!p.arguments.debug) return;
+  log_line(pamh, LOG_DEBUG, "policy=" + log_value(p.policy_path));
+  for (const auto& u : decision.unknowns) {
+    log_line(pamh, LOG_DEBUG,
+             "unknown condition=" + log_value(u.condition) + " cause=" + log_value(u.cause));
+  }
+  for (const auto& w : decision.waived) log_line(pamh, LOG_DEBUG, "waived " + log_value(w));
+}
+
+// ---- Audit store ------------------------------------------------------------------------------
+// `failures(…)` in conditions, answered from the policy's audit log.
+SystemSubjects::FailureCounter audit_failure_counter(const Policy& policy) {
+  return audit::failure_counter(policy.audit);
+}
+
+// Writes the decision's audit record (bounded wait). Returns false when it could not be written
+// and the policy says `audit { required = true }`: the caller then denies. A best-effort failure
+// is one syslog line; the next decision tries again.
+bool record_decision(pam_handle_t* pamh, const Prepared& p, const Decision& decision,
+                     std::chrono::steady_clock::time_point started) {
+  const auto duration = std::chrono::duration_cast<std::chrono::microseconds>(
+      std::chrono::steady_clock::now() - started);
+  const audit::AuditRecord record = audit::make_record(*p.policy, p.request, decision, duration);
+  const audit::LoggedDecision logged = audit::log_decision(p.policy->audit, record);
+  if (!logged.failure_line.empty()) log_line(pamh, LOG_WARNING, logged.failure_line);
+  return !logged.deny;
+}
+
+int authenticate(pam_handle_t* pamh, int flags, int argc, const char** argv) {
+  HandleState* state = state_for(pamh);
+  if (!state) {
+    log_line(pamh, LOG_CRIT, "cannot keep module state on the PAM handle");
+    return PAM_BUF_ERR;
+  }
+  state->auth_ran = true;
+  state->auth_code = PAM_AUTH_ERR;
+  state->delegates.begin_authentication(flags);
+
+  Prepared prepared;
+  if (const int rc = prepare(pamh, argc, argv, prepared); rc != PAM_SUCCESS) {
+    state->auth_code = rc;
+    return rc;
+  }
+  const auto started = std::chrono::steady_clock::now();
+  SystemSubjects subjects(prepared.policy->geoip, audit_failure_counter(*prepared.policy));
+  PamConversation conversation(pamh, (flags & PAM_SILENT) != 0);
+  ModuleFactorSource factors({pamh, &state->delegates, prepared.policy.get()});
+  Decision decision = decide(*prepared.policy, prepared.request, subjects, factors, conversation);
+  state->delegates.finish_token(pamh);
+
+  int code = PAM_SUCCESS;
+  if (!decision.permit) {
+    const bool conversation_broke = conversation.failed() || state->delegates.conversation_failed;
+    code = conversation_broke ? PAM_CONV_ERR : PAM_AUTH_ERR;
+  }
+  log_line(pamh, decision.permit ? LOG_INFO : LOG_NOTICE,
+           decision_line("auth", prepared, decision, code));
+  log_debug_details(pamh, prepared, decision);
+  if (!record_decision(pamh, prepared, decision, started) && code == PAM_SUCCESS) {
+    code = PAM_AUTH_ERR;
+  }
+  state->auth_code = code;
+  return code;
+}
+
+int setcred(pam_handle_t* pamh, int flags) {
+  HandleState* state = find_state(pamh);
+  // No authentication on this handle (sshd public keys): nothing of ours to establish, and a
+  // failure here would end logins that auth never saw. acct_mgmt applies the deny rules.
+  if (!state || !state->auth_ran) return PAM_SUCCESS;
+  if (state->auth_code != PAM_SUCCESS) return state->auth_code;
+  std::string failed_module;
+  const int rc = state->delegates.setcred_passed(pamh, flags, &failed_module);
+  if (rc != PAM_SUCCESS) {
+    log_line(pamh, LOG_ERR,
+             "setcred of " + log_value(failed_module) + " failed: " + pam_strerror(pamh, rc));
+    return PAM_CRED_ERR;
+  }
+  return PAM_SUCCESS;
+}
+
+int account(pam_handle_t* pamh, int argc, const char** argv) {
+  Prepared prepared;
+  if (const int rc = prepare(pamh, argc, argv, prepared); rc != PAM_SUCCESS) return rc;
+  const auto started = std::chrono::steady_clock::now();
+  SystemSubjects subjects(prepared.policy->geoip, audit_failure_counter(*prepared.policy));
+  Decision decision = check_denies(*prepared.policy, prepared.request, subjects);
+  int code = decision.permit ? PAM_SUCCESS : PAM_PERM_DENIED;
+  log_line(pamh, decision.permit ? LOG_INFO : LOG_NOTICE,
+           decision_line("account", prepared, decision, code));
+  log_debug_details(pamh, prepared, decision);
+  // The account check is recorded when it refuses, or when it is the only decision this handle
+  // makes (sshd public keys skip auth); after an auth decision a passing check adds nothing.
+  const HandleState* state = find_state(pamh);
+  const bool auth_ran = state && state->auth_ran;
+  if (!decision.permit || !auth_ran) {
+    decision.reason = "account: " + decision.reason;
+    if (!record_decision(pamh, prepared, decision, started) && code == PAM_SUCCESS) {
+      code = PAM_PERM_DENIED;
+    }
+  }
+  return code;
+}
+
+// Runs an entry point's body; anything thrown becomes a logged failure code.
+template <typename Body>
+int guarded(pam_handle_t* pamh, const char* entry, Body&& body) noexcept {
+  try {
+    return body();
+  } catch (const std::bad_alloc&) {
+    pam_syslog(pamh, LOG_CRIT, "%s: out of memory", entry);
+    return PAM_BUF_ERR;
+  } catch (const std::exception& e) {
+    pam_syslog(pamh, LOG_ERR, "%s: internal error: %s", entry, e.what());
+    return PAM_SYSTEM_ERR;
+  } catch (...) {
+    pam_syslog(pamh, LOG_ERR, "%s: internal error", entry);
+    return PAM_SYSTEM_ERR;
+  }
+}
+
+}  // namespace
+}  // namespace authpolicy::pam_front
+
+using authpolicy::pam_front::guarded;
+
+// libpam unloads the module at every pam_end: release the GeoIP databases this copy of the engine
+// cached (their maps), so hosts that authenticate again and again do not pile them up.
+__attribute__((destructor)) static void release_engine_caches() {
+  if (!authpolicy::pam_front::geoip_used) return;
+  try {
+    authpolicy::geoip_cache_clear();
+  } catch (...) {
+  }
+}
+
+// The module is built with hidden visibility; only these entry points are exported.
+#define AP_PAM_ENTRY extern "C" __attribute__((visibility("default"))) int
+
+AP_PAM_ENTRY pam_sm_authenticate(pam_handle_t* pamh, int flags, int argc, const char** argv) {
+  if (!pamh) return PAM_SYSTEM_ERR;
+  const int code = guarded(pamh, "authenticate", [&] {
+    return authpolicy::pam_front::authenticate(pamh, flags, argc, argv);
+  });
+  // setcred replays exactly what auth returned, also when auth ended by an exception.
+  if (auto* state = authpolicy::pam_front::find_state(pamh)) state->auth_code = code;
+  return code;
+}
+
+AP_PAM_ENTRY pam_sm_setcred(pam_handle_t* pamh, int flags, int, const char**) {
+  if (!pamh) return PAM_SYSTEM_ERR;
+  return guarded(pamh, "setcred", [&] { return authpolicy::pam_front::setcred(pamh, flags); });
+}
+
+AP_PAM_ENTRY pam_sm_acct_mgmt(pam_handle_t* pamh, int, int argc, const char** argv) {
+  if (!pamh) return PAM_SYSTEM_ERR;
+  return guarded(pamh, "account", [&] { return authpolicy::pam_front::account(pamh, argc, argv); });
+}
+
+AP_PAM_ENTRY pam_sm_chauthtok(pam_handle_t*, int, int, const char**) {
+  return PAM_IGNORE;
+}
+AP_PAM_ENTRY pam_sm_open_session(pam_handle_t*, int, int, const char**) {
+  return PAM_IGNORE;
+}
+AP_PAM_ENTRY pam_sm_close_session(pam_handle_t*, int, int, const char**) {
+  return PAM_IGNORE;
+}

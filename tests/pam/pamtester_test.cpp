@@ -1,0 +1,62 @@
+// pamtester as a black-box client: a separate process, its own conversation on stdin.
+#include <gtest/gtest.h>
+
+#include "tests/pam/harness.h"
+
+namespace authpolicy::pam_test {
+namespace {
+
+class Pamtester : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    write_policy(matrix_password_factor() +
+                 "set blocked = { 203.0.113.0/24 }\n"
+                 "deny if rhost in blocked\n"
+                 "auth password\n");
+  }
+};
+
+TEST_F(Pamtester, AuthenticatesWithThePasswordOnStdin) {
+  const auto r = run_pamtester({"ap_policy", "alice", "authenticate"}, "alice-pass\n");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("successfully authenticated"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("phase=auth decision=permit user=alice"), std::string::npos);
+}
+
+TEST_F(Pamtester, WrongPasswordFails) {
+  const auto r = run_pamtester({"ap_policy", "alice", "authenticate"}, "nope\n");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("Authentication failure"), std::string::npos) << r.output;
+}
+
+TEST_F(Pamtester, RhostItemMeetsTheDenyRuleBeforeAnyPrompt) {
+  const auto r = run_pamtester({"-I", "rhost=203.0.113.9", "ap_policy", "alice", "authenticate"},
+                               "alice-pass\n");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_EQ(r.output.find("Password"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("rhost=203.0.113.9"), std::string::npos) << r.output;
+  const auto other = run_pamtester(
+      {"-I", "rhost=198.51.100.4", "ap_policy", "alice", "authenticate"}, "alice-pass\n");
+  EXPECT_EQ(other.exit_code, 0) << other.output;
+}
+
+TEST_F(Pamtester, FullLoginSequence) {
+  const auto r = run_pamtester({"ap_policy", "alice", "authenticate", "setcred", "acct_mgmt",
+                                "open_session", "close_session"},
+                               "alice-pass\n");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+}
+
+TEST_F(Pamtester, AccountOnlyLoginMeetsTheDenyRule) {
+  const auto r = run_pamtester({"-I", "rhost=203.0.113.9", "ap_policy", "alice", "acct_mgmt"}, "");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("phase=account decision=deny"), std::string::npos) << r.output;
+}
+
+TEST_F(Pamtester, MatrixOnlyStackIsTheBaseline) {
+  const auto r = run_pamtester({"ap_matrix_only", "alice", "authenticate"}, "alice-pass\n");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+}
+
+}  // namespace
+}  // namespace authpolicy::pam_test
