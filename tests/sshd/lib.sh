@@ -1,0 +1,329 @@
+# Shared set-up for the sshd system test and benchmark: namespaces, a test user, sshd, ssh logins.
+# shellcheck shell=bash disable=SC2034
+#
+# Sourced by tests/sshd/sshd_e2e.sh and bench/sshd/login_bench.sh. Everything it creates is
+# recorded in AP_* variables and removed by ap_cleanup (call it from an EXIT trap). Traffic stays
+# inside two network namespaces made here: the addresses are documentation ranges (RFC 5737,
+# RFC 3849) that exist only on the veth pair between them.
+
+AP_SERVER_NS=""
+AP_CLIENT_NS=""
+AP_USER=""
+AP_PAM_FILES=()
+AP_SSHD_PIDS=()
+AP_MADE_RUN_SSHD=0
+AP_WORK=""
+AP_DEV_DIR=""
+AP_SINK_PID=""
+AP_SYSLOG=""
+
+# Server side, one address per client subnet so every client address is on-link.
+AP_SERVER_V4=192.0.2.1
+AP_SERVER_V6=2001:db8::1
+# Client addresses: trusted (in the policy's set), untrusted, and one the test GeoIP database
+# places in a denied country.
+AP_TRUSTED_V4=192.0.2.10
+AP_TRUSTED_V6=2001:db8::10
+AP_UNTRUSTED_V4=198.51.100.10
+AP_UNTRUSTED_V6=2001:db8:1::10
+AP_DENIED_V4=203.0.113.10
+AP_DENIED_V6=2001:db8:2::10
+
+ap_die() {
+  printf 'FAIL: %s\n' "$*" >&2
+  exit 1
+}
+
+ap_need_root() {
+  [[ $EUID == 0 ]] || ap_die "must run as root (network namespaces, useradd, /etc/pam.d, root-owned policy files)"
+}
+
+# Fails naming the first missing tool. Arguments: commands looked up in PATH.
+ap_need_tools() {
+  local tool
+  for tool in "$@"; do
+    command -v "$tool" > /dev/null 2>&1 || ap_die "required tool missing: $tool"
+  done
+}
+
+ap_need_sshd() {
+  [[ -x /usr/sbin/sshd ]] || ap_die "required tool missing: /usr/sbin/sshd (Debian package openssh-server)"
+  getent passwd sshd > /dev/null || ap_die "the sshd privilege separation user is missing (openssh-server)"
+}
+
+# A root-owned private folder for this run; the test user must reach its home folder inside.
+ap_make_work() {
+  local prefix=$1
+  AP_WORK=$(mktemp -d "/tmp/$prefix.XXXXXX")
+  chmod 711 "$AP_WORK"
+}
+
+# Two namespaces joined by a veth pair. Arguments: a short tag that makes the names unique.
+ap_setup_netns() {
+  local tag=$1
+  AP_SERVER_NS="ap-sshd-s-$tag"
+  AP_CLIENT_NS="ap-sshd-c-$tag"
+  local veth_server="aps${tag}s" veth_client="aps${tag}c"
+  ip netns add "$AP_SERVER_NS"
+  ip netns add "$AP_CLIENT_NS"
+  ip link add "$veth_server" netns "$AP_SERVER_NS" type veth peer name "$veth_client" netns "$AP_CLIENT_NS"
+  local ns dev
+  for ns in "$AP_SERVER_NS" "$AP_CLIENT_NS"; do
+    ip -n "$ns" link set lo up
+  done
+  ip -n "$AP_SERVER_NS" addr add 192.0.2.1/24 dev "$veth_server"
+  ip -n "$AP_SERVER_NS" addr add 198.51.100.1/24 dev "$veth_server"
+  ip -n "$AP_SERVER_NS" addr add 203.0.113.1/24 dev "$veth_server"
+  ip -n "$AP_SERVER_NS" addr add 2001:db8::1/64 dev "$veth_server" nodad
+  ip -n "$AP_SERVER_NS" addr add 2001:db8:1::1/64 dev "$veth_server" nodad
+  ip -n "$AP_SERVER_NS" addr add 2001:db8:2::1/64 dev "$veth_server" nodad
+  ip -n "$AP_CLIENT_NS" addr add "$AP_TRUSTED_V4/24" dev "$veth_client"
+  ip -n "$AP_CLIENT_NS" addr add "$AP_UNTRUSTED_V4/24" dev "$veth_client"
+  ip -n "$AP_CLIENT_NS" addr add "$AP_DENIED_V4/24" dev "$veth_client"
+  ip -n "$AP_CLIENT_NS" addr add "$AP_TRUSTED_V6/64" dev "$veth_client" nodad
+  ip -n "$AP_CLIENT_NS" addr add "$AP_UNTRUSTED_V6/64" dev "$veth_client" nodad
+  ip -n "$AP_CLIENT_NS" addr add "$AP_DENIED_V6/64" dev "$veth_client" nodad
+  for ns in "$AP_SERVER_NS" "$AP_CLIENT_NS"; do
+    dev=$([[ $ns == "$AP_SERVER_NS" ]] && echo "$veth_server" || echo "$veth_client")
+    ip -n "$ns" link set "$dev" up
+  done
+  # nodad makes the global addresses usable at once; still wait (bounded) until none is
+  # tentative, so a bind() to one cannot fail with EADDRNOTAVAIL.
+  local i
+  for ((i = 0; i < 50; i++)); do
+    if ! ip -n "$AP_SERVER_NS" -6 addr show tentative | grep -q 'scope global' &&
+      ! ip -n "$AP_CLIENT_NS" -6 addr show tentative | grep -q 'scope global'; then
+      break
+    fi
+    sleep 0.1
+  done
+}
+
+# A real local user with a real password (checked by pam_unix against /etc/shadow).
+# Arguments: user name, password.
+ap_create_user() {
+  local name=$1 password=$2
+  getent passwd "$name" > /dev/null && ap_die "user $name already exists (left over from an earlier run?)"
+  mkdir -p "$AP_WORK/home"
+  chmod 755 "$AP_WORK/home"
+  useradd --home-dir "$AP_WORK/home/$name" --create-home --shell /bin/sh --user-group "$name"
+  AP_USER=$name
+  printf '%s:%s\n' "$name" "$password" | chpasswd
+}
+
+# sshd's privilege separation folder; Debian's service unit makes it, a bare container may not.
+ap_prepare_run_sshd() {
+  if [[ ! -d /run/sshd ]]; then
+    mkdir -m 755 /run/sshd
+    AP_MADE_RUN_SSHD=1
+  fi
+}
+
+# Writes /etc/pam.d/SERVICE from stdin and remembers it for removal.
+ap_write_pam_service() {
+  local service=$1
+  [[ $service == sshd ]] && ap_die "refusing to touch /etc/pam.d/sshd"
+  AP_PAM_FILES+=("/etc/pam.d/$service")
+  cat > "/etc/pam.d/$service"
+  chmod 644 "/etc/pam.d/$service"
+}
+
+# A /dev for sshd's own mount namespace whose `log` socket is a syslog sink writing WORK/syslog,
+# so the module's decision lines can be checked without touching the host's /dev or syslog.
+# The device nodes sshd and its children use are bind-mounted onto the placeholders in
+# ap_start_sshd, inside that namespace only.
+ap_start_syslog_sink() {
+  local here
+  here=$(dirname "${BASH_SOURCE[0]}")
+  AP_DEV_DIR="$AP_WORK/dev"
+  AP_SYSLOG="$AP_WORK/syslog"
+  mkdir -m 755 "$AP_DEV_DIR"
+  local node
+  for node in null zero full random urandom tty; do
+    : > "$AP_DEV_DIR/$node"
+  done
+  ln -s /proc/self/fd "$AP_DEV_DIR/fd"
+  ln -s /proc/self/fd/0 "$AP_DEV_DIR/stdin"
+  ln -s /proc/self/fd/1 "$AP_DEV_DIR/stdout"
+  ln -s /proc/self/fd/2 "$AP_DEV_DIR/stderr"
+  : > "$AP_SYSLOG"
+  perl "$here/syslog_sink.pl" "$AP_DEV_DIR/log" "$AP_SYSLOG" 600 &
+  AP_SINK_PID=$!
+  local i
+  for ((i = 0; i < 50; i++)); do
+    [[ -S $AP_DEV_DIR/log ]] && return 0
+    kill -0 "$AP_SINK_PID" 2> /dev/null || break
+    sleep 0.1
+  done
+  ap_die "the syslog sink did not start"
+}
+
+# Waits (at most 3 s) for a line of WORK/syslog after line AFTER that contains every one of the
+# other arguments; prints it. Returns 1 if none came.
+ap_syslog_line() {
+  local after=$1 i line needle found
+  shift
+  for ((i = 0; i < 30; i++)); do
+    while IFS= read -r line; do
+      found=1
+      for needle in "$@"; do
+        [[ $line == *"$needle"* ]] || { found=0; break; }
+      done
+      if [[ $found == 1 ]]; then
+        printf '%s\n' "$line"
+        return 0
+      fi
+    done < <(tail -n "+$((after + 1))" "$AP_SYSLOG")
+    sleep 0.1
+  done
+  return 1
+}
+
+# The host key and known_hosts file shared by every sshd of the run.
+ap_make_host_key() {
+  ssh-keygen -q -t ed25519 -N '' -C ap-sshd-test -f "$AP_WORK/host_key"
+  local pub
+  pub=$(cut -d' ' -f1,2 "$AP_WORK/host_key.pub")
+  : > "$AP_WORK/known_hosts"
+  local port
+  for port in "$@"; do
+    printf '[%s]:%s %s\n[%s]:%s %s\n' "$AP_SERVER_V4" "$port" "$pub" "$AP_SERVER_V6" "$port" "$pub" \
+      >> "$AP_WORK/known_hosts"
+  done
+}
+
+# Starts sshd in the server namespace under the name SERVICE (its PAM service name: sshd uses
+# the file name it was started as) on PORT, in the foreground, logging to WORK/SERVICE.log.
+# AllowUsers keeps every other account out.
+ap_start_sshd() {
+  local service=$1 port=$2
+  ln -sf /usr/sbin/sshd "$AP_WORK/$service"
+  cat > "$AP_WORK/$service.conf" <<CONF
+Port $port
+ListenAddress $AP_SERVER_V4
+ListenAddress $AP_SERVER_V6
+HostKey $AP_WORK/host_key
+PidFile $AP_WORK/$service.pid
+UsePAM yes
+KbdInteractiveAuthentication yes
+AuthenticationMethods keyboard-interactive
+PasswordAuthentication no
+PubkeyAuthentication no
+HostbasedAuthentication no
+GSSAPIAuthentication no
+AuthorizedKeysFile none
+PermitRootLogin no
+AllowUsers $AP_USER
+UseDNS no
+StrictModes no
+X11Forwarding no
+AllowTcpForwarding no
+PrintMotd no
+PrintLastLog no
+MaxAuthTries 3
+LoginGraceTime 30
+MaxStartups 20:30:60
+LogLevel VERBOSE
+CONF
+  "$AP_WORK/$service" -t -f "$AP_WORK/$service.conf" || ap_die "sshd refused its config $AP_WORK/$service.conf"
+  # An ASan build of the module needs the runtime preloaded into (uninstrumented) sshd.
+  local preload=()
+  if [[ -n ${AP_SSHD_PRELOAD:-} ]]; then
+    preload=("LD_PRELOAD=$AP_SSHD_PRELOAD" "ASAN_OPTIONS=detect_leaks=0:abort_on_error=1")
+  fi
+  # With a syslog sink, sshd gets its own mount namespace whose /dev is the sink's folder with
+  # the host's device nodes bound in (unshare(1) makes it private: nothing propagates back).
+  local wrap=()
+  if [[ -n $AP_DEV_DIR ]]; then
+    # shellcheck disable=SC2016
+    wrap=(unshare --mount --propagation private bash -c '
+      set -e
+      dev=$1
+      shift
+      for node in null zero full random urandom tty; do mount --bind "/dev/$node" "$dev/$node"; done
+      mount --rbind "$dev" /dev
+      exec "$@"' private-dev "$AP_DEV_DIR")
+  fi
+  # ip netns exec, unshare, bash and env exec sshd in turn, so $! is sshd's pid.
+  ip netns exec "$AP_SERVER_NS" "${wrap[@]}" env "${preload[@]}" "$AP_WORK/$service" -D -e \
+    -f "$AP_WORK/$service.conf" > "$AP_WORK/$service.log" 2>&1 &
+  local pid=$!
+  AP_SSHD_PIDS+=("$pid")
+  local i listening
+  for ((i = 0; i < 100; i++)); do
+    kill -0 "$pid" 2> /dev/null || { cat "$AP_WORK/$service.log" >&2; ap_die "sshd ($service) exited at start"; }
+    listening=$(ip netns exec "$AP_SERVER_NS" ss -Htln "sport = :$port" | wc -l)
+    [[ $listening -ge 2 ]] && break
+    sleep 0.1
+  done
+  [[ $listening -ge 2 ]] || ap_die "sshd ($service) not listening on port $port after 10 s"
+  # Both address families reach it from the client namespace (a bare TCP connect, closed at once).
+  local address
+  for address in "$AP_SERVER_V4" "$AP_SERVER_V6"; do
+    ip netns exec "$AP_CLIENT_NS" timeout 5 bash -c "exec 3<>/dev/tcp/$address/$port" 2> /dev/null ||
+      ap_die "no path from the client namespace to sshd at $address port $port"
+  done
+}
+
+# One whole login: ssh from SOURCE to the server on PORT, as AP_USER, running `id -un`.
+# Keyboard-interactive prompts go to the askpass program ASKPASS (with AP_ASKPASS_DIR set).
+# Sets AP_SSH_RC, and leaves stdout/stderr in WORK/ssh.out / WORK/ssh.err.
+ap_ssh() {
+  local source=$1 port=$2 askpass=$3 askpass_dir=$4
+  local target=$AP_SERVER_V4
+  [[ $source == *:* ]] && target=$AP_SERVER_V6
+  AP_SSH_RC=0
+  timeout -k 2 25 ip netns exec "$AP_CLIENT_NS" setsid -w env -i \
+    PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$AP_WORK" \
+    SSH_ASKPASS="$askpass" SSH_ASKPASS_REQUIRE=force DISPLAY=none AP_ASKPASS_DIR="$askpass_dir" \
+    ssh -F /dev/null -n -b "$source" -p "$port" -l "$AP_USER" \
+    -o UserKnownHostsFile="$AP_WORK/known_hosts" -o GlobalKnownHostsFile=/dev/null \
+    -o StrictHostKeyChecking=yes -o CheckHostIP=no -o UpdateHostKeys=no \
+    -o BatchMode=no -o PreferredAuthentications=keyboard-interactive \
+    -o PubkeyAuthentication=no -o PasswordAuthentication=no -o GSSAPIAuthentication=no \
+    -o HostbasedAuthentication=no -o IdentityAgent=none -o NumberOfPasswordPrompts=1 \
+    -o ConnectTimeout=5 -o ServerAliveInterval=5 -o ServerAliveCountMax=2 \
+    -o ControlMaster=no -o ControlPath=none -o LogLevel=ERROR \
+    "$target" id -un > "$AP_WORK/ssh.out" 2> "$AP_WORK/ssh.err" < /dev/null || AP_SSH_RC=$?
+}
+
+# Removes everything the run made; safe to call more than once and after a partial set-up.
+ap_cleanup() {
+  local pid ns file
+  for pid in "${AP_SSHD_PIDS[@]}"; do
+    kill "$pid" 2> /dev/null || true
+  done
+  for pid in "${AP_SSHD_PIDS[@]}"; do
+    wait "$pid" 2> /dev/null || true
+  done
+  AP_SSHD_PIDS=()
+  if [[ -n $AP_SINK_PID ]]; then
+    kill "$AP_SINK_PID" 2> /dev/null || true
+    wait "$AP_SINK_PID" 2> /dev/null || true
+    AP_SINK_PID=""
+  fi
+  for ns in "$AP_SERVER_NS" "$AP_CLIENT_NS"; do
+    [[ -n $ns ]] || continue
+    # Anything still running in our own namespaces (sshd session children) was started by us.
+    for pid in $(ip netns pids "$ns" 2> /dev/null); do
+      kill "$pid" 2> /dev/null || true
+    done
+    ip netns del "$ns" 2> /dev/null || true
+  done
+  AP_SERVER_NS="" AP_CLIENT_NS=""
+  if [[ -n $AP_USER ]]; then
+    userdel --remove "$AP_USER" 2> /dev/null || true
+    AP_USER=""
+  fi
+  for file in "${AP_PAM_FILES[@]}"; do
+    rm -f "$file"
+  done
+  AP_PAM_FILES=()
+  if [[ $AP_MADE_RUN_SSHD == 1 ]]; then
+    rmdir /run/sshd 2> /dev/null || true
+    AP_MADE_RUN_SSHD=0
+  fi
+  if [[ -n $AP_WORK && -d $AP_WORK && ${AP_KEEP_WORK:-0} != 1 ]]; then
+    rm -rf "$AP_WORK"
+  fi
+}
