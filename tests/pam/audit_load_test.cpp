@@ -1,0 +1,74 @@
+// 32 processes making 500 decisions each through pam_policy.so at once: every decision
+// succeeds, and the audit log holds every one exactly once (issue: no decision fails because of
+// the log, nothing lost, nothing duplicated).
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+
+#include "tests/pam/harness.h"
+
+namespace authpolicy::pam_test {
+namespace {
+
+constexpr int kProcesses = 32;
+constexpr int kDecisions = 500;
+
+std::string query(const std::string& db, const std::string& sql) {
+  const std::string command =
+      "env -u LD_PRELOAD sqlite3 -batch -noheader '" + db + "' \"" + sql + "\" 2>/dev/null";
+  std::string out;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (!pipe) return "popen failed";
+  char buffer[256];
+  while (fgets(buffer, sizeof buffer, pipe)) out += buffer;
+  pclose(pipe);
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  return out;
+}
+
+TEST(PamAuditLoad, ThirtyTwoProcessesFiveHundredDecisionsEach) {
+  const std::string db = std::string(Paths::run_dir()) + "/audit-load-" + std::to_string(getpid()) +
+                         "/audit.db";
+  write_passdbs();
+  write_policy(matrix_password_factor() + "audit { db = \"" + db + "\" }\nauth password\n");
+  int ready[2];
+  ASSERT_EQ(pipe(ready), 0);
+  std::vector<pid_t> children;
+  for (int p = 0; p < kProcesses; ++p) {
+    const pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      close(ready[1]);
+      char go;
+      if (read(ready[0], &go, 1) < 0) _exit(3);  // start together: the log is created in a race
+      int succeeded = 0;
+      for (int i = 0; i < kDecisions; ++i) {
+        Script script({"alice-pass"});
+        Session session("ap_policy", std::string("alice"), &script);
+        if (session.start_code == PAM_SUCCESS && session.authenticate() == PAM_SUCCESS) ++succeeded;
+      }
+      _exit(succeeded == kDecisions ? 0 : 1);
+    }
+    children.push_back(pid);
+  }
+  close(ready[0]);
+  close(ready[1]);  // EOF releases every child at once
+  int failed = 0;
+  for (pid_t pid : children) {
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) ++failed;
+  }
+  EXPECT_EQ(failed, 0) << "processes with a failed decision";
+  EXPECT_EQ(query(db, "SELECT count(*) FROM decisions"), std::to_string(kProcesses * kDecisions));
+  EXPECT_EQ(query(db, "SELECT count(DISTINCT pid) FROM decisions"), std::to_string(kProcesses));
+  EXPECT_EQ(query(db, "SELECT min(n) || ' ' || max(n) FROM (SELECT count(*) AS n FROM decisions GROUP BY pid)"),
+            std::to_string(kDecisions) + " " + std::to_string(kDecisions));
+  EXPECT_EQ(query(db, "SELECT count(*) FROM decisions WHERE decision != 'permit'"), "0");
+}
+
+}  // namespace
+}  // namespace authpolicy::pam_test
