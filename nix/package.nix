@@ -110,7 +110,9 @@ stdenv.mkDerivation {
   doInstallCheck = true;
   installCheckPhase = ''
     runHook preInstallCheck
-    for f in lib/security/pam_policy.so bin/authpolicy libexec/authpolicy/pin-helper; do
+    for f in lib/security/pam_policy.so bin/authpolicy libexec/authpolicy/pin-helper \
+        lib/security/pam_policy-factors/factor_pin.so lib/security/pam_policy-factors/factor_totp.so \
+        lib/security/pam_policy-factors/factor_u2f.so; do
       if [ ! -f "$out/$f" ]; then
         echo "authpolicy: $out/$f was not installed" >&2
         exit 1

@@ -2,12 +2,16 @@
 # The README demo: real libpam (under pam_wrapper) authenticating through pam_policy.so against
 # the project's policies/, with pamtester as the application. Shows each prompt and decision.
 #
-# usage: pam/demo.sh BUILD_DIR     (as root: policy files must be root-owned)
+# usage: pam/demo.sh BUILD_DIR [TCTI AUDIT_DB]    (as root: policy files must be root-owned)
+#   TCTI: a TPM (swtpm) on which user `nobody` has a PIN: adds the `auth pin || password` scenes.
+#   AUDIT_DB: where the decisions are logged (default: a file in the demo's temporary folder).
 # needs: pamtester, libpam-wrapper (pam_matrix.so stands in for pam_unix), oathtool for the
 #        one-time-code scene.
 set -euo pipefail
 
-build=${1:?usage: pam/demo.sh BUILD_DIR}
+build=${1:?usage: pam/demo.sh BUILD_DIR [TCTI AUDIT_DB]}
+tcti=${2:-}
+audit_db=${3:-}
 here=$(cd "$(dirname "$0")/.." && pwd)
 module="$build/pam/pam_policy.so"
 wrapper=/usr/lib/x86_64-linux-gnu/libpam_wrapper.so
@@ -29,7 +33,9 @@ chmod 700 "$work/totp"
 
 # The demo user: alice, password "alice-pass", for every demo service (pam_matrix's format).
 services=(unlock remote design sshd)
-for s in "${services[@]}"; do echo "alice:alice-pass:$s"; done > "$work/passdb"
+{ for s in "${services[@]}"; do echo "alice:alice-pass:$s"; done
+  echo "nobody:nobody-pass:pin"; } > "$work/passdb"
+[[ -n "$audit_db" ]] || audit_db="$work/audit/audit.db"
 chmod 600 "$work/passdb"
 
 # The project's policies, unchanged except: `password` checks pam_matrix's database instead of
@@ -39,6 +45,8 @@ sed -i "s|/etc/authpolicy/totp/%u|$work/totp/%u|" "$work/policies/shared/keys.in
 install_policy() {  # service policy-file
   { cat "$here/policies/$2.pol"
     echo "factor password { module = \"$matrix\"; arguments = \"passdb=$work/passdb\" }"
+    echo "audit { db = \"$audit_db\" }"
+    [[ -z "$tcti" ]] || echo "tpm { tcti = \"$tcti\" }"
   } > "$work/policies/$1.pol"
   chmod 644 "$work/policies/$1.pol"
   printf 'auth required %s policy=%s\naccount required %s policy=%s\n' \
@@ -48,6 +56,7 @@ install_policy unlock unlock-fingerprint-or-password
 install_policy remote remote-otp
 install_policy design design-card
 install_policy sshd sshd
+install_policy pin pin-fallback
 echo "auth required pam_deny.so" > "$work/pam.d/other"
 chown -R root:root "$work"
 
@@ -86,7 +95,18 @@ scene "remote-otp.pol from elsewhere with a wrong code" \
 scene "design-card.pol from the trusted network" 'alice-pass\n' -I rhost=10.1.2.3 design alice authenticate
 scene "design-card.pol from elsewhere: no TPM PIN and no security key here, so denied" \
   'alice-pass\n' -I rhost=203.0.113.9 design alice authenticate
-scene "sshd.pol: no GeoIP database or audit log here, so its deny rules are unknown: denied, nothing asked" \
+scene "sshd.pol: no GeoIP database here, so the country rule is unknown: denied, nothing asked" \
   'alice-pass\n' -I rhost=10.20.1.1 sshd alice authenticate
 scene "account phase only (an sshd public-key login): the same deny rules" \
   '' -I rhost=10.20.1.1 sshd alice acct_mgmt
+if [[ -n "$tcti" ]]; then
+  scene "pin-fallback.pol (auth pin || password): the right TPM PIN" \
+    '2468\n' pin nobody authenticate
+  scene "a wrong PIN falls back to the password; the TPM counts the attempt" \
+    '1111\nnobody-pass\n' pin nobody authenticate
+  scene "two more wrong PINs and wrong passwords: the hardware locks the PIN" \
+    '1111\nwrong\n' pin nobody authenticate
+  scene "(third)" '1111\nwrong\n' pin nobody authenticate
+  scene "locked: the PIN is not even asked, the person is told, the password still works" \
+    'nobody-pass\n' pin nobody authenticate
+fi
