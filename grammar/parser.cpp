@@ -2,6 +2,7 @@
 #include "grammar/parser.h"
 
 #include <tao/pegtl/contrib/parse_tree.hpp>
+#include <vector>
 
 #include "grammar/grammar.h"
 
@@ -9,7 +10,43 @@ namespace authpolicy::grammar {
 namespace {
 
 namespace pt = p::parse_tree;
-using Node = pt::node;
+
+// Parse-tree nodes come from a per-thread free list: PEGTL allocates a node for every attempt of
+// a non-leaf rule, so reusing them keeps parsing off the allocator (the module parses on every
+// login).
+struct Node : pt::basic_node<Node> {
+  static void* operator new(std::size_t size) {
+    auto& pool = free_list();
+    if (size == sizeof(Node) && !pool.empty()) {
+      void* p = pool.back();
+      pool.pop_back();
+      return p;
+    }
+    return ::operator new(size);
+  }
+  static void operator delete(void* p, std::size_t size) noexcept {
+    auto& pool = free_list();
+    if (size == sizeof(Node) && pool.size() < 4096) {
+      try {
+        pool.push_back(p);
+        return;
+      } catch (...) {
+      }
+    }
+    ::operator delete(p);
+  }
+
+ private:
+  struct FreeList : std::vector<void*> {
+    ~FreeList() {
+      for (void* p : *this) ::operator delete(p);
+    }
+  };
+  static FreeList& free_list() {
+    thread_local FreeList pool;
+    return pool;
+  }
+};
 
 // clang-format off
 template <typename Rule>
@@ -375,7 +412,7 @@ ParseResult parse_policy_text(std::string_view text, std::uint32_t file_index) {
   NestingDepth::value() = 0;
   try {
     p::memory_input<> in(text.data(), text.size(), "policy");
-    auto root = pt::parse<policy, selector, p::nothing, control>(in);
+    auto root = pt::parse<policy, Node, selector, p::nothing, control>(in);
     if (!root) {
       result.error = SyntaxError{ast::Location{file_index, 1, 1, 1}, "not a policy"};
       return result;
