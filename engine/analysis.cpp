@@ -78,18 +78,6 @@ VarKind var_kind(Subject s) {
   return VarKind::user;
 }
 
-bool compare(long value, Comparison op, long count) {
-  switch (op) {
-    case Comparison::ge: return value >= count;
-    case Comparison::gt: return value > count;
-    case Comparison::le: return value <= count;
-    case Comparison::lt: return value < count;
-    case Comparison::eq: return value == count;
-    case Comparison::ne: return value != count;
-  }
-  return false;
-}
-
 Tri from_bool(bool b) { return b ? Tri::yes : Tri::no; }
 
 // The atom's value when its own subject is `own` (and, for GeoIP atoms, the address is known).

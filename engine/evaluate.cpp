@@ -53,18 +53,6 @@ Tri negate(Tri t) {
   return Tri::unknown;
 }
 
-bool compare(long value, Comparison op, long count) {
-  switch (op) {
-    case Comparison::ge: return value >= count;
-    case Comparison::gt: return value > count;
-    case Comparison::le: return value <= count;
-    case Comparison::lt: return value < count;
-    case Comparison::eq: return value == count;
-    case Comparison::ne: return value != count;
-  }
-  return false;
-}
-
 class Evaluator {
  public:
   Evaluator(const Policy& policy, const RequestInfo& request, SubjectSource& subjects,

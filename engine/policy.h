@@ -63,6 +63,19 @@ enum class Subject {
 
 enum class Comparison { ge, gt, le, lt, eq, ne };
 
+// `value OP count` for failures() atoms.
+inline bool compare(long value, Comparison op, long count) {
+  switch (op) {
+    case Comparison::ge: return value >= count;
+    case Comparison::gt: return value > count;
+    case Comparison::le: return value <= count;
+    case Comparison::lt: return value < count;
+    case Comparison::eq: return value == count;
+    case Comparison::ne: return value != count;
+  }
+  return false;
+}
+
 // One test on one subject; the leaves of every condition.
 struct Atom {
   Subject subject = Subject::user;
