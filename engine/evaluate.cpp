@@ -291,16 +291,17 @@ class Evaluator {
   }
 };
 
-std::string join_attempts(const Decision& d, bool only_asked) {
+// Names of the attempts whose outcome is (or, with `negate`, is not) `outcome`, with details when
+// `detailed`: "password" or "pin fail (wrong pin), u2f unavailable (remote request)".
+std::string join_attempts(const Decision& d, Outcome outcome, bool negate, bool detailed) {
   std::string out;
   for (const auto& a : d.attempts) {
-    if (only_asked && a.outcome == Outcome::unavailable) continue;
+    if ((a.outcome == outcome) == negate) continue;
     if (!out.empty()) out += ", ";
     out += a.name;
-    if (!only_asked) {
-      out += " " + std::string(to_string(a.outcome));
-      if (!a.detail.empty()) out += " (" + a.detail + ")";
-    }
+    if (!detailed) continue;
+    out += " " + std::string(to_string(a.outcome));
+    if (!a.detail.empty()) out += " (" + a.detail + ")";
   }
   return out;
 }
@@ -315,9 +316,11 @@ Decision decide(const Policy& policy, const RequestInfo& request, SubjectSource&
   const Result r = evaluator.run_auth();
   decision.permit = r == Result::pass;
   if (decision.permit) {
-    const std::string asked = join_attempts(decision, true);
-    decision.reason = asked.empty() ? "auth passed without asking any factor"
-                                    : "auth passed: " + asked;
+    const std::string passed = join_attempts(decision, Outcome::pass, false, false);
+    decision.reason = passed.empty() ? "auth passed without asking any factor"
+                                     : "auth passed: " + passed;
+    const std::string others = join_attempts(decision, Outcome::pass, true, true);
+    if (!others.empty()) decision.reason += " (also tried: " + others + ")";
     if (!decision.waived.empty()) {
       std::string waived;
       for (const auto& w : decision.waived) waived += (waived.empty() ? "" : ", ") + w;
@@ -328,10 +331,15 @@ Decision decide(const Policy& policy, const RequestInfo& request, SubjectSource&
   if (decision.asked().empty()) {
     decision.reason = decision.attempts.empty()
                           ? "auth failed without asking any factor"
-                          : "no factor could be asked: " + join_attempts(decision, false);
+                          : "no factor could be asked: " +
+                                join_attempts(decision, Outcome::pass, true, true);
     return decision;
   }
-  decision.reason = "auth failed: " + join_attempts(decision, false);
+  decision.reason = "auth failed: " + join_attempts(decision, Outcome::pass, true, true);
+  if (const std::string passed = join_attempts(decision, Outcome::pass, false, false);
+      !passed.empty()) {
+    decision.reason += " (passed: " + passed + ")";
+  }
   return decision;
 }
 
