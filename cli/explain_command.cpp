@@ -122,7 +122,8 @@ int run_explain(const std::vector<std::string>& args, std::ostream& out, std::os
     for (const auto& f : policy.factors) {
       if (f.used && f.presence && !f.remote_allowed) names.push_back(f.name);
     }
-    out << join(names, ", ") << " need a person at the machine: unavailable for remote requests\n";
+    out << join(names, ", ") << (names.size() == 1 ? " needs" : " need")
+        << " a person at the machine: unavailable for remote requests\n";
   }
   return 0;
 }
