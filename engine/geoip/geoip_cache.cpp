@@ -70,10 +70,10 @@ std::int64_t now_ns() {
 }
 
 Cache& cache() {
-  // An ordinary static: the PAM module is loaded and unloaded with every pam_start/pam_end, so
-  // a never-freed singleton would leak once per load.
-  static Cache instance;
-  return instance;
+  // Never destroyed: the PAM module's unload hook clears the cache (geoip_cache_clear) and may run
+  // after static destructors; a host may also look up from another thread while exiting.
+  static Cache* instance = new Cache;
+  return *instance;
 }
 
 GeoLookup lookup_through_cache(const std::string& path, GeoLayout layout,
