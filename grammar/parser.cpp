@@ -11,41 +11,58 @@ namespace {
 
 namespace pt = p::parse_tree;
 
-// Parse-tree nodes come from a per-thread free list: PEGTL allocates a node for every attempt of
-// a non-leaf rule, so reusing them keeps parsing off the allocator (the module parses on every
-// login).
+// Parse-tree nodes are recycled through a free list that lives for one parse: PEGTL allocates a
+// node for every attempt of a non-leaf rule, so reuse keeps parsing off the allocator (the module
+// parses on every login). The thread-local is a plain pointer on purpose: a thread-local with a
+// destructor inside a dlopen()ed PAM module outlives the module's unloading badly.
+struct NodePool {
+  std::vector<void*> free;
+  NodePool() = default;
+  NodePool(const NodePool&) = delete;
+  NodePool& operator=(const NodePool&) = delete;
+  ~NodePool() {
+    for (void* p : free) ::operator delete(p);
+  }
+};
+
+NodePool*& active_pool() {
+  thread_local NodePool* pool = nullptr;
+  return pool;
+}
+
 struct Node : pt::basic_node<Node> {
   static void* operator new(std::size_t size) {
-    auto& pool = free_list();
-    if (size == sizeof(Node) && !pool.empty()) {
-      void* p = pool.back();
-      pool.pop_back();
+    NodePool* pool = active_pool();
+    if (pool && size == sizeof(Node) && !pool->free.empty()) {
+      void* p = pool->free.back();
+      pool->free.pop_back();
       return p;
     }
     return ::operator new(size);
   }
   static void operator delete(void* p, std::size_t size) noexcept {
-    auto& pool = free_list();
-    if (size == sizeof(Node) && pool.size() < 4096) {
+    NodePool* pool = active_pool();
+    if (pool && size == sizeof(Node) && pool->free.size() < 4096) {
       try {
-        pool.push_back(p);
+        pool->free.push_back(p);
         return;
       } catch (...) {
       }
     }
     ::operator delete(p);
   }
+};
+
+// Makes `pool` the active one for the current scope.
+class PoolScope {
+ public:
+  explicit PoolScope(NodePool& pool) : previous_(active_pool()) { active_pool() = &pool; }
+  ~PoolScope() { active_pool() = previous_; }
+  PoolScope(const PoolScope&) = delete;
+  PoolScope& operator=(const PoolScope&) = delete;
 
  private:
-  struct FreeList : std::vector<void*> {
-    ~FreeList() {
-      for (void* p : *this) ::operator delete(p);
-    }
-  };
-  static FreeList& free_list() {
-    thread_local FreeList pool;
-    return pool;
-  }
+  NodePool* previous_;
 };
 
 // clang-format off
@@ -410,6 +427,8 @@ ParseResult parse_policy_text(std::string_view text, std::uint32_t file_index) {
     return result;
   }
   NestingDepth::value() = 0;
+  NodePool pool;  // declared before the scope: every node returns to it before it goes
+  PoolScope pool_scope(pool);
   try {
     p::memory_input<> in(text.data(), text.size(), "policy");
     auto root = pt::parse<policy, Node, selector, p::nothing, control>(in);

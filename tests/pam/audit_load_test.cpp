@@ -34,6 +34,15 @@ TEST(PamAuditLoad, ThirtyTwoProcessesFiveHundredDecisionsEach) {
                          "/audit.db";
   write_passdbs();
   write_policy(matrix_password_factor() + "audit { db = \"" + db + "\" }\nauth password\n");
+  {
+    // pam_wrapper sets itself up lazily on the first pam_start and names its folder with one
+    // random letter: 32 children doing that at once collide. Set it up once, before forking.
+    Script warm_up({"alice-pass"});
+    Session session("ap_policy", std::string("alice"), &warm_up);
+    ASSERT_EQ(session.authenticate(), PAM_SUCCESS);
+  }
+  const std::string before = query(db, "SELECT count(*) FROM decisions");
+  ASSERT_EQ(before, "1");
   int ready[2];
   ASSERT_EQ(pipe(ready), 0);
   std::vector<pid_t> children;
@@ -63,9 +72,13 @@ TEST(PamAuditLoad, ThirtyTwoProcessesFiveHundredDecisionsEach) {
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) ++failed;
   }
   EXPECT_EQ(failed, 0) << "processes with a failed decision";
-  EXPECT_EQ(query(db, "SELECT count(*) FROM decisions"), std::to_string(kProcesses * kDecisions));
-  EXPECT_EQ(query(db, "SELECT count(DISTINCT pid) FROM decisions"), std::to_string(kProcesses));
-  EXPECT_EQ(query(db, "SELECT min(n) || ' ' || max(n) FROM (SELECT count(*) AS n FROM decisions GROUP BY pid)"),
+  const std::string children_only = " WHERE pid != " + std::to_string(getpid());
+  EXPECT_EQ(query(db, "SELECT count(*) FROM decisions" + children_only),
+            std::to_string(kProcesses * kDecisions));
+  EXPECT_EQ(query(db, "SELECT count(DISTINCT pid) FROM decisions" + children_only),
+            std::to_string(kProcesses));
+  EXPECT_EQ(query(db, "SELECT min(n) || ' ' || max(n) FROM (SELECT count(*) AS n FROM decisions" +
+                          children_only + " GROUP BY pid)"),
             std::to_string(kDecisions) + " " + std::to_string(kDecisions));
   EXPECT_EQ(query(db, "SELECT count(*) FROM decisions WHERE decision != 'permit'"), "0");
 }
