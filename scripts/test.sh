@@ -5,19 +5,29 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 quick=0
 [ "${1:-}" = "--quick" ] && quick=1
+results=$(mktemp)
+trap 'rm -f "$results"' EXIT
+
+# Prints the plain closing line "tests: N passed, N failed" over every ctest run so far.
+summary() {
+  awk '/tests passed, [0-9]+ tests failed out of/ {
+         for (i = 1; i <= NF; i++) { if ($i == "failed") f += $(i - 2); if ($i == "of") t += $(i + 1) }
+       } END { printf "tests: %d passed, %d failed\n", t - f, f }' "$results"
+}
 
 scripts/setup.sh build
 echo "== tests (build/)"
-(cd build && ctest --output-on-failure -j2 --timeout 600)
-((quick)) && exit 0
+(cd build && ctest --output-on-failure -j2 --timeout 600) | tee -a "$results"
+if ((quick)); then summary; exit 0; fi
 
 echo "== tests under AddressSanitizer + UBSan (build-asan/)"
 scripts/setup.sh build-asan -DAUTHPOLICY_SANITIZE=ON -DAUTHPOLICY_BENCH=OFF -DCMAKE_BUILD_TYPE=Debug
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-   ctest --output-on-failure -j2 --timeout 900)
+   ctest --output-on-failure -j2 --timeout 900) | tee -a "$results"
 
 echo "== fuzzing parse+check+eval for 60 s (build-fuzz/)"
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAUTHPOLICY_FUZZ=ON \
   -DAUTHPOLICY_BENCH=OFF >/dev/null
 cmake --build build-fuzz --target fuzz_policy -j"$(nproc)"
 fuzz/run.sh build-fuzz/fuzz/fuzz_policy 60
+summary
