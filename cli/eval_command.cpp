@@ -11,6 +11,7 @@
 #include "engine/render.h"
 #include "engine/scripted.h"
 #include "engine/system_subjects.h"
+#include "engine/values.h"
 
 namespace authpolicy::cli {
 namespace {
@@ -52,25 +53,13 @@ Lookup parse_geo(const std::string& flag, const std::string& text, bool country)
   if (text == "none") return Lookup{Lookup::Kind::no_value, {}, 0, {}};
   if (text == "unknown") return Lookup{Lookup::Kind::unknown, {}, 0, "given as unknown"};
   if (country) {
-    if (text.size() != 2 || !std::isalpha(static_cast<unsigned char>(text[0])) ||
-        !std::isalpha(static_cast<unsigned char>(text[1]))) {
-      throw UsageError(flag + " takes a two-letter country code, none or unknown");
-    }
-    std::string upper = text;
-    for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    return Lookup{Lookup::Kind::value, upper, 0, {}};
+    auto code = parse_country_code(text);
+    if (!code) throw UsageError(flag + " takes a two-letter country code, none or unknown");
+    return Lookup{Lookup::Kind::value, std::move(*code), 0, {}};
   }
-  std::string digits = text;
-  if (digits.size() > 2 && (digits[0] == 'A' || digits[0] == 'a') && (digits[1] == 'S' || digits[1] == 's')) {
-    digits = digits.substr(2);
-  }
-  char* end = nullptr;
-  errno = 0;
-  const unsigned long long n = std::strtoull(digits.c_str(), &end, 10);
-  if (digits.empty() || *end != '\0' || errno != 0 || n > 0xffffffffULL || !std::isdigit(static_cast<unsigned char>(digits[0]))) {
-    throw UsageError(flag + " takes an AS number, none or unknown");
-  }
-  return Lookup{Lookup::Kind::value, {}, static_cast<std::uint32_t>(n), {}};
+  auto number = parse_as_number(text);
+  if (!number) throw UsageError(flag + " takes an AS number, none or unknown");
+  return Lookup{Lookup::Kind::value, {}, *number, {}};
 }
 
 // The system's answers, overridden by whatever the command line fixed.

@@ -7,7 +7,6 @@
 #include <filesystem>
 
 #include "audit/decision_log.h"
-#include "engine/load.h"
 
 namespace authpolicy::cli {
 
@@ -20,10 +19,6 @@ std::string service_from_path(const std::string& path) {
 std::string current_user_name() {
   if (const passwd* pw = getpwuid(getuid())) return pw->pw_name;
   return std::to_string(getuid());
-}
-
-std::optional<Settings> common_settings(const std::string& block) {
-  return load_common_settings(block);
 }
 
 SystemSubjects::FailureCounter failure_counter_for(const Policy& policy) {

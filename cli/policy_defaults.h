@@ -1,5 +1,5 @@
-// Defaults the sub-commands share: the service a file stands for, the invoking user, the
-// settings of /etc/authpolicy/common.pol, and the failure counter of a policy's audit log.
+// Defaults the sub-commands share: the service a file stands for, the invoking user, and the
+// failure counter of a policy's audit log.
 #pragma once
 
 #include <optional>
@@ -14,10 +14,6 @@ namespace authpolicy::cli {
 std::string service_from_path(const std::string& path);
 
 std::string current_user_name();
-
-// A settings block ("tpm", "audit", "geoip") of /etc/authpolicy/common.pol, when that file
-// exists, is safe and declares it.
-std::optional<Settings> common_settings(const std::string& block);
 
 // Counts failures in the audit log the policy names (or the default one).
 SystemSubjects::FailureCounter failure_counter_for(const Policy& policy);

@@ -969,33 +969,23 @@ class Compiler {
         return nullptr;
       }
       if (atom.subject == Subject::country) {
-        if (e.text.size() != 2 || !std::isalpha(static_cast<unsigned char>(e.text[0])) ||
-            !std::isalpha(static_cast<unsigned char>(e.text[1]))) {
+        auto code = parse_country_code(e.text);
+        if (!code) {
           error("E007",
                 "invalid country code '" + e.text + "': use two-letter ISO 3166 codes such as \"DE\"",
                 e.location);
           return nullptr;
         }
-        std::string upper = e.text;
-        for (auto& ch : upper) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
-        atom.names.insert(upper);
+        atom.names.insert(std::move(*code));
         continue;
       }
       if (atom.subject == Subject::asn) {
-        std::string digits = e.text;
-        if (e.kind != ast::Literal::Kind::integer && digits.size() > 2 &&
-            (digits[0] == 'A' || digits[0] == 'a') && (digits[1] == 'S' || digits[1] == 's')) {
-          digits = digits.substr(2);
-        }
-        char* end = nullptr;
-        errno = 0;
-        const unsigned long long n = std::strtoull(digits.c_str(), &end, 10);
-        if (digits.empty() || *end != '\0' || errno != 0 || n > 0xffffffffULL ||
-            !std::isdigit(static_cast<unsigned char>(digits[0]))) {
+        auto number = parse_as_number(e.text);
+        if (!number) {
           error("E024", "invalid AS number '" + e.text + "'", e.location);
           return nullptr;
         }
-        atom.numbers.insert(static_cast<std::uint32_t>(n));
+        atom.numbers.insert(*number);
         continue;
       }
       atom.names.insert(e.text);

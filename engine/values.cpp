@@ -79,6 +79,30 @@ std::optional<int> parse_weekday(std::string_view text) {
 
 std::string_view weekday_name(int day) { return kShort.at(static_cast<std::size_t>(day)); }
 
+std::optional<std::string> parse_country_code(std::string_view text) {
+  if (text.size() != 2 || !std::isalpha(static_cast<unsigned char>(text[0])) ||
+      !std::isalpha(static_cast<unsigned char>(text[1]))) {
+    return std::nullopt;
+  }
+  std::string upper(text);
+  for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return upper;
+}
+
+std::optional<std::uint32_t> parse_as_number(std::string_view text) {
+  if (text.size() > 2 && (text[0] == 'A' || text[0] == 'a') && (text[1] == 'S' || text[1] == 's')) {
+    text.remove_prefix(2);
+  }
+  if (text.empty() || text.size() > 10) return std::nullopt;
+  std::uint64_t n = 0;
+  for (char c : text) {
+    if (!std::isdigit(static_cast<unsigned char>(c))) return std::nullopt;
+    n = n * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  if (n > 0xffffffffULL) return std::nullopt;
+  return static_cast<std::uint32_t>(n);
+}
+
 std::size_t edit_distance(std::string_view a, std::string_view b) {
   std::vector<std::size_t> row(b.size() + 1);
   for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -17,6 +18,12 @@ std::optional<int> parse_clock(std::string_view text, bool allow_end_of_day, std
 // "mon" or "monday" (any case) -> 0..6 with Monday = 0.
 std::optional<int> parse_weekday(std::string_view text);
 std::string_view weekday_name(int day);
+
+// A two-letter ISO 3166 country code, upper-cased ("de" -> "DE"); nullopt otherwise.
+std::optional<std::string> parse_country_code(std::string_view text);
+
+// An AS number, "15169" or "AS15169" (any case), within 32 bits; nullopt otherwise.
+std::optional<std::uint32_t> parse_as_number(std::string_view text);
 
 // Levenshtein distance, for "did you mean" suggestions.
 std::size_t edit_distance(std::string_view a, std::string_view b);

@@ -378,27 +378,55 @@ std::shared_ptr<const GeoIpDatabase> GeoIpDatabase::open(const std::string& path
   return std::shared_ptr<const GeoIpDatabase>(new GeoIpDatabase(std::move(handle), info));
 }
 
-GeoLookup GeoIpDatabase::country(std::string_view numeric_ip) const {
+struct GeoIpDatabase::Located {
+  std::optional<GeoLookup> answer;  // set when the lookup ends here (unknown, or no record)
+  MMDB_entry_s entry{};
+};
+
+GeoIpDatabase::Located GeoIpDatabase::locate(
+    std::string_view numeric_ip, bool holds_field,
+    std::string (*missing_cause)(const GeoDatabaseInfo&)) const {
+  Located located;
   std::optional<NumericAddress> address = parse_numeric_address(numeric_ip);
-  if (!address) return GeoLookup::unknown_because(std::string(kNotAnAddress));
-  // Built only on the way to an unknown: the common path allocates nothing for it.
-  auto where = [this] { return "GeoIP database " + info_.path; };
-  if (!info_.has_country) {
-    std::string cause = where() + " holds no country data";
-    if (info_.layout == GeoLayout::flat) cause += " (no country_code field; layout flat)";
-    if (!info_.database_type.empty()) cause += " (database_type " + info_.database_type + ")";
-    return GeoLookup::unknown_because(cause);
+  if (!address) {
+    located.answer = GeoLookup::unknown_because(std::string(kNotAnAddress));
+    return located;
+  }
+  if (!holds_field) {
+    located.answer = GeoLookup::unknown_because(missing_cause(info_));
+    return located;
   }
   if (address->is_ipv6 && info_.ip_version == 4) {
-    return GeoLookup::unknown_because(where() + " is IPv4-only and cannot place an IPv6 address");
+    located.answer = GeoLookup::unknown_because("GeoIP database " + info_.path +
+                                                " is IPv4-only and cannot place an IPv6 address");
+    return located;
   }
   int mmdb_error = MMDB_SUCCESS;
   MMDB_lookup_result_s result =
       MMDB_lookup_sockaddr(&handle_->mmdb, address->as_sockaddr(), &mmdb_error);
   if (mmdb_error != MMDB_SUCCESS) {
-    return GeoLookup::unknown_because(where() + ": lookup failed: " + MMDB_strerror(mmdb_error));
+    located.answer = GeoLookup::unknown_because("GeoIP database " + info_.path +
+                                                ": lookup failed: " + MMDB_strerror(mmdb_error));
+    return located;
   }
-  if (!result.found_entry) return GeoLookup::none();
+  if (!result.found_entry) {
+    located.answer = GeoLookup::none();
+    return located;
+  }
+  located.entry = result.entry;
+  return located;
+}
+
+GeoLookup GeoIpDatabase::country(std::string_view numeric_ip) const {
+  Located located = locate(numeric_ip, info_.has_country, [](const GeoDatabaseInfo& info) {
+    std::string cause = "GeoIP database " + info.path + " holds no country data";
+    if (info.layout == GeoLayout::flat) cause += " (no country_code field; layout flat)";
+    if (!info.database_type.empty()) cause += " (database_type " + info.database_type + ")";
+    return cause;
+  });
+  if (located.answer) return std::move(*located.answer);
+  // Built only on the way to an unknown: the common path allocates nothing for it.
+  auto where = [this] { return "GeoIP database " + info_.path; };
 
   const char* const* paths[2] = {kFlatCountryCode, nullptr};
   if (info_.layout == GeoLayout::geoip2) {
@@ -407,7 +435,7 @@ GeoLookup GeoIpDatabase::country(std::string_view numeric_ip) const {
   }
   for (const char* const* path : paths) {
     if (path == nullptr) break;
-    FieldRead field = read_field(result.entry, path);
+    FieldRead field = read_field(located.entry, path);
     if (field.state == FieldRead::absent) continue;
     if (field.state != FieldRead::present) {
       return GeoLookup::unknown_because(where() + ": " + field.failure);
@@ -423,28 +451,16 @@ GeoLookup GeoIpDatabase::country(std::string_view numeric_ip) const {
 }
 
 GeoLookup GeoIpDatabase::asn(std::string_view numeric_ip) const {
-  std::optional<NumericAddress> address = parse_numeric_address(numeric_ip);
-  if (!address) return GeoLookup::unknown_because(std::string(kNotAnAddress));
+  Located located = locate(numeric_ip, info_.has_asn, [](const GeoDatabaseInfo& info) {
+    std::string cause = "GeoIP database " + info.path + " holds no ASN data";
+    if (!info.database_type.empty()) cause += " (database_type " + info.database_type + ")";
+    return cause;
+  });
+  if (located.answer) return std::move(*located.answer);
   auto where = [this] { return "GeoIP database " + info_.path; };
-  if (!info_.has_asn) {
-    std::string cause = where() + " holds no ASN data";
-    if (!info_.database_type.empty()) cause += " (database_type " + info_.database_type + ")";
-    return GeoLookup::unknown_because(cause);
-  }
-  if (address->is_ipv6 && info_.ip_version == 4) {
-    return GeoLookup::unknown_because(where() + " is IPv4-only and cannot place an IPv6 address");
-  }
-  int mmdb_error = MMDB_SUCCESS;
-  MMDB_lookup_result_s result =
-      MMDB_lookup_sockaddr(&handle_->mmdb, address->as_sockaddr(), &mmdb_error);
-  if (mmdb_error != MMDB_SUCCESS) {
-    return GeoLookup::unknown_because(where() + ": lookup failed: " + MMDB_strerror(mmdb_error));
-  }
-  if (!result.found_entry) return GeoLookup::none();
-
   // GeoIP2 Enterprise and Insights keep the AS number under traits.
   for (const char* const* path : {kAsNumber, kTraitsAsNumber}) {
-    FieldRead field = read_field(result.entry, path);
+    FieldRead field = read_field(located.entry, path);
     if (field.state == FieldRead::absent) continue;
     if (field.state != FieldRead::present) {
       return GeoLookup::unknown_because(where() + ": " + field.failure);

@@ -98,7 +98,12 @@ class GeoIpDatabase {
 
  private:
   struct Handle;
+  struct Located;
   GeoIpDatabase(std::unique_ptr<Handle> handle, GeoDatabaseInfo info);
+  // The steps country() and asn() share: parse the address, check the file can answer, find the
+  // record. Either the record, or the answer that ends the lookup before one.
+  Located locate(std::string_view numeric_ip, bool holds_field,
+                 std::string (*missing_cause)(const GeoDatabaseInfo&)) const;
 
   std::unique_ptr<Handle> handle_;
   GeoDatabaseInfo info_;
