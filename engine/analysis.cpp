@@ -306,26 +306,47 @@ class Space {
         if (atom_var_[i] == v) atoms.push_back(i);
       }
       auto candidates = candidates_for(vars_[v], atoms);
-      // Keep one representative per distinct signature (what the atoms can tell apart).
-      std::map<std::vector<int>, std::size_t> seen;
-      for (auto& rep : candidates) {
-        std::vector<int> signature;
-        for (std::size_t i : atoms) signature.push_back(static_cast<int>(atom_value(policy_.atoms[i], rep)));
-        if (vars_[v].kind == VarKind::rhost) {
-          signature.push_back(static_cast<int>(rep.rhost));
-          signature.push_back(rep.rhost == RhostKind::address && rep.address.is_loopback());
+      // Keep one representative per distinct signature (what the atoms can tell apart), the
+      // first in candidate order. Signatures sit in one flat buffer and are deduplicated by
+      // sorting: the module runs this on every policy load, so no allocation per candidate.
+      const bool is_rhost = vars_[v].kind == VarKind::rhost;
+      const bool is_geo = vars_[v].kind == VarKind::country || vars_[v].kind == VarKind::asn;
+      const std::size_t width = atoms.size() + (is_rhost ? 2 : 0) + (is_geo ? 1 : 0);
+      std::vector<int> signatures;
+      signatures.reserve(candidates.size() * width);
+      for (const auto& rep : candidates) {
+        for (std::size_t i : atoms) {
+          signatures.push_back(static_cast<int>(atom_value(policy_.atoms[i], rep)));
         }
-        if (vars_[v].kind == VarKind::country || vars_[v].kind == VarKind::asn) {
-          signature.push_back(static_cast<int>(rep.geo.kind));
+        if (is_rhost) {
+          signatures.push_back(static_cast<int>(rep.rhost));
+          signatures.push_back(rep.rhost == RhostKind::address && rep.address.is_loopback());
         }
-        if (seen.emplace(signature, vars_[v].classes.size()).second) {
-          vars_[v].classes.push_back(std::move(rep));
+        if (is_geo) signatures.push_back(static_cast<int>(rep.geo.kind));
+      }
+      auto signature = [&](std::size_t c) { return signatures.begin() + static_cast<long>(c * width); };
+      std::vector<std::size_t> order(candidates.size());
+      for (std::size_t c = 0; c < order.size(); ++c) order[c] = c;
+      std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+        return std::lexicographical_compare(signature(a), signature(a) + static_cast<long>(width),
+                                            signature(b), signature(b) + static_cast<long>(width));
+      });
+      std::vector<bool> keep(candidates.size(), false);
+      for (std::size_t k = 0; k < order.size(); ++k) {
+        if (k == 0 || !std::equal(signature(order[k]), signature(order[k]) + static_cast<long>(width),
+                                  signature(order[k - 1]))) {
+          keep[order[k]] = true;
         }
+      }
+      vars_[v].classes.reserve(static_cast<std::size_t>(std::count(keep.begin(), keep.end(), true)));
+      for (std::size_t c = 0; c < candidates.size(); ++c) {
+        if (keep[c]) vars_[v].classes.push_back(std::move(candidates[c]));
       }
     }
     values_.resize(policy_.atoms.size());
     own_union_.resize(policy_.atoms.size());
     for (std::size_t i = 0; i < policy_.atoms.size(); ++i) {
+      values_[i].reserve(vars_[atom_var_[i]].classes.size());
       for (const auto& rep : vars_[atom_var_[i]].classes) {
         const Tri t = atom_value(policy_.atoms[i], rep);
         values_[i].push_back(t);
@@ -452,17 +473,20 @@ class Space {
       if (policy_.atoms[i].addresses) sets.insert(policy_.atoms[i].addresses.get());
     }
     for (bool v4 : {true, false}) {
-      std::set<u128> points = {0};
+      std::vector<u128> points = {0};
       auto add_range = [&](u128 first, u128 last) {
-        points.insert(first);
+        points.push_back(first);
         const u128 max = v4 ? 0xffffffffu : ~static_cast<u128>(0);
-        if (last < max) points.insert(last + 1);
+        if (last < max) points.push_back(last + 1);
       };
       if (v4) add_range(static_cast<u128>(127) << 24, (static_cast<u128>(128) << 24) - 1);
       else add_range(1, 1);
       for (const AddressSet* set : sets) {
         for (const auto& r : set->ranges(v4)) add_range(r.first, r.last);
       }
+      std::sort(points.begin(), points.end());
+      points.erase(std::unique(points.begin(), points.end()), points.end());
+      out.reserve(out.size() + points.size());
       for (u128 p : points) {
         Representative r;
         r.rhost = RhostKind::address;
