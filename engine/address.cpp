@@ -135,16 +135,30 @@ void AddressSet::finish() {
     }
     *ranges = std::move(merged);
   }
+  // The search keys on their own, packed: 4 bytes per IPv4 range instead of 32, so a set of
+  // 100,000 blocks is searched in a few hundred KiB of cache instead of megabytes.
+  v4_starts_.clear();
+  v4_starts_.reserve(v4_.size());
+  for (const Range& r : v4_) v4_starts_.push_back(static_cast<std::uint32_t>(r.first));
+  v6_starts_.clear();
+  v6_starts_.reserve(v6_.size());
+  for (const Range& r : v6_) v6_starts_.push_back(r.first);
 }
 
 bool AddressSet::contains(const IpAddress& address) const {
-  const auto& ranges = address.v4 ? v4_ : v6_;
   // The last range starting at or before the address is the only one that can hold it.
-  auto it = std::upper_bound(ranges.begin(), ranges.end(), address.value,
-                             [](u128 value, const Range& r) { return value < r.first; });
-  if (it == ranges.begin()) return false;
-  --it;
-  return address.value <= it->last;
+  std::size_t index = 0;
+  if (address.v4) {
+    const auto value = static_cast<std::uint32_t>(address.value);
+    index = static_cast<std::size_t>(
+        std::upper_bound(v4_starts_.begin(), v4_starts_.end(), value) - v4_starts_.begin());
+    if (index == 0) return false;
+    return address.value <= v4_[index - 1].last;
+  }
+  index = static_cast<std::size_t>(
+      std::upper_bound(v6_starts_.begin(), v6_starts_.end(), address.value) - v6_starts_.begin());
+  if (index == 0) return false;
+  return address.value <= v6_[index - 1].last;
 }
 
 }  // namespace authpolicy

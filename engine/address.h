@@ -38,7 +38,7 @@ struct Cidr {
 };
 
 // A set of addresses and blocks, v4 and v6, as sorted disjoint ranges: lookups are binary
-// searches, so 100,000 entries cost about 17 comparisons.
+// searches over packed start keys, so 100,000 entries cost about 17 comparisons.
 class AddressSet {
  public:
   void add(const Cidr& block);
@@ -56,6 +56,8 @@ class AddressSet {
  private:
   std::vector<Range> v4_;
   std::vector<Range> v6_;
+  std::vector<std::uint32_t> v4_starts_;  // v4_[i].first, for the search
+  std::vector<u128> v6_starts_;           // v6_[i].first, for the search
 };
 
 }  // namespace authpolicy

@@ -121,5 +121,40 @@ TEST(AddressSet, HundredThousandEntriesAgreeWithAScan) {
   }
 }
 
+TEST(AddressSet, ManyIpv6BlocksAgreeWithAScanAtTheirEdges) {
+  std::mt19937_64 rng(43);
+  std::vector<Cidr> blocks;
+  AddressSet set;
+  for (int i = 0; i < 5000; ++i) {
+    Cidr c;
+    c.base.v4 = false;
+    c.prefix = 32 + static_cast<unsigned>(rng() % 97);
+    const u128 raw = (static_cast<u128>(rng()) << 64) | rng();
+    const u128 host = c.prefix == 128 ? 0 : (~static_cast<u128>(0)) >> c.prefix;
+    c.base.value = raw & ~host;
+    blocks.push_back(c);
+    set.add(c);
+  }
+  set.finish();
+  std::vector<IpAddress> probes;
+  for (int i = 0; i < 500; ++i) {
+    const Cidr& b = blocks[rng() % blocks.size()];
+    for (u128 v : {b.first() - 1, b.first(), b.last(), b.last() + 1}) probes.push_back({false, v});
+    probes.push_back({false, (static_cast<u128>(rng()) << 64) | rng()});
+  }
+  for (const IpAddress& probe : probes) {
+    bool expected = false;
+    for (const auto& b : blocks) {
+      if (probe.value >= b.first() && probe.value <= b.last()) {
+        expected = true;
+        break;
+      }
+    }
+    ASSERT_EQ(set.contains(probe), expected) << probe.to_string();
+  }
+  // The set holds IPv6 blocks only: no IPv4 address is in it, whatever its bits.
+  for (int i = 0; i < 100; ++i) EXPECT_FALSE(set.contains(IpAddress{true, rng() & 0xffffffffu}));
+}
+
 }  // namespace
 }  // namespace authpolicy
