@@ -145,20 +145,21 @@ void AddressSet::finish() {
   for (const Range& r : v6_) v6_starts_.push_back(r.first);
 }
 
+namespace {
+
+// The last range starting at or before `value` is the only one that can hold it.
+template <typename Key>
+bool held(const std::vector<Key>& starts, const std::vector<AddressSet::Range>& ranges,
+          u128 value) {
+  const auto after = std::upper_bound(starts.begin(), starts.end(), static_cast<Key>(value));
+  if (after == starts.begin()) return false;
+  return value <= ranges[static_cast<std::size_t>(after - starts.begin()) - 1].last;
+}
+
+}  // namespace
+
 bool AddressSet::contains(const IpAddress& address) const {
-  // The last range starting at or before the address is the only one that can hold it.
-  std::size_t index = 0;
-  if (address.v4) {
-    const auto value = static_cast<std::uint32_t>(address.value);
-    index = static_cast<std::size_t>(
-        std::upper_bound(v4_starts_.begin(), v4_starts_.end(), value) - v4_starts_.begin());
-    if (index == 0) return false;
-    return address.value <= v4_[index - 1].last;
-  }
-  index = static_cast<std::size_t>(
-      std::upper_bound(v6_starts_.begin(), v6_starts_.end(), address.value) - v6_starts_.begin());
-  if (index == 0) return false;
-  return address.value <= v6_[index - 1].last;
+  return address.v4 ? held(v4_starts_, v4_, address.value) : held(v6_starts_, v6_, address.value);
 }
 
 }  // namespace authpolicy

@@ -324,19 +324,17 @@ class Space {
         }
         if (is_geo) signatures.push_back(static_cast<int>(rep.geo.kind));
       }
-      auto signature = [&](std::size_t c) { return signatures.begin() + static_cast<long>(c * width); };
+      auto signature = [&](std::size_t c) { return signatures.data() + c * width; };
       std::vector<std::size_t> order(candidates.size());
       for (std::size_t c = 0; c < order.size(); ++c) order[c] = c;
       std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-        return std::lexicographical_compare(signature(a), signature(a) + static_cast<long>(width),
-                                            signature(b), signature(b) + static_cast<long>(width));
+        return std::lexicographical_compare(signature(a), signature(a) + width, signature(b),
+                                            signature(b) + width);
       });
       std::vector<bool> keep(candidates.size(), false);
       for (std::size_t k = 0; k < order.size(); ++k) {
-        if (k == 0 || !std::equal(signature(order[k]), signature(order[k]) + static_cast<long>(width),
-                                  signature(order[k - 1]))) {
-          keep[order[k]] = true;
-        }
+        const int* here = signature(order[k]);
+        if (k == 0 || !std::equal(here, here + width, signature(order[k - 1]))) keep[order[k]] = true;
       }
       vars_[v].classes.reserve(static_cast<std::size_t>(std::count(keep.begin(), keep.end(), true)));
       for (std::size_t c = 0; c < candidates.size(); ++c) {

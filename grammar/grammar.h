@@ -47,8 +47,8 @@ struct expect : p::seq<Rule> {};
 template <typename Rule>
 using need = p::must<expect<Rule>>;
 
-// Tries Rule only when the next byte can start it: the parse tree allocates a node for every
-// attempt of a selected rule, so failing early and cheaply matters on the module's hot path.
+// Tries Rule only when the next byte can start it: every attempt of a rule that builds tree
+// nodes costs bookkeeping, so failing early and cheaply matters on the module's hot path.
 template <typename First, typename Rule>
 struct when_at : p::seq<p::at<First>, Rule> {};
 

@@ -60,7 +60,7 @@ struct FlatNode {
 };
 
 // Matched nodes in post-order. `open` holds nodes not yet adopted by a parent; `attempts` one
-// entry per selected rule being tried, so a failed attempt drops everything it built.
+// entry per rule being tried that can build nodes, so a failed attempt drops what it built.
 // The vectors live in a buffer on the parsing thread's stack and only reach the heap for big
 // policies.
 class FlatTree {

@@ -1,6 +1,7 @@
 // Address parsing and set membership, including a 100,000-entry set checked against a scan.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 
 #include "engine/address.h"
@@ -24,6 +25,13 @@ AddressSet set_of(std::initializer_list<const char*> blocks) {
   }
   set.finish();
   return set;
+}
+
+// The reference answer: a scan over every block.
+bool in_any(const std::vector<Cidr>& blocks, const IpAddress& probe) {
+  return std::any_of(blocks.begin(), blocks.end(), [&](const Cidr& b) {
+    return probe.v4 == b.base.v4 && probe.value >= b.first() && probe.value <= b.last();
+  });
 }
 
 TEST(Address, ParsesNumericOnly) {
@@ -110,14 +118,7 @@ TEST(AddressSet, HundredThousandEntriesAgreeWithAScan) {
   set.finish();
   for (int i = 0; i < 2000; ++i) {
     const IpAddress probe{true, rng()};
-    bool expected = false;
-    for (const auto& b : blocks) {
-      if (probe.value >= b.first() && probe.value <= b.last()) {
-        expected = true;
-        break;
-      }
-    }
-    ASSERT_EQ(set.contains(probe), expected) << probe.to_string();
+    ASSERT_EQ(set.contains(probe), in_any(blocks, probe)) << probe.to_string();
   }
 }
 
@@ -143,14 +144,7 @@ TEST(AddressSet, ManyIpv6BlocksAgreeWithAScanAtTheirEdges) {
     probes.push_back({false, (static_cast<u128>(rng()) << 64) | rng()});
   }
   for (const IpAddress& probe : probes) {
-    bool expected = false;
-    for (const auto& b : blocks) {
-      if (probe.value >= b.first() && probe.value <= b.last()) {
-        expected = true;
-        break;
-      }
-    }
-    ASSERT_EQ(set.contains(probe), expected) << probe.to_string();
+    ASSERT_EQ(set.contains(probe), in_any(blocks, probe)) << probe.to_string();
   }
   // The set holds IPv6 blocks only: no IPv4 address is in it, whatever its bits.
   for (int i = 0; i < 100; ++i) EXPECT_FALSE(set.contains(IpAddress{true, rng() & 0xffffffffu}));
