@@ -13,30 +13,12 @@
 
 #include "audit/audit_record.h"
 #include "audit/time_text.h"
+#include "tests/support/temp_folder.h"
 
 namespace authpolicy::audit::testing {
 
 // A private (0700) temporary folder, removed with everything in it.
-class TempFolder {
- public:
-  TempFolder() {
-    char pattern[] = "/tmp/ap-audit-XXXXXX";
-    const char* made = mkdtemp(pattern);
-    if (made == nullptr) std::abort();
-    path_ = made;
-  }
-  ~TempFolder() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TempFolder(const TempFolder&) = delete;
-  TempFolder& operator=(const TempFolder&) = delete;
-  const std::string& path() const { return path_; }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+using TempFolder = authpolicy::test_support::TempFolder;
 
 inline AuditRecord sample_record(std::string user, std::string decision, std::int64_t time_us = 0,
                                  std::string rhost = "203.0.113.7") {

@@ -46,28 +46,6 @@ RunResult run_cli(const std::vector<std::string>& args, const std::string& folde
   return result;
 }
 
-TempDir::TempDir() {
-  std::string pattern = (std::filesystem::temp_directory_path() / "authpolicy-test-XXXXXX").string();
-  if (!mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
-  path_ = pattern;
-}
-
-TempDir::~TempDir() {
-  std::error_code ignored;
-  std::filesystem::remove_all(path_, ignored);
-}
-
-std::string TempDir::write(const std::string& name, const std::string& content, int mode) const {
-  const std::string file = path_ + "/" + name;
-  std::filesystem::create_directories(std::filesystem::path(file).parent_path());
-  {
-    std::ofstream out(file, std::ios::binary | std::ios::trunc);
-    out << content;
-  }
-  chmod(file.c_str(), static_cast<mode_t>(mode));
-  return file;
-}
-
 LoadResult load_text(const std::string& text) {
   LoadOptions options;
   options.check_ownership = false;

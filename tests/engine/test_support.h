@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "engine/load.h"
+#include "tests/support/temp_folder.h"
 
 namespace authpolicy::test {
 
@@ -17,18 +18,7 @@ struct RunResult {
 RunResult run_cli(const std::vector<std::string>& args, const std::string& folder = ".");
 
 // A fresh folder under $TMPDIR, removed with everything in it when the object goes away.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-  std::string write(const std::string& name, const std::string& content, int mode = 0644) const;
-
- private:
-  std::string path_;
-};
+using TempDir = test_support::TempFolder;
 
 // Loads policy text as if it were a file (no ownership checks).
 LoadResult load_text(const std::string& text);

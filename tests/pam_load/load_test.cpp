@@ -29,6 +29,8 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/temp_folder.h"
+
 namespace {
 
 constexpr int kProcesses = 32;
@@ -111,31 +113,7 @@ void remove_stale_service_files() {
 
 // ---- The private folder: policy, password database, audit log, client outputs -------------------
 
-class TempFolder {
- public:
-  TempFolder() {
-    char pattern[] = "/tmp/authpolicy-load-XXXXXX";
-    if (mkdtemp(pattern) != nullptr) path_ = pattern;  // mkdtemp makes it 0700, owned by us
-  }
-  ~TempFolder() {
-    if (path_.empty()) return;
-    if (keep_) {
-      std::fprintf(stderr, "kept %s for inspection\n", path_.c_str());
-      return;
-    }
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TempFolder(const TempFolder&) = delete;
-  TempFolder& operator=(const TempFolder&) = delete;
-
-  const std::string& path() const { return path_; }
-  void keep() { keep_ = true; }
-
- private:
-  std::string path_;
-  bool keep_ = false;
-};
+using authpolicy::test_support::TempFolder;
 
 bool write_root_file(const std::string& path, const std::string& content, mode_t mode) {
   std::ofstream out(path, std::ios::trunc);
@@ -314,7 +292,7 @@ TEST(PamAuditLoad, ThirtyTwoProcessesFiveHundredDecisionsEachAllLoggedOnce) {
          "accepts only root-owned policy files and writes only a root-owned audit log";
   remove_stale_service_files();
 
-  TempFolder folder;
+  TempFolder folder("authpolicy-load");
   ASSERT_FALSE(folder.path().empty()) << "mkdtemp: " << std::strerror(errno);
   const std::string passdb = folder.path() + "/passdb";
   const std::string policy = folder.path() + "/load.pol";

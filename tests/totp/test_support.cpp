@@ -1,4 +1,4 @@
-// Temporary folders, file helpers, child processes and a scripted conversation for totp tests.
+// File helpers, child processes and a scripted conversation for totp tests.
 #include "test_support.h"
 
 #include <fcntl.h>
@@ -16,25 +16,6 @@
 #include <sstream>
 
 namespace totp_test {
-
-TempDir::TempDir() {
-  char name[] = "/tmp/ap-totp-XXXXXX";
-  if (mkdtemp(name) == nullptr) throw std::runtime_error("mkdtemp failed");
-  path_ = name;
-}
-
-TempDir::~TempDir() {
-  std::error_code ignored;
-  std::filesystem::remove_all(path_, ignored);
-}
-
-std::vector<std::string> TempDir::entries() const {
-  std::vector<std::string> names;
-  for (const auto& entry : std::filesystem::directory_iterator(path_)) {
-    names.push_back(entry.path().filename().string());
-  }
-  return names;
-}
 
 void write_file(const std::string& path, const std::string& contents, mode_t mode) {
   unlink(path.c_str());

@@ -12,22 +12,11 @@
 
 #include "engine/factor.h"
 #include "factors/totp/otp.h"
+#include "tests/support/temp_folder.h"
 
 namespace totp_test {
 
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-  std::vector<std::string> entries() const;  // names in the folder
-
- private:
-  std::string path_;
-};
+using TempDir = authpolicy::test_support::TempFolder;
 
 void write_file(const std::string& path, const std::string& contents, mode_t mode = 0600);
 std::string read_file(const std::string& path);

@@ -27,7 +27,7 @@ class U2fCommand : public ::testing::Test {
     key_ = SoftFidoAuthenticator::create();
     devices_ = std::make_shared<SoftFidoDeviceSource>();
     devices_->plug_in(key_);
-    authfile_ = (folder_.path() / "u2f_keys").string();
+    authfile_ = folder_.file("u2f_keys");
     environment_.devices = devices_;
     environment_.conversation = &conversation_;
     environment_.wait_for_key = 200ms;
@@ -216,7 +216,7 @@ TEST_F(U2fCommand, UsageErrors) {
   EXPECT_EQ(run({"frobnicate"}), 2);
   EXPECT_EQ(run({"remove", "alice", "--authfile", authfile_}), 2);  // neither --all nor a handle
   EXPECT_EQ(run({"remove", "alice", "--all", "--key-handle", "x"}), 2);
-  EXPECT_EQ(run({"list", "--authfile", folder_.path().string() + "/%u"}), 2);
+  EXPECT_EQ(run({"list", "--authfile", folder_.path() + "/%u"}), 2);
   EXPECT_EQ(run({"enroll", "al:ice", "--authfile", authfile_}), 2);
   EXPECT_EQ(run({"enroll", "alice", "--timeout", "soon"}), 2);
   EXPECT_NE(err_.str().find("usage:"), std::string::npos);

@@ -39,7 +39,7 @@ class U2fFactor : public ::testing::Test {
     key_ = SoftFidoAuthenticator::create();
     devices_ = std::make_shared<SoftFidoDeviceSource>();
     devices_->plug_in(key_);
-    settings_.set("authfile", (folder_.path() / "u2f_keys").string());
+    settings_.set("authfile", folder_.file("u2f_keys"));
     settings_.set("origin", std::string(kOrigin));
     settings_.set("detect", std::chrono::seconds(0));
     settings_.set("timeout", std::chrono::seconds(5));
@@ -289,8 +289,8 @@ TEST_F(U2fFactor, UnsafeAuthfileIsAnError) {
   EXPECT_EQ(r.outcome, Outcome::error);
   EXPECT_NE(r.detail.find("writable by others"), std::string::npos) << r.detail;
 
-  ASSERT_EQ(::chmod((folder_.path() / "u2f_keys").c_str(), 0644), 0);
-  ASSERT_EQ(::chown((folder_.path() / "u2f_keys").c_str(), 4321, 4321), 0) << "run as root";
+  ASSERT_EQ(::chmod(folder_.file("u2f_keys").c_str(), 0644), 0);
+  ASSERT_EQ(::chown(folder_.file("u2f_keys").c_str(), 4321, 4321), 0) << "run as root";
   r = authenticate();  // alice (unknown here, or a different uid) does not own it
   EXPECT_EQ(r.outcome, Outcome::error);
   EXPECT_NE(r.detail.find("owned by uid 4321"), std::string::npos) << r.detail;
@@ -304,7 +304,7 @@ TEST_F(U2fFactor, MissingAuthfileMeansNoCredential) {
 }
 
 TEST_F(U2fFactor, PerUserAuthfileFromPercentU) {
-  settings_.set("authfile", (folder_.path() / "%u.keys").string());
+  settings_.set("authfile", folder_.file("%u.keys"));
   folder_.write("alice.keys", line_for("alice", {field(key_->add_credential(kOrigin, false))}));
   EXPECT_EQ(authenticate().outcome, Outcome::pass);
   request_.user = "../alice";

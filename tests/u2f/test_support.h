@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "engine/factor.h"
+#include "tests/support/temp_folder.h"
 
 namespace authpolicy::testing {
 
@@ -46,28 +47,7 @@ class ScriptedConversation final : public Conversation {
 };
 
 // A temporary folder removed at the end of the test.
-class TempFolder {
- public:
-  TempFolder() {
-    char pattern[] = "/tmp/ap-u2f-XXXXXX";
-    if (::mkdtemp(pattern) != nullptr) path_ = pattern;
-  }
-  ~TempFolder() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  const std::filesystem::path& path() const { return path_; }
-  std::filesystem::path write(const std::string& name, const std::string& text,
-                              mode_t mode = 0644) const {
-    const auto file = path_ / name;
-    std::ofstream(file, std::ios::trunc) << text;
-    ::chmod(file.c_str(), mode);
-    return file;
-  }
-
- private:
-  std::filesystem::path path_;
-};
+using TempFolder = authpolicy::test_support::TempFolder;
 
 inline std::string read_text(const std::filesystem::path& path) {
   std::ifstream in(path);
