@@ -20,9 +20,6 @@ namespace {
 using audit::AuditStore;
 using audit::StoredDecision;
 
-constexpr int kExitOk = 0;
-constexpr int kExitProblems = 1;
-constexpr int kExitUsage = 2;
 constexpr const char* kDefaultRetention = "90d";
 
 constexpr const char* kUsage =
@@ -388,27 +385,27 @@ int run_list(const Arguments& arguments, std::ostream& out, std::ostream& err) {
       !parse_when(arguments, "--until", now, &filter.until_us, &error) ||
       !parse_limit(arguments, 100, &filter.limit, &error)) {
     err << "authpolicy audit: " << error << "\n" << kUsage;
-    return kExitUsage;
+    return kExitTrouble;
   }
   std::string format = value_of(arguments, "--format").value_or("table");
   if (format != "table" && format != "json" && format != "csv") {
     err << "authpolicy audit: --format must be table, json or csv, not \"" << format << "\"\n";
-    return kExitUsage;
+    return kExitTrouble;
   }
   if (filter.rhost && filter.rhost->find('/') != std::string::npos) {
     std::string range_error;
     if (!audit::parse_address_range(*filter.rhost, &range_error)) {
       err << "authpolicy audit: --rhost " << range_error << "\n";
-      return kExitUsage;
+      return kExitTrouble;
     }
   }
   auto store = open_existing(database_path(arguments), err);
-  if (!store) return kExitUsage;
+  if (!store) return kExitTrouble;
   std::vector<StoredDecision> rows;
   audit::Status status = store->list(filter, &rows);
   if (!status.ok()) {
     err << "authpolicy audit: " << status.message << "\n";
-    return kExitUsage;
+    return kExitTrouble;
   }
   if (format == "json") {
     print_json(rows, out);
@@ -481,20 +478,20 @@ int run_summary(const Arguments& arguments, std::ostream& out, std::ostream& err
       !parse_when(arguments, "--until", now, &until, &error) ||
       !parse_limit(arguments, 10, &limit, &error)) {
     err << "authpolicy audit summary: " << error << "\n" << kUsage;
-    return kExitUsage;
+    return kExitTrouble;
   }
   std::string format = value_of(arguments, "--format").value_or("table");
   if (format != "table" && format != "json") {
     err << "authpolicy audit summary: --format must be table or json, not \"" << format << "\"\n";
-    return kExitUsage;
+    return kExitTrouble;
   }
   auto store = open_existing(database_path(arguments), err);
-  if (!store) return kExitUsage;
+  if (!store) return kExitTrouble;
   audit::FailureSummary summary;
   audit::Status status = store->summarize(since, until, limit, &summary);
   if (!status.ok()) {
     err << "authpolicy audit summary: " << status.message << "\n";
-    return kExitUsage;
+    return kExitTrouble;
   }
   if (format == "json") {
     print_summary_json(summary, since, until, out);
@@ -510,17 +507,17 @@ int run_prune(const Arguments& arguments, std::ostream& out, std::ostream& err) 
   if (!seconds) {
     err << "authpolicy audit prune: --older-than needs a duration such as 90d, not \"" << text
         << "\"\n";
-    return kExitUsage;
+    return kExitTrouble;
   }
   auto store = open_existing(database_path(arguments), err);
-  if (!store) return kExitUsage;
+  if (!store) return kExitTrouble;
   std::int64_t before = audit::now_utc_us() - *seconds * 1000000;
   std::int64_t removed = 0;
   audit::Status status = store->prune(before, &removed);
   if (!status.ok()) {
     err << "authpolicy audit prune: " << status.message << " (" << removed
         << " decisions removed before the error)\n";
-    return kExitUsage;
+    return kExitTrouble;
   }
   out << "pruned " << removed << " decisions older than " << audit::format_utc_short(before)
       << " UTC\n";
@@ -532,7 +529,7 @@ int run_verify(const Arguments& arguments, std::ostream& out, std::ostream& err)
   auto report = audit::verify_database(path, audit::OpenOptions{});
   if (!report.status.ok()) {
     err << "authpolicy audit verify: " << report.status.message << "\n";
-    return kExitUsage;
+    return kExitTrouble;
   }
   if (report.problems.empty()) {
     out << path << ": ok\n";
@@ -541,7 +538,7 @@ int run_verify(const Arguments& arguments, std::ostream& out, std::ostream& err)
   out << path << ": " << report.problems.size() << " problem"
       << (report.problems.size() == 1 ? "" : "s") << "\n";
   for (const auto& problem : report.problems) out << "  " << printable(problem) << "\n";
-  return kExitProblems;
+  return kExitRefused;
 }
 
 }  // namespace
@@ -564,7 +561,7 @@ int run_audit_command(const std::vector<std::string>& args, std::ostream& out, s
     std::string error;
     if (!parse_arguments(args, &arguments, &error)) {
       err << "authpolicy audit: " << error << "\n" << kUsage;
-      return kExitUsage;
+      return kExitTrouble;
     }
     if (arguments.action == "summary") return run_summary(arguments, out, err);
     if (arguments.action == "prune") return run_prune(arguments, out, err);
@@ -572,7 +569,7 @@ int run_audit_command(const std::vector<std::string>& args, std::ostream& out, s
     return run_list(arguments, out, err);
   } catch (const std::exception& error) {
     err << "authpolicy audit: " << error.what() << "\n";
-    return kExitUsage;
+    return kExitTrouble;
   }
 }
 

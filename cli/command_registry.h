@@ -10,6 +10,12 @@
 
 namespace authpolicy::cli {
 
+// The exit codes every sub-command shares: all went well; refused or found problems (a wrong
+// PIN, a locked key, a failed integrity check); usage errors or trouble it could not get past.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitRefused = 1;
+inline constexpr int kExitTrouble = 2;
+
 // Arguments after the sub-command name; returns the process exit code.
 using CommandFunction = std::function<int(const std::vector<std::string>& args, std::ostream& out,
                                           std::ostream& err)>;

@@ -27,10 +27,6 @@ namespace {
 
 using namespace authpolicy::tpm;
 
-constexpr int kExitOk = 0;
-constexpr int kExitWrong = 1;  // wrong PIN or locked
-constexpr int kExitUsage = 2;  // usage or TPM error
-
 const char* const kUsage =
     "usage: authpolicy pin setup|change|delete|test|status [USER] [--json] [--tcti STRING]\n"
     "                      [--max-attempts N]   (setup only)\n"
@@ -184,26 +180,26 @@ std::optional<SecretString> read_new_pin(Context& ctx, const PinRules& rules,
 // Checks the caller's current PIN (non-root change/delete). Returns an exit code on failure.
 std::optional<int> require_current_pin(Context& ctx, PinStore& store) {
   auto pin = ctx.input->read_pin("Current PIN: ");
-  if (!pin) return ctx.finish(ctx.report("error", "no PIN given"), kExitUsage);
+  if (!pin) return ctx.finish(ctx.report("error", "no PIN given"), kExitTrouble);
   const VerifyOutcome outcome = store.verify(ctx.uid, *pin);
   switch (outcome.result) {
     case VerifyResult::correct:
       return std::nullopt;
     case VerifyResult::wrong:
-      return ctx.finish(ctx.report("wrong", "Wrong PIN."), kExitWrong);
+      return ctx.finish(ctx.report("wrong", "Wrong PIN."), kExitRefused);
     case VerifyResult::locked:
       return ctx.finish(ctx.report("locked", locked_message(ctx.user, outcome.counter)),
-                        kExitWrong);
+                        kExitRefused);
     case VerifyResult::not_enrolled:
       return ctx.finish(ctx.report("not_enrolled", "No PIN set up for " + ctx.user + "."),
-                        kExitUsage);
+                        kExitTrouble);
     case VerifyResult::tampered:
       return ctx.finish(
           ctx.report("tampered", "The PIN index of " + ctx.user + " was altered (" +
                                      outcome.tamper_reason + "); root must delete it."),
-          kExitUsage);
+          kExitTrouble);
   }
-  return kExitUsage;
+  return kExitTrouble;
 }
 
 int do_setup(Context& ctx) {
@@ -214,13 +210,13 @@ int do_setup(Context& ctx) {
   if (store.status(ctx.uid).state != PinStatus::State::not_enrolled) {
     return ctx.finish(ctx.report("error", ctx.user + " already has a PIN; use `authpolicy pin "
                                                      "change` or `delete`."),
-                      kExitUsage);
+                      kExitTrouble);
   }
   std::string problem;
   auto pin = read_new_pin(ctx, rules, problem);
-  if (!pin) return ctx.finish(ctx.report("error", problem), kExitUsage);
+  if (!pin) return ctx.finish(ctx.report("error", problem), kExitTrouble);
   if (store.setup(ctx.uid, *pin, rules.max_attempts) == SetupResult::already_enrolled) {
-    return ctx.finish(ctx.report("error", ctx.user + " already has a PIN."), kExitUsage);
+    return ctx.finish(ctx.report("error", ctx.user + " already has a PIN."), kExitTrouble);
   }
   Report r = ctx.report(
       "ok", "PIN set for " + ctx.user + " (" + std::to_string(rules.max_attempts) + " attempts).");
@@ -234,7 +230,7 @@ int do_change(Context& ctx) {
   const PinStatus status = store.status(ctx.uid);
   if (status.state == PinStatus::State::not_enrolled) {
     return ctx.finish(ctx.report("not_enrolled", "No PIN set up for " + ctx.user + "."),
-                      kExitUsage);
+                      kExitTrouble);
   }
   if (!ctx.caller_is_root) {
     if (auto code = require_current_pin(ctx, store)) return *code;
@@ -243,7 +239,7 @@ int do_change(Context& ctx) {
   if (status.counter) rules.max_attempts = status.counter->limit;
   std::string problem;
   auto pin = read_new_pin(ctx, rules, problem);
-  if (!pin) return ctx.finish(ctx.report("error", problem), kExitUsage);
+  if (!pin) return ctx.finish(ctx.report("error", problem), kExitTrouble);
   // The authValue of a PinFail index cannot be changed in place: replace the index.
   store.remove(ctx.uid);
   try {
@@ -252,7 +248,7 @@ int do_change(Context& ctx) {
     return ctx.finish(ctx.report("error", std::string("TPM error: ") + e.what() +
                                               "; the old PIN is deleted, run `authpolicy pin "
                                               "setup` again."),
-                      kExitUsage);
+                      kExitTrouble);
   }
   Report r = ctx.report("ok", "PIN changed for " + ctx.user + ".");
   r.enrolled = true;
@@ -265,7 +261,7 @@ int do_delete(Context& ctx) {
   if (!ctx.caller_is_root) {
     if (store.status(ctx.uid).state == PinStatus::State::not_enrolled) {
       return ctx.finish(ctx.report("not_enrolled", "No PIN set up for " + ctx.user + "."),
-                        kExitUsage);
+                        kExitTrouble);
     }
     if (auto code = require_current_pin(ctx, store)) return *code;
   }
@@ -277,13 +273,13 @@ int do_delete(Context& ctx) {
     }
     case DeleteResult::not_enrolled:
       return ctx.finish(ctx.report("not_enrolled", "No PIN set up for " + ctx.user + "."),
-                        kExitUsage);
+                        kExitTrouble);
     case DeleteResult::not_a_pin_index:
       return ctx.finish(
           ctx.report("error", "The NV index of " + ctx.user + " is not a PIN index; left alone."),
-          kExitUsage);
+          kExitTrouble);
   }
-  return kExitUsage;
+  return kExitTrouble;
 }
 
 std::unique_ptr<PinBackend> backend_for(const Context& ctx) {
@@ -296,14 +292,14 @@ int report_status(Context& ctx, const PinStatus& status) {
     case PinStatus::State::not_enrolled: {
       Report r = ctx.report("not_enrolled", ctx.user + ": no PIN set up.");
       r.enrolled = false;
-      return ctx.finish(r, ctx.options.command == "status" ? kExitOk : kExitUsage);
+      return ctx.finish(r, ctx.options.command == "status" ? kExitOk : kExitTrouble);
     }
     case PinStatus::State::tampered: {
       Report r =
           ctx.report("tampered", ctx.user + ": the PIN index was altered (" + status.tamper_reason +
                                      "); it is not used. Root: delete it and set up again.");
       r.enrolled = true;
-      return ctx.finish(r, kExitUsage);
+      return ctx.finish(r, kExitTrouble);
     }
     case PinStatus::State::enrolled:
       break;
@@ -334,17 +330,17 @@ int do_test(Context& ctx) {
     Report r = ctx.report("locked", locked_message(ctx.user, status.counter));
     r.enrolled = true;
     r.counter = status.counter;
-    return ctx.finish(r, kExitWrong);
+    return ctx.finish(r, kExitRefused);
   }
   auto pin = ctx.input->read_pin("PIN: ");
-  if (!pin) return ctx.finish(ctx.report("error", "no PIN given"), kExitUsage);
+  if (!pin) return ctx.finish(ctx.report("error", "no PIN given"), kExitTrouble);
   if (pin->empty() || pin->size() > kMaxPinBytes) {
-    return ctx.finish(ctx.report("error", "a PIN has 1 to 32 bytes"), kExitUsage);
+    return ctx.finish(ctx.report("error", "a PIN has 1 to 32 bytes"), kExitTrouble);
   }
   const VerifyOutcome outcome = backend->verify(ctx.uid, *pin);
   pin->wipe();
   Report r;
-  int code = kExitUsage;
+  int code = kExitTrouble;
   switch (outcome.result) {
     case VerifyResult::correct:
       r = ctx.report("correct", "PIN correct.");
@@ -357,11 +353,11 @@ int do_test(Context& ctx) {
               ? "Wrong PIN. " + locked_message(ctx.user, outcome.counter)
               : "Wrong PIN" + (outcome.counter ? " (" + counter_text(*outcome.counter) + ")."
                                                : std::string(".")));
-      code = kExitWrong;
+      code = kExitRefused;
       break;
     case VerifyResult::locked:
       r = ctx.report("locked", locked_message(ctx.user, outcome.counter));
-      code = kExitWrong;
+      code = kExitRefused;
       break;
     case VerifyResult::not_enrolled:
       return report_status(ctx, PinStatus{});
@@ -450,7 +446,7 @@ int run_pin_command(const std::vector<std::string>& args, std::ostream& out, std
   }
   if (auto problem = parse_options(args, ctx.options)) {
     err << "authpolicy pin: " << *problem << "\n" << kUsage;
-    return kExitUsage;
+    return kExitTrouble;
   }
   ctx.input = &input;
   ctx.out = &out;
@@ -461,10 +457,11 @@ int run_pin_command(const std::vector<std::string>& args, std::ostream& out, std
   const std::string wanted = ctx.options.user.empty() ? caller_name.value_or("") : ctx.options.user;
   ctx.user = wanted;
   const auto target = wanted.empty() ? std::nullopt : lookup_user(wanted);
-  if (!target) return ctx.finish(ctx.report("error", "unknown user " + wanted), kExitUsage);
+  if (!target) return ctx.finish(ctx.report("error", "unknown user " + wanted), kExitTrouble);
   ctx.uid = target->second;
   if (!ctx.caller_is_root && ctx.uid != caller) {
-    return ctx.finish(ctx.report("refused", "only root may manage another user's PIN"), kExitUsage);
+    return ctx.finish(ctx.report("refused", "only root may manage another user's PIN"),
+                      kExitTrouble);
   }
   try {
     Settings tpm_settings = common_tpm_settings().value_or(Settings{});
@@ -473,7 +470,7 @@ int run_pin_command(const std::vector<std::string>& args, std::ostream& out, std
     if (!nv_index_for_uid(ctx.config.nv_base, ctx.uid)) {
       return ctx.finish(ctx.report("error", "uid " + std::to_string(ctx.uid) +
                                                 " is outside the TPM NV index range"),
-                        kExitUsage);
+                        kExitTrouble);
     }
     const std::string& command = ctx.options.command;
     if (command == "setup") return do_setup(ctx);
@@ -482,7 +479,7 @@ int run_pin_command(const std::vector<std::string>& args, std::ostream& out, std
     if (command == "test") return do_test(ctx);
     return do_status(ctx);
   } catch (const std::exception& e) {
-    return ctx.finish(ctx.report("error", std::string("TPM error: ") + e.what()), kExitUsage);
+    return ctx.finish(ctx.report("error", std::string("TPM error: ") + e.what()), kExitTrouble);
   }
 }
 

@@ -19,10 +19,6 @@ namespace authpolicy::cli {
 
 namespace {
 
-constexpr int kOk = 0;
-constexpr int kRefused = 1;
-constexpr int kTrouble = 2;
-
 constexpr std::string_view kUsage =
     "usage: authpolicy totp enroll [USER] [--secrets PATTERN] [--format "
     "google-authenticator|oath]\n"
@@ -176,12 +172,12 @@ int run_enroll(const Options& options, std::ostream& out, std::ostream& err) {
   std::string error;
   if (!make_config(options, request.config, error)) {
     err << "authpolicy totp: " << error << "\n";
-    return kTrouble;
+    return kExitTrouble;
   }
   std::optional<std::string> user = options.user ? options.user : invoking_user();
   if (!user) {
     err << "authpolicy totp: cannot tell who you are; name the user\n";
-    return kTrouble;
+    return kExitTrouble;
   }
   request.user = *user;
   request.issuer = options.issuer.value_or("");
@@ -191,18 +187,18 @@ int run_enroll(const Options& options, std::ostream& out, std::ostream& err) {
     long long count = 0;
     if (!parse_int(*options.scratch_codes, count) || count < 0 || count > 20) {
       err << "authpolicy totp: --scratch-codes must be 0..20\n";
-      return kTrouble;
+      return kExitTrouble;
     }
     request.scratch_codes = static_cast<int>(count);
   }
   totp::EnrolResult result = totp::enrol_user(request);
   if (result.status == totp::EnrolStatus::already_enrolled) {
     err << "authpolicy totp: " << result.detail << "\n";
-    return kRefused;
+    return kExitRefused;
   }
   if (result.status != totp::EnrolStatus::enrolled) {
     err << "authpolicy totp: " << result.detail << "\n";
-    return kTrouble;
+    return kExitTrouble;
   }
   out << "Enrolled " << request.user << " in " << result.path << "\n\n";
   out << "Add this to an authenticator app (the URI holds the secret; keep it private):\n";
@@ -220,7 +216,7 @@ int run_enroll(const Options& options, std::ostream& out, std::ostream& err) {
     out << "\nScratch codes (each works once, keep them somewhere safe):\n";
     for (const SecretString& code : result.scratch_codes) out << "  " << code.view() << "\n";
   }
-  return kOk;
+  return kExitOk;
 }
 
 int run_code(const Options& options, std::ostream& out, std::ostream& err) {
@@ -228,24 +224,24 @@ int run_code(const Options& options, std::ostream& out, std::ostream& err) {
   std::string error;
   if (!make_config(options, config, error)) {
     err << "authpolicy totp: " << error << "\n";
-    return kTrouble;
+    return kExitTrouble;
   }
   if (!options.user) {
     err << "authpolicy totp: code needs a USER\n";
-    return kTrouble;
+    return kExitTrouble;
   }
   long long now = static_cast<long long>(std::time(nullptr));
   if (options.now && !parse_int(*options.now, now)) {
     err << "authpolicy totp: --now must be a unix time in seconds\n";
-    return kTrouble;
+    return kExitTrouble;
   }
   std::optional<SecretString> code = totp::current_code(config, *options.user, now, error);
   if (!code) {
     err << "authpolicy totp: " << error << "\n";
-    return error == "not enrolled" ? kRefused : kTrouble;
+    return error == "not enrolled" ? kExitRefused : kExitTrouble;
   }
   out << code->view() << "\n";
-  return kOk;
+  return kExitOk;
 }
 
 int run_verify(const Options& options, std::istream& in, std::ostream& out, std::ostream& err) {
@@ -253,11 +249,11 @@ int run_verify(const Options& options, std::istream& in, std::ostream& out, std:
   std::string error;
   if (!make_config(options, config, error)) {
     err << "authpolicy totp: " << error << "\n";
-    return kTrouble;
+    return kExitTrouble;
   }
   if (!options.user || options.now) {
     err << "authpolicy totp: verify needs a USER (and takes no --now)\n";
-    return kTrouble;
+    return kExitTrouble;
   }
   std::string line;
   std::getline(in, line);
@@ -269,19 +265,19 @@ int run_verify(const Options& options, std::istream& in, std::ostream& out, std:
     case totp::Verdict::accepted:
     case totp::Verdict::accepted_scratch:
       out << result.detail << "\n";
-      return kOk;
+      return kExitOk;
     case totp::Verdict::wrong_code:
     case totp::Verdict::replayed:
     case totp::Verdict::rate_limited:
     case totp::Verdict::not_enrolled:
       out << result.detail << "\n";
-      return kRefused;
+      return kExitRefused;
     case totp::Verdict::malformed:
     case totp::Verdict::error:
       break;
   }
   err << "authpolicy totp: " << result.detail << "\n";
-  return kTrouble;
+  return kExitTrouble;
 }
 
 }  // namespace
@@ -292,18 +288,18 @@ int run_totp_with_input(const std::vector<std::string>& args, std::istream& in, 
   std::string error;
   if (!args.empty() && (args[0] == "--help" || args[0] == "-h" || args[0] == "help")) {
     out << kUsage;
-    return kOk;
+    return kExitOk;
   }
   if (!parse_options(args, options, error)) {
     err << "authpolicy totp: " << error << "\n" << kUsage;
-    return kTrouble;
+    return kExitTrouble;
   }
   if (options.command == "enroll" || options.command == "enrol")
     return run_enroll(options, out, err);
   if (options.command == "code") return run_code(options, out, err);
   if (options.command == "verify") return run_verify(options, in, out, err);
   err << "authpolicy totp: unknown sub-command " << options.command << "\n" << kUsage;
-  return kTrouble;
+  return kExitTrouble;
 }
 
 int run_totp(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {

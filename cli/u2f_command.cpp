@@ -22,10 +22,6 @@
 namespace authpolicy::cli {
 namespace {
 
-constexpr int kOk = 0;
-constexpr int kRefused = 1;
-constexpr int kTrouble = 2;
-
 constexpr std::string_view kUsage =
     "usage: authpolicy u2f enroll [USER] [--authfile F] [--origin O] [--resident] [--pin]\n"
     "                             [--verification] [--no-presence] [--timeout SECONDS]\n"
@@ -182,19 +178,19 @@ std::string json_string(std::string_view text) {
 int run_list(const Options& o, std::ostream& out, std::ostream& err) {
   if (!o.user && o.authfile.find("%u") != std::string::npos) {
     err << "authpolicy u2f list: " << o.authfile << " has %u; name a user\n";
-    return kTrouble;
+    return kExitTrouble;
   }
   const auto path = u2f::expand_authfile_path(o.authfile, o.user.value_or(""));
   if (!path) {
     err << "authpolicy u2f list: cannot use " << o.authfile << " for that user\n";
-    return kTrouble;
+    return kExitTrouble;
   }
   auto content = u2f::read_authfile(*path, o.user ? u2f::uid_of_user(*o.user) : std::nullopt);
   std::string warning;
   if (auto* problem = std::get_if<u2f::AuthfileReadError>(&content)) {
     if (problem->kind != u2f::AuthfileReadError::Kind::unsafe) {
       err << "authpolicy u2f list: " << problem->message << "\n";
-      return kRefused;
+      return kExitRefused;
     }
     // Show what is there, but say the factor will not use it.
     warning = problem->message + " (the u2f factor refuses this file)";
@@ -271,34 +267,34 @@ int run_list(const Options& o, std::ostream& out, std::ostream& err) {
   }
   if (o.user && !any_entry && !malformed) {
     err << *o.user << " has no credentials in " << *path << "\n";
-    return kRefused;
+    return kExitRefused;
   }
-  return malformed ? kRefused : kOk;
+  return malformed ? kExitRefused : kExitOk;
 }
 
 int run_remove(const Options& o, std::ostream& out, std::ostream& err) {
   if (!o.user) {
     err << "authpolicy u2f remove: name the user\n" << kUsage;
-    return kTrouble;
+    return kExitTrouble;
   }
   if (o.all == o.key_handle.has_value()) {
     err << "authpolicy u2f remove: give exactly one of --key-handle KH or --all\n";
-    return kTrouble;
+    return kExitTrouble;
   }
   const auto path = u2f::expand_authfile_path(o.authfile, *o.user);
   if (!path) {
     err << "authpolicy u2f remove: cannot use " << o.authfile << " for that user\n";
-    return kTrouble;
+    return kExitTrouble;
   }
   auto removed = u2f::remove_from_authfile(*path, *o.user, o.key_handle);
   if (auto* problem = std::get_if<std::string>(&removed)) {
     err << "authpolicy u2f remove: " << *problem << "\n";
-    return kRefused;
+    return kExitRefused;
   }
   const int n = std::get<int>(removed);
   out << "Removed " << n << (n == 1 ? " credential" : " credentials") << " of " << *o.user
       << " from " << *path << "\n";
-  return kOk;
+  return kExitOk;
 }
 
 int run_enroll(const Options& o, std::ostream& out, std::ostream& err,
@@ -306,12 +302,12 @@ int run_enroll(const Options& o, std::ostream& out, std::ostream& err,
   const auto user = o.user ? o.user : current_user();
   if (!user) {
     err << "authpolicy u2f enroll: cannot tell who you are; name the user\n";
-    return kTrouble;
+    return kExitTrouble;
   }
   const auto path = u2f::expand_authfile_path(o.authfile, *user);
   if (!path) {
     err << "authpolicy u2f enroll: cannot use " << o.authfile << " for that user\n";
-    return kTrouble;
+    return kExitTrouble;
   }
   const std::string origin = o.origin.value_or(default_u2f_origin());
   if (!o.origin)
@@ -325,7 +321,7 @@ int run_enroll(const Options& o, std::ostream& out, std::ostream& err,
   if (auto* problem = std::get_if<u2f::AuthfileReadError>(&content)) {
     if (problem->kind != u2f::AuthfileReadError::Kind::missing) {
       err << "authpolicy u2f enroll: " << problem->message << "\n";
-      return kRefused;
+      return kExitRefused;
     }
   } else {
     const u2f::Authfile file = u2f::parse_authfile(std::get<std::string>(content));
@@ -333,7 +329,7 @@ int run_enroll(const Options& o, std::ostream& out, std::ostream& err,
       if (entry->error) {
         err << "authpolicy u2f enroll: " << *path << ":" << entry->line << ": malformed line for "
             << *user << " (" << *entry->error << "); fix or remove it first\n";
-        return kRefused;
+        return kExitRefused;
       }
       existing = entry->credentials;
     }
@@ -354,13 +350,13 @@ int run_enroll(const Options& o, std::ostream& out, std::ostream& err,
   }
   if (paths.empty()) {
     err << "authpolicy u2f enroll: no security key found\n";
-    return kRefused;
+    return kExitRefused;
   }
   std::string open_error;
   u2f::FidoDevice device = devices->open(paths.front(), open_error);
   if (!device) {
     err << "authpolicy u2f enroll: " << open_error << "\n";
-    return kTrouble;
+    return kExitTrouble;
   }
 
   u2f::EnrollOptions enroll;
@@ -373,19 +369,19 @@ int run_enroll(const Options& o, std::ostream& out, std::ostream& err,
   device.reset();
   if (auto* problem = std::get_if<std::string>(&made)) {
     err << "authpolicy u2f enroll: " << *problem << "\n";
-    return kRefused;
+    return kExitRefused;
   }
   const auto& credential = std::get<u2f::Credential>(made);
   if (auto problem = u2f::add_to_authfile(*path, *user, credential)) {
     err << "authpolicy u2f enroll: " << *problem << "\n";
-    return kTrouble;
+    return kExitTrouble;
   }
   out << "Enrolled a security key for " << *user << " in " << *path << " (key handle "
       << credential.key_handle_text << ", " << u2f::to_string(credential.type) << ", "
       << (credential.attributes.to_string().empty() ? "no attributes"
                                                     : credential.attributes.to_string())
       << ", origin " << origin << ")\n";
-  return kOk;
+  return kExitOk;
 }
 
 }  // namespace
@@ -396,14 +392,14 @@ int run_u2f_with(const std::vector<std::string>& args, std::ostream& out, std::o
     Options o;
     if (auto problem = parse(args, o)) {
       err << "authpolicy u2f: " << *problem << "\n" << kUsage;
-      return kTrouble;
+      return kExitTrouble;
     }
     if (o.command == "list") return run_list(o, out, err);
     if (o.command == "remove") return run_remove(o, out, err);
     return run_enroll(o, out, err, environment);
   } catch (const std::exception& e) {
     err << "authpolicy u2f: " << e.what() << "\n";
-    return kTrouble;
+    return kExitTrouble;
   }
 }
 
