@@ -1,10 +1,13 @@
 // Decision records into the sqlite store, and failure counts out of it, for the module and CLI.
 #include "audit/decision_log.h"
 
-#include <openssl/evp.h>
+// libmd (<sha2.h>) and not OpenSSL: OpenSSL 3 loads its providers and reads openssl.cnf in every
+// login process (5M instructions) to hash a few hundred bytes; libmd costs ~0.1M (docs/cost.md).
+#include <sha2.h>
+#include <sys/types.h>  // sha2.h uses u_int8_t and size_t without including it
 #include <unistd.h>
 
-#include <cstdio>
+#include <cstdint>
 
 #include "audit/audit_status.h"
 #include "audit/audit_store.h"
@@ -16,21 +19,18 @@ namespace {
 OpenOptions options_for(const Settings& settings) {
   OpenOptions options;
   options.required = settings.boolean_or("required", false);
-  options.retention_seconds = settings.duration_or("retention", std::chrono::hours(24 * 90)).count();
+  options.retention_seconds =
+      settings.duration_or("retention", std::chrono::hours(24 * 90)).count();
   return options;
 }
 
+// Lower-case hex, the same text `sha256sum` prints for the policy file.
 std::string sha256_hex(const std::string& text) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  if (EVP_Digest(text.data(), text.size(), digest, &length, EVP_sha256(), nullptr) != 1) return {};
-  std::string hex;
-  char byte[3];
-  for (unsigned int i = 0; i < length; ++i) {
-    std::snprintf(byte, sizeof byte, "%02x", digest[i]);
-    hex += byte;
+  char hex[SHA256_DIGEST_STRING_LENGTH];
+  if (SHA256Data(reinterpret_cast<const std::uint8_t*>(text.data()), text.size(), hex) == nullptr) {
+    return {};
   }
-  return hex;
+  return std::string(hex, SHA256_DIGEST_STRING_LENGTH - 1);
 }
 
 }  // namespace
@@ -79,7 +79,8 @@ AuditRecord make_record(const Policy& policy, const RequestInfo& request, const 
   record.pid = getpid();
   record.password_asked = decision.password_asked;
   for (const auto& a : decision.attempts) {
-    record.factors.push_back({a.name, std::string(to_string(a.outcome)), a.detail, a.duration.count()});
+    record.factors.push_back(
+        {a.name, std::string(to_string(a.outcome)), a.detail, a.duration.count()});
   }
   for (const auto& u : decision.unknowns) record.unknowns.push_back({u.condition, u.cause});
   return record;
@@ -91,7 +92,8 @@ LoggedDecision log_decision(const Settings& audit_settings, const AuditRecord& r
   logged.syslog_line = format_syslog_line(record);
   const Status status = record_decision(database_path(audit_settings), options, record);
   const AfterWrite next = after_write(status, options.required);
-  if (next != AfterWrite::keep_decision) logged.failure_line = write_failure_line(status, options.required);
+  if (next != AfterWrite::keep_decision)
+    logged.failure_line = write_failure_line(status, options.required);
   logged.deny = next == AfterWrite::deny_and_warn;
   return logged;
 }

@@ -12,6 +12,7 @@
   pegtl,
   libmaxminddb,
   sqlite,
+  libmd,
   gtest,
   gbenchmark,
   nlohmann_json,
@@ -69,6 +70,7 @@ stdenv.mkDerivation {
     pegtl
     libmaxminddb
     sqlite
+    libmd
     nlohmann_json
     qrencode
     # Found at configure time even when tests and benchmarks are not built.

@@ -1,5 +1,8 @@
 // pamtester as a black-box client: a separate process, its own conversation on stdin.
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <string>
 
 #include "tests/pam/harness.h"
 
@@ -56,6 +59,28 @@ TEST_F(Pamtester, AccountOnlyLoginMeetsTheDenyRule) {
 TEST_F(Pamtester, MatrixOnlyStackIsTheBaseline) {
   const auto r = run_pamtester({"ap_matrix_only", "alice", "authenticate"}, "alice-pass\n");
   EXPECT_EQ(r.exit_code, 0) << r.output;
+}
+
+// The audit row names the policy by the SHA-256 that sha256sum prints for the file: the hash
+// library (libmd, not OpenSSL: docs/cost.md) must not change what admins compare against.
+TEST(PamtesterAudit, PolicyHashInTheAuditRowIsTheFilesSha256) {
+  const std::string db =
+      std::string(Paths::run_dir()) + "/audit/hash-" + std::to_string(getpid()) + ".db";
+  write_policy(matrix_password_factor() + "auth password\naudit { db = \"" + db + "\" }\n");
+  const auto login = run_pamtester({"ap_policy", "alice", "authenticate"}, "alice-pass\n");
+  ASSERT_EQ(login.exit_code, 0) << login.output;
+  // Plain processes: without pam_wrapper's preload and its debug lines in their output.
+  const std::vector<std::pair<std::string, std::string>> plain{{"LD_PRELOAD", ""},
+                                                               {"PAM_WRAPPER", "0"}};
+  const auto sum = run_process({"/usr/bin/sha256sum", current_policy_path()}, plain, "");
+  ASSERT_EQ(sum.exit_code, 0) << sum.output;
+  const std::string expected = sum.output.substr(0, 64);
+  const auto row = run_process(
+      {"/usr/bin/sqlite3", db, "SELECT policy_sha256 FROM decisions ORDER BY id DESC LIMIT 1"},
+      plain, "");
+  ASSERT_EQ(row.exit_code, 0) << row.output;
+  EXPECT_EQ(row.output, expected + "\n");
+  EXPECT_EQ(expected.find_first_not_of("0123456789abcdef"), std::string::npos) << expected;
 }
 
 }  // namespace
