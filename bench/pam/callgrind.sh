@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Instructions pam_policy.so adds to one whole login: callgrind counts one pamtester process
+# (under pam_wrapper) whose auth stack is pam_policy.so (`auth password` -> pam_matrix, audit log
+# on) and one whose stack is pam_matrix alone, each the third run of its stack (so the audit log
+# exists and the page cache is warm), and prints both totals and the difference (target <= 3.0M).
+# Instruction counts do not depend on machine load, unlike compare.sh's wall times.
+#
+# usage: bench/pam/callgrind.sh BUILD_DIR [KEEP_DIR]   (as root: policies must be root-owned)
+#   KEEP_DIR: keep the callgrind.out files there (callgrind_annotate shows where the cost goes).
+set -euo pipefail
+
+build=${1:?usage: callgrind.sh BUILD_DIR [KEEP_DIR]}
+keep=${2:-}
+module="$(realpath "$build")/pam/pam_policy.so"
+wrapper=$(ls /usr/lib/x86_64-linux-gnu/libpam_wrapper.so 2>/dev/null || true)
+matrix=/usr/lib/x86_64-linux-gnu/pam_wrapper/pam_matrix.so
+command -v valgrind > /dev/null || { echo "callgrind.sh: missing valgrind (apt-get install valgrind)" >&2; exit 2; }
+for need in "$module" "$wrapper" "$matrix" /usr/bin/pamtester; do
+  [[ -e "$need" ]] || { echo "callgrind.sh: missing $need" >&2; exit 2; }
+done
+[[ $(id -u) == 0 ]] || { echo "callgrind.sh: run as root (policy files must be root-owned)" >&2; exit 2; }
+
+work=$(mktemp -d /tmp/ap-pam-callgrind.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+chmod 755 "$work"
+mkdir "$work/pam.d" "$work/audit"
+chmod 700 "$work/audit"
+printf 'alice:alice-pass:policy_only\nalice:alice-pass:matrix_only\n' > "$work/passdb"
+cat > "$work/bench.pol" <<POL
+factor password { module = "$matrix"; arguments = "passdb=$work/passdb" }
+auth password
+audit { db = "$work/audit/audit.db" }
+POL
+chmod 644 "$work/bench.pol"
+echo "auth required $module policy=$work/bench.pol" > "$work/pam.d/policy_only"
+echo "auth required $matrix passdb=$work/passdb" > "$work/pam.d/matrix_only"
+echo "auth required pam_deny.so" > "$work/pam.d/other"
+
+login() {  # login SERVICE [valgrind arguments...]: one pamtester process; fails the script if denied
+  local service=$1
+  shift
+  echo alice-pass | LD_PRELOAD="$wrapper" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$work/pam.d" \
+    "$@" pamtester "$service" alice authenticate > "$work/$service.out" 2>&1 ||
+    { echo "callgrind.sh: $service login failed:" >&2; cat "$work/$service.out" >&2; exit 1; }
+}
+
+count() {  # count SERVICE: instructions of the third login of SERVICE
+  local service=$1 out="$work/callgrind.out.$1"
+  login "$service"
+  login "$service"
+  login "$service" valgrind --tool=callgrind --callgrind-out-file="$out" --trace-children=no
+  awk '/^summary:/ {print $2}' "$out"
+}
+
+policy=$(count policy_only)
+alone=$(count matrix_only)
+[[ -n "$keep" ]] && cp "$work"/callgrind.out.* "$keep"/
+rows=$(sqlite3 "$work/audit/audit.db" "SELECT count(*) FROM decisions" 2>/dev/null || echo "?")
+added=$((policy - alone))
+echo "pam_policy.so(password->pam_matrix)=$policy pam_matrix.so=$alone added=$added instructions (audit rows=$rows)"
+if ((added <= 3000000)); then echo "within target (<= 3.0M added)"; else echo "over target (> 3.0M added)"; fi
