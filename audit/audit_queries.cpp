@@ -165,7 +165,8 @@ FailureCount AuditStore::count_failures(const FailureQuery& query) noexcept {
   try {
     if (query.window_seconds < 0) return unknown("negative failures() window");
     if (impl.version == 0) return FailureCount{0, {}};  // created but nothing written yet
-    impl.start_deadline();
+    if (!impl.deadline_from_open) impl.start_deadline();
+    impl.deadline_from_open = false;
     std::int64_t now = query.now_us != 0 ? query.now_us : now_utc_us();
     std::int64_t since = now - query.window_seconds * 1000000;
     // The partial indexes hold failed decisions only, so counting never touches the table.
@@ -366,6 +367,8 @@ FailureCount count_failures(const std::string& path, const OpenOptions& options,
     reading.create_if_missing = false;
     auto opened = AuditStore::open(path, reading);
     if (!opened.status.ok()) return unknown(opened.status.message);
+    // Opening and counting share one deadline, as opening and writing do in record_decision().
+    opened.store->impl_->deadline_from_open = true;
     return opened.store->count_failures(query);
   } catch (...) {
     return unknown("out of memory reading the audit log");

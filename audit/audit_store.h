@@ -33,8 +33,8 @@ struct OpenOptions {
   // Longest a single operation waits for other processes' locks, retries included
   // (record_decision: open and write together). Readers never wait for writers (WAL), so a
   // decision waits at most about this long, in its write. Only a process holding the log in
-  // exclusive locking mode can make a read wait too; give count_failures() a smaller budget if
-  // the sum must stay under 2 s even then.
+  // exclusive locking mode can make a read wait too (open and count share one busy_timeout);
+  // the PAM module gives a decision's reads and write one budget (audit::WaitBudget).
   std::chrono::milliseconds busy_timeout{2000};
   // `audit { retention }`: rows older than this are pruned a batch at a time while writing
   // (every 1000th decision). 0 keeps everything.
@@ -104,6 +104,8 @@ struct VerifyReport {
 VerifyReport verify_database(const std::string& path, const OpenOptions& options) noexcept;
 Status record_decision(const std::string& path, const OpenOptions& options,
                        const AuditRecord& record) noexcept;
+FailureCount count_failures(const std::string& path, const OpenOptions& options,
+                            const FailureQuery& query) noexcept;
 
 class AuditStore {
  public:
@@ -145,6 +147,8 @@ class AuditStore {
   friend VerifyReport verify_database(const std::string& path, const OpenOptions& options) noexcept;
   friend Status record_decision(const std::string& path, const OpenOptions& options,
                                 const AuditRecord& record) noexcept;
+  friend FailureCount count_failures(const std::string& path, const OpenOptions& options,
+                                     const FailureQuery& query) noexcept;
   explicit AuditStore(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

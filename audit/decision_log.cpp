@@ -35,22 +35,32 @@ std::string sha256_hex(const std::string& text) {
 
 }  // namespace
 
+void WaitBudget::spend(std::chrono::steady_clock::duration used) {
+  const auto spent = std::chrono::ceil<std::chrono::milliseconds>(used);
+  left_ = spent >= left_ ? std::chrono::milliseconds(0) : left_ - spent;
+}
+
 std::string database_path(const Settings& audit_settings) {
   return audit_settings.string_or("db", kDefaultDatabasePath);
 }
 
-SystemSubjects::FailureCounter failure_counter(const Settings& audit_settings) {
+SystemSubjects::FailureCounter failure_counter(const Settings& audit_settings,
+                                               std::shared_ptr<WaitBudget> budget) {
   const std::string path = database_path(audit_settings);
   OpenOptions options = options_for(audit_settings);
   options.read_only = true;
   options.create_if_missing = false;
-  return [path, options](const RequestInfo& request, std::chrono::seconds window, bool by_rhost,
-                         std::string* cause) -> std::optional<long> {
+  return [path, options, budget](const RequestInfo& request, std::chrono::seconds window,
+                                 bool by_rhost, std::string* cause) -> std::optional<long> {
     FailureQuery query;
     query.user = request.user;
     query.window_seconds = window.count();
     if (by_rhost) query.rhost = request.rhost.value_or("");
-    const FailureCount count = count_failures(path, options, query);
+    OpenOptions reading = options;
+    if (budget) reading.busy_timeout = budget->left();
+    const auto started = std::chrono::steady_clock::now();
+    const FailureCount count = count_failures(path, reading, query);
+    if (budget) budget->spend(std::chrono::steady_clock::now() - started);
     if (!count.known()) {
       if (cause) *cause = count.cause;
       return std::nullopt;
@@ -86,11 +96,15 @@ AuditRecord make_record(const Policy& policy, const RequestInfo& request, const 
   return record;
 }
 
-LoggedDecision log_decision(const Settings& audit_settings, const AuditRecord& record) {
-  const OpenOptions options = options_for(audit_settings);
+LoggedDecision log_decision(const Settings& audit_settings, const AuditRecord& record,
+                            WaitBudget* budget) {
+  OpenOptions options = options_for(audit_settings);
+  if (budget) options.busy_timeout = budget->left();
   LoggedDecision logged;
   logged.syslog_line = format_syslog_line(record);
+  const auto started = std::chrono::steady_clock::now();
   const Status status = record_decision(database_path(audit_settings), options, record);
+  if (budget) budget->spend(std::chrono::steady_clock::now() - started);
   const AfterWrite next = after_write(status, options.required);
   if (next != AfterWrite::keep_decision)
     logged.failure_line = write_failure_line(status, options.required);

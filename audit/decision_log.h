@@ -4,9 +4,11 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <string>
 
 #include "audit/audit_record.h"
+#include "audit/audit_store.h"
 #include "engine/evaluate.h"
 #include "engine/policy.h"
 #include "engine/system_subjects.h"
@@ -16,9 +18,25 @@ namespace authpolicy::audit {
 // The database a policy's `audit { db = ... }` names, or the default path.
 std::string database_path(const Settings& audit_settings);
 
+// How long one decision may wait, in all, for other processes' locks on the audit log: its
+// failures() reads and its write draw on the same budget, so a locked log costs a decision about
+// 2 s, not 2 s per step. Only time spent in the log counts (not the user typing a password).
+class WaitBudget {
+ public:
+  explicit WaitBudget(std::chrono::milliseconds total = OpenOptions{}.busy_timeout)
+      : left_(total) {}
+  std::chrono::milliseconds left() const { return left_; }
+  void spend(std::chrono::steady_clock::duration used);
+
+ private:
+  std::chrono::milliseconds left_;
+};
+
 // Answers failures(WINDOW[, rhost]) from the policy's audit log: a missing log means none
-// recorded yet; an unreadable one is unknown with its cause.
-SystemSubjects::FailureCounter failure_counter(const Settings& audit_settings);
+// recorded yet; an unreadable one is unknown with its cause. With a budget, each read waits
+// at most what is left of it (and spends what it took); without, each read waits up to 2 s.
+SystemSubjects::FailureCounter failure_counter(const Settings& audit_settings,
+                                               std::shared_ptr<WaitBudget> budget = nullptr);
 
 AuditRecord make_record(const Policy& policy, const RequestInfo& request, const Decision& decision,
                         std::chrono::microseconds duration);
@@ -29,7 +47,9 @@ struct LoggedDecision {
   std::string failure_line;  // non-empty when the write failed: send it too
 };
 
-// Writes the record (bounded wait, best effort unless required) and says what to do next.
-LoggedDecision log_decision(const Settings& audit_settings, const AuditRecord& record);
+// Writes the record (bounded wait, best effort unless required) and says what to do next. With
+// a budget the write waits at most what the decision's reads left of it.
+LoggedDecision log_decision(const Settings& audit_settings, const AuditRecord& record,
+                            WaitBudget* budget = nullptr);
 
 }  // namespace authpolicy::audit

@@ -197,19 +197,20 @@ void log_debug_details(pam_handle_t* pamh, const Prepared& p, const Decision& de
 
 // ---- Audit store ------------------------------------------------------------------------------
 // `failures(…)` in conditions, answered from the policy's audit log.
-SystemSubjects::FailureCounter audit_failure_counter(const Policy& policy) {
-  return audit::failure_counter(policy.audit);
+SystemSubjects::FailureCounter audit_failure_counter(const Policy& policy,
+                                                     std::shared_ptr<audit::WaitBudget> budget) {
+  return audit::failure_counter(policy.audit, std::move(budget));
 }
 
 // Writes the decision's audit record (bounded wait). Returns false when it could not be written
 // and the policy says `audit { required = true }`: the caller then denies. A best-effort failure
 // is one syslog line; the next decision tries again.
 bool record_decision(pam_handle_t* pamh, const Prepared& p, const Decision& decision,
-                     std::chrono::steady_clock::time_point started) {
+                     std::chrono::steady_clock::time_point started, audit::WaitBudget& budget) {
   const auto duration = std::chrono::duration_cast<std::chrono::microseconds>(
       std::chrono::steady_clock::now() - started);
   const audit::AuditRecord record = audit::make_record(*p.policy, p.request, decision, duration);
-  const audit::LoggedDecision logged = audit::log_decision(p.policy->audit, record);
+  const audit::LoggedDecision logged = audit::log_decision(p.policy->audit, record, &budget);
   if (!logged.failure_line.empty()) log_line(pamh, LOG_WARNING, logged.failure_line);
   return !logged.deny;
 }
@@ -230,7 +231,10 @@ int authenticate(pam_handle_t* pamh, int flags, int argc, const char** argv) {
     return rc;
   }
   const auto started = std::chrono::steady_clock::now();
-  SystemSubjects subjects(prepared.policy->geoip, audit_failure_counter(*prepared.policy));
+  // One wait budget for the log per decision: its failures() reads and its write share it.
+  auto audit_budget = std::make_shared<audit::WaitBudget>();
+  SystemSubjects subjects(prepared.policy->geoip,
+                          audit_failure_counter(*prepared.policy, audit_budget));
   PamConversation conversation(pamh, (flags & PAM_SILENT) != 0);
   ModuleFactorSource factors({pamh, &state->delegates, prepared.policy.get()});
   Decision decision = decide(*prepared.policy, prepared.request, subjects, factors, conversation);
@@ -244,7 +248,7 @@ int authenticate(pam_handle_t* pamh, int flags, int argc, const char** argv) {
   log_line(pamh, decision.permit ? LOG_INFO : LOG_NOTICE,
            decision_line("auth", prepared, decision, code));
   log_debug_details(pamh, prepared, decision);
-  if (!record_decision(pamh, prepared, decision, started) && code == PAM_SUCCESS) {
+  if (!record_decision(pamh, prepared, decision, started, *audit_budget) && code == PAM_SUCCESS) {
     code = PAM_AUTH_ERR;
   }
   state->auth_code = code;
@@ -271,7 +275,10 @@ int account(pam_handle_t* pamh, int argc, const char** argv) {
   Prepared prepared;
   if (const int rc = prepare(pamh, argc, argv, prepared); rc != PAM_SUCCESS) return rc;
   const auto started = std::chrono::steady_clock::now();
-  SystemSubjects subjects(prepared.policy->geoip, audit_failure_counter(*prepared.policy));
+  // One wait budget for the log per decision: its failures() reads and its write share it.
+  auto audit_budget = std::make_shared<audit::WaitBudget>();
+  SystemSubjects subjects(prepared.policy->geoip,
+                          audit_failure_counter(*prepared.policy, audit_budget));
   Decision decision = check_denies(*prepared.policy, prepared.request, subjects);
   int code = decision.permit ? PAM_SUCCESS : PAM_PERM_DENIED;
   log_line(pamh, decision.permit ? LOG_INFO : LOG_NOTICE,
@@ -283,7 +290,7 @@ int account(pam_handle_t* pamh, int argc, const char** argv) {
   const bool auth_ran = state && state->auth_ran;
   if (!decision.permit || !auth_ran) {
     decision.reason = "account: " + decision.reason;
-    if (!record_decision(pamh, prepared, decision, started) && code == PAM_SUCCESS) {
+    if (!record_decision(pamh, prepared, decision, started, *audit_budget) && code == PAM_SUCCESS) {
       code = PAM_PERM_DENIED;
     }
   }
