@@ -1,0 +1,599 @@
+// `authpolicy enable`, `disable` and `status`: wiring pam_policy.so into /etc/pam.d safely.
+#include <dirent.h>
+#include <glob.h>
+#include <security/pam_appl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "cli/args.h"
+#include "cli/command_registry.h"
+#include "cli/pam_stack.h"
+#include "engine/geoip_lookup.h"
+#include "engine/load.h"
+#include "engine/render.h"
+
+#ifndef AUTHPOLICY_SYSTEM_PAM_DIR
+#define AUTHPOLICY_SYSTEM_PAM_DIR "/usr/lib/x86_64-linux-gnu/security"
+#endif
+#ifndef AUTHPOLICY_POLICY_DIR
+#define AUTHPOLICY_POLICY_DIR "/etc/authpolicy"
+#endif
+
+namespace authpolicy::cli {
+namespace {
+
+constexpr const char* kDefaultStateDir = "/var/lib/authpolicy/pam.d-backup";
+
+constexpr const char* kEnableUsage =
+    "usage: authpolicy enable [--dry-run] [--missing-ignore] SERVICE...\n"
+    "  Puts pam_policy.so in charge of SERVICE's authentication, using\n"
+    "  /etc/authpolicy/SERVICE.pol for every PAM stack of that entry point\n"
+    "  (sudo also edits sudo-i, su also su-l). Lines are added to the service's own\n"
+    "  file in front of its '@include common-auth' / '@include common-account', each\n"
+    "  after a comment naming authpolicy; common-* files are not touched.\n"
+    "  Refuses (nothing changed) when the policy is missing or has errors.\n"
+    "  Prints the diff, keeps a backup, writes atomically, then checks each service\n"
+    "  with pam_start. Running it again changes nothing.\n"
+    "  --dry-run         show the diff only\n"
+    "  --missing-ignore  add missing=ignore: removing the policy file then hands the\n"
+    "                    service back to its stock stack (a broken policy still fails)\n"
+    "  --pam-dir DIR --policy-dir DIR --state-dir DIR --module PATH   (for tests)\n"
+    "  exit 0: enabled (or already); 1: refused, nothing changed; 2: usage or trouble\n";
+
+constexpr const char* kDisableUsage =
+    "usage: authpolicy disable [--dry-run] (SERVICE... | --all)\n"
+    "  Undoes 'authpolicy enable': restores each file byte for byte from the backup\n"
+    "  when it was not changed since; otherwise removes exactly the lines enable added\n"
+    "  (and says so). --all: every file that carries authpolicy's lines.\n"
+    "  --pam-dir DIR --state-dir DIR   (for tests)\n"
+    "  exit 0: done (or nothing to do); 2: usage or trouble\n";
+
+constexpr const char* kStatusUsage =
+    "usage: authpolicy status [--json]\n"
+    "  Which PAM services run pam_policy.so, the policy each uses, and what would\n"
+    "  break: a policy missing or with errors, a missing GeoIP database, secret files\n"
+    "  readable by others, sshd_config settings that defeat a second factor.\n"
+    "  --pam-dir DIR --policy-dir DIR --sshd-config FILE   (for tests)\n"
+    "  exit 0: no problems; 1: problems listed; 2: usage or trouble\n";
+
+struct Options {
+  std::string pam_dir = "/etc/pam.d";
+  std::string policy_dir = AUTHPOLICY_POLICY_DIR;
+  std::string state_dir = kDefaultStateDir;
+  std::string module = "pam_policy.so";
+  std::string sshd_config = "/etc/ssh/sshd_config";
+  bool dry_run = false;
+  bool missing_ignore = false;
+  bool json = false;
+  bool all = false;
+  std::vector<std::string> services;
+};
+
+// Parses the options all three commands share; returns false after printing help.
+bool parse_options(const std::vector<std::string>& args, const char* usage, Options& o,
+                   std::ostream& out) {
+  ArgReader reader(args);
+  while (reader.next()) {
+    const std::string& flag = reader.flag();
+    if (flag == "--help" || flag == "-h") {
+      out << usage;
+      return false;
+    }
+    if (flag == "--dry-run") {
+      o.dry_run = true;
+    } else if (flag == "--missing-ignore") {
+      o.missing_ignore = true;
+    } else if (flag == "--json") {
+      o.json = true;
+    } else if (flag == "--all") {
+      o.all = true;
+    } else if (flag == "--pam-dir") {
+      o.pam_dir = reader.value();
+    } else if (flag == "--policy-dir") {
+      o.policy_dir = reader.value();
+    } else if (flag == "--state-dir") {
+      o.state_dir = reader.value();
+    } else if (flag == "--module") {
+      o.module = reader.value();
+    } else if (flag == "--sshd-config") {
+      o.sshd_config = reader.value();
+    } else if (reader.is_option()) {
+      throw UsageError("unknown option " + flag);
+    } else {
+      const std::string& name = reader.raw();
+      if (name.empty() || name[0] == '.' || name.find('/') != std::string::npos ||
+          name.size() > 255) {
+        throw UsageError("not a PAM service name: " + name);
+      }
+      o.services.push_back(name);
+    }
+  }
+  return true;
+}
+
+// The policy's errors as compiler-style text, or empty when it may be used.
+std::string policy_errors(const std::string& path, std::shared_ptr<const Policy>* policy) {
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) return path + ": no such policy file\n";
+  LoadOptions options;
+  options.check_ownership = true;
+  options.warnings = false;
+  const LoadResult result = load_policy_file(path, options);
+  if (policy) *policy = result.policy;
+  if (result.policy) return {};
+  std::string text;
+  for (const auto& d : result.diagnostics) {
+    if (d.severity != Severity::error) continue;
+    std::string line = render_text(d, result.files);
+    if (d.location.file >= result.files.size()) line = path + ": " + line;
+    text += line;
+  }
+  return text.empty() ? path + ": cannot be used\n" : text;
+}
+
+int failing_conversation(int, const pam_message**, pam_response**, void*) {
+  return PAM_CONV_ERR;
+}
+
+// libpam reads the service (and its includes) and loads its modules: what every login will do.
+std::string pam_start_problem(const std::string& pam_dir, const std::string& service) {
+  const pam_conv conversation{failing_conversation, nullptr};
+  pam_handle_t* handle = nullptr;
+  const int rc =
+      pam_dir == "/etc/pam.d"
+          ? pam_start(service.c_str(), "root", &conversation, &handle)
+          : pam_start_confdir(service.c_str(), "root", &conversation, pam_dir.c_str(), &handle);
+  if (rc != PAM_SUCCESS) {
+    std::string message = "pam_start(" + service + ") failed: " + pam_strerror(handle, rc);
+    if (handle) pam_end(handle, rc);
+    return message;
+  }
+  pam_end(handle, PAM_SUCCESS);
+  return {};
+}
+
+// The module file libpam will load for `module` (a bare name lives in the system's PAM folder),
+// and why it cannot be used, or empty.
+std::string module_problem(const std::string& module) {
+  const std::string path = module.find('/') == std::string::npos
+                               ? std::string(AUTHPOLICY_SYSTEM_PAM_DIR) + "/" + module
+                               : module;
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0)
+    return path + ": " + std::strerror(errno) + " (is the package installed?)";
+  if (!S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & 022) != 0) {
+    return path + ": not a root-owned file closed to writes by group and others";
+  }
+  return {};
+}
+
+std::string state_file(const Options& o, const std::string& service, const char* suffix) {
+  return o.state_dir + "/" + service + suffix;
+}
+
+std::string ensure_state_dir(const std::string& dir) {
+  if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return "cannot create " + dir + ": " + std::strerror(errno);
+  }
+  struct stat st {};
+  if (lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return dir + " is not a folder";
+  if (st.st_uid != geteuid() || (st.st_mode & 022) != 0) {
+    return dir + " must be owned by the caller and not writable by group or others";
+  }
+  return {};
+}
+
+// ---- enable -----------------------------------------------------------------------------------
+
+int run_enable(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  Options o;
+  try {
+    if (!parse_options(args, kEnableUsage, o, out)) return kExitOk;
+    if (o.services.empty()) throw UsageError("no service given");
+  } catch (const UsageError& e) {
+    err << "authpolicy enable: " << e.what() << "\n" << kEnableUsage;
+    return kExitTrouble;
+  }
+
+  // Everything is checked before anything is written.
+  std::vector<FilePlan> plans;
+  bool refused = false;
+  if (const std::string problem = module_problem(o.module); !problem.empty()) {
+    err << "authpolicy enable: refusing: the PAM module " << problem << " (nothing changed)\n";
+    return kExitRefused;
+  }
+  for (const std::string& entry : o.services) {
+    const std::string policy = o.policy_dir + "/" + entry + ".pol";
+    if (const std::string problem = policy_errors(policy, nullptr); !problem.empty()) {
+      err << problem << "authpolicy enable: refusing " << entry
+          << ": its policy does not pass 'authpolicy check' (nothing changed)\n";
+      refused = true;
+      continue;
+    }
+    EnableSettings settings;
+    settings.pam_dir = o.pam_dir;
+    settings.policy_path = policy;
+    settings.module = o.module;
+    settings.missing_ignore = o.missing_ignore;
+    std::vector<FilePlan> entry_plans = plan_enable(entry, settings);
+    if (entry_plans.empty()) {
+      err << "authpolicy enable: refusing " << entry << ": no " << o.pam_dir << "/" << entry
+          << "\n";
+      refused = true;
+    }
+    for (auto& plan : entry_plans) {
+      if (!plan.problem.empty()) {
+        err << "authpolicy enable: refusing " << entry << ": " << plan.path << ": " << plan.problem
+            << "\n";
+        refused = true;
+      }
+      plans.push_back(std::move(plan));
+    }
+  }
+  if (refused) return kExitRefused;
+
+  for (const auto& plan : plans) {
+    if (plan.already_enabled) {
+      out << plan.path << ": already enabled\n";
+    } else if (plan.wired_by_hand) {
+      out << plan.path << ": runs pam_policy.so already (not added by authpolicy): left alone\n";
+    } else if (!plan.covered_by.empty()) {
+      out << plan.path << ": covered through its include of " << plan.covered_by << "\n";
+    } else {
+      out << unified_diff(plan.path, plan.original, plan.updated);
+    }
+  }
+  if (o.dry_run) return kExitOk;
+
+  std::vector<const FilePlan*> written;
+  auto roll_back = [&] {
+    for (const FilePlan* plan : written) {
+      if (write_atomically(plan->path, plan->original).empty()) {
+        unlink(state_file(o, plan->service, ".orig").c_str());
+        unlink(state_file(o, plan->service, ".enabled").c_str());
+        err << plan->path << ": restored\n";
+      } else {
+        err << plan->path << ": COULD NOT BE RESTORED, backup in "
+            << state_file(o, plan->service, ".orig") << "\n";
+      }
+    }
+  };
+  for (const auto& plan : plans) {
+    if (plan.updated == plan.original) continue;
+    std::string problem = ensure_state_dir(o.state_dir);
+    if (problem.empty()) {
+      problem = write_atomically(state_file(o, plan.service, ".orig"), plan.original, 0600);
+    }
+    if (problem.empty()) problem = write_atomically(plan.path, plan.updated);
+    if (problem.empty()) {
+      written.push_back(&plan);
+      problem = write_atomically(state_file(o, plan.service, ".enabled"), plan.updated, 0600);
+    }
+    if (!problem.empty()) {
+      err << "authpolicy enable: " << problem << "\n";
+      roll_back();
+      return kExitTrouble;
+    }
+  }
+
+  // Verify what libpam will see: every file's auth and account stacks reach pam_policy.so, and
+  // libpam can start each service.
+  std::string failure;
+  for (const auto& plan : plans) {
+    if (plan.wired_by_hand) continue;
+    for (const char* type : {"auth", "account"}) {
+      if (!stack_runs_policy(o.pam_dir, plan.service, type)) {
+        failure = plan.path + ": the " + type + " stack does not reach pam_policy.so";
+      }
+    }
+    if (const std::string p = pam_start_problem(o.pam_dir, plan.service); !p.empty()) failure = p;
+    if (!failure.empty()) break;
+    out << plan.service << ": pam_start ok, auth and account run " << o.module << "\n";
+  }
+  if (!failure.empty()) {
+    err << "authpolicy enable: verification failed: " << failure << "; rolling back\n";
+    roll_back();
+    return kExitTrouble;
+  }
+  if (!written.empty()) {
+    out << "enabled; backups in " << o.state_dir
+        << ". Keep a root shell open and test in a new terminal before closing it.\n";
+  }
+  return kExitOk;
+}
+
+// ---- disable ----------------------------------------------------------------------------------
+
+std::vector<std::string> files_with_markers(const std::string& pam_dir) {
+  std::vector<std::string> found;
+  DIR* dir = opendir(pam_dir.c_str());
+  if (!dir) return found;
+  while (const dirent* entry = readdir(dir)) {
+    if (entry->d_name[0] == '.') continue;
+    const auto text = read_whole_file(pam_dir + "/" + entry->d_name);
+    if (text && text->find(kMarkerPrefix) != std::string::npos) found.push_back(entry->d_name);
+  }
+  closedir(dir);
+  std::sort(found.begin(), found.end());
+  return found;
+}
+
+int run_disable(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  Options o;
+  try {
+    if (!parse_options(args, kDisableUsage, o, out)) return kExitOk;
+    if (o.services.empty() == !o.all) throw UsageError("give SERVICE... or --all");
+  } catch (const UsageError& e) {
+    err << "authpolicy disable: " << e.what() << "\n" << kDisableUsage;
+    return kExitTrouble;
+  }
+  std::vector<std::string> files;
+  if (o.all) {
+    files = files_with_markers(o.pam_dir);
+  } else {
+    for (const auto& entry : o.services) {
+      for (const auto& service : entry_point_services(entry)) files.push_back(service);
+    }
+  }
+  int code = kExitOk;
+  for (const std::string& service : files) {
+    const std::string path = o.pam_dir + "/" + service;
+    const auto current = read_whole_file(path);
+    if (!current) continue;
+    if (current->find(kMarkerPrefix) == std::string::npos) {
+      out << path << ": not enabled by authpolicy\n";
+      continue;
+    }
+    const auto written = read_whole_file(state_file(o, service, ".enabled"));
+    const auto original = read_whole_file(state_file(o, service, ".orig"));
+    std::string restored;
+    if (written && original && *written == *current) {
+      restored = *original;
+      out << path << ": restored from the backup\n";
+    } else {
+      std::size_t removed = 0;
+      restored = remove_added_lines(*current, &removed);
+      out << path << ": changed since 'authpolicy enable' (or no backup): removed the " << removed
+          << " lines authpolicy added, kept everything else\n";
+    }
+    out << unified_diff(path, *current, restored);
+    if (o.dry_run) continue;
+    if (const std::string problem = write_atomically(path, restored); !problem.empty()) {
+      err << "authpolicy disable: " << problem << "\n";
+      code = kExitTrouble;
+      continue;
+    }
+    unlink(state_file(o, service, ".enabled").c_str());
+    unlink(state_file(o, service, ".orig").c_str());
+  }
+  return code;
+}
+
+// ---- status -----------------------------------------------------------------------------------
+
+// sshd_config the way sshd reads it: the first value of a keyword wins; Include is followed;
+// Match blocks (conditional) are not applied.
+void read_sshd_config(const std::string& path, std::map<std::string, std::string>& values,
+                      int depth = 0) {
+  if (depth > 8) return;
+  const auto text = read_whole_file(path);
+  if (!text) return;
+  std::size_t start = 0;
+  while (start < text->size()) {
+    std::size_t end = text->find('\n', start);
+    if (end == std::string::npos) end = text->size();
+    std::string line = text->substr(start, end - start);
+    start = end + 1;
+    const auto hash = line.find('#');
+    if (hash != std::string::npos) line.resize(hash);
+    std::size_t i = line.find_first_not_of(" \t\r");
+    if (i == std::string::npos) continue;
+    std::size_t j = line.find_first_of(" \t=", i);
+    std::string key = line.substr(i, j == std::string::npos ? std::string::npos : j - i);
+    std::transform(key.begin(), key.end(), key.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    std::string value;
+    if (j != std::string::npos) {
+      const std::size_t v = line.find_first_not_of(" \t=", j);
+      if (v != std::string::npos) value = line.substr(v);
+      while (!value.empty() &&
+             (value.back() == ' ' || value.back() == '\t' || value.back() == '\r')) {
+        value.pop_back();
+      }
+    }
+    if (key == "match") return;
+    if (key == "include") {
+      std::string pattern = value;
+      if (!pattern.empty() && pattern[0] != '/') pattern = "/etc/ssh/" + pattern;
+      glob_t matches{};
+      if (glob(pattern.c_str(), 0, nullptr, &matches) == 0) {
+        for (std::size_t k = 0; k < matches.gl_pathc; ++k) {
+          read_sshd_config(matches.gl_pathv[k], values, depth + 1);
+        }
+      }
+      globfree(&matches);
+      continue;
+    }
+    std::string lowered = value;
+    std::transform(lowered.begin(), lowered.end(), lowered.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    values.emplace(key, lowered);  // first wins
+  }
+}
+
+// What in sshd_config keeps sshd from asking the policy's second factor.
+std::vector<std::string> sshd_problems(const std::string& path) {
+  std::vector<std::string> problems;
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) return problems;
+  std::map<std::string, std::string> v;
+  read_sshd_config(path, v);
+  auto value = [&](const char* key, const char* fallback) {
+    const auto it = v.find(key);
+    return it == v.end() ? std::string(fallback) : it->second;
+  };
+  if (value("usepam", "no") != "yes") {
+    problems.push_back(path + ": UsePAM is not yes: sshd never asks pam_policy.so");
+  }
+  std::string kbd = value("kbdinteractiveauthentication", "");
+  if (kbd.empty()) kbd = value("challengeresponseauthentication", "yes");
+  if (kbd != "yes") {
+    problems.push_back(path +
+                       ": KbdInteractiveAuthentication is not yes: sshd's password method "
+                       "answers every PAM prompt with the password, so a second factor fails "
+                       "(and counts as a failure)");
+  }
+  if (value("passwordauthentication", "yes") == "yes") {
+    problems.push_back(path +
+                       ": PasswordAuthentication yes: clients that pick the password method "
+                       "send the password as the answer to the code prompt; set it to no");
+  }
+  const std::string methods = value("authenticationmethods", "any");
+  if (methods != "any" && methods.find("keyboard-interactive") == std::string::npos) {
+    problems.push_back(path + ": AuthenticationMethods " + methods +
+                       " has no keyboard-interactive: the policy's auth never runs, only its "
+                       "deny rules (account)");
+  }
+  return problems;
+}
+
+// Secret stores of the policy's totp factors that group or others could read.
+void secret_problems(const Policy& policy, std::vector<std::string>& problems) {
+  for (const auto& factor : policy.factors) {
+    if (factor.kind != FactorSpec::Kind::totp || !factor.used) continue;
+    const std::string pattern = factor.settings.string_or("secrets", "/etc/authpolicy/totp/%u");
+    const auto percent = pattern.find('%');
+    const std::string head = pattern.substr(0, percent);
+    const std::string folder = head.substr(0, head.rfind('/'));
+    struct stat st {};
+    if (stat(folder.c_str(), &st) != 0) {
+      problems.push_back("totp secrets folder " + folder + " is missing: nobody is enrolled");
+      continue;
+    }
+    if (st.st_uid != 0 || (st.st_mode & 077) != 0) {
+      problems.push_back("totp secrets folder " + folder +
+                         " must be owned by root and closed to group and others (0700)");
+    }
+    DIR* dir = opendir(folder.c_str());
+    if (!dir) continue;
+    while (const dirent* entry = readdir(dir)) {
+      if (entry->d_name[0] == '.') continue;
+      const std::string file = folder + "/" + entry->d_name;
+      if (lstat(file.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+          (st.st_uid != 0 || (st.st_mode & 077) != 0)) {
+        problems.push_back("totp secret " + file + " must be owned by root, mode 0600");
+      }
+    }
+    closedir(dir);
+  }
+}
+
+int run_status(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  Options o;
+  try {
+    if (!parse_options(args, kStatusUsage, o, out)) return kExitOk;
+  } catch (const UsageError& e) {
+    err << "authpolicy status: " << e.what() << "\n" << kStatusUsage;
+    return kExitTrouble;
+  }
+  std::set<std::string> services;
+  for (const char* entry : {"sudo", "su", "sshd", "login"}) {
+    for (const auto& s : entry_point_services(entry)) services.insert(s);
+  }
+  if (DIR* dir = opendir(o.pam_dir.c_str())) {
+    while (const dirent* entry = readdir(dir)) {
+      if (entry->d_name[0] == '.') continue;
+      if (stack_runs_policy(o.pam_dir, entry->d_name, "auth") ||
+          stack_runs_policy(o.pam_dir, entry->d_name, "account")) {
+        services.insert(entry->d_name);
+      }
+    }
+    closedir(dir);
+  } else {
+    err << "authpolicy status: cannot read " << o.pam_dir << "\n";
+    return kExitTrouble;
+  }
+
+  nlohmann::json report = nlohmann::json::array();
+  bool any_problem = false;
+  for (const std::string& service : services) {
+    const std::string path = o.pam_dir + "/" + service;
+    const auto text = read_whole_file(path);
+    if (!text) continue;
+    std::string auth_policy, account_policy;
+    const bool auth = stack_runs_policy(o.pam_dir, service, "auth", &auth_policy);
+    const bool account = stack_runs_policy(o.pam_dir, service, "account", &account_policy);
+    // su-l runs the lines enable added to su: those count as added too.
+    bool added = text->find(kMarkerPrefix) != std::string::npos;
+    for (const PamLine& line : parse_pam_file(*text)) {
+      if (!line.include || added) continue;
+      const auto included = read_whole_file(o.pam_dir + "/" + line.module);
+      added = included && included->find(kMarkerPrefix) != std::string::npos;
+    }
+    nlohmann::json row = {{"service", service},
+                          {"file", path},
+                          {"auth", auth},
+                          {"account", account},
+                          {"added_by_authpolicy", added}};
+    std::vector<std::string> problems;
+    if (auth || account) {
+      std::string policy = auth ? auth_policy : account_policy;
+      if (policy.empty()) policy = o.policy_dir + "/" + service + ".pol";
+      row["policy"] = policy;
+      std::shared_ptr<const Policy> loaded;
+      if (std::string errors = policy_errors(policy, &loaded); !errors.empty()) {
+        while (!errors.empty() && errors.back() == '\n') errors.pop_back();
+        problems.push_back("policy unusable, logins fail: " + errors);
+      } else {
+        for (const auto& [subject, field] : {std::pair{Subject::country, GeoField::country},
+                                             std::pair{Subject::asn, GeoField::asn}}) {
+          if (!loaded->uses_subject(subject)) continue;
+          if (std::string p = geoip_problem(loaded->geoip, field); !p.empty()) {
+            problems.push_back("GeoIP: " + p);
+          }
+        }
+        secret_problems(*loaded, problems);
+      }
+      if (auth != account) {
+        problems.push_back(std::string("pam_policy.so runs in ") + (auth ? "auth" : "account") +
+                           " only");
+      }
+      if (service == "sshd") {
+        for (auto& p : sshd_problems(o.sshd_config)) problems.push_back(std::move(p));
+      }
+    }
+    row["problems"] = problems;
+    any_problem = any_problem || !problems.empty();
+    if (!o.json) {
+      out << service << ": ";
+      if (!auth && !account) {
+        out << "not covered\n";
+      } else {
+        out << (auth ? "auth" : "") << (auth && account ? "+" : "") << (account ? "account" : "")
+            << " run pam_policy.so with " << row["policy"].get<std::string>()
+            << (added ? " (added by authpolicy enable)" : " (wired by hand)") << "\n";
+      }
+      for (const auto& p : problems) out << "  problem: " << p << "\n";
+    }
+    report.push_back(std::move(row));
+  }
+  if (o.json) out << nlohmann::json{{"services", report}}.dump(2) << "\n";
+  return any_problem ? kExitRefused : kExitOk;
+}
+
+const RegisterCommand enable_registration{
+    "enable", "put pam_policy.so in charge of services (sudo, su, sshd, login...)", run_enable};
+const RegisterCommand disable_registration{
+    "disable", "undo 'enable': restore the services' pam.d files", run_disable};
+const RegisterCommand status_registration{
+    "status", "which services run pam_policy.so, and what would break", run_status};
+
+}  // namespace
+}  // namespace authpolicy::cli
