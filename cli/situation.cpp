@@ -1,0 +1,141 @@
+// Reading a described situation from knob/value pairs, and answering subjects from it.
+#include "cli/situation.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+
+#include "cli/args.h"
+#include "engine/values.h"
+
+namespace authpolicy::cli {
+namespace {
+
+// Parses "2026-11-21T22:30" as local wall-clock time.
+LocalTime parse_at(const std::string& text, const std::string& label) {
+  std::tm parts{};
+  int year = 0, month = 0, day = 0, hour = 0, minute = 0;
+  char tail = 0;
+  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d%c", &year, &month, &day, &hour, &minute,
+                  &tail) != 5 ||
+      month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || hour < 0 ||
+      minute < 0) {
+    throw UsageError(label + " takes YYYY-MM-DDTHH:MM, e.g. 2026-11-21T22:30");
+  }
+  parts.tm_year = year - 1900;
+  parts.tm_mon = month - 1;
+  parts.tm_mday = day;
+  parts.tm_hour = hour;
+  parts.tm_min = minute;
+  parts.tm_isdst = -1;
+  if (timegm(&parts) == -1) throw UsageError(label + ": invalid date " + text);
+  // timegm normalised tm_wday for that calendar date (independent of the time zone).
+  if (parts.tm_mday != day) throw UsageError(label + ": no such date " + text);
+  return LocalTime{hour * 60 + minute, (parts.tm_wday + 6) % 7};
+}
+
+Lookup parse_geo(const std::string& label, const std::string& text, bool country) {
+  if (text == "none") return Lookup{Lookup::Kind::no_value, {}, 0, {}};
+  if (text == "unknown") return Lookup{Lookup::Kind::unknown, {}, 0, "given as unknown"};
+  if (country) {
+    auto code = parse_country_code(text);
+    if (!code) throw UsageError(label + " takes a two-letter country code, none or unknown");
+    return Lookup{Lookup::Kind::value, std::move(*code), 0, {}};
+  }
+  auto number = parse_as_number(text);
+  if (!number) throw UsageError(label + " takes an AS number, none or unknown");
+  return Lookup{Lookup::Kind::value, {}, *number, {}};
+}
+
+constexpr std::string_view kKnobs[] = {"service", "user",    "group", "rhost",    "tty",   "ruser",
+                                       "at",      "country", "asn",   "failures", "factor"};
+
+}  // namespace
+
+bool Situation::is_knob(std::string_view key) {
+  return std::find(std::begin(kKnobs), std::end(kKnobs), key) != std::end(kKnobs);
+}
+
+void Situation::set(const std::string& key, const std::string& value, const std::string& label) {
+  if (key == "service") {
+    request.service = value;
+    service_given = true;
+  } else if (key == "user") {
+    request.user = value;
+    user_given = true;
+  } else if (key == "group") {
+    groups.push_back(value);
+  } else if (key == "rhost") {
+    request.rhost = value;
+  } else if (key == "tty") {
+    request.tty = value;
+  } else if (key == "ruser") {
+    request.ruser = value;
+  } else if (key == "at") {
+    at = parse_at(value, label);
+  } else if (key == "country") {
+    country = parse_geo(label, value, true);
+  } else if (key == "asn") {
+    asn = parse_geo(label, value, false);
+  } else if (key == "failures") {
+    failures_given = true;
+    failure_count.reset();
+    if (value != "unknown") {
+      char* end = nullptr;
+      const long n = std::strtol(value.c_str(), &end, 10);
+      if (value.empty() || *end != '\0' || n < 0) {
+        throw UsageError(label + " takes a count or unknown");
+      }
+      failure_count = n;
+    }
+  } else if (key == "factor") {
+    const auto eq = value.find('=');
+    const auto outcome =
+        eq == std::string::npos ? std::nullopt : outcome_from_string(value.substr(eq + 1));
+    if (!outcome || eq == 0) {
+      throw UsageError(label + " takes NAME=pass|fail|unavailable|error, not '" + value + "'");
+    }
+    factors.emplace_back(value.substr(0, eq), *outcome);
+  } else {
+    throw UsageError("unknown situation knob " + label);
+  }
+}
+
+SituationSubjects::SituationSubjects(const Situation& situation, const Settings& geoip,
+                                     FailureCounter failures)
+    : SystemSubjects(geoip, std::move(failures)), situation_(situation), system_(true) {}
+
+SituationSubjects::SituationSubjects(const Situation& situation)
+    : SystemSubjects(Settings{}, nullptr), situation_(situation), system_(false) {}
+
+Tri SituationSubjects::in_group(const std::string&, const std::string& group, std::string*) {
+  const auto& groups = situation_.groups;
+  return std::find(groups.begin(), groups.end(), group) != groups.end() ? Tri::yes : Tri::no;
+}
+
+LocalTime SituationSubjects::local_time() {
+  if (situation_.at) return *situation_.at;
+  return system_ ? SystemSubjects::local_time() : kFixedTime;
+}
+
+Lookup SituationSubjects::country(const IpAddress& a) {
+  if (situation_.country) return *situation_.country;
+  return system_ ? SystemSubjects::country(a) : Lookup{};
+}
+
+Lookup SituationSubjects::asn(const IpAddress& a) {
+  if (situation_.asn) return *situation_.asn;
+  return system_ ? SystemSubjects::asn(a) : Lookup{};
+}
+
+std::optional<long> SituationSubjects::failures(const RequestInfo& r, std::chrono::seconds w,
+                                                bool by_rhost, std::string* cause) {
+  if (!situation_.failures_given) {
+    return system_ ? SystemSubjects::failures(r, w, by_rhost, cause) : std::optional<long>(0);
+  }
+  if (!situation_.failure_count && cause) *cause = "given as unknown";
+  return situation_.failure_count;
+}
+
+}  // namespace authpolicy::cli

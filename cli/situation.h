@@ -1,0 +1,62 @@
+// A described situation (request, the system's answers, factor outcomes): what `authpolicy eval`
+// takes as flags and `authpolicy test` as case lines, read by one piece of code.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "engine/evaluate.h"
+#include "engine/factor.h"
+#include "engine/system_subjects.h"
+
+namespace authpolicy::cli {
+
+struct Situation {
+  RequestInfo request;
+  bool service_given = false;
+  bool user_given = false;
+  std::vector<std::string> groups;
+  std::optional<LocalTime> at;
+  std::optional<Lookup> country;
+  std::optional<Lookup> asn;
+  bool failures_given = false;
+  std::optional<long> failure_count;
+  std::vector<std::pair<std::string, Outcome>> factors;  // in the order given; later ones win
+
+  // Whether `key` names a knob: service, user, group, rhost, tty, ruser, at, country, asn,
+  // failures, factor.
+  static bool is_knob(std::string_view key);
+  // Sets one knob from its text. Throws UsageError; messages name the knob as `label`
+  // ("--at" for eval's flags, "at" for a test case line).
+  void set(const std::string& key, const std::string& value, const std::string& label);
+};
+
+// Answers what the situation fixes. What it leaves open comes from the running system (eval:
+// NSS aside, the clock, GeoIP databases, the audit log) or, for tests, from fixed defaults:
+// Monday 12:00, no GeoIP record, no failures. Groups are always the situation's.
+class SituationSubjects : public SystemSubjects {
+ public:
+  // System fallback: answers left open come from the policy's GeoIP and audit settings.
+  SituationSubjects(const Situation& situation, const Settings& geoip, FailureCounter failures);
+  // Fixed fallback: nothing outside the situation is consulted.
+  explicit SituationSubjects(const Situation& situation);
+
+  Tri in_group(const std::string& user, const std::string& group, std::string* cause) override;
+  LocalTime local_time() override;
+  Lookup country(const IpAddress& address) override;
+  Lookup asn(const IpAddress& address) override;
+  std::optional<long> failures(const RequestInfo& request, std::chrono::seconds window,
+                               bool by_rhost, std::string* cause) override;
+
+  // The time a test case uses when it gives no `at`: Monday 12:00.
+  static constexpr LocalTime kFixedTime{12 * 60, 0};
+
+ private:
+  const Situation& situation_;
+  bool system_ = true;
+};
+
+}  // namespace authpolicy::cli
