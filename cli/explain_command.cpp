@@ -13,7 +13,10 @@
 namespace authpolicy::cli {
 namespace {
 
-constexpr const char* kExplainUsage = "usage: authpolicy explain [--ignore-ownership] FILE\n";
+constexpr const char* kExplainUsage =
+    "usage: authpolicy explain [--ignore-ownership] FILE\n"
+    "  exit 0: explained; 1: the policy has errors (the module would refuse it);\n"
+    "  2: usage error or unreadable file\n";
 
 std::string join(const std::vector<std::string>& parts, const std::string& separator) {
   std::string out;

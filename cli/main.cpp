@@ -13,7 +13,8 @@ void usage(std::ostream& out) {
     out << "  " << name << std::string(name.size() < 10 ? 10 - name.size() : 1, ' ')
         << info.summary << "\n";
   }
-  out << "\n'authpolicy COMMAND --help' describes one command.\n";
+  out << "\n'authpolicy help COMMAND' (or 'authpolicy COMMAND --help') describes one command;\n"
+         "man authpolicy describes them all.\n";
 }
 
 }  // namespace
@@ -24,6 +25,22 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string name = argv[1];
+  auto& registry = authpolicy::cli::command_registry();
+  // `authpolicy help CMD` is `authpolicy CMD --help`.
+  if (name == "help" && argc >= 3) {
+    const auto it = registry.find(argv[2]);
+    if (it == registry.end()) {
+      std::cerr << "authpolicy: unknown command '" << argv[2] << "'\n";
+      usage(std::cerr);
+      return 2;
+    }
+    try {
+      return it->second.run({"--help"}, std::cout, std::cerr);
+    } catch (const std::exception& e) {
+      std::cerr << "authpolicy " << argv[2] << ": " << e.what() << "\n";
+      return 2;
+    }
+  }
   if (name == "--help" || name == "-h" || name == "help") {
     usage(std::cout);
     return 0;
@@ -32,7 +49,6 @@ int main(int argc, char** argv) {
     std::cout << "authpolicy " << AUTHPOLICY_VERSION << "\n";
     return 0;
   }
-  auto& registry = authpolicy::cli::command_registry();
   const auto it = registry.find(name);
   if (it == registry.end()) {
     std::cerr << "authpolicy: unknown command '" << name << "'\n";

@@ -389,6 +389,10 @@ int run_enroll(const Options& o, std::ostream& out, std::ostream& err,
 int run_u2f_with(const std::vector<std::string>& args, std::ostream& out, std::ostream& err,
                  const U2fCommandEnvironment& environment) {
   try {
+    if (!args.empty() && (args[0] == "--help" || args[0] == "-h" || args[0] == "help")) {
+      out << kUsage;
+      return kExitOk;
+    }
     Options o;
     if (auto problem = parse(args, o)) {
       err << "authpolicy u2f: " << *problem << "\n" << kUsage;
