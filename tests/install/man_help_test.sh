@@ -1,0 +1,69 @@
+#!/bin/bash
+# The man pages against the program and the docs: every sub-command answers `--help` and
+# `authpolicy help CMD` alike, has its section in authpolicy(1), and every option its --help
+# names is in that page (and every option the page names is in some --help); pam_policy(8) and
+# authpolicy.pol(5) carry every section of docs/pam.md and docs/language.md and render cleanly.
+#
+# usage: man_help_test.sh AUTHPOLICY_BINARY MAN_BUILD_DIR SOURCE_DIR     (ctest -L man)
+set -euo pipefail
+[[ $# == 3 ]] || { echo "usage: man_help_test.sh AUTHPOLICY MAN_BUILD_DIR SOURCE_DIR" >&2; exit 2; }
+authpolicy=$1 mandir=$2 src=$3
+failed=0
+fail() { echo "FAIL $*"; failed=$((failed + 1)); }
+command -v man > /dev/null || { echo "FAIL required tool missing: man (package man-db)"; exit 1; }
+for page in authpolicy.1 pam_policy.8 authpolicy.pol.5; do
+  [[ -s $mandir/$page ]] ||
+    { echo "FAIL $mandir/$page not built (needs go-md2man, Debian package go-md2man)"; exit 1; }
+done
+page_source=$src/man/authpolicy.1.md
+
+commands=$("$authpolicy" --help | awk '/^commands:/ {on = 1; next} on && NF == 0 {exit} on {print $1}')
+[[ -n $commands ]] || fail "authpolicy --help lists no commands"
+help_options=""
+for command in $commands; do
+  if ! by_help=$("$authpolicy" help "$command" 2>&1); then
+    fail "authpolicy help $command exits $?"
+    continue
+  fi
+  by_flag=$("$authpolicy" "$command" --help 2>&1) || fail "authpolicy $command --help exits $?"
+  [[ $by_help == "$by_flag" ]] || fail "authpolicy help $command differs from authpolicy $command --help"
+  [[ $by_help == usage:* ]] || fail "authpolicy help $command does not start with usage:"
+  grep -q "^## $command\b" "$page_source" || fail "authpolicy(1) has no section '## $command'"
+  # Options meant only for tests are not an administrator's business.
+  options=$(grep -v 'for tests' <<< "$by_help" | grep -o -- '--[a-z][a-z0-9-]*' | sort -u)
+  for option in $options; do
+    grep -q -- "$option\b" "$page_source" || fail "authpolicy(1) does not mention $command $option"
+  done
+  help_options+=" $options"
+done
+help_options=$(echo $help_options --help)
+# Options the page names in the sections of the commands this build has.
+while read -r command option; do
+  [[ " $(echo $commands) " == *" $command "* ]] || continue
+  [[ " $help_options " == *" $option "* ]] ||
+    fail "authpolicy(1) names $command $option, which no --help has"
+done < <(awk '/^## / {section = $2} section != "" {
+               while (match($0, /\*\*--[a-z][a-z0-9-]*/)) {
+                 print section, substr($0, RSTART + 2, RLENGTH - 2); $0 = substr($0, RSTART + RLENGTH)
+               }
+             }' "$page_source" | sort -u)
+"$authpolicy" help no-such-command > /dev/null 2>&1 && fail "authpolicy help no-such-command exits 0"
+"$authpolicy" help explain | grep -q 'exit 0' || fail "authpolicy help explain documents no exit codes"
+
+for entry in "pam_policy.8:docs/pam.md" "authpolicy.pol.5:docs/language.md" "authpolicy.1:"; do
+  page=${entry%%:*} doc=${entry#*:}
+  rendered=$(MANWIDTH=200 man --warnings=w -l "$mandir/$page" 2> "$mandir/$page.warnings") ||
+    fail "man -l $page exits $?"
+  # tbl may find the docs' tables wider than a terminal; man wraps them, nothing is lost.
+  if grep -v -e 'table wider than line width' -e "^warning: file '.*', around line [0-9]*:\$" \
+       "$mandir/$page.warnings" | grep -q .; then
+    fail "$page renders with warnings: $(head -3 "$mandir/$page.warnings")"
+  fi
+  [[ -n $doc ]] || continue
+  while IFS= read -r heading; do
+    plain=$(sed -e 's/`//g' <<< "$heading")
+    grep -qF -- "$plain" <<< "$rendered" || fail "$page lacks the section '$plain' of $doc"
+  done < <(sed -n 's/^##* //p' "$src/$doc" | tail -n +1 | grep -v "^$(head -1 "$src/$doc" | sed 's/^# //')\$")
+done
+((failed == 0)) || { echo "man_help_test: $failed failures"; exit 1; }
+echo "man_help_test: commands [$(echo $commands)] and the three pages agree"
