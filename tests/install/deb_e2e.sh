@@ -119,6 +119,9 @@ trap 'exit 130' INT TERM HUP
 
 started=$SECONDS
 passed=0
+quietly() {  # quietly COMMAND...: its output only when it fails
+  "$@" > "$work/quietly.out" 2>&1 || { local rc=$?; cat "$work/quietly.out" >&2; return "$rc"; }
+}
 check() {  # check DESCRIPTION COMMAND...: one PASS/FAIL line; a FAIL ends the test
   if "${@:2}"; then
     echo "PASS $1"
@@ -194,7 +197,7 @@ wire_by_hand() {
   grep -q "^auth required pam_policy.so" "$file" || die "no '@include common-auth' in $file"
 }
 if authpolicy help enable > /dev/null 2>&1; then
-  check "authpolicy enable sudo su" authpolicy enable sudo su
+  check "authpolicy enable sudo su" quietly authpolicy enable sudo su
   check "authpolicy status lists sudo" sh -c 'authpolicy status | grep -q sudo'
 else
   echo "note: this build has no 'authpolicy enable'; wiring /etc/pam.d by hand"
@@ -238,7 +241,7 @@ login "su - $admin, wrong code refused" wrong 1 "$other" su - "$admin" -c true
 
 # ---- disable, remove: /etc/pam.d byte for byte as before ------------------------------------
 if authpolicy help disable > /dev/null 2>&1; then
-  check "authpolicy disable sudo su" authpolicy disable sudo su
+  check "authpolicy disable sudo su" quietly authpolicy disable sudo su
 else
   restore_pam
 fi
