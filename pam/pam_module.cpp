@@ -4,6 +4,7 @@
 #include <security/pam_modules.h>
 #include <sys/stat.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
@@ -75,6 +76,7 @@ struct Prepared {
   std::shared_ptr<const Policy> policy;
   RequestInfo request;
   std::string policy_path;
+  std::string unavailable;  // why the policy cannot be used (missing, unsafe, errors), when so
 };
 
 // Fills `prepared`, or returns the PAM code to end with (after logging one line).
@@ -111,6 +113,7 @@ int prepare(pam_handle_t* pamh, int argc, const char** argv, Prepared& prepared)
     log_line(pamh, LOG_ERR,
              "no policy " + log_value(prepared.policy_path) + " for service " + log_value(service) +
                  ": failing (missing=fail)");
+    prepared.unavailable = "no policy file (missing=fail)";
     return PAM_AUTH_ERR;
   }
 
@@ -127,6 +130,7 @@ int prepare(pam_handle_t* pamh, int argc, const char** argv, Prepared& prepared)
       break;
     }
     log_line(pamh, LOG_ERR, first);
+    prepared.unavailable = first;
     return PAM_AUTH_ERR;
   }
   prepared.policy = std::move(loaded.policy);
@@ -215,6 +219,42 @@ bool record_decision(pam_handle_t* pamh, const Prepared& p, const Decision& deci
   return !logged.deny;
 }
 
+// ---- A policy that cannot be used ------------------------------------------------------------
+// Missing (missing=fail), unreadable, unsafe or with errors: the request is refused like any
+// deny, but it must not be a silent lockout. The person sees one line, and the refusal is a
+// decision in the audit log (where `authpolicy audit` shows it) with its cause. Which log: the
+// `audit { db }` of common.pol in the policy's folder, else the default.
+
+constexpr const char* kUnavailableMessage =
+    "authentication policy unavailable \u2014 see the system log";
+
+void record_unavailable(pam_handle_t* pamh, const char* phase, const Prepared& p, bool permit,
+                        const std::string& note) {
+  audit::AuditRecord record;
+  record.service = item_string(pamh, PAM_SERVICE).substr(0, 256);
+  record.user = item_string(pamh, PAM_USER).substr(0, 256);  // never prompts for it
+  record.ruser = item_string(pamh, PAM_RUSER).substr(0, 256);
+  record.rhost = item_string(pamh, PAM_RHOST).substr(0, 256);
+  record.tty = item_string(pamh, PAM_TTY).substr(0, 256);
+  record.policy_path = p.policy_path;
+  record.decision = permit ? "permit" : "deny";
+  record.reason = std::string(std::string_view(phase) == "account" ? "account: " : "") +
+                  "policy unavailable: " + p.unavailable + note;
+  record.pid = getpid();
+  const std::string folder = p.policy_path.substr(0, p.policy_path.rfind('/') + 1);
+  const Settings settings =
+      load_common_settings("audit", folder + "common.pol").value_or(Settings{});
+  audit::WaitBudget budget;
+  const audit::LoggedDecision logged = audit::log_decision(settings, record, &budget);
+  if (!logged.failure_line.empty()) log_line(pamh, LOG_WARNING, logged.failure_line);
+}
+
+void refuse_unavailable(pam_handle_t* pamh, int flags, const char* phase, const Prepared& p) {
+  if ((flags & PAM_SILENT) == 0)
+    pam_prompt(pamh, PAM_ERROR_MSG, nullptr, "%s", kUnavailableMessage);
+  record_unavailable(pamh, phase, p, false, "");
+}
+
 int authenticate(pam_handle_t* pamh, int flags, int argc, const char** argv) {
   HandleState* state = state_for(pamh);
   if (!state) {
@@ -227,6 +267,7 @@ int authenticate(pam_handle_t* pamh, int flags, int argc, const char** argv) {
 
   Prepared prepared;
   if (const int rc = prepare(pamh, argc, argv, prepared); rc != PAM_SUCCESS) {
+    if (!prepared.unavailable.empty()) refuse_unavailable(pamh, flags, "auth", prepared);
     state->auth_code = rc;
     return rc;
   }
@@ -271,9 +312,30 @@ int setcred(pam_handle_t* pamh, int flags) {
   return PAM_SUCCESS;
 }
 
-int account(pam_handle_t* pamh, int argc, const char** argv) {
+// With an unusable policy the account check refuses too (sshd public-key logins and cached sudo
+// have no auth phase to stop them), except for root acting locally as root: the caller's real uid
+// is 0, PAM_USER is root, there is no PAM_RHOST and auth did not run on this handle (root's own
+// `sudo`, `su` by root). Refusing root what root can already do protects nothing and would take
+// away the tools to repair the policy; the pass is logged and recorded.
+bool root_acting_as_root(pam_handle_t* pamh) {
+  const HandleState* state = find_state(pamh);
+  return getuid() == 0 && item_string(pamh, PAM_USER) == "root" &&
+         item_string(pamh, PAM_RHOST).empty() && !(state && state->auth_ran);
+}
+
+int account(pam_handle_t* pamh, int flags, int argc, const char** argv) {
   Prepared prepared;
-  if (const int rc = prepare(pamh, argc, argv, prepared); rc != PAM_SUCCESS) return rc;
+  if (const int rc = prepare(pamh, argc, argv, prepared); rc != PAM_SUCCESS) {
+    if (prepared.unavailable.empty()) return rc;
+    if (root_acting_as_root(pamh)) {
+      log_line(pamh, LOG_WARNING, "account check skipped: root acting locally as root");
+      record_unavailable(pamh, "account", prepared, true,
+                         "; not refused: root acting locally as root");
+      return PAM_IGNORE;
+    }
+    refuse_unavailable(pamh, flags, "account", prepared);
+    return rc;
+  }
   const auto started = std::chrono::steady_clock::now();
   // One wait budget for the log per decision: its failures() reads and its write share it.
   auto audit_budget = std::make_shared<audit::WaitBudget>();
@@ -347,9 +409,10 @@ AP_PAM_ENTRY pam_sm_setcred(pam_handle_t* pamh, int flags, int, const char**) {
   return guarded(pamh, "setcred", [&] { return authpolicy::pam_front::setcred(pamh, flags); });
 }
 
-AP_PAM_ENTRY pam_sm_acct_mgmt(pam_handle_t* pamh, int, int argc, const char** argv) {
+AP_PAM_ENTRY pam_sm_acct_mgmt(pam_handle_t* pamh, int flags, int argc, const char** argv) {
   if (!pamh) return PAM_SYSTEM_ERR;
-  return guarded(pamh, "account", [&] { return authpolicy::pam_front::account(pamh, argc, argv); });
+  return guarded(pamh, "account",
+                 [&] { return authpolicy::pam_front::account(pamh, flags, argc, argv); });
 }
 
 AP_PAM_ENTRY pam_sm_chauthtok(pam_handle_t*, int, int, const char**) {

@@ -80,6 +80,12 @@ void write_passdbs() {
   }
   write_file(passdb_path(), passdb, 0600);
   write_file(fingerdb_path(), fingerdb, 0600);
+  write_common_settings();
+}
+
+void write_common_settings() {
+  write_file(std::string(Paths::run_dir()) + "/common.pol",
+             "audit { db = \"" + std::string(Paths::run_dir()) + "/audit/common.db\" }\n");
 }
 
 std::string matrix_password_factor() {

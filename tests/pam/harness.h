@@ -31,6 +31,9 @@ std::string read_file(const std::string& path);
 void write_passdbs();
 std::string passdb_path();
 std::string fingerdb_path();
+// run/common.pol: where refusals for an unusable policy in run/ are logged (never the system's
+// default log). write_passdbs() writes it.
+void write_common_settings();
 
 // `factor password` and (optionally) `factor fingerprint` lines that point at pam_matrix.
 std::string matrix_password_factor();

@@ -1,0 +1,145 @@
+// A policy that cannot be used (missing, broken, unsafe) on real libpam: refused, but never
+// silently: one line on screen, a decision with its cause in the audit log, and no account-phase
+// lockout of root acting as root.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "audit/audit_store.h"
+#include "tests/pam/harness.h"
+
+namespace authpolicy::pam_test {
+namespace {
+
+constexpr const char* kMessage = "authentication policy unavailable \u2014 see the system log";
+
+class PamUnavailable : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // run/common.pol names the log failures go to: the folder of the policies in these stacks.
+    static int serial = 0;
+    db_ = std::string(Paths::run_dir()) + "/audit/unavailable-" + std::to_string(getpid()) + "-" +
+          std::to_string(++serial) + ".db";
+    write_file(std::string(Paths::run_dir()) + "/common.pol", "audit { db = \"" + db_ + "\" }\n");
+    write_policy("auth password &&\n");  // a syntax error
+  }
+  void TearDown() override { write_common_settings(); }
+
+  std::vector<audit::StoredDecision> decisions() const {
+    std::vector<audit::StoredDecision> rows;
+    audit::OpenOptions options;
+    options.read_only = true;
+    options.create_if_missing = false;
+    auto opened = audit::AuditStore::open(db_, options);
+    if (!opened.store) return rows;
+    opened.store->list(audit::DecisionFilter{}, &rows);
+    return rows;
+  }
+
+  static std::size_t errors_shown(const Script& script) {
+    std::size_t count = 0;
+    for (const auto& [kind, text] : script.shown) {
+      if (kind == "error" && text == kMessage) ++count;
+    }
+    return count;
+  }
+
+  std::string db_;
+};
+
+TEST_F(PamUnavailable, BrokenPolicyIsOneLineOnScreenAndADenyInTheAuditLog) {
+  Script script({"alice-pass"});
+  Session session("ap_policy", "alice", &script);
+  EXPECT_EQ(session.authenticate(), PAM_AUTH_ERR);
+  EXPECT_TRUE(script.prompts().empty()) << "nothing may be asked under an unusable policy";
+  EXPECT_EQ(errors_shown(script), 1u);
+  EXPECT_EQ(script.shown.size(), 1u);
+  const auto rows = decisions();
+  ASSERT_EQ(rows.size(), 1u) << "the refusal must be in the audit log";
+  EXPECT_EQ(rows[0].record.decision, "deny");
+  EXPECT_EQ(rows[0].record.service, "ap_policy");
+  EXPECT_EQ(rows[0].record.user, "alice");
+  EXPECT_EQ(rows[0].record.policy_path, current_policy_path());
+  EXPECT_NE(rows[0].record.reason.find("policy unavailable: cannot use policy"), std::string::npos)
+      << rows[0].record.reason;
+}
+
+TEST_F(PamUnavailable, UnsafePolicyAndMissingPolicyAreRecordedWithTheirCause) {
+  write_policy(matrix_password_factor() + "auth password\n", 0666);
+  {
+    Script script({"alice-pass"});
+    Session session("ap_policy", "alice", &script);
+    EXPECT_EQ(session.authenticate(), PAM_AUTH_ERR);
+    EXPECT_EQ(errors_shown(script), 1u);
+  }
+  {
+    Script script({"alice-pass"});
+    Session session("ap_missing_fail", "bob", &script);
+    EXPECT_EQ(session.authenticate(), PAM_AUTH_ERR);
+    EXPECT_EQ(errors_shown(script), 1u);
+  }
+  const auto rows = decisions();  // newest first
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].record.user, "bob");
+  EXPECT_NE(rows[0].record.reason.find("no policy file (missing=fail)"), std::string::npos)
+      << rows[0].record.reason;
+  EXPECT_EQ(rows[1].record.user, "alice");
+  EXPECT_NE(rows[1].record.reason.find("writable"), std::string::npos) << rows[1].record.reason;
+}
+
+TEST_F(PamUnavailable, SilentFlagHidesTheLineButNotTheRecord) {
+  Script script({"alice-pass"});
+  Session session("ap_policy", "alice", &script);
+  EXPECT_EQ(session.authenticate(PAM_SILENT), PAM_AUTH_ERR);
+  EXPECT_TRUE(script.shown.empty());
+  EXPECT_EQ(decisions().size(), 1u);
+}
+
+TEST_F(PamUnavailable, AccountRefusesOthersLoudly) {
+  Script script;
+  Session session("ap_account_then_permit", "alice", &script);
+  EXPECT_EQ(session.account(), PAM_AUTH_ERR);
+  EXPECT_EQ(errors_shown(script), 1u);
+  const auto rows = decisions();
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].record.decision, "deny");
+  EXPECT_EQ(rows[0].record.reason.rfind("account: policy unavailable", 0), 0u)
+      << rows[0].record.reason;
+}
+
+// This test runs as root: root's own `sudo` (account only, no auth, no rhost) must keep working.
+TEST_F(PamUnavailable, AccountLetsRootActingLocallyAsRootThroughAndRecordsIt) {
+  ASSERT_EQ(getuid(), 0u);
+  {
+    Script script;
+    Session session("ap_account_then_permit", "root", &script);
+    EXPECT_EQ(session.account(), PAM_SUCCESS);  // ignored; pam_permit decides
+    EXPECT_TRUE(script.shown.empty());
+  }
+  const auto rows = decisions();
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].record.decision, "permit");
+  EXPECT_NE(rows[0].record.reason.find("root acting locally as root"), std::string::npos);
+}
+
+TEST_F(PamUnavailable, AccountRefusesRootFromElsewhereOrAfterAuth) {
+  {
+    Script script;
+    Session session("ap_account_then_permit", "root", &script);
+    session.set_item(PAM_RHOST, "203.0.113.9");  // sshd public-key login as root
+    EXPECT_EQ(session.account(), PAM_AUTH_ERR);
+    EXPECT_EQ(errors_shown(script), 1u);
+  }
+  {
+    Script script({"x"});
+    Session session("ap_policy", "root", &script);
+    EXPECT_EQ(session.authenticate(), PAM_AUTH_ERR);
+    EXPECT_EQ(session.account(), PAM_AUTH_ERR);
+  }
+  for (const auto& row : decisions()) EXPECT_EQ(row.record.decision, "deny");
+}
+
+}  // namespace
+}  // namespace authpolicy::pam_test
