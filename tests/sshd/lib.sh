@@ -194,24 +194,37 @@ ap_make_host_key() {
 
 # Starts sshd in the server namespace under the name SERVICE (its PAM service name: sshd uses
 # the file name it was started as) on PORT, in the foreground, logging to WORK/SERVICE.log.
-# AllowUsers keeps every other account out.
+# AllowUsers keeps every other account out. AUTH "kbdint" (the default): keyboard-interactive
+# only, as docs/pam.md recommends; "stock": the authentication settings of Debian's stock
+# sshd_config (/usr/share/openssh/sshd_config: KbdInteractiveAuthentication no, UsePAM yes;
+# password and public-key methods at their defaults, keys from ~/.ssh/authorized_keys).
 ap_start_sshd() {
-  local service=$1 port=$2
-  ln -sf /usr/sbin/sshd "$AP_WORK/$service"
-  cat > "$AP_WORK/$service.conf" <<CONF
-Port $port
-ListenAddress $AP_SERVER_V4
-ListenAddress $AP_SERVER_V6
-HostKey $AP_WORK/host_key
-PidFile $AP_WORK/$service.pid
-UsePAM yes
+  local service=$1 port=$2 auth=${3:-kbdint} auth_lines
+  if [[ $auth == stock ]]; then
+    local stock=/usr/share/openssh/sshd_config
+    [[ -f $stock ]] || ap_die "Debian's stock sshd_config $stock missing (package openssh-server)"
+    auth_lines=$(grep -E '^(UsePAM|KbdInteractiveAuthentication|ChallengeResponseAuthentication|PasswordAuthentication|PubkeyAuthentication|AuthenticationMethods|AuthorizedKeysFile)[[:space:]]' "$stock")
+    [[ $auth_lines == *"KbdInteractiveAuthentication no"* && $auth_lines == *"UsePAM yes"* ]] ||
+      ap_die "$stock no longer says KbdInteractiveAuthentication no / UsePAM yes: revisit this test"
+  else
+    auth_lines="UsePAM yes
 KbdInteractiveAuthentication yes
 AuthenticationMethods keyboard-interactive
 PasswordAuthentication no
 PubkeyAuthentication no
+AuthorizedKeysFile none"
+  fi
+  ln -sf /usr/sbin/sshd "$AP_WORK/$service"
+  local conf=$AP_WORK/$service.$port.conf
+  cat > "$conf" <<CONF
+Port $port
+ListenAddress $AP_SERVER_V4
+ListenAddress $AP_SERVER_V6
+HostKey $AP_WORK/host_key
+PidFile $AP_WORK/$service.$port.pid
+$auth_lines
 HostbasedAuthentication no
 GSSAPIAuthentication no
-AuthorizedKeysFile none
 PermitRootLogin no
 AllowUsers $AP_USER
 UseDNS no
@@ -225,7 +238,7 @@ LoginGraceTime 30
 MaxStartups 20:30:60
 LogLevel VERBOSE
 CONF
-  "$AP_WORK/$service" -t -f "$AP_WORK/$service.conf" || ap_die "sshd refused its config $AP_WORK/$service.conf"
+  "$AP_WORK/$service" -t -f "$conf" || ap_die "sshd refused its config $conf"
   # An ASan build of the module needs the runtime preloaded into (uninstrumented) sshd.
   local preload=()
   if [[ -n ${AP_SSHD_PRELOAD:-} ]]; then
@@ -246,7 +259,7 @@ CONF
   fi
   # ip netns exec, unshare, bash and env exec sshd in turn, so $! is sshd's pid.
   ip netns exec "$AP_SERVER_NS" "${wrap[@]}" env "${preload[@]}" "$AP_WORK/$service" -D -e \
-    -f "$AP_WORK/$service.conf" > "$AP_WORK/$service.log" 2>&1 &
+    -f "$conf" > "$AP_WORK/$service.log" 2>&1 &
   local pid=$!
   AP_SSHD_PIDS+=("$pid")
   local i listening
@@ -267,9 +280,21 @@ CONF
 
 # One whole login: ssh from SOURCE to the server on PORT, as AP_USER, running `id -un`.
 # Keyboard-interactive prompts go to the askpass program ASKPASS (with AP_ASKPASS_DIR set).
-# Sets AP_SSH_RC, and leaves stdout/stderr in WORK/ssh.out / WORK/ssh.err.
+# METHOD: keyboard-interactive (default), password (its prompt goes to ASKPASS too), or
+# publickey=KEYFILE. Sets AP_SSH_RC, and leaves stdout/stderr in WORK/ssh.out / WORK/ssh.err.
 ap_ssh() {
-  local source=$1 port=$2 askpass=$3 askpass_dir=$4
+  local source=$1 port=$2 askpass=$3 askpass_dir=$4 method=${5:-keyboard-interactive}
+  local methods=(-o PreferredAuthentications=keyboard-interactive -o PubkeyAuthentication=no
+                 -o PasswordAuthentication=no)
+  case $method in
+    password)
+      methods=(-o PreferredAuthentications=password -o PubkeyAuthentication=no
+               -o KbdInteractiveAuthentication=no) ;;
+    publickey=*)
+      methods=(-o PreferredAuthentications=publickey -o PasswordAuthentication=no
+               -o KbdInteractiveAuthentication=no -o IdentitiesOnly=yes
+               -o IdentityFile="${method#publickey=}") ;;
+  esac
   local target=$AP_SERVER_V4
   [[ $source == *:* ]] && target=$AP_SERVER_V6
   AP_SSH_RC=0
@@ -279,8 +304,7 @@ ap_ssh() {
     ssh -F /dev/null -n -b "$source" -p "$port" -l "$AP_USER" \
     -o UserKnownHostsFile="$AP_WORK/known_hosts" -o GlobalKnownHostsFile=/dev/null \
     -o StrictHostKeyChecking=yes -o CheckHostIP=no -o UpdateHostKeys=no \
-    -o BatchMode=no -o PreferredAuthentications=keyboard-interactive \
-    -o PubkeyAuthentication=no -o PasswordAuthentication=no -o GSSAPIAuthentication=no \
+    -o BatchMode=no "${methods[@]}" -o GSSAPIAuthentication=no \
     -o HostbasedAuthentication=no -o IdentityAgent=none -o NumberOfPasswordPrompts=1 \
     -o ConnectTimeout=5 -o ServerAliveInterval=5 -o ServerAliveCountMax=2 \
     -o ControlMaster=no -o ControlPath=none -o LogLevel=ERROR \

@@ -30,6 +30,8 @@ module=$2
 write_mmdb=$here/../geoip/write_mmdb.pl
 service=sshd-authpolicy
 port=2222
+stock_service=sshd-apstock
+stock_port=2223
 started=$SECONDS
 
 # TODO(audit): pam_policy.so does not write the audit store yet (record_decision() in
@@ -99,18 +101,20 @@ chmod 644 "$work/sshd.pol"
 "$authpolicy" check "$work/sshd.pol" > "$work/check.out" 2>&1 ||
   { cat "$work/check.out" >&2; ap_die "authpolicy check refused the test policy"; }
 
-ap_write_pam_service "$service" <<PAM
-# Written by authpolicy's tests/sshd/sshd_e2e.sh for the length of the test; removed after it.
+pam_text="# Written by authpolicy's tests/sshd/sshd_e2e.sh for the length of the test; removed after it.
 auth     [success=done default=die]  $module policy=$work/sshd.pol
 account  required  $module policy=$work/sshd.pol
 account  required  pam_permit.so
 session  required  pam_permit.so
-password required  pam_deny.so
-PAM
+password required  pam_deny.so"
+ap_write_pam_service "$service" <<< "$pam_text"
+# A second sshd with the authentication settings of Debian's stock sshd_config, same policy.
+ap_write_pam_service "$stock_service" <<< "$pam_text"
 
-ap_make_host_key "$port"
+ap_make_host_key "$port" "$stock_port"
 ap_start_syslog_sink
 ap_start_sshd "$service" "$port"
+ap_start_sshd "$stock_service" "$stock_port" stock
 
 install -m 755 "$here/askpass.sh" "$work/askpass"
 mkdir -m 700 "$work/answers"
@@ -241,6 +245,93 @@ for family in v4 v6; do
     "$denied" "$password" wrong refused "" \
     "decision=deny" "factors=- " 'deny_rule="deny if rhost.country in'
 done
+
+# ---- Debian's stock sshd_config: KbdInteractiveAuthentication no, UsePAM yes ----------------
+# What docs/pam.md ("sshd") tells administrators, shown with the real sshd: the password method
+# hands the password to every PAM prompt, so the code prompt gets the password and the second
+# factor fails (closed, but with nothing but "Permission denied" to show for it); a public-key
+# login never runs PAM's auth stack, so only the account phase (the policy's deny rules) applies.
+ssh-keygen -q -t ed25519 -N '' -C ap-sshd-client -f "$work/client_key"
+home=$(getent passwd "$user" | cut -d: -f6)
+install -d -m 700 -o "$user" -g "$user" "$home/.ssh"
+install -m 600 -o "$user" -g "$user" "$work/client_key.pub" "$home/.ssh/authorized_keys"
+
+# stock_scenario NAME SOURCE METHOD EXPECT PROMPTS CHECK...
+#   METHOD: password or publickey; EXPECT: login or refused; PROMPTS as in scenario().
+#   CHECK: "auth:TEXT" (the phase=auth decision line contains TEXT; "auth:!TEXT": does not),
+#   "no-auth" (no phase=auth line at all), "account:TEXT" (a phase=account line with TEXT).
+stock_scenario() {
+  local name=$1 source=$2 method=$3 expect=$4 want_prompts=$5
+  shift 5
+  printf '%s\n' "$password" > "$work/answers/password"
+  printf 'wrong\n' > "$work/answers/code_mode"
+  : > "$work/answers/prompts.log"
+  local log_before t0=$SECONDS
+  log_before=$(wc -l < "$AP_SYSLOG")
+  local how=$method
+  [[ $method == publickey ]] && how="publickey=$work/client_key"
+  ap_ssh "$source" "$stock_port" "$work/askpass" "$work/answers" "$how"
+  local took=$((SECONDS - t0)) seen="" line problems=()
+  while IFS= read -r line; do
+    case $line in
+      *[Pp]assword*) seen+=" password" ;;
+      *[Cc]ode*) seen+=" code" ;;
+      *) seen+=" other($line)" ;;
+    esac
+  done < "$work/answers/prompts.log"
+  seen=${seen# }
+  [[ $seen == "$want_prompts" ]] || problems+=("prompts seen: [${seen}], expected [${want_prompts}]")
+  if [[ $expect == login ]]; then
+    [[ $AP_SSH_RC == 0 && $(cat "$work/ssh.out") == "$user" ]] ||
+      problems+=("ssh exit $AP_SSH_RC, printed '$(cat "$work/ssh.out")'; expected a login")
+  else
+    # (After an account refusal of a key, ssh with LogLevel=ERROR may say nothing at all.)
+    [[ $AP_SSH_RC == 255 ]] && { [[ $method == publickey ]] || grep -q 'Permission denied' "$work/ssh.err"; } ||
+      problems+=("ssh exit $AP_SSH_RC, expected 255 (with 'Permission denied' for passwords)")
+  fi
+  local ident="user=$user service=$stock_service rhost=$source " check decision
+  for check in "$@"; do
+    case $check in
+      no-auth)
+        ! ap_syslog_line "$log_before" "phase=auth " "$ident" > /dev/null ||
+          problems+=("a phase=auth line, although public-key logins skip PAM's auth stack") ;;
+      auth:!*)
+        decision=$(ap_syslog_line "$log_before" "phase=auth " "$ident") || decision=""
+        [[ -n $decision && $decision != *"${check#auth:!}"* ]] ||
+          problems+=("phase=auth line missing or contains '${check#auth:!}': $decision") ;;
+      auth:*)
+        ap_syslog_line "$log_before" "phase=auth " "$ident" "${check#auth:}" > /dev/null ||
+          problems+=("no phase=auth line with '${check#auth:}'") ;;
+      account:*)
+        ap_syslog_line "$log_before" "phase=account " "$ident" "${check#account:}" > /dev/null ||
+          problems+=("no phase=account line with '${check#account:}'") ;;
+    esac
+  done
+  if [[ ${#problems[@]} == 0 ]]; then
+    printf 'PASS: %-52s (%s s)\n' "$name" "$took"
+    passed=$((passed + 1))
+  else
+    printf 'FAIL: %s\n' "$name"
+    local p
+    for p in "${problems[@]}"; do printf '      %s\n' "$p"; done
+    printf '      ssh stderr: %s\n' "$(tr '\n' ' ' < "$work/ssh.err")"
+    tail -n 8 "$work/$stock_service.log" | sed 's/^/        /'
+    failed=$((failed + 1))
+  fi
+}
+
+stock_scenario "stock config, untrusted: password method, code prompt fed the password" \
+  "$AP_UNTRUSTED_V4" password refused "password" \
+  "auth:decision=deny" "auth:password:pass(PAM_SUCCESS)" "auth:!totp:pass"
+stock_scenario "stock config, trusted: password method, password only, logs in" \
+  "$AP_TRUSTED_V4" password login "password" \
+  "auth:decision=permit" "account:decision=permit"
+stock_scenario "stock config, untrusted: public key skips auth, no code asked" \
+  "$AP_UNTRUSTED_V4" publickey login "" \
+  "no-auth" "account:decision=permit"
+stock_scenario "stock config, denied country: public key refused by account" \
+  "$AP_DENIED_V4" publickey refused "" \
+  "no-auth" "account:decision=deny"
 
 [[ $check_audit == 1 ]] ||
   echo "NOTE: audit assertions disabled"
