@@ -28,7 +28,8 @@ for command in $commands; do
   by_flag=$("$authpolicy" "$command" --help 2>&1) || fail "authpolicy $command --help exits $?"
   [[ $by_help == "$by_flag" ]] || fail "authpolicy help $command differs from authpolicy $command --help"
   [[ $by_help == usage:* ]] || fail "authpolicy help $command does not start with usage:"
-  grep -q "^## $command\b" "$page_source" || fail "authpolicy(1) has no section '## $command'"
+  grep -q "^## $command\b" "$page_source" ||
+    fail "authpolicy(1) has no section for $command: add '## $command ...' to man/authpolicy.1.md"
   # Options meant only for tests are not an administrator's business.
   options=$(grep -v 'for tests' <<< "$by_help" | grep -o -- '--[a-z][a-z0-9-]*' | sort -u)
   for option in $options; do
@@ -63,7 +64,8 @@ for entry in "pam_policy.8:docs/pam.md" "authpolicy.pol.5:docs/language.md" "aut
   while IFS= read -r heading; do
     plain=$(sed -e 's/`//g' <<< "$heading")
     grep -qF -- "$plain" <<< "$rendered" || fail "$page lacks the section '$plain' of $doc"
-  done < <(sed -n 's/^##* //p' "$src/$doc" | tail -n +1 | grep -v "^$(head -1 "$src/$doc" | sed 's/^# //')\$")
+  done < <(awk '/^```/ {fenced = !fenced; next} !fenced && NR > 1 && /^##* / {sub(/^##* /, ""); print}' \
+             "$src/$doc")
 done
 ((failed == 0)) || { echo "man_help_test: $failed failures"; exit 1; }
 echo "man_help_test: commands [$(echo $commands)] and the three pages agree"
