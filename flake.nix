@@ -2,7 +2,8 @@
 {
   description = "authpolicy: one readable authentication policy per PAM service";
 
-  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-unstable";
+  # Pinned by flake.lock (the last nixos-23.11 commit); `nix flake update` moves it.
+  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-23.11";
 
   outputs =
     { self, nixpkgs }:

@@ -86,7 +86,9 @@ in
           ]
         }
         grep -A1 '^auth .*pam_policy.so' ${pamFile scenarios "login"} | grep -q 'optional .*pam_gnome_keyring.so'
-        grep -B1 '^auth .*pam_policy.so' ${pamFile scenarios "su"} | grep -q 'pam_wheel.so'
+        # pam_wheel anywhere before the policy line: nixpkgs orders other guards (pam_faillock)
+        # between them, and the lint above already allows only guards there.
+        awk '/^auth .*pam_wheel\.so/ { wheel = 1 } /^auth .*pam_policy\.so/ { exit !wheel }' ${pamFile scenarios "su"}
         grep -q 'include "common.pol"' "$policies/sudo.pol"
         grep -qx 'factor u2f { authfile = "/etc/authpolicy/u2f_keys"; origin = "pam://scenarios" }' "$policies/common.pol"
         grep -qx 'factor fingerprint { module = "${scenarios.config.services.fprintd.package}/lib/security/pam_fprintd.so" }' "$policies/common.pol"

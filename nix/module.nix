@@ -12,9 +12,11 @@ let
   modulePath = "${cfg.package}/lib/security/pam_policy.so";
   pamPackage = config.security.pam.package or pkgs.pam;
 
-  # Policy texts as given; a file (a path, or a one-line string naming one) is read at evaluation
-  # time.
-  isFileName = p: builtins.isPath p || (lib.hasPrefix "/" p && !lib.hasInfix "\n" p);
+  # Policy texts as given; a file is a Nix path value (./sudo.pol), copied with the flake. A string
+  # is always policy text: reading "/etc/x.pol" at evaluation time would depend on the machine that
+  # evaluates (impure, and refused by pure flake evaluation), so such a string is an assertion.
+  isFileName = p: builtins.isPath p;
+  looksLikeFileName = p: !builtins.isPath p && lib.hasPrefix "/" p && !lib.hasInfix "\n" p;
   policyTexts = lib.mapAttrs (
     _: policy: if isFileName policy then builtins.readFile policy else policy
   ) managedPolicies;
@@ -232,7 +234,8 @@ in
     };
 
     policies = lib.mkOption {
-      type = lib.types.attrsOf (lib.types.either lib.types.path lib.types.lines);
+      # A path value is a file; types.path alone would also take the string "/etc/x.pol".
+      type = lib.types.attrsOf (lib.types.either (lib.types.addCheck lib.types.path builtins.isPath) lib.types.lines);
       default = { };
       example = lib.literalExpression ''
         {
@@ -410,6 +413,14 @@ in
               ]
             ) managedPolicies
           )
+          ++ lib.mapAttrsToList (service: policy: {
+            assertion = !looksLikeFileName policy;
+            message = ''
+              security.authpolicy.policies.${service} = "${policy}" names a file as a string: it would be
+              read from whichever machine evaluates the configuration. Write it as a path
+              (policies.${service} = ./${service}.pol;) or give the policy text itself.
+            '';
+          }) managedPolicies
           ++ [
             {
               assertion =

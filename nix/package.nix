@@ -102,9 +102,24 @@ stdenv.mkDerivation {
     tpm2-tools
     oath-toolkit
   ];
+  # The sandbox builds as an unprivileged user: tests that chown files, need root-owned secret
+  # stores or run the setuid PIN helper cannot pass there. They run as root in the project's CI
+  # (scripts/test.sh) and the VM test. The list is what fails when these suites run as a user
+  # (found by running them as nobody).
+  rootOnlyTests = lib.concatStringsSep "|" [
+    "^Ownership\\."
+    "^Totp(Verify|OathVerify|Provider|Command)\\."
+    "^U2f(AuthfilePermissions|Factor|Command)\\."
+    "^AuditStore\\.CreatesPrivateFolderAndFileInWalMode$"
+    "^PinStoreTest\\.OwnerPasswordFromARootOnlyFile$"
+    "^PinHelperTest\\."
+    "^PinCommandTest\\."
+    "^Backends/PinProviderTest\\..*/Helper$"
+  ];
   checkPhase = ''
     runHook preCheck
-    ctest --output-on-failure -L '^(engine|tpm|totp|u2f|audit)$' -j "$NIX_BUILD_CORES"
+    ctest --output-on-failure -L '^(engine|tpm|totp|u2f|audit)$' -E "$rootOnlyTests" \
+      -j "$NIX_BUILD_CORES"
     runHook postCheck
   '';
 

@@ -186,6 +186,10 @@ let
     services.sshd = service loginAuth managedText;
     sshdPasswordAuthentication = true;
   };
+  stringFileName = evaluate {
+    cfg.policies.sudo = "/etc/authpolicy/sudo.pol";
+    services.sudo = service loginAuth managedText;
+  };
   badName = evaluate {
     cfg.policies."../shadow" = "auth password\n";
     services."../shadow" = service loginAuth managedText;
@@ -371,6 +375,13 @@ let
         etc = false;
         pam = false;
       };
+    };
+    # A one-line absolute path given as a string is not read at evaluation time (impure).
+    string-file-name-refused = {
+      expr = builtins.length (
+        filter (a: !a.assertion && lib.hasInfix "names a file as a string" a.message) stringFileName.assertions
+      );
+      expected = 1;
     };
     bad-service-name-refused = {
       expr = builtins.length (
