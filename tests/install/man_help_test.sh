@@ -2,7 +2,8 @@
 # The man pages against the program and the docs: every sub-command answers `--help` and
 # `authpolicy help CMD` alike, has its section in authpolicy(1), and every option its --help
 # names is in that page (and every option the page names is in some --help); pam_policy(8) and
-# authpolicy.pol(5) carry every section of docs/pam.md and docs/language.md and render cleanly.
+# authpolicy.pol(5) carry every section of docs/pam.md and docs/language.md and render cleanly;
+# the bash completion completes commands and options.
 #
 # usage: man_help_test.sh AUTHPOLICY_BINARY MAN_BUILD_DIR SOURCE_DIR     (ctest -L man)
 set -euo pipefail
@@ -67,5 +68,23 @@ for entry in "pam_policy.8:docs/pam.md" "authpolicy.pol.5:docs/language.md" "aut
   done < <(awk '/^```/ {fenced = !fenced; next} !fenced && NR > 1 && /^##* / {sub(/^##* /, ""); print}' \
              "$src/$doc")
 done
+# The bash completion offers the commands and a command's options from the program itself.
+complete_words() {  # complete_words WORD...: prints what <TAB> after the last word offers
+  (
+    PATH=$(dirname "$authpolicy"):$PATH
+    source "$src/dist/authpolicy.bash-completion"
+    COMP_WORDS=("$@")
+    COMP_CWORD=$(($# - 1))
+    _authpolicy
+    echo "${COMPREPLY[*]}"
+  )
+}
+[[ $(complete_words authpolicy ch) == check ]] ||
+  fail "bash completion of 'authpolicy ch': '$(complete_words authpolicy ch)'"
+[[ $(complete_words authpolicy check --st) == --strict ]] ||
+  fail "bash completion of 'authpolicy check --st': '$(complete_words authpolicy check --st)'"
+[[ $(complete_words authpolicy help exp) == explain ]] ||
+  fail "bash completion of 'authpolicy help exp': '$(complete_words authpolicy help exp)'"
+
 ((failed == 0)) || { echo "man_help_test: $failed failures"; exit 1; }
 echo "man_help_test: commands [$(echo $commands)] and the three pages agree"
