@@ -82,6 +82,9 @@ stdenv.mkDerivation {
     "-DAUTHPOLICY_POLICY_DIR=/etc/authpolicy"
     # Bare names in pam("x.so") resolve where Linux-PAM itself finds them on NixOS.
     "-DAUTHPOLICY_SYSTEM_PAM_DIR=${linux-pam}/lib/security"
+    # The module goes into this package ($out/lib/security, what module.nix names), not into
+    # Linux-PAM's folder (the default on other systems).
+    "-DAUTHPOLICY_PAM_MODULE_DIR=${placeholder "out"}/lib/security"
     # Where the helper is installed, and the path pam_policy.so and the CLI run it from.
     "-DAUTHPOLICY_PIN_HELPER_PATH=${placeholder "out"}/libexec/authpolicy/pin-helper"
     "-DAUTHPOLICY_PIN_HELPER_RUNTIME_PATH=${pinHelperPath}"
