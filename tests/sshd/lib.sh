@@ -197,10 +197,17 @@ ap_make_host_key() {
 # AllowUsers keeps every other account out. AUTH "kbdint" (the default): keyboard-interactive
 # only, as docs/pam.md recommends; "stock": the authentication settings of Debian's stock
 # sshd_config (/usr/share/openssh/sshd_config: KbdInteractiveAuthentication no, UsePAM yes;
-# password and public-key methods at their defaults, keys from ~/.ssh/authorized_keys).
+# password and public-key methods at their defaults, keys from ~/.ssh/authorized_keys);
+# "key+kbdint": a key, then keyboard-interactive (docs/pam.md's second setting).
 ap_start_sshd() {
   local service=$1 port=$2 auth=${3:-kbdint} auth_lines
-  if [[ $auth == stock ]]; then
+  if [[ $auth == key+kbdint ]]; then
+    auth_lines="UsePAM yes
+KbdInteractiveAuthentication yes
+AuthenticationMethods publickey,keyboard-interactive
+PasswordAuthentication no
+PubkeyAuthentication yes"
+  elif [[ $auth == stock ]]; then
     local stock=/usr/share/openssh/sshd_config
     [[ -f $stock ]] || ap_die "Debian's stock sshd_config $stock missing (package openssh-server)"
     auth_lines=$(grep -E '^(UsePAM|KbdInteractiveAuthentication|ChallengeResponseAuthentication|PasswordAuthentication|PubkeyAuthentication|AuthenticationMethods|AuthorizedKeysFile)[[:space:]]' "$stock")
@@ -281,7 +288,7 @@ CONF
 # One whole login: ssh from SOURCE to the server on PORT, as AP_USER, running `id -un`.
 # Keyboard-interactive prompts go to the askpass program ASKPASS (with AP_ASKPASS_DIR set).
 # METHOD: keyboard-interactive (default), password (its prompt goes to ASKPASS too), or
-# publickey=KEYFILE. Sets AP_SSH_RC, and leaves stdout/stderr in WORK/ssh.out / WORK/ssh.err.
+# publickey=KEYFILE, or key+kbdint=KEYFILE (a key, then keyboard-interactive). Sets AP_SSH_RC, and leaves stdout/stderr in WORK/ssh.out / WORK/ssh.err.
 ap_ssh() {
   local source=$1 port=$2 askpass=$3 askpass_dir=$4 method=${5:-keyboard-interactive}
   local methods=(-o PreferredAuthentications=keyboard-interactive -o PubkeyAuthentication=no
@@ -290,6 +297,10 @@ ap_ssh() {
     password)
       methods=(-o PreferredAuthentications=password -o PubkeyAuthentication=no
                -o KbdInteractiveAuthentication=no) ;;
+    key+kbdint=*)
+      methods=(-o PreferredAuthentications=publickey,keyboard-interactive
+               -o PasswordAuthentication=no -o IdentitiesOnly=yes
+               -o IdentityFile="${method#key+kbdint=}") ;;
     publickey=*)
       methods=(-o PreferredAuthentications=publickey -o PasswordAuthentication=no
                -o KbdInteractiveAuthentication=no -o IdentitiesOnly=yes

@@ -32,6 +32,8 @@ service=sshd-authpolicy
 port=2222
 stock_service=sshd-apstock
 stock_port=2223
+keyplus_service=sshd-apkey
+keyplus_port=2224
 started=$SECONDS
 
 # TODO(audit): pam_policy.so does not write the audit store yet (record_decision() in
@@ -110,11 +112,14 @@ password required  pam_deny.so"
 ap_write_pam_service "$service" <<< "$pam_text"
 # A second sshd with the authentication settings of Debian's stock sshd_config, same policy.
 ap_write_pam_service "$stock_service" <<< "$pam_text"
+# A third with docs/pam.md's "a key, then the policy's factors".
+ap_write_pam_service "$keyplus_service" <<< "$pam_text"
 
-ap_make_host_key "$port" "$stock_port"
+ap_make_host_key "$port" "$stock_port" "$keyplus_port"
 ap_start_syslog_sink
 ap_start_sshd "$service" "$port"
 ap_start_sshd "$stock_service" "$stock_port" stock
+ap_start_sshd "$keyplus_service" "$keyplus_port" key+kbdint
 
 install -m 755 "$here/askpass.sh" "$work/askpass"
 mkdir -m 700 "$work/answers"
@@ -263,14 +268,15 @@ install -m 600 -o "$user" -g "$user" "$work/client_key.pub" "$home/.ssh/authoriz
 stock_scenario() {
   local name=$1 source=$2 method=$3 expect=$4 want_prompts=$5
   shift 5
+  local sshd_service=${sshd_service:-$stock_service} sshd_port=${sshd_port:-$stock_port}
   printf '%s\n' "$password" > "$work/answers/password"
-  printf 'wrong\n' > "$work/answers/code_mode"
+  printf '%s\n' "${code_mode:-wrong}" > "$work/answers/code_mode"
   : > "$work/answers/prompts.log"
   local log_before t0=$SECONDS
   log_before=$(wc -l < "$AP_SYSLOG")
   local how=$method
-  [[ $method == publickey ]] && how="publickey=$work/client_key"
-  ap_ssh "$source" "$stock_port" "$work/askpass" "$work/answers" "$how"
+  [[ $method == publickey || $method == key+kbdint ]] && how="$method=$work/client_key"
+  ap_ssh "$source" "$sshd_port" "$work/askpass" "$work/answers" "$how"
   local took=$((SECONDS - t0)) seen="" line problems=()
   while IFS= read -r line; do
     case $line in
@@ -289,7 +295,7 @@ stock_scenario() {
     [[ $AP_SSH_RC == 255 ]] && { [[ $method == publickey ]] || grep -q 'Permission denied' "$work/ssh.err"; } ||
       problems+=("ssh exit $AP_SSH_RC, expected 255 (with 'Permission denied' for passwords)")
   fi
-  local ident="user=$user service=$stock_service rhost=$source " check decision
+  local ident="user=$user service=$sshd_service rhost=$source " check decision
   for check in "$@"; do
     case $check in
       no-auth)
@@ -315,7 +321,7 @@ stock_scenario() {
     local p
     for p in "${problems[@]}"; do printf '      %s\n' "$p"; done
     printf '      ssh stderr: %s\n' "$(tr '\n' ' ' < "$work/ssh.err")"
-    tail -n 8 "$work/$stock_service.log" | sed 's/^/        /'
+    tail -n 8 "$work/$sshd_service.log" | sed 's/^/        /'
     failed=$((failed + 1))
   fi
 }
@@ -332,6 +338,21 @@ stock_scenario "stock config, untrusted: public key skips auth, no code asked" \
 stock_scenario "stock config, denied country: public key refused by account" \
   "$AP_DENIED_V4" publickey refused "" \
   "no-auth" "account:decision=deny"
+
+# AuthenticationMethods publickey,keyboard-interactive: the key, then the policy asks as usual.
+# A fresh enrolment (new secret, no used steps), so this code cannot collide with the steps the
+# earlier logins used.
+"$authpolicy" totp enroll "$user" --secrets "$work/totp/%u" --no-qr --no-rate-limit --force \
+  > "$work/enroll.out" 2>&1 || { cat "$work/enroll.out" >&2; ap_die "authpolicy totp enroll --force failed"; }
+head -n 1 "$work/totp/$user" > "$work/answers/totp_secret"
+sshd_service=$keyplus_service sshd_port=$keyplus_port code_mode=right:0 stock_scenario \
+  "key, then keyboard-interactive: password and code" \
+  "$AP_UNTRUSTED_V4" key+kbdint login "password code" \
+  "auth:decision=permit" "auth:totp:pass" "account:decision=permit"
+sshd_service=$keyplus_service sshd_port=$keyplus_port stock_scenario \
+  "key, then keyboard-interactive: wrong code refused" \
+  "$AP_UNTRUSTED_V4" key+kbdint refused "password code" \
+  "auth:decision=deny" "auth:totp:fail"
 
 [[ $check_audit == 1 ]] ||
   echo "NOTE: audit assertions disabled"
