@@ -100,6 +100,9 @@ struct VerifyReport {
   bool clean() const noexcept { return status.ok() && problems.empty(); }
 };
 
+struct RecentPassQuery;  // audit/recent_pass.h
+struct RecentPass;
+
 // Declared here because AuditStore befriends them; documented below.
 VerifyReport verify_database(const std::string& path, const OpenOptions& options) noexcept;
 Status record_decision(const std::string& path, const OpenOptions& options,
@@ -126,6 +129,9 @@ class AuditStore {
   Status write(const AuditRecord& record) noexcept;
 
   FailureCount count_failures(const FailureQuery& query) noexcept;
+
+  // recent() conditions: audit/recent_pass.h.
+  RecentPass recent_pass(const RecentPassQuery& query) noexcept;
 
   Status list(const DecisionFilter& filter, std::vector<StoredDecision>* out) noexcept;
 

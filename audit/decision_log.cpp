@@ -11,6 +11,7 @@
 
 #include "audit/audit_status.h"
 #include "audit/audit_store.h"
+#include "audit/recent_pass.h"
 #include "audit/syslog_line.h"
 
 namespace authpolicy::audit {
@@ -66,6 +67,34 @@ SystemSubjects::FailureCounter failure_counter(const Settings& audit_settings,
       return std::nullopt;
     }
     return static_cast<long>(*count.count);
+  };
+}
+
+SystemSubjects::RecentChecker recent_checker(const Settings& audit_settings,
+                                             std::shared_ptr<WaitBudget> budget) {
+  const std::string path = database_path(audit_settings);
+  OpenOptions options = options_for(audit_settings);
+  options.read_only = true;
+  options.create_if_missing = false;
+  return [path, options, budget](const RequestInfo& request, const Atom& atom,
+                                 std::string* cause) -> Tri {
+    RecentPassQuery query;
+    query.user = request.user;
+    query.service = request.service;
+    query.factor = atom.factor;
+    query.window_seconds = atom.window.count();
+    if (atom.scope == RecentScope::rhost) query.rhost = request.rhost.value_or("");
+    if (atom.scope == RecentScope::tty) query.tty = request.tty;
+    OpenOptions reading = options;
+    const auto started = std::chrono::steady_clock::now();
+    if (budget) reading.busy_timeout = budget->left();
+    const RecentPass pass = find_recent_pass(path, reading, query);
+    if (budget) budget->spend(std::chrono::steady_clock::now() - started);
+    if (!pass.found) {
+      if (cause) *cause = pass.cause;
+      return Tri::unknown;
+    }
+    return *pass.found ? Tri::yes : Tri::no;
   };
 }
 

@@ -38,6 +38,11 @@ class WaitBudget {
 SystemSubjects::FailureCounter failure_counter(const Settings& audit_settings,
                                                std::shared_ptr<WaitBudget> budget = nullptr);
 
+// Answers recent(FACTOR, WINDOW[, rhost | tty]) from the policy's audit log (recent_pass.h):
+// a missing log means nothing passed yet; an unreadable one is unknown with its cause.
+SystemSubjects::RecentChecker recent_checker(const Settings& audit_settings,
+                                             std::shared_ptr<WaitBudget> budget = nullptr);
+
 AuditRecord make_record(const Policy& policy, const RequestInfo& request, const Decision& decision,
                         std::chrono::microseconds duration);
 

@@ -25,4 +25,8 @@ SystemSubjects::FailureCounter failure_counter_for(const Policy& policy) {
   return audit::failure_counter(policy.audit);
 }
 
+SystemSubjects::RecentChecker recent_checker_for(const Policy& policy) {
+  return audit::recent_checker(policy.audit);
+}
+
 }  // namespace authpolicy::cli

@@ -17,5 +17,7 @@ std::string current_user_name();
 
 // Counts failures in the audit log the policy names (or the default one).
 SystemSubjects::FailureCounter failure_counter_for(const Policy& policy);
+// Answers recent() from the audit log the policy names (or the default one).
+SystemSubjects::RecentChecker recent_checker_for(const Policy& policy);
 
 }  // namespace authpolicy::cli

@@ -49,7 +49,8 @@ Lookup parse_geo(const std::string& label, const std::string& text, bool country
 }
 
 constexpr std::string_view kKnobs[] = {"service", "user",    "group", "rhost",    "tty",   "ruser",
-                                       "at",      "country", "asn",   "failures", "factor"};
+                                       "at",      "country", "asn",   "failures", "recent",
+                                       "factor"};
 
 }  // namespace
 
@@ -89,6 +90,14 @@ void Situation::set(const std::string& key, const std::string& value, const std:
       }
       failure_count = n;
     }
+  } else if (key == "recent") {
+    const auto eq = value.find('=');
+    const std::string answer = eq == std::string::npos ? "" : value.substr(eq + 1);
+    if (eq == 0 || (answer != "yes" && answer != "no" && answer != "unknown")) {
+      throw UsageError(label + " takes FACTOR=yes|no|unknown, not '" + value + "'");
+    }
+    recent_answers[value.substr(0, eq)] =
+        answer == "yes" ? Tri::yes : answer == "no" ? Tri::no : Tri::unknown;
   } else if (key == "factor") {
     const auto eq = value.find('=');
     const auto outcome =
@@ -136,6 +145,16 @@ std::optional<long> SituationSubjects::failures(const RequestInfo& r, std::chron
   }
   if (!situation_.failure_count && cause) *cause = "given as unknown";
   return situation_.failure_count;
+}
+
+Tri SituationSubjects::recent(const RequestInfo& r, const Atom& atom, std::string* cause) {
+  auto it = situation_.recent_answers.find(recent_key(atom));
+  if (it == situation_.recent_answers.end()) it = situation_.recent_answers.find(atom.factor);
+  if (it == situation_.recent_answers.end()) {
+    return system_ ? SystemSubjects::recent(r, atom, cause) : Tri::no;
+  }
+  if (it->second == Tri::unknown && cause) *cause = "given as unknown";
+  return it->second;
 }
 
 }  // namespace authpolicy::cli

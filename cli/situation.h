@@ -2,6 +2,7 @@
 // takes as flags and `authpolicy test` as case lines, read by one piece of code.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -24,10 +25,12 @@ struct Situation {
   std::optional<Lookup> asn;
   bool failures_given = false;
   std::optional<long> failure_count;
+  // recent(): per factor name ("totp") or per atom ("totp/28800s/rhost", see recent_key()).
+  std::map<std::string, Tri, std::less<>> recent_answers;
   std::vector<std::pair<std::string, Outcome>> factors;  // in the order given; later ones win
 
   // Whether `key` names a knob: service, user, group, rhost, tty, ruser, at, country, asn,
-  // failures, factor.
+  // failures, recent, factor.
   static bool is_knob(std::string_view key);
   // Sets one knob from its text. Throws UsageError; messages name the knob as `label`
   // ("--at" for eval's flags, "at" for a test case line).
@@ -50,6 +53,8 @@ class SituationSubjects : public SystemSubjects {
   Lookup asn(const IpAddress& address) override;
   std::optional<long> failures(const RequestInfo& request, std::chrono::seconds window,
                                bool by_rhost, std::string* cause) override;
+  // Given answers first; otherwise the audit log (system fallback) or "no pass" (fixed).
+  Tri recent(const RequestInfo& request, const Atom& atom, std::string* cause) override;
 
   // The time a test case uses when it gives no `at`: Monday 12:00.
   static constexpr LocalTime kFixedTime{12 * 60, 0};

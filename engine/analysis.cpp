@@ -50,7 +50,7 @@ struct Representative {
   std::optional<long> count;
 };
 
-enum class VarKind { rhost, country, asn, user, group, service, tty, ruser, time, weekday, failures };
+enum class VarKind { rhost, country, asn, user, group, service, tty, ruser, time, weekday, failures, recent };
 
 struct Variable {
   VarKind kind = VarKind::user;
@@ -74,6 +74,7 @@ VarKind var_kind(Subject s) {
     case Subject::time: return VarKind::time;
     case Subject::weekday: return VarKind::weekday;
     case Subject::failures: return VarKind::failures;
+    case Subject::recent: return VarKind::recent;
   }
   return VarKind::user;
 }
@@ -109,6 +110,7 @@ Tri atom_value(const Atom& a, const Representative& own) {
     case Subject::failures:
       if (!own.count) return Tri::unknown;
       return from_bool(compare(*own.count, a.comparison, a.count));
+    case Subject::recent: return own.tri;
   }
   return Tri::unknown;
 }
@@ -194,6 +196,7 @@ class Space {
         case VarKind::failures:
           subjects.failure_answers[{vars_[v].window, vars_[v].by_rhost}] = rep.count;
           break;
+        case VarKind::recent: subjects.recent_answers[vars_[v].group] = rep.tri; break;
       }
     }
   }
@@ -238,6 +241,7 @@ class Space {
     if (m == kYes) return atom.text;
     if (m == kUnknown) return atom.text + " is unknown";
     if (atom.subject == Subject::rhost_local) return "rhost is not local";
+    if (atom.subject == Subject::recent) return "not " + atom.text;
     if (atom.subject == Subject::failures) {
       static const std::map<Comparison, std::pair<std::string, std::string>> inverse = {
           {Comparison::ge, {">=", "<"}}, {Comparison::gt, {">", "<="}},
@@ -270,6 +274,8 @@ class Space {
       const Variable& v = vars_[i];
       if (v.kind != kind) continue;
       if (kind == VarKind::group && v.group != atom.group) continue;
+      // One variable per distinct recent() atom (keyed like StaticSubjects answers them).
+      if (kind == VarKind::recent && v.group != recent_key(atom)) continue;
       if (kind == VarKind::failures &&
           (v.window != atom.window.count() || v.by_rhost != atom.by_rhost)) {
         continue;
@@ -278,7 +284,7 @@ class Space {
     }
     Variable v;
     v.kind = kind;
-    v.group = atom.group;
+    v.group = kind == VarKind::recent ? recent_key(atom) : atom.group;
     v.window = static_cast<long>(atom.window.count());
     v.by_rhost = atom.by_rhost;
     vars_.push_back(std::move(v));
@@ -406,6 +412,7 @@ class Space {
         return out;
       }
       case VarKind::group:
+      case VarKind::recent:
         for (Tri t : {Tri::yes, Tri::no, Tri::unknown}) {
           Representative r;
           r.tri = t;

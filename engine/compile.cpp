@@ -115,6 +115,8 @@ const Builtin* find_builtin(std::string_view name) {
   return nullptr;
 }
 
+constexpr std::chrono::seconds kMaxRecentWindow{30L * 24 * 3600};
+
 constexpr std::string_view kSubjects[] = {"rhost",   "rhost.country", "rhost.asn", "user", "service",
                                           "tty",     "ruser",         "time",      "weekday"};
 
@@ -721,6 +723,7 @@ class Compiler {
         return ok ? node : nullptr;
       }
       case ast::Condition::Kind::failures: return compile_failures(c);
+      case ast::Condition::Kind::recent: return compile_recent(c);
       case ast::Condition::Kind::is_local:
       case ast::Condition::Kind::membership: return compile_atom(c);
     }
@@ -759,6 +762,43 @@ class Compiler {
       return nullptr;
     }
     atom.count = static_cast<long>(*count);
+    return add_atom(std::move(atom));
+  }
+
+  // recent(FACTOR, WINDOW[, rhost | tty]). The window is capped: a pass remembered for longer
+  // than the audit log keeps decisions would silently be forgotten early, and a remembered
+  // second factor for more than a month is no second factor.
+  const Condition* compile_recent(const ast::Condition& c) {
+    Atom atom;
+    atom.subject = Subject::recent;
+    atom.location = c.location;
+    atom.text = describe(c);
+    if (!find_builtin(c.factor) && !factor_definitions_.count(c.factor)) {
+      std::vector<std::string> names;
+      for (const auto& b : kBuiltins) names.emplace_back(b.name);
+      for (const auto& [n, def] : factor_definitions_) names.push_back(n);
+      std::string message = "recent() needs a factor, and '" + c.factor + "' is not one" +
+                            suggestion(c.factor, names);
+      if (lets_.count(c.factor)) message += ": '" + c.factor + "' is a let";
+      error("E002", message, c.factor_location);
+      return nullptr;
+    }
+    std::string problem;
+    auto window = parse_duration(c.window.text, &problem);
+    if (!window || window->count() == 0) {
+      error("E009", window ? "the recent() window must be longer than 0s" : problem,
+            c.window.location);
+      return nullptr;
+    }
+    if (*window > kMaxRecentWindow) {
+      error("E009", "the recent() window '" + c.window.text + "' is longer than 30d",
+            c.window.location,
+            {"a remembered factor stands in for asking it; keep the window short (hours)"});
+      return nullptr;
+    }
+    atom.window = *window;
+    atom.factor = c.factor;
+    atom.scope = c.by_rhost ? RecentScope::rhost : c.by_tty ? RecentScope::tty : RecentScope::any;
     return add_atom(std::move(atom));
   }
 

@@ -64,6 +64,9 @@ std::string describe(const ast::Condition& c) {
     case ast::Condition::Kind::failures:
       return "failures(" + c.window.text + (c.by_rhost ? ", rhost" : "") + ") " + c.comparison +
              " " + c.count.text;
+    case ast::Condition::Kind::recent:
+      return "recent(" + c.factor + ", " + c.window.text +
+             (c.by_rhost ? ", rhost" : c.by_tty ? ", tty" : "") + ")";
   }
   return "?";
 }

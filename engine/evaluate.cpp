@@ -43,6 +43,23 @@ std::optional<long> StaticSubjects::failures(const RequestInfo&, std::chrono::se
   return answer;
 }
 
+std::string recent_key(const Atom& atom) {
+  std::string key = atom.factor + "/" + std::to_string(atom.window.count()) + "s";
+  if (atom.scope == RecentScope::rhost) key += "/rhost";
+  if (atom.scope == RecentScope::tty) key += "/tty";
+  return key;
+}
+
+Tri StaticSubjects::recent(const RequestInfo&, const Atom& atom, std::string* cause) {
+  Tri answer = recent_answer;
+  if (auto it = recent_answers.find(atom.factor); it != recent_answers.end()) answer = it->second;
+  if (auto it = recent_answers.find(recent_key(atom)); it != recent_answers.end()) {
+    answer = it->second;
+  }
+  if (answer == Tri::unknown && cause) *cause = "audit log unavailable";
+  return answer;
+}
+
 namespace {
 
 enum class Result { pass, fail, unavailable };
@@ -193,6 +210,12 @@ class Evaluator {
         const auto n = subjects_.failures(request_, a.window, a.by_rhost, &cause);
         if (!n) return unknown_because(a, cause);
         return from_bool(compare(*n, a.comparison, a.count));
+      }
+      case Subject::recent: {
+        std::string cause;
+        const Tri t = subjects_.recent(request_, a, &cause);
+        if (t == Tri::unknown) return unknown_because(a, cause);
+        return t;
       }
     }
     return Tri::unknown;

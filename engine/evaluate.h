@@ -54,7 +54,15 @@ class SubjectSource {
   // nullopt (with cause) when the audit log cannot be read.
   virtual std::optional<long> failures(const RequestInfo& request, std::chrono::seconds window,
                                        bool by_rhost, std::string* cause) = 0;
+  // recent(FACTOR, WINDOW[, rhost | tty]): whether FACTOR passed in a permitted decision for this
+  // user and service within WINDOW (from the same rhost or tty); unknown when the log cannot
+  // be read.
+  virtual Tri recent(const RequestInfo& request, const Atom& atom, std::string* cause) = 0;
 };
+
+// The key StaticSubjects (and `authpolicy eval --recent`) answer recent() atoms by:
+// "totp/8h", "totp/8h/rhost", "totp/8h/tty" with the window in seconds ("totp/28800s/rhost").
+std::string recent_key(const Atom& atom);
 
 // Fixed answers: for `authpolicy eval`, tests and the checker's concrete witnesses.
 class StaticSubjects : public SubjectSource {
@@ -66,6 +74,8 @@ class StaticSubjects : public SubjectSource {
   Lookup asn_answer;
   std::optional<long> failure_count = 0;                       // nullopt: unknown
   std::map<std::pair<long, bool>, std::optional<long>> failure_answers;  // per (window s, by_rhost)
+  Tri recent_answer = Tri::no;                       // every recent() atom, unless below
+  std::map<std::string, Tri, std::less<>> recent_answers;  // per recent_key(), or per factor name
 
   Tri in_group(const std::string& user, const std::string& group, std::string* cause) override;
   LocalTime local_time() override { return time; }
@@ -73,6 +83,7 @@ class StaticSubjects : public SubjectSource {
   Lookup asn(const IpAddress&) override { return asn_answer; }
   std::optional<long> failures(const RequestInfo& request, std::chrono::seconds window,
                                bool by_rhost, std::string* cause) override;
+  Tri recent(const RequestInfo& request, const Atom& atom, std::string* cause) override;
 };
 
 // Gives the evaluator the provider for each factor the policy asks.

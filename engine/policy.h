@@ -59,7 +59,11 @@ enum class Subject {
   time,
   weekday,
   failures,  // failures(WINDOW[, rhost]) OP N
+  recent,    // recent(FACTOR, WINDOW[, rhost | tty])
 };
+
+// What a recent() pass must share with this request besides the user and service.
+enum class RecentScope { any, rhost, tty };
 
 enum class Comparison { ge, gt, le, lt, eq, ne };
 
@@ -91,6 +95,8 @@ struct Atom {
   bool by_rhost = false;                        // failures(WINDOW, rhost)
   Comparison comparison = Comparison::ge;       // failures
   long count = 0;                               // failures
+  std::string factor;                           // recent: the factor's name
+  RecentScope scope = RecentScope::any;         // recent
 };
 
 struct Condition {

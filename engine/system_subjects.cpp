@@ -75,4 +75,12 @@ std::optional<long> SystemSubjects::failures(const RequestInfo& request, std::ch
   return failures_(request, window, by_rhost, cause);
 }
 
+Tri SystemSubjects::recent(const RequestInfo& request, const Atom& atom, std::string* cause) {
+  if (!recent_) {
+    if (cause) *cause = "no audit log configured";
+    return Tri::unknown;
+  }
+  return recent_(request, atom, cause);
+}
+
 }  // namespace authpolicy

@@ -16,8 +16,14 @@ class SystemSubjects : public SubjectSource {
   using FailureCounter = std::function<std::optional<long>(
       const RequestInfo& request, std::chrono::seconds window, bool by_rhost, std::string* cause)>;
 
+  using RecentChecker =
+      std::function<Tri(const RequestInfo& request, const Atom& atom, std::string* cause)>;
+
   // `geoip` is the policy's geoip settings block (country/asn paths, layout).
   SystemSubjects(const Settings& geoip, FailureCounter failures, std::time_t now = std::time(nullptr));
+
+  // Where recent() atoms are answered; without one they are unknown.
+  void set_recent_checker(RecentChecker recent) { recent_ = std::move(recent); }
 
   Tri in_group(const std::string& user, const std::string& group, std::string* cause) override;
   LocalTime local_time() override;
@@ -25,8 +31,10 @@ class SystemSubjects : public SubjectSource {
   Lookup asn(const IpAddress& address) override;
   std::optional<long> failures(const RequestInfo& request, std::chrono::seconds window,
                                bool by_rhost, std::string* cause) override;
+  Tri recent(const RequestInfo& request, const Atom& atom, std::string* cause) override;
 
  private:
+  RecentChecker recent_;
   Settings geoip_;
   FailureCounter failures_;
   std::time_t now_;

@@ -55,7 +55,7 @@ struct Condition;
 using ConditionPtr = std::unique_ptr<Condition>;
 
 struct Condition {
-  enum class Kind { negation, conjunction, disjunction, membership, is_local, failures };
+  enum class Kind { negation, conjunction, disjunction, membership, is_local, failures, recent };
   Kind kind = Kind::membership;
   Location location;
   std::vector<ConditionPtr> operands;  // negation: 1; conjunction/disjunction: 2 or more
@@ -65,9 +65,12 @@ struct Condition {
   Location subject_location;
   SetRef set;  // membership only
 
-  // failures(WINDOW[, rhost]) OP COUNT
+  // failures(WINDOW[, rhost]) OP COUNT; recent(FACTOR, WINDOW[, rhost | tty])
   Literal window;
   bool by_rhost = false;
+  bool by_tty = false;      // recent only
+  std::string factor;       // recent only: the factor name as written
+  Location factor_location;
   std::string comparison;  // ">=", ">", "<=", "<", "==", "!="
   Literal count;
 };

@@ -85,6 +85,8 @@ struct kw_permit : keyword<TAO_PEGTL_STRING("permit")> {};
 struct kw_group : keyword<TAO_PEGTL_STRING("group")> {};
 struct kw_failures : keyword<TAO_PEGTL_STRING("failures")> {};
 struct kw_rhost : keyword<TAO_PEGTL_STRING("rhost")> {};
+struct kw_recent : keyword<TAO_PEGTL_STRING("recent")> {};
+struct kw_tty : keyword<TAO_PEGTL_STRING("tty")> {};
 struct kw_true : keyword<TAO_PEGTL_STRING("true")> {};
 struct kw_false : keyword<TAO_PEGTL_STRING("false")> {};
 // clang-format on
@@ -179,10 +181,19 @@ struct count : tok<integer> {};
 struct failures_atom : p::seq<kw_failures, need<sym<'('>>, need<window>, p::opt<by_rhost>,
                               need<sym<')'>>, need<tok<comparison>>, need<count>> {};
 
+// recent(FACTOR, WINDOW[, rhost | tty]): FACTOR passed for this user within WINDOW.
+struct recent_factor : tok<name> {};
+struct recent_rhost : kw_rhost {};
+struct recent_tty : kw_tty {};
+struct recent_scope : p::seq<sym<','>, need<p::sor<recent_rhost, recent_tty>>> {};
+struct recent_atom : p::seq<kw_recent, need<sym<'('>>, need<recent_factor>, need<sym<','>>,
+                            need<window>, p::opt<recent_scope>, need<sym<')'>>> {};
+
 struct not_condition : nest<p::seq<sym<'!'>, need<cond_unary>>> {};
 struct paren_condition : nest<p::seq<sym<'('>, need<condition>, need<sym<')'>>>> {};
 struct cond_unary : p::sor<when_at<p::one<'!'>, not_condition>, when_at<p::one<'('>, paren_condition>,
-                          when_at<p::one<'f'>, failures_atom>, subject_atom> {};
+                          when_at<p::one<'f'>, failures_atom>, when_at<p::one<'r'>, recent_atom>,
+                          subject_atom> {};
 struct cond_and : p::seq<cond_unary, p::star<sym<'&', '&'>, need<cond_unary>>> {};
 struct condition : p::seq<cond_and, p::star<sym<'|', '|'>, need<cond_and>>> {};
 
@@ -267,6 +278,9 @@ template <> inline constexpr auto error_message<expect<p::sor<membership_tail, i
 template <> inline constexpr auto error_message<expect<kw_local>> = "expected 'local' after 'is'";
 template <> inline constexpr auto error_message<expect<window>> = "expected a duration window such as 15m";
 template <> inline constexpr auto error_message<expect<kw_rhost>> = "expected 'rhost' after ','";
+template <> inline constexpr auto error_message<expect<recent_factor>> = "expected a factor name: recent(FACTOR, DURATION[, rhost | tty])";
+template <> inline constexpr auto error_message<expect<sym<','>>> = "expected ','";
+template <> inline constexpr auto error_message<expect<p::sor<recent_rhost, recent_tty>>> = "expected 'rhost' or 'tty' after ',' in recent(...)";
 template <> inline constexpr auto error_message<expect<tok<comparison>>> = "expected a comparison (>=, >, <=, <, ==, !=) after failures(...)";
 template <> inline constexpr auto error_message<expect<count>> = "expected a number";
 template <> inline constexpr auto error_message<expect<cond_unary>> = "expected a condition such as 'rhost in trusted', 'user in admins' or '(...)'";

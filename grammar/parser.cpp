@@ -37,6 +37,7 @@ using Selected = RuleList<
     // conditions
     not_condition, paren_condition, cond_and, condition, subject_atom, membership_tail,
     is_local_tail, group_ref, set_literal, failures_atom, by_rhost, window, count,
+    recent_atom, recent_factor, recent_rhost, recent_tty,
     // expressions
     expression, all_of, guarded, guard_unless, guard_if, k_of, k_count, negated_expression,
     permit, paren_expression,
@@ -382,6 +383,25 @@ class Converter {
         else if (child.is_type<by_rhost>()) c->by_rhost = true;
         else if (child.is_type<comparison>()) c->comparison = trimmed(child);
         else if (child.is_type<count>()) c->count = literal(child.child(0));
+      }
+      return c;
+    }
+    if (n.is_type<recent_atom>()) {
+      c->kind = ast::Condition::Kind::recent;
+      c->subject = "recent";
+      c->subject_location = c->location;
+      for (Node child : n.children()) {
+        if (child.is_type<recent_factor>()) {
+          c->factor = name_text(child);
+          c->factor_location = location(child);
+          c->factor_location.length = static_cast<std::uint32_t>(c->factor.size());
+        } else if (child.is_type<window>()) {
+          c->window = literal(child.child(0));
+        } else if (child.is_type<recent_rhost>()) {
+          c->by_rhost = true;
+        } else if (child.is_type<recent_tty>()) {
+          c->by_tty = true;
+        }
       }
       return c;
     }

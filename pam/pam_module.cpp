@@ -276,6 +276,7 @@ int authenticate(pam_handle_t* pamh, int flags, int argc, const char** argv) {
   auto audit_budget = std::make_shared<audit::WaitBudget>();
   SystemSubjects subjects(prepared.policy->geoip,
                           audit_failure_counter(*prepared.policy, audit_budget));
+  subjects.set_recent_checker(audit::recent_checker(prepared.policy->audit, audit_budget));
   PamConversation conversation(pamh, (flags & PAM_SILENT) != 0);
   ModuleFactorSource factors({pamh, &state->delegates, prepared.policy.get()});
   Decision decision = decide(*prepared.policy, prepared.request, subjects, factors, conversation);
@@ -341,6 +342,7 @@ int account(pam_handle_t* pamh, int flags, int argc, const char** argv) {
   auto audit_budget = std::make_shared<audit::WaitBudget>();
   SystemSubjects subjects(prepared.policy->geoip,
                           audit_failure_counter(*prepared.policy, audit_budget));
+  subjects.set_recent_checker(audit::recent_checker(prepared.policy->audit, audit_budget));
   Decision decision = check_denies(*prepared.policy, prepared.request, subjects);
   int code = decision.permit ? PAM_SUCCESS : PAM_PERM_DENIED;
   log_line(pamh, decision.permit ? LOG_INFO : LOG_NOTICE,

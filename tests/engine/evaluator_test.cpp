@@ -27,6 +27,7 @@ struct Situation {
   Lookup country = {};  // no record by default
   Lookup asn = {};
   std::optional<long> failures = 0;
+  Tri recent = Tri::no;  // every recent() atom
 };
 
 struct Case {
@@ -156,6 +157,13 @@ const std::vector<Case> kCases = {
     {"weekend", "auth password && (totp unless weekday in { mon..fri })", {.weekday = 6}, {{"password", P}}, false, {"password"}},
     {"weekday_range_wraps", "auth password && (totp unless weekday in { fri..mon })", {.weekday = 6}, {{"password", P}}, true, {"password"}},
 
+    // ---- recent(): a remembered pass waives; no pass or an unreadable log asks (strict)
+    {"recent_pass_waives_code", "auth password && (totp unless recent(totp, 8h, rhost))", {.recent = Tri::yes}, {{"password", P}}, true, {"password"}, 0},
+    {"recent_none_asks_code", "auth password && (totp unless recent(totp, 8h, rhost))", {.recent = Tri::no}, {{"password", P}, {"totp", P}}, true, {"password", "totp"}, 0},
+    {"recent_unknown_asks_code", "auth password && (totp unless recent(totp, 8h, rhost))", {.recent = Tri::unknown}, {{"password", P}, {"totp", P}}, true, {"password", "totp"}, 1},
+    {"recent_unknown_if_guard_asks", "auth password && (totp if !recent(totp, 1h))", {.recent = Tri::unknown}, {{"password", P}}, false, {"password"}, 1},
+    {"recent_deny_unknown_denies", "deny if !recent(u2f, 10m, tty)\nauth password", {.recent = Tri::unknown}, {{"password", P}}, false, {}, 1},
+
     // ---- scenarios of the language brief
     {"scenario_screen_unlock_fingerprint", "auth fingerprint || password", {}, {{"fingerprint", P}}, true, {"fingerprint"}},
     {"scenario_screen_unlock_no_reader", "auth fingerprint || password", {}, {{"password", P}}, true, {"password"}},
@@ -177,6 +185,7 @@ TEST_P(Evaluate, DecisionAndAskingOrder) {
   subjects.country_answer = c.situation.country;
   subjects.asn_answer = c.situation.asn;
   subjects.failure_count = c.situation.failures;
+  subjects.recent_answer = c.situation.recent;
   ScriptedFactors factors(Outcome::unavailable);
   for (const auto& [name, outcome] : c.factors) factors.set(name, outcome);
   SilentConversation conversation;
@@ -194,6 +203,20 @@ INSTANTIATE_TEST_SUITE_P(Table, Evaluate, testing::ValuesIn(kCases),
                          [](const testing::TestParamInfo<Case>& info) { return info.param.name; });
 
 TEST(Evaluate, TableIsLargeEnough) { EXPECT_GE(kCases.size(), 60u); }
+
+TEST(Evaluate, RecentAnswersPerAtom) {
+  const LoadResult loaded =
+      load_text("auth password && (totp unless recent(totp, 8h, rhost)) && (pin unless recent(pin, 1h))");
+  ASSERT_TRUE(loaded.policy);
+  RequestInfo request{"alice", "sshd", "", "", std::string("192.0.2.1")};
+  StaticSubjects subjects;
+  subjects.recent_answers["totp/28800s/rhost"] = Tri::yes;
+  ScriptedFactors factors(Outcome::pass);
+  SilentConversation conversation;
+  const Decision d = decide(*loaded.policy, request, subjects, factors, conversation);
+  EXPECT_TRUE(d.permit);
+  EXPECT_EQ(d.asked(), (std::vector<std::string>{"password", "pin"}));
+}
 
 TEST(Evaluate, DenyRuleIsNamedAndNothingAsked) {
   const LoadResult loaded = load_text(kGeo);
