@@ -15,7 +15,8 @@
 # temporary user's, checked by pam_unix; codes come from oathtool and the enrolled secret.
 # Per IP version: trusted (password only), untrusted (password then code: right, wrong; and a
 # wrong password, after which no code is asked), denied country (refused before any prompt);
-# over IPv4 also a replayed code. Each scenario checks the prompts seen, ssh's outcome, and the
+# over IPv4 also a replayed code. Then remembered step-up (recent(totp, 8h, rhost)): a second
+# login from the same address skips the code, another address does not. Each scenario checks the prompts seen, ssh's outcome, and the
 # module's decision line, which sshd's private /dev/log hands to syslog_sink.pl.
 # Every scenario prints PASS or FAIL; the script exits 0 only if all passed.
 set -euo pipefail
@@ -353,6 +354,33 @@ sshd_service=$keyplus_service sshd_port=$keyplus_port stock_scenario \
   "key, then keyboard-interactive: wrong code refused" \
   "$AP_UNTRUSTED_V4" key+kbdint refused "password code" \
   "auth:decision=deny" "auth:totp:fail"
+
+# ---- Remembered step-up: recent(totp, 8h, rhost) --------------------------------------------
+# The same sshd and audit log, a new policy (read at every login). The trusted addresses never
+# passed the code in the scenarios above (it was waived there), so their first login asks it; a
+# second login from the same address within the window does not; another address still does.
+cat > "$work/sshd.pol.new" <<POL
+# The sshd system test's remembered step-up policy (tests/sshd/sshd_e2e.sh).
+audit { db = "$work/audit/audit.db" }
+factor totp { secrets = "$work/totp/%u" }
+auth password && (totp unless recent(totp, 8h, rhost))
+POL
+chmod 644 "$work/sshd.pol.new"
+mv "$work/sshd.pol.new" "$work/sshd.pol"
+"$authpolicy" check "$work/sshd.pol" > "$work/check.out" 2>&1 ||
+  { cat "$work/check.out" >&2; ap_die "authpolicy check refused the recent() policy"; }
+"$authpolicy" totp enroll "$user" --secrets "$work/totp/%u" --no-qr --no-rate-limit --force \
+  > "$work/enroll.out" 2>&1 || { cat "$work/enroll.out" >&2; ap_die "authpolicy totp enroll --force failed"; }
+head -n 1 "$work/totp/$user" > "$work/answers/totp_secret"
+scenario "recent: $AP_TRUSTED_V4 first login, password and code" \
+  "$AP_TRUSTED_V4" "$password" right:0 login "password code" \
+  "decision=permit" 'factors="password:pass(PAM_SUCCESS),totp:pass(code accepted)"'
+scenario "recent: $AP_TRUSTED_V4 again within 8h, password only" \
+  "$AP_TRUSTED_V4" "$password" wrong login "password" \
+  "decision=permit" "factors=password:pass(PAM_SUCCESS) " "waived=1" "!totp:"
+scenario "recent: $AP_TRUSTED_V6 (another address) is asked the code" \
+  "$AP_TRUSTED_V6" "$password" wrong refused "password code" \
+  "decision=deny" 'factors="password:pass(PAM_SUCCESS),totp:fail(wrong code)"'
 
 [[ $check_audit == 1 ]] ||
   echo "NOTE: audit assertions disabled"
