@@ -160,7 +160,7 @@ class AuditStore {
 };
 
 // What the PAM module calls once per decision: open, write, close, all within one
-// busy_timeout. Send format_syslog_line(record) to syslog either way; then act on
+// busy_timeout. The caller logs the decision to syslog either way; then acts on
 // after_write(status, options.required), sending write_failure_line() when it says warn.
 Status record_decision(const std::string& path, const OpenOptions& options,
                        const AuditRecord& record) noexcept;

@@ -12,7 +12,6 @@
 #include "audit/audit_status.h"
 #include "audit/audit_store.h"
 #include "audit/recent_pass.h"
-#include "audit/syslog_line.h"
 
 namespace authpolicy::audit {
 namespace {
@@ -130,7 +129,6 @@ LoggedDecision log_decision(const Settings& audit_settings, const AuditRecord& r
   OpenOptions options = options_for(audit_settings);
   if (budget) options.busy_timeout = budget->left();
   LoggedDecision logged;
-  logged.syslog_line = format_syslog_line(record);
   const auto started = std::chrono::steady_clock::now();
   const Status status = record_decision(database_path(audit_settings), options, record);
   if (budget) budget->spend(std::chrono::steady_clock::now() - started);

@@ -48,7 +48,6 @@ AuditRecord make_record(const Policy& policy, const RequestInfo& request, const 
 
 struct LoggedDecision {
   bool deny = false;         // `audit { required = true }` and the write failed
-  std::string syslog_line;   // one key=value line for this decision (always send it)
   std::string failure_line;  // non-empty when the write failed: send it too
 };
 

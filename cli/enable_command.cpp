@@ -450,12 +450,16 @@ std::vector<std::string> sshd_problems(const std::string& path) {
                        "answers every PAM prompt with the password, so a second factor fails "
                        "(and counts as a failure)");
   }
-  if (value("passwordauthentication", "yes") == "yes") {
+  // The password method is only open when AuthenticationMethods allows it.
+  const std::string methods = value("authenticationmethods", "any");
+  const bool password_method_open =
+      methods == "any" || (" " + methods + " ").find("password") != std::string::npos;
+  if (value("passwordauthentication", "yes") == "yes" && password_method_open) {
     problems.push_back(path +
                        ": PasswordAuthentication yes: clients that pick the password method "
-                       "send the password as the answer to the code prompt; set it to no");
+                       "send the password as the answer to the code prompt; set it to no (or "
+                       "AuthenticationMethods without password)");
   }
-  const std::string methods = value("authenticationmethods", "any");
   if (methods != "any" && methods.find("keyboard-interactive") == std::string::npos) {
     problems.push_back(path + ": AuthenticationMethods " + methods +
                        " has no keyboard-interactive: the policy's auth never runs, only its "

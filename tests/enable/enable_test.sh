@@ -217,7 +217,8 @@ if [[ $code == 1 ]] && grep -q 'KbdInteractiveAuthentication is not yes' "$work/
 else
   fail "status with Debian's sshd_config: exit $code: $(cat "$work/out")"
 fi
-printf 'UsePAM yes\nKbdInteractiveAuthentication yes\nPasswordAuthentication no\nAuthenticationMethods publickey,keyboard-interactive\n' \
+# docs/pam.md, section sshd: what it tells admins to put in sshd_config.d/authpolicy.conf.
+printf 'UsePAM yes\nKbdInteractiveAuthentication yes\nAuthenticationMethods keyboard-interactive\n' \
   > "$work/sshd_config"
 "$authpolicy" status --pam-dir "$pam" --policy-dir "$policies" --sshd-config "$work/sshd_config" \
   > "$work/out" 2>&1

@@ -37,10 +37,8 @@ keyplus_service=sshd-apkey
 keyplus_port=2224
 started=$SECONDS
 
-# TODO(audit): pam_policy.so does not write the audit store yet (record_decision() in
-# pam/pam_module.cpp is a stub "until the audit store is wired"). Set this to 1 once it does: each
-# login must then leave its phase=auth decision (rhost, user, service, permit/deny) as the first
-# new row of the policy's audit db. Disabled until then, so the rest of the test can run.
+# Each login must leave its phase=auth decision (rhost, user, service, permit/deny) as the first
+# new row of the policy's audit db.
 check_audit=1
 
 ap_need_root
