@@ -22,6 +22,9 @@
 #ifndef AUTHPOLICY_SYSTEM_PAM_DIR
 #define AUTHPOLICY_SYSTEM_PAM_DIR "/usr/lib/x86_64-linux-gnu/security"
 #endif
+#ifndef AUTHPOLICY_PAM_MODULE_DIR
+#define AUTHPOLICY_PAM_MODULE_DIR AUTHPOLICY_SYSTEM_PAM_DIR
+#endif
 #ifndef AUTHPOLICY_POLICY_DIR
 #define AUTHPOLICY_POLICY_DIR "/etc/authpolicy"
 #endif
@@ -63,11 +66,19 @@ constexpr const char* kStatusUsage =
     "  --pam-dir DIR --policy-dir DIR --sshd-config FILE   (for tests)\n"
     "  exit 0: no problems; 1: problems listed; 2: usage or trouble\n";
 
+// The module as pam.d lines name it: a bare name when it is installed in the system's PAM folder
+// (where libpam looks), else its installed path (a /usr/local build).
+std::string default_module() {
+  const std::string_view installed = AUTHPOLICY_PAM_MODULE_DIR;
+  if (installed == AUTHPOLICY_SYSTEM_PAM_DIR) return "pam_policy.so";
+  return std::string(installed) + "/pam_policy.so";
+}
+
 struct Options {
   std::string pam_dir = "/etc/pam.d";
   std::string policy_dir = AUTHPOLICY_POLICY_DIR;
   std::string state_dir = kDefaultStateDir;
-  std::string module = "pam_policy.so";
+  std::string module = default_module();
   std::string sshd_config = "/etc/ssh/sshd_config";
   bool dry_run = false;
   bool missing_ignore = false;
