@@ -4,6 +4,7 @@
 // engine/) so that grammar/ depends on PEGTL alone and engine/ depends on grammar/, never back.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -151,6 +152,16 @@ struct Auth {
   Location location;
 };
 
+// Where one statement stands in the text, so that a formatter can keep statements in their order
+// and comments beside them. Offsets are bytes into the file's text.
+struct StatementSpan {
+  enum class Kind { include, set, let, factor, block, deny, auth };
+  Kind kind = Kind::auth;
+  std::size_t index = 0;    // into the File vector of that kind
+  std::uint32_t begin = 0;  // its keyword
+  std::uint32_t end = 0;    // past its last byte, spacing and comments after it included
+};
+
 // Everything one file says, in source order within each kind.
 struct File {
   std::vector<Include> includes;
@@ -160,6 +171,7 @@ struct File {
   std::vector<SettingsBlock> blocks;
   std::vector<Deny> denies;
   std::vector<Auth> auths;
+  std::vector<StatementSpan> statements;  // every statement above, in source order
 };
 
 }  // namespace authpolicy::ast

@@ -236,16 +236,24 @@ struct ConversionError {
 
 class Converter {
  public:
-  explicit Converter(std::uint32_t file_index) : file_index_(file_index) {}
+  Converter(std::uint32_t file_index, const char* text) : file_index_(file_index), text_(text) {}
 
   ast::File convert_file(const FlatTree& tree) {
     ast::File file;
+    file.statements.reserve(tree.roots().size());
     for (std::uint32_t index : tree.roots()) convert_statement(Node(tree, index), file);
     return file;
   }
 
  private:
   std::uint32_t file_index_;
+  const char* text_;  // the whole text, for statement offsets
+
+  void add_span(ast::File& file, ast::StatementSpan::Kind kind, std::size_t index, Node n) const {
+    const std::string_view text = n.string_view();
+    file.statements.push_back({kind, index, static_cast<std::uint32_t>(text.data() - text_),
+                               static_cast<std::uint32_t>(text.data() + text.size() - text_)});
+  }
 
   ast::Location location(Node n) const {
     ast::Location loc;
@@ -482,18 +490,21 @@ class Converter {
   void convert_statement(Node n, ast::File& file) const {
     if (n.is_type<include_statement>()) {
       Node path = n.child(0);
+      add_span(file, ast::StatementSpan::Kind::include, file.includes.size(), n);
       file.includes.push_back({decode_string(trimmed(path)), location(path)});
     } else if (n.is_type<set_statement>()) {
       ast::SetDefinition def;
       def.name = name_text(n.child(0));
       def.location = location(n.child(0));
       def.value = set_literal_of(n.child(1));
+      add_span(file, ast::StatementSpan::Kind::set, file.sets.size(), n);
       file.sets.push_back(std::move(def));
     } else if (n.is_type<let_statement>()) {
       ast::LetDefinition def;
       def.name = name_text(n.child(0));
       def.location = location(n.child(0));
       def.value = expression_of(n.child(1));
+      add_span(file, ast::StatementSpan::Kind::let, file.lets.size(), n);
       file.lets.push_back(std::move(def));
     } else if (n.is_type<factor_statement>()) {
       ast::FactorDefinition def;
@@ -515,20 +526,24 @@ class Converter {
           }
         }
       }
+      add_span(file, ast::StatementSpan::Kind::factor, file.factors.size(), n);
       file.factors.push_back(std::move(def));
     } else if (n.is_type<block_statement>()) {
       ast::SettingsBlock block;
       block.kind = trimmed(n.child(0));
       block.location = location(n.child(0));
       block.settings = settings_of(n.child(1));
+      add_span(file, ast::StatementSpan::Kind::block, file.blocks.size(), n);
       file.blocks.push_back(std::move(block));
     } else if (n.is_type<deny_statement>()) {
+      add_span(file, ast::StatementSpan::Kind::deny, file.denies.size(), n);
       file.denies.push_back({condition_of(n.child(0)), location(n)});
     } else if (n.is_type<auth_statement>()) {
       ast::Auth auth;
       auth.location = location(n);
       auth.location.length = 4;
       auth.expression = expression_of(n.child(0));
+      add_span(file, ast::StatementSpan::Kind::auth, file.auths.size(), n);
       file.auths.push_back(std::move(auth));
     }
   }
@@ -596,7 +611,7 @@ ParseResult parse_policy_text(std::string_view text, std::uint32_t file_index) {
       result.error = SyntaxError{ast::Location{file_index, 1, 1, 1}, "not a policy"};
       return result;
     }
-    result.file = Converter(file_index).convert_file(tree);
+    result.file = Converter(file_index, text.data()).convert_file(tree);
   } catch (const p::parse_error& e) {
     const auto& pos = e.positions().front();
     result.error = SyntaxError{ast::Location{file_index, static_cast<std::uint32_t>(pos.line),
