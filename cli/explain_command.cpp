@@ -93,27 +93,29 @@ int run_explain(const std::vector<std::string>& args, std::ostream& out, std::os
     }
   }
   const Explanation explanation = explain_policy(policy);
-  // Group situations by what they accept; the largest group reads as "otherwise".
-  std::map<std::string, std::vector<std::string>> groups;
-  std::vector<std::string> order;
-  for (const auto& row : explanation.rows) {
-    if (row.denied) continue;  // said above
-    const std::string outcome = combinations_text(policy, row);
-    if (!groups.count(outcome)) order.push_back(outcome);
-    groups[outcome].push_back(row.situation.empty() ? "always" : join(row.situation, ", "));
+  // One line per distinct answer, its situation simplified; the answer that stands for the most
+  // situation classes reads as "otherwise".
+  std::vector<const Explanation::Answer*> answers;
+  for (const auto& answer : explanation.answers) {
+    if (!answer.denied) answers.push_back(&answer);  // deny rules are said above
   }
   out << "\naccepted, by situation:\n";
-  if (order.empty()) out << "  nobody, in any situation\n";
-  std::string largest;
-  for (const auto& o : order) {
-    if (largest.empty() || groups[o].size() > groups[largest].size()) largest = o;
+  if (answers.empty()) out << "  nobody, in any situation\n";
+  const Explanation::Answer* largest = nullptr;
+  for (const auto* a : answers) {
+    if (!largest || a->classes > largest->classes) largest = a;
   }
-  for (const auto& o : order) {
-    if (o == largest && order.size() > 1) continue;
-    out << "  " << (order.size() == 1 ? "always" : join(groups[o], "; or ")) << ":\n      " << o
+  auto text = [&](const Explanation::Answer& a) {
+    Explanation::Row row;
+    row.accepted = a.accepted;
+    return combinations_text(policy, row);
+  };
+  for (const auto* a : answers) {
+    if (a == largest && answers.size() > 1) continue;
+    out << "  " << (answers.size() == 1 ? "always" : a->situation) << ":\n      " << text(*a)
         << "\n";
   }
-  if (order.size() > 1) out << "  otherwise:\n      " << largest << "\n";
+  if (answers.size() > 1) out << "  otherwise:\n      " << text(*largest) << "\n";
   if (!explanation.complete) out << "\n(too many situations to list them all)\n";
   const bool presence = std::any_of(policy.factors.begin(), policy.factors.end(),
                                     [](const FactorSpec& f) {

@@ -23,6 +23,16 @@ struct Explanation {
     std::vector<std::vector<std::string>> accepted;   // minimal factor combinations
   };
   std::vector<Row> rows;
+  // One per distinct answer, in the order rows first give it: the rows merged and said in the
+  // fewest conditions that do not change the answer (empty when not complete).
+  struct Answer {
+    std::string situation;  // "always" when nothing matters
+    bool denied = false;
+    std::string deny_rule;
+    std::vector<std::vector<std::string>> accepted;
+    std::size_t classes = 0;  // how many rows (situation classes) it stands for
+  };
+  std::vector<Answer> answers;
   bool complete = true;  // false when the situation space was too large to list
 };
 
