@@ -47,7 +47,8 @@ constexpr const char* kEnableUsage =
     "  --dry-run         show the diff only\n"
     "  --missing-ignore  add missing=ignore: removing the policy file then hands the\n"
     "                    service back to its stock stack (a broken policy still fails)\n"
-    "  --pam-dir DIR --policy-dir DIR --state-dir DIR --module PATH   (for tests)\n"
+    "  For sshd it also names sshd_config settings that defeat a second factor.\n"
+    "  --pam-dir --policy-dir --state-dir --module --sshd-config   (for tests)\n"
     "  exit 0: enabled (or already); 1: refused, nothing changed; 2: usage or trouble\n";
 
 constexpr const char* kDisableUsage =
@@ -203,6 +204,8 @@ std::string ensure_state_dir(const std::string& dir) {
 
 // ---- enable -----------------------------------------------------------------------------------
 
+std::vector<std::string> sshd_problems(const std::string& path);
+
 int run_enable(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   Options o;
   try {
@@ -312,6 +315,9 @@ int run_enable(const std::vector<std::string>& args, std::ostream& out, std::ost
     err << "authpolicy enable: verification failed: " << failure << "; rolling back\n";
     roll_back();
     return kExitTrouble;
+  }
+  if (std::find(o.services.begin(), o.services.end(), "sshd") != o.services.end()) {
+    for (const auto& p : sshd_problems(o.sshd_config)) out << "warning: " << p << "\n";
   }
   if (!written.empty()) {
     out << "enabled; backups in " << o.state_dir

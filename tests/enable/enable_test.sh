@@ -207,7 +207,11 @@ same_as_debian && pass "disable --all restores su" || fail "disable --all: $(cat
 
 # ---- sshd: status names the sshd_config settings that defeat a second factor ------------------
 write_policy sshd 'auth password && code'
-ap enable sshd > "$work/out" 2>&1 || fail "enable sshd: $(cat "$work/out")"
+ap enable sshd --sshd-config "$here/sshd_config.debian" > "$work/out" 2>&1 ||
+  fail "enable sshd: $(cat "$work/out")"
+grep -q 'warning: .*KbdInteractiveAuthentication is not yes' "$work/out" &&
+  pass "enable sshd warns about Debian's stock sshd_config" ||
+  fail "enable sshd gave no sshd_config warning: $(cat "$work/out")"
 "$authpolicy" status --pam-dir "$pam" --policy-dir "$policies" \
   --sshd-config "$here/sshd_config.debian" > "$work/out" 2>&1
 code=$?
