@@ -55,7 +55,14 @@ int remember_wal_size(void* context, sqlite3*, const char*, int frames) {
 // Keeps the WAL short so that opening stays cheap (a connection that finds no other one open
 // rebuilds the WAL index by reading the whole WAL). Never waits for other processes. The copy
 // (with its fsyncs) runs as a passive checkpoint, which does not block other writers; only when
-// everything is copied does a truncating checkpoint take the write lock, briefly.
+// everything is copied does a truncating checkpoint take the write lock, briefly. (Only a
+// truncating or restarting checkpoint can start the WAL over: a passive one leaves that to the
+// next writer of the same connection, and the next process's recovery forgets what was copied.)
+// Every WAL frame costs a login that opens the log alone ~5,500 instructions of recovery
+// (docs/cost.md), but truncating more often is not free: with 64 frames, 32 concurrent writers on
+// a loaded machine (load average 40) missed their 2 s wait a few times in 16,000 (likely cause:
+// the truncating checkpoint holds the write lock while it copies, with fsyncs, what others
+// appended since the passive one).
 void checkpoint_if_due(AuditStore::Impl& impl) {
   if (impl.wal_frames < kCheckpointFrames) return;
   impl.wal_frames = 0;
