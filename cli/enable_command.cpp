@@ -191,11 +191,21 @@ std::string state_file(const Options& o, const std::string& service, const char*
 }
 
 std::string ensure_state_dir(const std::string& dir) {
-  if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    return "cannot create " + dir + ": " + std::strerror(errno);
+  // /var/lib/authpolicy may not exist yet on a fresh install (nothing logged so far): create that
+  // one parent too, root-only like the audit log's folder.
+  if (mkdir(dir.c_str(), 0700) != 0 && errno == ENOENT) {
+    const std::string parent = dir.substr(0, dir.rfind('/'));
+    if (!parent.empty() && mkdir(parent.c_str(), 0700) != 0 && errno != EEXIST) {
+      return "cannot create " + parent + ": " + std::strerror(errno);
+    }
+    if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+      return "cannot create " + dir + ": " + std::strerror(errno);
+    }
   }
   struct stat st {};
-  if (lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return dir + " is not a folder";
+  if (lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return dir + " is not a folder and cannot be created";
+  }
   if (st.st_uid != geteuid() || (st.st_mode & 022) != 0) {
     return dir + " must be owned by the caller and not writable by group or others";
   }

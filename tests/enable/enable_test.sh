@@ -27,7 +27,7 @@ work=$(mktemp -d /tmp/ap-enable.XXXXXX)
 chmod 755 "$work"
 pam=$work/pam.d
 policies=$work/policies
-state=$work/state
+state=$work/var-lib-authpolicy/pam.d-backup  # its parent does not exist yet, as on a fresh install
 mkdir -m 755 "$policies"
 cp -a "$fixtures" "$pam"
 
