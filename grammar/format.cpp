@@ -228,6 +228,9 @@ std::string condition(const ast::Condition& c) {
     case K::failures:
       return "failures(" + literal(c.window) + (c.by_rhost ? ", rhost" : "") + ") " +
              c.comparison + " " + literal(c.count);
+    case K::recent:
+      return "recent(" + c.factor + ", " + literal(c.window) +
+             (c.by_rhost ? ", rhost" : c.by_tty ? ", tty" : "") + ")";
   }
   return {};
 }
