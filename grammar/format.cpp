@@ -528,6 +528,11 @@ void dump_condition(std::string& out, const ast::Condition& c, int depth) {
       dump_literal(out, el);
     }
   }
+  if (c.kind == ast::Condition::Kind::recent) {
+    out += " factor " + c.factor + " window ";
+    dump_literal(out, c.window);
+    out += c.by_rhost ? " by rhost" : c.by_tty ? " by tty" : "";
+  }
   if (c.kind == ast::Condition::Kind::failures) {
     out += " window ";
     dump_literal(out, c.window);
