@@ -38,4 +38,26 @@ struct Explanation {
 
 Explanation explain_policy(const Policy& policy);
 
+// The exact semantic difference of two policies (`authpolicy diff`). Situations are cut into
+// classes by the atoms of both policies together; in each class both policies are evaluated with
+// every combination of passing factors (the others failing), which gives each policy's answer
+// there: refused by a deny rule, or the set of minimal factor combinations that permit. Classes
+// where the answers differ are grouped by the pair of answers, each group with one concrete
+// situation.
+struct PolicyDiff {
+  struct Difference {
+    std::vector<std::string> situation;  // the first differing class, in words
+    std::string example;                 // a concrete request in it
+    std::string old_answer;
+    std::string new_answer;
+    std::size_t classes = 0;  // how many situation classes give this pair of answers
+  };
+  std::vector<Difference> differences;
+  std::vector<std::string> factor_differences;  // same factor name, different definition
+  bool complete = true;  // false: too many situations to compare (no verdict)
+  bool equivalent() const { return complete && differences.empty() && factor_differences.empty(); }
+};
+
+PolicyDiff diff_policies(const Policy& old_policy, const Policy& new_policy);
+
 }  // namespace authpolicy
