@@ -128,7 +128,7 @@ TestFile parse_test_file(std::istream& in, const std::string& path) {
       } else {
         throw UsageError("unknown line '" + key +
                          "': expected policy, case, expect, asked, or a situation (service, user, "
-                         "group, rhost, tty, ruser, at, country, asn, failures, factor)");
+                         "group, rhost, tty, ruser, at, country, asn, failures, recent, factor)");
       }
     } catch (const UsageError& e) {
       throw TestFileError{number, e.what()};

@@ -8,6 +8,6 @@ seconds=${2:-60}
 corpus=$(mktemp -d)
 trap 'rm -rf "$corpus"' EXIT
 cp fuzz/corpus/* "$corpus"/ 2>/dev/null || true
-for f in policies/*.pol tests/check/*.pol; do cp "$f" "$corpus/$(echo "$f" | tr / _)"; done
+for f in policies/*.pol tests/check/*.pol tests/fmt/*.pol; do cp "$f" "$corpus/$(echo "$f" | tr / _)"; done
 "$binary" -max_total_time="$seconds" -max_len=8192 -timeout=10 -rss_limit_mb=2048 \
   -dict=fuzz/policy.dict -print_final_stats=1 "$corpus" 2>&1 | tail -n 25
