@@ -8,7 +8,7 @@ set -euo pipefail
 
 build=${1:?usage: compare.sh BUILD_DIR [RUNS]}
 runs=${2:-200}
-module="$build/pam/pam_policy.so"
+module="$(realpath "$build")/pam/pam_policy.so"  # pam.d needs an absolute path
 wrapper=$(ls /usr/lib/x86_64-linux-gnu/libpam_wrapper.so 2>/dev/null || true)
 matrix=/usr/lib/x86_64-linux-gnu/pam_wrapper/pam_matrix.so
 for need in "$module" "$wrapper" "$matrix" /usr/bin/pamtester; do
