@@ -1,5 +1,6 @@
 // `authpolicy fmt`: tests/fmt/NAME.pol formats to NAME.out exactly, formatting is idempotent and
-// keeps the syntax tree; on real policies it keeps every diagnostic and the explanation; the CLI
+// keeps the syntax tree; on real policies it keeps every diagnostic and the explanation, and
+// `authpolicy diff` finds them equivalent; the CLI
 // rewrites in place keeping owner and mode, refuses links, and --check lists what would change.
 // UPDATE_GOLDEN=1 rewrites the .out files (review the diff before committing).
 #include <gtest/gtest.h>
@@ -102,6 +103,33 @@ TEST(Fmt, KeepsDiagnosticsAndExplanations) {
     }
   }
   EXPECT_GE(compared, 50u);
+}
+
+// `authpolicy diff` finds no difference between each example policy or clean checker golden and
+// its formatted text (written beside it, so includes resolve the same).
+TEST(Fmt, DiffFindsFormattedPoliciesEquivalent) {
+  TempDir dir;
+  std::size_t compared = 0;
+  for (const std::string folder : {"check", "policies"}) {
+    const std::string from = source_dir() + (folder == "check" ? "/tests/check" : "/policies");
+    std::filesystem::copy(from, dir.path() + "/" + folder,
+                          std::filesystem::copy_options::recursive);
+    for (const auto& name : files_in(from, ".pol")) {
+      const std::string original = read_file(from + "/" + name);
+      LoadOptions options;
+      options.check_ownership = false;
+      if (!load_policy_text(original, from + "/" + name, options).policy) continue;
+      const auto result = grammar::format_policy_text(original);
+      ASSERT_TRUE(result.text) << name;
+      const std::string formatted_name = name.substr(0, name.size() - 4) + ".formatted.pol";
+      dir.write(folder + "/" + formatted_name, *result.text);
+      const RunResult r = run_cli({"diff", "--ignore-ownership", name, formatted_name},
+                                  dir.path() + "/" + folder);
+      EXPECT_EQ(r.exit_code, 0) << folder << "/" << name << ":\n" << r.out;
+      ++compared;
+    }
+  }
+  EXPECT_GE(compared, 20u);
 }
 
 // The shipped examples are kept in the canonical layout.
