@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <iostream>
 #include <map>
+#include <set>
 
 #include "cli/args.h"
 #include "cli/command_registry.h"
@@ -24,13 +25,16 @@ std::string join(const std::vector<std::string>& parts, const std::string& separ
   return out;
 }
 
-// Factor names in the order auth first mentions them.
-void mention_order(const Policy& policy, const Expr& e, std::vector<std::string>& order) {
+// Factor names in the order auth first mentions them. Lets share nodes, so each is walked once
+// (`seen`): a shared node mentions nothing new the second time.
+void mention_order(const Policy& policy, const Expr& e, std::vector<std::string>& order,
+                   std::set<const Expr*>& seen) {
+  if (!seen.insert(&e).second) return;
   if (e.kind == Expr::Kind::factor) {
     const std::string& name = policy.factors[e.factor].name;
     if (std::find(order.begin(), order.end(), name) == order.end()) order.push_back(name);
   }
-  for (const Expr* operand : e.operands) mention_order(policy, *operand, order);
+  for (const Expr* operand : e.operands) mention_order(policy, *operand, order, seen);
 }
 
 // "password + pin, or password + u2f", factors in the order auth mentions them.
@@ -38,7 +42,8 @@ std::string combinations_text(const Policy& policy, const Explanation::Row& row)
   if (row.denied) return "denied (" + row.deny_rule + ")";
   if (row.accepted.empty()) return "denied (no factor can be used here)";
   std::vector<std::string> mentioned;
-  mention_order(policy, *policy.auth, mentioned);
+  std::set<const Expr*> seen;
+  mention_order(policy, *policy.auth, mentioned, seen);
   auto order = [&](const std::string& name) {
     return std::find(mentioned.begin(), mentioned.end(), name) - mentioned.begin();
   };

@@ -7,6 +7,13 @@
 // subject, pruning with a partial evaluation that says which results are still possible, so a
 // property such as "auth can pass with no factor asked" is decided over correlated atoms, not over
 // independent booleans, and a concrete witness situation comes out when it holds.
+//
+// Lets are shared nodes, so a policy is a DAG whose tree unfolding can be exponential in its size
+// (`let l2 = l1 && l1`, `let l3 = l2 && l2`, ...). Every walk over it is therefore memoised per
+// node (per partial assignment and mode in the search), and every unit of work (one node
+// evaluated, one situation examined, one factor combination built) is charged to one budget per
+// analysis: a policy that needs more is refused with E025 instead of hanging the caller, which
+// may be sshd or sudo loading the policy.
 #include "engine/analysis.h"
 
 #include <unistd.h>
@@ -15,6 +22,7 @@
 #include <functional>
 #include <map>
 #include <set>
+#include <unordered_map>
 
 #include "engine/describe.h"
 #include "engine/evaluate.h"
@@ -115,7 +123,16 @@ Tri atom_value(const Atom& a, const Representative& own) {
   return Tri::unknown;
 }
 
-struct Budget {};  // thrown when a search would take too long
+// Thrown when an analysis would take too long; says which budget ran out.
+struct Budget {
+  bool situations = false;  // the search step count, else the work units
+};
+
+// Hard limits per analysis. Situations bound the search tree; work units bound everything,
+// including the cost of each situation (one unit per node evaluated). Both are counts, not wall
+// time, so the verdict is the same on every machine.
+constexpr std::size_t kSearchBudget = 200000;
+constexpr std::size_t kWorkBudget = 20000000;
 
 class Space {
  public:
@@ -128,6 +145,17 @@ class Space {
   }
 
   const Policy& policy() const { return policy_; }
+
+  // Node counts: memo tables are flat vectors indexed by Expr::id and Condition::id.
+  std::size_t expr_count() const { return policy_.expressions.size(); }
+  std::size_t condition_count() const { return policy_.conditions.size(); }
+
+  // Charges `units` of work to this analysis; throws Budget past kWorkBudget.
+  void charge(std::size_t units = 1) const {
+    work_ += units;
+    if (work_ > kWorkBudget) throw Budget{false};
+  }
+  std::size_t work() const { return work_; }
   std::size_t variable_count() const { return vars_.size(); }
   const Variable& variable(std::size_t i) const { return vars_[i]; }
   std::optional<std::size_t> rhost_variable() const { return rhost_var_; }
@@ -268,6 +296,7 @@ class Space {
   std::vector<std::size_t> atom_var_;
   std::vector<std::vector<Tri>> values_;  // [atom][class of its variable]
   std::vector<TriMask> own_union_;        // [atom] union over the variable's classes
+  mutable std::size_t work_ = 0;
 
   std::size_t variable_for(const Atom& atom) {
     const VarKind kind = var_kind(atom.subject);
@@ -513,13 +542,65 @@ struct Mode {
   FactorBehaviour factors = FactorBehaviour::nonpass;
   bool permit_passes = true;
   std::optional<std::size_t> failing_factor;
+
+  bool operator==(const Mode&) const = default;
 };
 
+// Evaluates conditions and expressions under one partial assignment. Results are memoised per
+// node (and, for expressions, per mode), so a node shared through lets is evaluated once however
+// many paths reach it: the cost is linear in the policy's size, not in its unfolding.
 class PartialEvaluator {
  public:
   PartialEvaluator(const Space& space, const Space::Assignment& a) : space_(space), a_(a) {}
 
   TriMask condition(const Condition& c) const {
+    if (condition_memo_.empty()) condition_memo_.assign(space_.condition_count(), 0);
+    auto& slot = condition_memo_.at(c.id);
+    if (slot == 0) {
+      space_.charge();
+      slot = compute_condition(c);
+    }
+    return slot;
+  }
+
+  ResultMask expression(const Expr& e, const Mode& mode) const {
+    auto& memo = memo_for(mode);
+    auto& slot = memo.at(e.id);
+    if (slot == 0) {
+      space_.charge();
+      slot = compute_expression(e, mode);
+    }
+    return slot;
+  }
+
+  // Whether no deny rule fires: {possible, certain}.
+  std::pair<bool, bool> no_deny() const {
+    bool possible = true;
+    bool certain = true;
+    for (const auto& rule : space_.policy().denies) {
+      const TriMask m = condition(*rule.condition);
+      possible = possible && (m & kNo);
+      certain = certain && m == kNo;
+    }
+    return {possible, certain};
+  }
+
+ private:
+  const Space& space_;
+  const Space::Assignment& a_;
+  // 0: not computed yet (every computed mask has at least one bit set).
+  mutable std::vector<TriMask> condition_memo_;
+  mutable std::vector<std::pair<Mode, std::vector<ResultMask>>> expression_memo_;
+
+  std::vector<ResultMask>& memo_for(const Mode& mode) const {
+    for (auto& [m, memo] : expression_memo_) {
+      if (m == mode) return memo;
+    }
+    expression_memo_.emplace_back(mode, std::vector<ResultMask>(space_.expr_count(), 0));
+    return expression_memo_.back().second;
+  }
+
+  TriMask compute_condition(const Condition& c) const {
     switch (c.kind) {
       case Condition::Kind::atom: return space_.atom_mask(c.atom, a_);
       case Condition::Kind::negation: {
@@ -548,7 +629,7 @@ class PartialEvaluator {
     return kAnyTri;
   }
 
-  ResultMask expression(const Expr& e, const Mode& mode) const {
+  ResultMask compute_expression(const Expr& e, const Mode& mode) const {
     switch (e.kind) {
       case Expr::Kind::factor: {
         if (mode.factors == Mode::FactorBehaviour::nonpass) return kNonPass;
@@ -589,22 +670,6 @@ class PartialEvaluator {
     return kPass | kNonPass;
   }
 
-  // Whether no deny rule fires: {possible, certain}.
-  std::pair<bool, bool> no_deny() const {
-    bool possible = true;
-    bool certain = true;
-    for (const auto& rule : space_.policy().denies) {
-      const TriMask m = condition(*rule.condition);
-      possible = possible && (m & kNo);
-      certain = certain && m == kNo;
-    }
-    return {possible, certain};
-  }
-
- private:
-  const Space& space_;
-  const Space::Assignment& a_;
-
   static TriMask and3(TriMask x, TriMask y) {
     if (x == kNo || y == kNo) return kNo;
     if (x == kUnknown || y == kUnknown) return kUnknown;
@@ -633,8 +698,6 @@ Predicate permits(const Policy& policy, Mode mode) {
   };
 }
 
-constexpr std::size_t kSearchBudget = 200000;
-
 // Depth-first search for an assignment that makes the predicate certain.
 class Search {
  public:
@@ -653,7 +716,7 @@ class Search {
   std::size_t steps_ = 0;
 
   bool dfs(Space::Assignment& a) {
-    if (++steps_ > kSearchBudget) throw Budget{};
+    if (++steps_ > kSearchBudget) throw Budget{true};
     const Verdict v = predicate_(PartialEvaluator(space_, a));
     if (!v.possible) return false;
     if (v.certain) return true;
@@ -678,44 +741,16 @@ std::string join(const std::vector<std::string>& parts, const std::string& separ
 
 // ---- Operand checks (W105, W106) -------------------------------------------------------------
 
-bool always_passes(const Expr& e) {
-  switch (e.kind) {
-    case Expr::Kind::permit: return true;
-    case Expr::Kind::factor: return false;
-    case Expr::Kind::any_of:
-      return std::any_of(e.operands.begin(), e.operands.end(), [](const Expr* o) { return always_passes(*o); });
-    case Expr::Kind::all_of:
-      return std::all_of(e.operands.begin(), e.operands.end(), [](const Expr* o) { return always_passes(*o); });
-    case Expr::Kind::k_of:
-      return static_cast<std::size_t>(std::count_if(e.operands.begin(), e.operands.end(),
-                                                    [](const Expr* o) { return always_passes(*o); })) >= e.k;
-    case Expr::Kind::guarded: return always_passes(*e.operands.at(0));
-  }
-  return false;
-}
-
-// Factors certainly asked (or recalled) whenever `e` is evaluated.
-std::set<std::size_t> always_consulted(const Expr& e) {
-  switch (e.kind) {
-    case Expr::Kind::factor: return {e.factor};
-    case Expr::Kind::any_of:
-    case Expr::Kind::all_of:
-    case Expr::Kind::k_of: return always_consulted(*e.operands.at(0));
-    default: return {};
-  }
-}
-
-struct LocationLess {
-  bool operator()(const Location& a, const Location& b) const {
-    return std::tie(a.file, a.line, a.column) < std::tie(b.file, b.line, b.column);
-  }
-};
-
+// Walks over the expression DAG, memoised per node and charged to the analysis budget.
 class OperandChecker {
  public:
-  OperandChecker(const Policy& policy, std::vector<Diagnostic>& out) : policy_(policy), out_(out) {}
+  OperandChecker(const Space& space, std::vector<Diagnostic>& out)
+      : space_(space), policy_(space.policy()), out_(out) {}
 
   void visit(const Expr& e, const std::set<std::size_t>& before) {
+    // The same node reached again with the same factors already asked reports the same things.
+    if (!visited_.emplace(&e, before).second) return;
+    space_.charge(1 + before.size());
     switch (e.kind) {
       case Expr::Kind::factor:
         if (before.count(e.factor)) {
@@ -742,7 +777,7 @@ class OperandChecker {
             continue;
           }
           visit(*operand, acc);
-          const auto more = always_consulted(*operand);
+          const auto& more = always_consulted(*operand);
           acc.insert(more.begin(), more.end());
           if (e.kind == Expr::Kind::any_of && always_passes(*operand)) dead = true;
         }
@@ -751,24 +786,74 @@ class OperandChecker {
     }
   }
 
+  // The first `permit` in evaluation order, or null.
+  const Expr* first_permit(const Expr& e) {
+    if (!permit_searched_.insert(&e).second) return nullptr;  // searched already: none there
+    space_.charge();
+    if (e.kind == Expr::Kind::permit) return &e;
+    for (const Expr* operand : e.operands) {
+      if (const Expr* p = first_permit(*operand)) return p;
+    }
+    return nullptr;
+  }
+
  private:
+  struct LocationLess {
+    bool operator()(const Location& a, const Location& b) const {
+      return std::tie(a.file, a.line, a.column) < std::tie(b.file, b.line, b.column);
+    }
+  };
+
+  const Space& space_;
   const Policy& policy_;
   std::vector<Diagnostic>& out_;
   std::set<Location, LocationLess> reported_;
+  std::set<std::pair<const Expr*, std::set<std::size_t>>> visited_;
+  std::unordered_map<const Expr*, bool> passes_;
+  std::unordered_map<const Expr*, std::set<std::size_t>> consulted_;
+  std::set<const Expr*> permit_searched_;
+
+  bool always_passes(const Expr& e) {
+    if (auto it = passes_.find(&e); it != passes_.end()) return it->second;
+    space_.charge();
+    bool result = false;
+    auto count = [&] {
+      std::size_t n = 0;
+      for (const Expr* o : e.operands) n += always_passes(*o) ? 1 : 0;
+      return n;
+    };
+    switch (e.kind) {
+      case Expr::Kind::permit: result = true; break;
+      case Expr::Kind::factor: result = false; break;
+      case Expr::Kind::any_of: result = count() >= 1; break;
+      case Expr::Kind::all_of: result = count() == e.operands.size(); break;
+      case Expr::Kind::k_of: result = count() >= e.k; break;
+      case Expr::Kind::guarded: result = always_passes(*e.operands.at(0)); break;
+    }
+    passes_.emplace(&e, result);
+    return result;
+  }
+
+  // Factors certainly asked (or recalled) whenever `e` is evaluated: its first operand's.
+  const std::set<std::size_t>& always_consulted(const Expr& e) {
+    if (auto it = consulted_.find(&e); it != consulted_.end()) return it->second;
+    space_.charge();
+    std::set<std::size_t> result;
+    switch (e.kind) {
+      case Expr::Kind::factor: result = {e.factor}; break;
+      case Expr::Kind::any_of:
+      case Expr::Kind::all_of:
+      case Expr::Kind::k_of: result = always_consulted(*e.operands.at(0)); break;
+      default: break;
+    }
+    return consulted_.emplace(&e, std::move(result)).first->second;
+  }
 
   void report(std::string code, std::string message, const Location& where) {
     if (!reported_.insert(where).second) return;
     out_.push_back({Severity::warning, std::move(code), std::move(message), where, {}});
   }
 };
-
-const Expr* first_permit(const Expr& e) {
-  if (e.kind == Expr::Kind::permit) return &e;
-  for (const Expr* operand : e.operands) {
-    if (const Expr* p = first_permit(*operand)) return p;
-  }
-  return nullptr;
-}
 
 // What happens concretely in the witness situation, with every factor unavailable.
 std::string consulted_in(const Space& space, const Space::Assignment& a) {
@@ -809,9 +894,18 @@ void geoip_warning(const Policy& policy, std::vector<Diagnostic>& out) {
 }  // namespace
 
 void analyse_policy(const Policy& policy, const LoadOptions& options,
-                    std::vector<Diagnostic>& diagnostics) {
+                    std::vector<Diagnostic>& diagnostics, AnalysisCost* cost) {
   if (!policy.auth) return;
   const Space space(policy);
+  // Reports the work done however the analysis ends.
+  struct Report {
+    const Space& space;
+    AnalysisCost* cost;
+    ~Report() {
+      if (cost) cost->work = space.work();
+    }
+  } report{space, cost};
+  OperandChecker operands(space, diagnostics);
   try {
     // E016: auth passes with no factor asked and no explicit permit.
     Mode implicit{Mode::FactorBehaviour::nonpass, false, std::nullopt};
@@ -823,7 +917,7 @@ void analyse_policy(const Policy& policy, const LoadOptions& options,
       return;
     }
     if (!options.warnings) return;
-    if (const Expr* permit = first_permit(*policy.auth)) {
+    if (const Expr* permit = operands.first_permit(*policy.auth)) {
       Mode explicit_mode{Mode::FactorBehaviour::nonpass, true, std::nullopt};
       const auto witness = Search(space, permits(policy, explicit_mode)).find();
       diagnostics.push_back(
@@ -862,15 +956,18 @@ void analyse_policy(const Policy& policy, const LoadOptions& options,
         }
       }
     }
-  } catch (const Budget&) {
-    diagnostics.push_back({Severity::error, "E025",
-                           "policy too complex to verify (more than " +
-                               std::to_string(kSearchBudget) + " situations to examine)",
-                           policy.auth_location, {"split it or simplify its conditions"}});
+    operands.visit(*policy.auth, {});
+  } catch (const Budget& budget) {
+    diagnostics.push_back(
+        {Severity::error, "E025",
+         "policy too complex to verify (more than " +
+             (budget.situations ? std::to_string(kSearchBudget) + " situations to examine"
+                                : std::to_string(kWorkBudget) + " units of analysis work") +
+             ")",
+         policy.auth_location, {"split it or simplify its conditions"}});
     return;
   }
   if (!options.warnings) return;
-  OperandChecker(policy, diagnostics).visit(*policy.auth, {});
   geoip_warning(policy, diagnostics);
   for (const auto& spec : policy.factors) {
     if (spec.kind == FactorSpec::Kind::u2f && spec.used && !spec.settings.has("origin")) {
@@ -890,7 +987,8 @@ namespace {
 using Combination = std::set<std::string>;
 using Combinations = std::set<Combination>;
 
-Combinations minimal(Combinations in) {
+Combinations minimal(Combinations in, const Space& space) {
+  space.charge(in.size() * in.size());
   Combinations out;
   for (const auto& c : in) {
     const bool has_subset = std::any_of(in.begin(), in.end(), [&](const Combination& other) {
@@ -901,7 +999,8 @@ Combinations minimal(Combinations in) {
   return out;
 }
 
-Combinations product(const Combinations& a, const Combinations& b) {
+Combinations product(const Combinations& a, const Combinations& b, const Space& space) {
+  space.charge(a.size() * b.size());
   Combinations out;
   for (const auto& x : a) {
     for (const auto& y : b) {
@@ -910,7 +1009,7 @@ Combinations product(const Combinations& a, const Combinations& b) {
       out.insert(std::move(c));
     }
   }
-  return minimal(std::move(out));
+  return minimal(std::move(out), space);
 }
 
 class Explainer {
@@ -961,7 +1060,21 @@ class Explainer {
     return true;
   }
 
-  Combinations combinations(const Expr& e, const PartialEvaluator& pe, const Space::Assignment& a) const {
+  // Memoised per node within one situation (`memo`), and charged to the budget by the number of
+  // combinations built, so shared lets and wide k-of nodes cannot run away.
+  using ComboMemo = std::unordered_map<const Expr*, Combinations>;
+
+  Combinations combinations(const Expr& e, const PartialEvaluator& pe, const Space::Assignment& a,
+                            ComboMemo& memo) const {
+    if (auto it = memo.find(&e); it != memo.end()) return it->second;
+    Combinations out = compute_combinations(e, pe, a, memo);
+    space_.charge(1 + out.size());
+    memo.emplace(&e, out);
+    return out;
+  }
+
+  Combinations compute_combinations(const Expr& e, const PartialEvaluator& pe,
+                                    const Space::Assignment& a, ComboMemo& memo) const {
     switch (e.kind) {
       case Expr::Kind::factor: {
         const FactorSpec& spec = policy_.factors[e.factor];
@@ -972,14 +1085,14 @@ class Explainer {
       case Expr::Kind::any_of: {
         Combinations out;
         for (const auto* o : e.operands) {
-          auto c = combinations(*o, pe, a);
+          auto c = combinations(*o, pe, a, memo);
           out.insert(c.begin(), c.end());
         }
-        return minimal(std::move(out));
+        return minimal(std::move(out), space_);
       }
       case Expr::Kind::all_of: {
         Combinations out = {{}};
-        for (const auto* o : e.operands) out = product(out, combinations(*o, pe, a));
+        for (const auto* o : e.operands) out = product(out, combinations(*o, pe, a, memo), space_);
         return out;
       }
       case Expr::Kind::k_of: {
@@ -989,25 +1102,25 @@ class Explainer {
           if (static_cast<std::size_t>(__builtin_popcount(mask)) != e.k) continue;
           Combinations c = {{}};
           for (std::size_t i = 0; i < n; ++i) {
-            if (mask & (1u << i)) c = product(c, combinations(*e.operands[i], pe, a));
+            if (mask & (1u << i)) c = product(c, combinations(*e.operands[i], pe, a, memo), space_);
           }
           out.insert(c.begin(), c.end());
         }
-        return minimal(std::move(out));
+        return minimal(std::move(out), space_);
       }
       case Expr::Kind::guarded: {
         for (auto g = e.guards.rbegin(); g != e.guards.rend(); ++g) {
           const TriMask m = pe.condition(*g->condition);
           if (g->unless ? m == kYes : m == kNo) return {{}};
         }
-        return combinations(*e.operands.at(0), pe, a);
+        return combinations(*e.operands.at(0), pe, a, memo);
       }
     }
     return {};
   }
 
   void walk(Space::Assignment& a, Explanation& out) {
-    if (++steps_ > kSearchBudget) throw Budget{};
+    if (++steps_ > kSearchBudget) throw Budget{true};
     const PartialEvaluator pe(space_, a);
     if (settled(pe, a)) {
       Explanation::Row row;
@@ -1020,7 +1133,8 @@ class Explainer {
         }
       }
       if (!row.denied) {
-        for (const auto& c : combinations(*policy_.auth, pe, a)) {
+        ComboMemo memo;
+        for (const auto& c : combinations(*policy_.auth, pe, a, memo)) {
           row.accepted.emplace_back(c.begin(), c.end());
         }
       }

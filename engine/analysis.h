@@ -11,9 +11,16 @@
 
 namespace authpolicy {
 
+// What an analysis cost, in the units its budget counts (one node evaluated, one situation
+// examined...): deterministic, so tests can bound it without timing anything.
+struct AnalysisCost {
+  std::size_t work = 0;
+};
+
 // Adds the semantic diagnostics (E016, E025, W105-W111) for a policy that compiled cleanly.
+// Past a fixed work budget it stops with E025.
 void analyse_policy(const Policy& policy, const LoadOptions& options,
-                    std::vector<Diagnostic>& diagnostics);
+                    std::vector<Diagnostic>& diagnostics, AnalysisCost* cost = nullptr);
 
 struct Explanation {
   struct Row {

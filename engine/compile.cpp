@@ -575,6 +575,7 @@ class Compiler {
   Expr* new_expr(Expr::Kind kind, const Location& location) {
     policy_->expressions.push_back(std::make_unique<Expr>());
     Expr* e = policy_->expressions.back().get();
+    e->id = policy_->expressions.size() - 1;
     e->kind = kind;
     e->location = location;
     return e;
@@ -700,6 +701,7 @@ class Compiler {
   Condition* new_condition(Condition::Kind kind) {
     policy_->conditions.push_back(std::make_unique<Condition>());
     Condition* c = policy_->conditions.back().get();
+    c->id = policy_->conditions.size() - 1;
     c->kind = kind;
     return c;
   }

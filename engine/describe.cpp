@@ -91,41 +91,64 @@ std::string describe(const Policy& policy, const Condition& c) {
   return "?";
 }
 
-std::string describe(const Policy& policy, const Expr& e) {
+namespace {
+
+// Lets share nodes, so the text of an expression can be exponentially longer than its policy
+// (`let l2 = l1 && l1`, ...): writing stops at this many bytes.
+constexpr std::size_t kExpressionTextLimit = 65536;
+
+void append(const Policy& policy, const Expr& e, std::string& out) {
+  if (out.size() >= kExpressionTextLimit) return;
+  auto wrapped = [&](const Expr& operand, bool wrap) {
+    if (wrap) out += "(";
+    append(policy, operand, out);
+    if (wrap) out += ")";
+  };
   switch (e.kind) {
-    case Expr::Kind::factor: return policy.factors.at(e.factor).name;
-    case Expr::Kind::permit: return "permit";
+    case Expr::Kind::factor: out += policy.factors.at(e.factor).name; return;
+    case Expr::Kind::permit: out += "permit"; return;
     case Expr::Kind::any_of:
-    case Expr::Kind::all_of: {
-      std::string out;
-      for (std::size_t i = 0; i < e.operands.size(); ++i) {
+    case Expr::Kind::all_of:
+      for (std::size_t i = 0; i < e.operands.size() && out.size() < kExpressionTextLimit; ++i) {
         if (i) out += e.kind == Expr::Kind::all_of ? " && " : " || ";
         const auto kind = e.operands[i]->kind;
-        const bool wrap = kind == Expr::Kind::any_of || kind == Expr::Kind::all_of ||
-                          kind == Expr::Kind::guarded;
-        out += wrap ? "(" + describe(policy, *e.operands[i]) + ")"
-                    : describe(policy, *e.operands[i]);
+        wrapped(*e.operands[i], kind == Expr::Kind::any_of || kind == Expr::Kind::all_of ||
+                                    kind == Expr::Kind::guarded);
       }
-      return out;
-    }
-    case Expr::Kind::k_of: {
-      std::string out = std::to_string(e.k) + " of (";
-      for (std::size_t i = 0; i < e.operands.size(); ++i) {
+      return;
+    case Expr::Kind::k_of:
+      out += std::to_string(e.k) + " of (";
+      for (std::size_t i = 0; i < e.operands.size() && out.size() < kExpressionTextLimit; ++i) {
         if (i) out += ", ";
-        out += describe(policy, *e.operands[i]);
+        append(policy, *e.operands[i], out);
       }
-      return out + ")";
-    }
+      out += ")";
+      return;
     case Expr::Kind::guarded: {
       const auto kind = e.operands.at(0)->kind;
-      const bool wrap = kind == Expr::Kind::any_of || kind == Expr::Kind::all_of;
-      std::string out = wrap ? "(" + describe(policy, *e.operands[0]) + ")"
-                             : describe(policy, *e.operands[0]);
-      for (const auto& g : e.guards) out += (g.unless ? " unless " : " if ") + g.text;
-      return out;
+      wrapped(*e.operands[0], kind == Expr::Kind::any_of || kind == Expr::Kind::all_of);
+      for (const auto& g : e.guards) {
+        if (out.size() >= kExpressionTextLimit) return;
+        out += (g.unless ? " unless " : " if ") + g.text;
+      }
+      return;
     }
   }
-  return "?";
+  out += "?";
+}
+
+}  // namespace
+
+std::string describe(const Policy& policy, const Expr& e) {
+  std::string out;
+  append(policy, e, out);
+  if (out.size() >= kExpressionTextLimit) {
+    out.resize(kExpressionTextLimit);
+    while (!out.empty() && (static_cast<unsigned char>(out.back()) & 0xC0) == 0x80) out.pop_back();
+    if (!out.empty() && static_cast<unsigned char>(out.back()) >= 0xC0) out.pop_back();  // lead byte
+    out += " ...";
+  }
+  return out;
 }
 
 }  // namespace authpolicy

@@ -62,7 +62,7 @@ Tri StaticSubjects::recent(const RequestInfo&, const Atom& atom, std::string* ca
 
 namespace {
 
-enum class Result { pass, fail, unavailable };
+enum class Result { pass, fail, unavailable, unset };
 
 Tri negate(Tri t) {
   if (t == Tri::yes) return Tri::no;
@@ -136,6 +136,10 @@ class Evaluator {
   std::optional<IpAddress> address_;
   std::map<std::size_t, Tri> atom_cache_;
   std::map<std::size_t, Outcome> factor_cache_;
+  // An expression's result cannot change within one decision (atoms and factor outcomes are
+  // remembered), so a node shared through lets is evaluated once: the walk stays linear in the
+  // policy's size even where its unfolding is exponential.
+  std::vector<Result> expression_cache_;  // by Expr::id; Result::unset until evaluated
 
   Tri unknown_because(const Atom& a, std::string cause) {
     for (const auto& u : decision_.unknowns) {
@@ -222,6 +226,14 @@ class Evaluator {
   }
 
   Result expression(const Expr& e) {
+    if (expression_cache_.empty()) expression_cache_.assign(policy_.expressions.size(), Result::unset);
+    if (expression_cache_.at(e.id) != Result::unset) return expression_cache_[e.id];
+    const Result r = compute_expression(e);
+    expression_cache_[e.id] = r;
+    return r;
+  }
+
+  Result compute_expression(const Expr& e) {
     switch (e.kind) {
       case Expr::Kind::factor: return factor(e.factor);
       case Expr::Kind::permit: return Result::pass;

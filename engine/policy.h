@@ -101,6 +101,7 @@ struct Atom {
 
 struct Condition {
   enum class Kind { atom, negation, conjunction, disjunction };
+  std::size_t id = 0;  // its index in Policy::conditions: walks memoise per node by it
   Kind kind = Kind::atom;
   std::size_t atom = 0;  // index into Policy::atoms
   std::vector<const Condition*> operands;
@@ -132,6 +133,8 @@ struct Guard {
 
 struct Expr {
   enum class Kind { factor, permit, any_of, all_of, k_of, guarded };
+  std::size_t id = 0;  // its index in Policy::expressions: walks memoise per node by it (lets
+                       // share nodes, so a policy is a DAG whose unfolding can be exponential)
   Kind kind = Kind::factor;
   std::size_t factor = 0;  // index into Policy::factors
   std::vector<const Expr*> operands;

@@ -1,5 +1,6 @@
 // Parse+check of the design card and of a 200-line policy, evaluation with scripted factors,
-// and address-set lookups at 10 and 100,000 entries.
+// a chain of shared lets (linear, not exponential), and address-set lookups at 10 and 100,000
+// entries.
 #include <benchmark/benchmark.h>
 
 #include <random>
@@ -95,6 +96,47 @@ void BM_EvaluateCard(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_EvaluateCard);
+
+// `let l1 = password && password`, `let lN = (lN-1 && lN-1)`, `auth lDEPTH`: 2^DEPTH leaves when
+// unfolded (issue #13). Checked and loaded in well under 10 ms at depth 64.
+std::string let_chain(long depth) {
+  std::string text = "let l1 = password && password\n";
+  for (long i = 2; i <= depth; ++i) {
+    text += "let l" + std::to_string(i) + " = (l" + std::to_string(i - 1) + " && l" +
+            std::to_string(i - 1) + ")\n";
+  }
+  return text + "auth l" + std::to_string(depth) + "\n";
+}
+
+void BM_ParseCheckLetChain(benchmark::State& state) {
+  const std::string text = let_chain(state.range(0));
+  const LoadOptions options = state.range(1) ? quiet() : module_like();
+  for (auto _ : state) {
+    auto r = load_policy_text(text, "/nonexistent/chain.pol", options);
+    if (!r.policy) state.SkipWithError("let chain does not compile");
+    benchmark::DoNotOptimize(r.policy);
+  }
+}
+BENCHMARK(BM_ParseCheckLetChain)
+    ->Args({32, 1})
+    ->Args({64, 0})
+    ->Args({64, 1})
+    ->ArgNames({"depth", "warnings"})
+    ->Unit(benchmark::kMicrosecond);
+
+void BM_EvaluateLetChain(benchmark::State& state) {
+  auto r = load_policy_text(let_chain(state.range(0)), "/nonexistent/chain.pol", module_like());
+  const Policy& policy = *r.policy;
+  ScriptedFactors factors(Outcome::pass);
+  StaticSubjects subjects;
+  SilentConversation conversation;
+  const RequestInfo request{"alice", "sudo", "pts/0", "", std::nullopt};
+  for (auto _ : state) {
+    Decision d = decide(policy, request, subjects, factors, conversation);
+    benchmark::DoNotOptimize(d.permit);
+  }
+}
+BENCHMARK(BM_EvaluateLetChain)->Arg(64)->ArgName("depth");
 
 void BM_AddressLookup(benchmark::State& state) {
   std::mt19937 rng(7);

@@ -2,6 +2,11 @@
 // cycles, very long names, huge sets.
 #include <gtest/gtest.h>
 
+#include <fstream>
+
+#include "engine/analysis.h"
+#include "engine/evaluate.h"
+#include "engine/scripted.h"
 #include "test_support.h"
 
 namespace authpolicy::test {
@@ -18,6 +23,24 @@ std::string messages(const LoadResult& r) {
   std::string out;
   for (const auto& d : r.diagnostics) out += d.code + ": " + d.message + "\n";
   return out;
+}
+
+// `let l1 = FIRST`, `let lN = (lN-1 && lN-1)`, `auth lDEPTH`: a policy of linear size whose
+// unfolding has 2^DEPTH leaves (issue #13, item 2).
+std::string let_chain(int depth, const std::string& first = "password && password") {
+  std::string text = "let l1 = " + first + "\n";
+  for (int i = 2; i <= depth; ++i) {
+    text += "let l" + std::to_string(i) + " = (l" + std::to_string(i - 1) + " && l" +
+            std::to_string(i - 1) + ")\n";
+  }
+  return text + "auth l" + std::to_string(depth) + "\n";
+}
+
+std::size_t analysis_work(const Policy& policy) {
+  std::vector<Diagnostic> diagnostics;
+  AnalysisCost cost;
+  analyse_policy(policy, LoadOptions{false, true}, diagnostics, &cost);
+  return cost.work;
 }
 
 TEST(Limits, OverOneMebibyteIsRefusedClearly) {
@@ -64,6 +87,77 @@ TEST(Limits, ManyGuardsAreFlatNotDeep) {
   const LoadResult r = load_text(text);
   EXPECT_TRUE(r.policy);  // password is always asked, so the waived totp opens nothing
   EXPECT_FALSE(has_code(r, "E000")) << messages(r).substr(0, 300);
+}
+
+TEST(Limits, SharedLetChainIsAnalysedInLinearWork) {
+  // Before analysis was memoised per node, depth 30 took seconds and depth 33 never finished.
+  std::size_t work[3] = {};
+  const int depths[3] = {16, 32, 64};
+  for (int i = 0; i < 3; ++i) {
+    const LoadResult r = load_text(let_chain(depths[i]));
+    ASSERT_TRUE(r.policy) << messages(r);
+    EXPECT_FALSE(has_code(r, "E025")) << messages(r);
+    work[i] = analysis_work(*r.policy);
+  }
+  // Linear: doubling the depth at most doubles the work (plus a constant), far from 2^depth.
+  EXPECT_LE(work[1], 2 * work[0] + 64) << work[0] << " " << work[1];
+  EXPECT_LE(work[2], 2 * work[1] + 64) << work[1] << " " << work[2];
+  EXPECT_LT(work[2], 20000u) << work[2];
+}
+
+TEST(Limits, SharedLetChainIsEvaluatedOnceNotPerPath) {
+  // The guarded node is shared 2^19 times over; each evaluation of it records one waiver, so the
+  // record shows how often it was walked.
+  const LoadResult r = load_text(let_chain(20, "password && (totp unless user in { root })"));
+  ASSERT_TRUE(r.policy) << messages(r);
+  RequestInfo request;
+  request.user = "root";
+  request.service = "sudo";
+  StaticSubjects subjects;
+  ScriptedFactors factors(Outcome::pass);
+  SilentConversation conversation;
+  const Decision d = decide(*r.policy, request, subjects, factors, conversation);
+  EXPECT_TRUE(d.permit) << d.reason;
+  EXPECT_EQ(d.waived.size(), 1u);
+  EXPECT_EQ(d.attempts.size(), 1u);  // password, asked once
+
+  const LoadResult deep = load_text(let_chain(64));  // would never finish if walked per path
+  ASSERT_TRUE(deep.policy) << messages(deep);
+  const Decision d64 = decide(*deep.policy, request, subjects, factors, conversation);
+  EXPECT_TRUE(d64.permit) << d64.reason;
+}
+
+TEST(Limits, SharedLetChainExplainsAndEvaluatesThroughTheCli) {
+  TempDir dir;
+  { std::ofstream(dir.path() + "/chain.pol") << let_chain(64); }
+  const RunResult check = run_cli({"check", "--ignore-ownership", "chain.pol"}, dir.path());
+  EXPECT_EQ(check.exit_code, 0) << check.out.substr(0, 500);
+  const RunResult explain = run_cli({"explain", "--ignore-ownership", "chain.pol"}, dir.path());
+  EXPECT_EQ(explain.exit_code, 0) << explain.out.substr(0, 500);
+  EXPECT_NE(explain.out.find("password"), std::string::npos);
+  EXPECT_LT(explain.out.size(), 70000u);  // the auth line is cut, not 2^64 factors long
+  const RunResult eval = run_cli(
+      {"eval", "--ignore-ownership", "chain.pol", "--user", "u", "--factor", "password=pass"},
+      dir.path());
+  EXPECT_EQ(eval.exit_code, 0) << eval.out.substr(0, 500);
+}
+
+TEST(Limits, AnalysisWorkBudgetEndsInE025) {
+  // Few situations but a wide node evaluated in each of them: the work budget, not the
+  // situation count, runs out, and the policy is refused rather than trusted unverified.
+  std::string pairs;
+  for (int i = 0; i < 10; ++i) {
+    if (i) pairs += " && ";
+    pairs += "(user in group(\"g" + std::to_string(2 * i) + "\") || user in group(\"g" +
+             std::to_string(2 * i + 1) + "\"))";
+  }
+  std::string wide = "totp";
+  for (int i = 1; i < 3000; ++i) wide += " || totp";
+  const LoadResult r =
+      load_text("auth (password && (" + wide + ")) unless (" + pairs + ")\ndeny if " + pairs + "\n");
+  EXPECT_FALSE(r.policy);
+  EXPECT_TRUE(has_code(r, "E025")) << messages(r).substr(0, 300);
+  EXPECT_NE(messages(r).find("units of analysis work"), std::string::npos);
 }
 
 TEST(Limits, NulByteIsRefused) {
