@@ -14,6 +14,7 @@
 #include "engine/analysis.h"
 #include "engine/describe.h"
 #include "engine/load.h"
+#include "engine/self_module.h"
 #include "engine/values.h"
 #include "grammar/parser.h"
 
@@ -391,6 +392,11 @@ class Compiler {
       if (def->delegates) {
         if (def->module.empty() || def->module.find('\0') != std::string::npos) {
           error("E020", "pam() needs a module file name", def->module_location);
+        } else if (const std::string why = names_this_module(def->module); !why.empty()) {
+          error("E026", "factor '" + name + "' delegates to pam_policy.so: " + why,
+                def->module_location,
+                {"a policy cannot ask itself; the module would call itself until the host "
+                 "crashed"});
         }
         spec.kind = builtin ? builtin->kind : FactorSpec::Kind::pam;
         if (spec.kind == FactorSpec::Kind::pin || spec.kind == FactorSpec::Kind::u2f ||

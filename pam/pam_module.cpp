@@ -396,8 +396,53 @@ __attribute__((destructor)) static void release_engine_caches() {
 // The module is built with hidden visibility; only these entry points are exported.
 #define AP_PAM_ENTRY extern "C" __attribute__((visibility("default"))) int
 
+// A pam() factor that leads back into pam_policy.so (directly, through a copy under another name,
+// or through another module) would recurse until the host runs out of stack. The checker refuses
+// the direct cases (E026); this refuses every re-entry at run time. The marker lives on the PAM
+// handle, which every copy of the module shares; the thread-local depth also catches a loop that
+// starts a new PAM transaction in the same thread.
+namespace {
+constexpr const char* kReentryMarker = "authpolicy_authenticating";
+constexpr int kMaxNestedTransactions = 4;
+thread_local int authenticate_depth = 0;
+
+class ReentryGuard {
+ public:
+  explicit ReentryGuard(pam_handle_t* pamh) : pamh_(pamh) {
+    const void* marker = nullptr;
+    if ((pam_get_data(pamh, kReentryMarker, &marker) == PAM_SUCCESS && marker != nullptr) ||
+        authenticate_depth >= kMaxNestedTransactions) {
+      return;  // refused: leave the outer call's marker alone
+    }
+    static const char kSet = 1;
+    if (pam_set_data(pamh, kReentryMarker, const_cast<char*>(&kSet), nullptr) != PAM_SUCCESS) return;
+    ++authenticate_depth;
+    entered_ = true;
+  }
+  ~ReentryGuard() {
+    if (!entered_) return;
+    --authenticate_depth;
+    pam_set_data(pamh_, kReentryMarker, nullptr, nullptr);
+  }
+  ReentryGuard(const ReentryGuard&) = delete;
+  ReentryGuard& operator=(const ReentryGuard&) = delete;
+  bool entered() const { return entered_; }
+
+ private:
+  pam_handle_t* pamh_;
+  bool entered_ = false;
+};
+}  // namespace
+
 AP_PAM_ENTRY pam_sm_authenticate(pam_handle_t* pamh, int flags, int argc, const char** argv) {
   if (!pamh) return PAM_SYSTEM_ERR;
+  const ReentryGuard reentry(pamh);
+  if (!reentry.entered()) {
+    pam_syslog(pamh, LOG_ERR,
+               "authenticate: pam_policy.so was called again from inside its own authentication "
+               "(a pam() factor leads back to it); refused");
+    return PAM_SYSTEM_ERR;
+  }
   const int code = guarded(pamh, "authenticate", [&] {
     return authpolicy::pam_front::authenticate(pamh, flags, argc, argv);
   });

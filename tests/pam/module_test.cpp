@@ -439,6 +439,30 @@ TEST_F(PamFailures, MissingDelegatedModuleIsAnError) {
       << capture.all_text();
 }
 
+TEST_F(PamFailures, PamFactorNamingThisModuleIsRefusedWithoutRecursing) {
+  // Issue #13 item 8: before E026 and the re-entry guard, the host died of a stack overflow.
+  write_policy(matrix_password_factor() + "factor me = pam(\"" + std::string(Paths::module()) +
+               "\", \"policy=" + current_policy_path() + "\")\nauth password && me\n");
+  {
+    Script script({"alice-pass"});
+    Session session("ap_policy", "alice", &script);
+    EXPECT_NE(session.authenticate(), PAM_SUCCESS);
+  }
+  // A copy under another name is a different file: only the run-time guard can stop it.
+  const std::string dir = std::string(Paths::run_dir()) + "/selfcopy";
+  mkdir(dir.c_str(), 0755);
+  const std::string copy = dir + "/pam_authpolicy_copy.so";
+  write_file(copy, read_file(Paths::module()), 0755);
+  write_policy(matrix_password_factor() + "factor me = pam(\"" + copy + "\", \"policy=" +
+               current_policy_path() + "\")\nauth password && me\n");
+  SyslogCapture capture;
+  Script script({"alice-pass", "alice-pass", "alice-pass"});
+  Session session("ap_policy", "alice", &script);
+  EXPECT_EQ(session.authenticate(), PAM_AUTH_ERR);
+  EXPECT_TRUE(contains(capture.module_lines(), "called again from inside its own authentication"))
+      << capture.all_text();
+}
+
 TEST_F(PamFailures, MissingFingerprintModuleFallsBackToThePassword) {
   // pam_fprintd.so is not installed here: fingerprint is an error, `||` moves on.
   write_policy(matrix_password_factor() +
