@@ -891,6 +891,36 @@ void geoip_warning(const Policy& policy, std::vector<Diagnostic>& out) {
   }
 }
 
+// W112: at the top level of auth, `password || totp` (or a pam() factor) lets one factor that
+// is no stronger than the password replace it entirely: a stolen phone or a weak module opens the
+// account alone. A single factor beside an alternative that asks the password is what an admin
+// usually meant as a second step (`password && totp`).
+void weaker_alternative_warning(const Policy& policy, std::vector<Diagnostic>& out) {
+  const Expr& auth = *policy.auth;
+  if (auth.kind != Expr::Kind::any_of) return;
+  auto is_password = [&](const Expr* e) {
+    return e->kind == Expr::Kind::factor &&
+           policy.factors[e->factor].kind == FactorSpec::Kind::password;
+  };
+  auto asks_password = [&](const Expr* e) {
+    if (is_password(e)) return true;
+    return e->kind == Expr::Kind::all_of &&
+           std::any_of(e->operands.begin(), e->operands.end(), is_password);
+  };
+  if (std::none_of(auth.operands.begin(), auth.operands.end(), asks_password)) return;
+  for (const Expr* operand : auth.operands) {
+    if (operand->kind != Expr::Kind::factor) continue;
+    const FactorSpec& spec = policy.factors[operand->factor];
+    if (spec.kind != FactorSpec::Kind::totp && spec.kind != FactorSpec::Kind::pam) continue;
+    out.push_back({Severity::warning, "W112",
+                   "'" + spec.name + "' alone can replace the password: whoever passes " +
+                       spec.name + " gets in without it",
+                   operand->location,
+                   {"as a second step write 'password && " + spec.name +
+                    "'; as a deliberate alternative, pair it with another factor"}});
+  }
+}
+
 }  // namespace
 
 void analyse_policy(const Policy& policy, const LoadOptions& options,
@@ -969,6 +999,7 @@ void analyse_policy(const Policy& policy, const LoadOptions& options,
   }
   if (!options.warnings) return;
   geoip_warning(policy, diagnostics);
+  weaker_alternative_warning(policy, diagnostics);
   for (const auto& spec : policy.factors) {
     if (spec.kind == FactorSpec::Kind::u2f && spec.used && !spec.settings.has("origin")) {
       diagnostics.push_back(
