@@ -215,6 +215,7 @@ class Compiler {
   // the top-level file cannot be read at all.
   bool load_file(const std::string& path, const std::string* text, const Location* site,
                  int depth) {
+    // Only names the file for cycle and include-once checks; what is read is checked below.
     char resolved[PATH_MAX];
     const std::string canonical = realpath(path.c_str(), resolved) ? resolved : path;
     if (std::find(include_stack_.begin(), include_stack_.end(), canonical) != include_stack_.end()) {
@@ -235,23 +236,27 @@ class Compiler {
     if (text != nullptr) {
       content = *text;
     } else {
+      // Opened once, checked on that descriptor and read from it: what is parsed is what passed.
       std::string problem;
-      if (!read_file(path, content, problem)) {
+      const ReadStatus status = read_file(path, content, problem);
+      if (status == ReadStatus::unreadable || status == ReadStatus::missing) {
         if (site == nullptr) {
           result_.unreadable = true;
+          result_.missing = status == ReadStatus::missing;
           error("E013", problem, Location{});
           return false;
         }
         error("E013", "cannot include " + path + ": " + problem, *site);
         return true;
       }
-      if (options_.check_ownership) {
-        if (auto reason = unsafe_file_reason(path); !reason.empty()) {
-          error("E015", "unsafe policy file: " + reason,
-                site ? *site : Location{0, 1, 1, 1},
-                {"policy files must be regular files owned by root, not writable by group or "
-                 "others, in folders not writable by others"});
-        }
+      if (status == ReadStatus::unsafe) {
+        // Named with an empty text so the diagnostic can point at it; nothing of it is parsed.
+        if (site == nullptr) policy_->files.push_back({path, ""});
+        error("E015", "unsafe policy file: " + problem, site ? *site : Location{0, 1, 1, 1},
+              {"policy files must be regular files owned by root and not writable by group or "
+               "others, in folders owned by root and not writable by group or others (sticky "
+               "folders such as /tmp excepted)"});
+        return true;
       }
     }
     const auto index = static_cast<std::uint32_t>(policy_->files.size());
@@ -279,22 +284,55 @@ class Compiler {
     return true;
   }
 
-  static bool read_file(const std::string& path, std::string& content, std::string& problem) {
+  enum class ReadStatus { ok, missing, unreadable, unsafe };
+
+  // Reads one policy file through a trusted descriptor (or, with ownership checks off, a plain
+  // one) and records its identity.
+  ReadStatus read_file(const std::string& path, std::string& content, std::string& problem) {
+    if (options_.check_ownership) {
+      const std::string absolute =
+          path.empty() || path.front() == '/' ? path : std::filesystem::absolute(path).string();
+      TrustedFile file = open_trusted(absolute, policy_trust_rules());
+      switch (file.status) {
+        case TrustStatus::ok:
+          break;
+        case TrustStatus::missing:
+        case TrustStatus::io_error:
+          problem = "cannot read " + path + ": " +
+                    (file.status == TrustStatus::missing && file.error_number == ENOENT
+                         ? std::string(std::strerror(ENOENT))
+                         : file.reason);
+          return file.status == TrustStatus::missing ? ReadStatus::missing
+                                                     : ReadStatus::unreadable;
+        case TrustStatus::unsafe:
+          problem = file.reason;
+          return ReadStatus::unsafe;
+      }
+      if (!read_trusted(file, grammar::kMaxPolicyBytes, content, problem)) {
+        if (static_cast<std::size_t>(file.info.st_size) > grammar::kMaxPolicyBytes) {
+          problem = path + " is " + std::to_string(file.info.st_size) + " bytes; the limit is 1 MiB";
+        }
+        return ReadStatus::unreadable;
+      }
+      result_.identities.push_back(FileIdentity::of(absolute, file.info));
+      return ReadStatus::ok;
+    }
     const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) {
-      problem = "cannot read " + path + ": " + std::strerror(errno);
-      return false;
+      const int saved = errno;
+      problem = "cannot read " + path + ": " + std::strerror(saved);
+      return saved == ENOENT || saved == ENOTDIR ? ReadStatus::missing : ReadStatus::unreadable;
     }
     struct stat st {};
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
       close(fd);
       problem = path + " is not a regular file";
-      return false;
+      return ReadStatus::unreadable;
     }
     if (st.st_size > static_cast<off_t>(grammar::kMaxPolicyBytes)) {
       close(fd);
       problem = path + " is " + std::to_string(st.st_size) + " bytes; the limit is 1 MiB";
-      return false;
+      return ReadStatus::unreadable;
     }
     content.resize(static_cast<std::size_t>(st.st_size));
     std::size_t done = 0;
@@ -306,7 +344,8 @@ class Compiler {
     }
     close(fd);
     content.resize(done);
-    return true;
+    result_.identities.push_back(FileIdentity::of(path, st));
+    return ReadStatus::ok;
   }
 
   // ---- Declarations ---------------------------------------------------------------------
@@ -1084,6 +1123,10 @@ std::optional<Settings> load_common_settings(const std::string& block, const std
   const Settings& s = block == "tpm" ? p.tpm : block == "audit" ? p.audit : p.geoip;
   if (s.values().empty()) return std::nullopt;
   return s;
+}
+
+TrustRules policy_trust_rules() {
+  return TrustRules{};  // root only, no group/other write, root-owned sticky folders allowed
 }
 
 LoadResult load_policy_file(const std::string& path, const LoadOptions& options) {

@@ -8,14 +8,17 @@
 #include <string_view>
 #include <vector>
 
+#include "base/file_trust.h"
 #include "engine/policy.h"
 
 namespace authpolicy {
 
 struct LoadOptions {
-  // Files must be root-owned regular files, not group/other-writable, in folders not writable by
-  // others (sticky folders such as /tmp excepted). `authpolicy check --ignore-ownership` turns
-  // this off for files that are not installed yet; the PAM module never does.
+  // Files are opened with open_trusted (base/file_trust.h) and read through the descriptor that
+  // was checked: root-owned regular files, not group/other-writable, every folder above them
+  // root-owned and not writable by group or others (root-owned sticky folders such as /tmp
+  // excepted). `authpolicy check --ignore-ownership` turns this off for files that are not
+  // installed yet; the PAM module never does.
   bool check_ownership = true;
   // Run the semantic checks (open paths, never-permits, unreachable operands...). The module
   // skips the warnings-only ones it does not need; errors are always checked.
@@ -27,6 +30,9 @@ struct LoadResult {
   std::vector<Diagnostic> diagnostics;
   std::vector<SourceFile> files;  // every file read, for rendering diagnostics
   bool unreadable = false;        // the top-level file itself could not be read
+  bool missing = false;           // ... because it (or a folder above it) does not exist
+  // Every file read, as it was when read: a cached policy is stale once any of them differs.
+  std::vector<FileIdentity> identities;
 
   bool has_errors() const;
   std::size_t count(Severity severity) const;
@@ -45,7 +51,7 @@ LoadResult load_policy_text(std::string_view text, const std::string& path,
 std::optional<Settings> load_common_settings(const std::string& block,
                                              const std::string& path = "/etc/authpolicy/common.pol");
 
-// Why a policy file may not be trusted (owner, mode, folder), or empty when it may.
-std::string unsafe_file_reason(const std::string& path);
+// The rules every policy file is held to (root-owned, no group/other write, trusted folders).
+TrustRules policy_trust_rules();
 
 }  // namespace authpolicy

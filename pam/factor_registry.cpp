@@ -7,6 +7,7 @@
 #include <mutex>
 #include <utility>
 
+#include "base/file_trust.h"
 #include "engine/load.h"
 #include "pam/factor_plugin.h"
 
@@ -53,14 +54,16 @@ AuthpolicyFactorPluginMake plugin_factory(const std::string& kind, std::string* 
     return nullptr;
   }
   const std::string path = folder + "/factor_" + kind + ".so";
-  if (std::string why = unsafe_file_reason(path); !why.empty()) {
-    *error = kind + " support not installed or unsafe: " + why;
+  // Checked and loaded through one descriptor: the file that passed is the file mapped.
+  const TrustedFile file = open_trusted(path, TrustRules{});
+  if (!file.ok()) {
+    *error = kind + " support not installed or unsafe: " + file.reason;
     return nullptr;
   }
-  void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+  std::string why;
+  void* handle = dlopen_trusted(file, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE, &why);
   if (!handle) {
-    const char* why = dlerror();
-    *error = kind + " support cannot be loaded: " + (why ? why : "dlopen failed");
+    *error = kind + " support cannot be loaded: " + why;
     return nullptr;
   }
   auto factory =

@@ -101,8 +101,12 @@ int prepare(pam_handle_t* pamh, int argc, const char** argv, Prepared& prepared)
     return PAM_SERVICE_ERR;
   }
 
-  struct stat st {};
-  if (stat(prepared.policy_path.c_str(), &st) != 0 && (errno == ENOENT || errno == ENOTDIR)) {
+  LoadOptions options;
+  options.check_ownership = true;  // never off in the module
+  options.warnings = false;
+  LoadResult loaded = load_policy_file(prepared.policy_path, options);
+  // Missing as seen by the trusted walk itself: a file absent below folders that passed.
+  if (loaded.missing) {
     if (prepared.arguments.missing_ignore) {
       if (prepared.arguments.debug) {
         log_line(pamh, LOG_DEBUG,
@@ -116,11 +120,6 @@ int prepare(pam_handle_t* pamh, int argc, const char** argv, Prepared& prepared)
     prepared.unavailable = "no policy file (missing=fail)";
     return PAM_AUTH_ERR;
   }
-
-  LoadOptions options;
-  options.check_ownership = true;  // never off in the module
-  options.warnings = false;
-  LoadResult loaded = load_policy_file(prepared.policy_path, options);
   if (!loaded.policy) {
     std::string first = "cannot use policy " + log_value(prepared.policy_path);
     for (const auto& d : loaded.diagnostics) {

@@ -47,33 +47,34 @@ const char* system_module_dir() noexcept {
   return AUTHPOLICY_SYSTEM_PAM_DIR;
 }
 
-std::string resolve_module_path(const std::string& name, const std::string& system_dir,
-                                std::string* error) {
+TrustedFile open_module(const std::string& name, const std::string& system_dir, std::string* path,
+                        std::string* error) {
   auto refuse = [&](std::string why) {
     if (error) *error = std::move(why);
-    return std::string();
+    TrustedFile none;
+    none.status = TrustStatus::unsafe;
+    return none;
   };
   if (name.empty() || name.find('\0') != std::string::npos) return refuse("empty module name");
-  std::string path;
+  std::string file;
   if (name.front() == '/') {
-    path = name;
+    file = name;
   } else if (name.find('/') != std::string::npos) {
     return refuse("module " + name + " is neither a bare name nor an absolute path");
   } else if (name == "." || name == "..") {
     return refuse("module name " + name + " is not a file");
   } else {
-    path = system_dir + "/" + name;
+    file = system_dir + "/" + name;
   }
-  struct stat st {};
-  if (stat(path.c_str(), &st) != 0 && errno == ENOENT) {
-    return refuse("module " + name + " not found (" + path + ")");
+  if (path) *path = file;
+  // The policy file rule (base/file_trust.h) is exactly the trust a module we run as root needs.
+  TrustedFile module = open_trusted(file, TrustRules{});
+  if (module.status == TrustStatus::missing) {
+    if (error) *error = "module " + name + " not found (" + module.reason + ")";
+  } else if (!module.ok()) {
+    if (error) *error = "module " + name + " refused: " + module.reason;
   }
-  // Root-owned, not group/other-writable, in folders others cannot write: the engine's policy
-  // file rule, which is exactly the trust a module we run as root needs.
-  if (std::string why = unsafe_file_reason(path); !why.empty()) {
-    return refuse("module " + name + " refused: " + why);
-  }
-  return path;
+  return module;
 }
 
 FactorResult outcome_for_pam_code(int code) {
@@ -141,20 +142,24 @@ DelegateSession::~DelegateSession() {
 }
 
 LoadedModule* DelegateSession::load(const std::string& name, std::string* error) {
-  const std::string path = resolve_module_path(name, system_dir_, error);
-  if (path.empty()) return nullptr;
+  std::string path;
+  const TrustedFile file = open_module(name, system_dir_, &path, error);
+  if (!file.ok()) return nullptr;
+  // The same file (device and inode, as checked just now) is the same module: reuse it.
   for (const auto& m : modules_) {
-    if (m->path == path) return m.get();
+    if (m->device == file.info.st_dev && m->inode == file.info.st_ino) return m.get();
   }
   // RTLD_LOCAL: the module's own pam_sm_* must not be confused with ours or another module's.
-  void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  std::string why;
+  void* handle = dlopen_trusted(file, RTLD_NOW | RTLD_LOCAL, &why);
   if (!handle) {
-    const char* why = dlerror();
-    if (error) *error = "cannot load module " + name + ": " + (why ? why : "dlopen failed");
+    if (error) *error = "cannot load module " + name + ": " + why;
     return nullptr;
   }
   auto module = std::make_unique<LoadedModule>();
   module->path = path;
+  module->device = file.info.st_dev;
+  module->inode = file.info.st_ino;
   module->handle = handle;
   module->authenticate = reinterpret_cast<ModuleEntry>(dlsym(handle, "pam_sm_authenticate"));
   module->setcred = reinterpret_cast<ModuleEntry>(dlsym(handle, "pam_sm_setcred"));

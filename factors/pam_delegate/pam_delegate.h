@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "base/file_trust.h"
 #include "engine/factor.h"
 #include "engine/policy.h"
 #include "engine/secret.h"
@@ -17,11 +18,12 @@ namespace authpolicy::pam_delegate {
 // The folder bare module names ("pam_unix.so") are looked up in, fixed at build time.
 const char* system_module_dir() noexcept;
 
-// The file a module name stands for: a bare name in `system_dir`, or an absolute path. Empty
-// with `error` set when the name is neither, or the file is missing, not root-owned, or
-// writable by group or others (or sits in a folder others may write).
-std::string resolve_module_path(const std::string& name, const std::string& system_dir,
-                                std::string* error);
+// The file a module name stands for (a bare name in `system_dir`, or an absolute path), opened
+// with open_trusted: root-owned, not writable by group or others, every folder above it
+// root-owned and not writable by group or others. Not ok, with `error` set, otherwise. The module
+// is then loaded through this descriptor (dlopen_trusted), never by path again.
+TrustedFile open_module(const std::string& name, const std::string& system_dir, std::string* path,
+                        std::string* error);
 
 // How a delegated module's return code maps to an outcome (issue 3): the detail names the code.
 FactorResult outcome_for_pam_code(int code);
@@ -30,7 +32,9 @@ using ModuleEntry = int (*)(pam_handle_t*, int, int, const char**);
 
 // One dlopen()ed module; closed when the session that loaded it goes away.
 struct LoadedModule {
-  std::string path;
+  std::string path;  // as named, for messages
+  dev_t device = 0;  // the file that was checked and loaded
+  ino_t inode = 0;
   void* handle = nullptr;
   ModuleEntry authenticate = nullptr;
   ModuleEntry setcred = nullptr;

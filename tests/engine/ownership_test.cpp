@@ -1,14 +1,31 @@
-// Policy files must be root-owned, not group/other-writable, in folders not writable by others:
-// otherwise the policy is refused (E015) by check and by the module alike.
+// Policy files must be root-owned, not group/other-writable, every folder above them root-owned and
+// not writable by group or others: otherwise the policy is refused (E015) by check and by the
+// module alike. Also the walk itself (base/file_trust.h): symlinks, folder owners, descriptors.
 #include <gtest/gtest.h>
 #include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+
+#include "base/file_trust.h"
 #include "test_support.h"
 
 namespace authpolicy::test {
 namespace {
+
+uid_t nobody_uid() {
+  const passwd* nobody = getpwnam("nobody");
+  return nobody ? nobody->pw_uid : 65534;
+}
+
+std::string e015_text(const std::string& path) {
+  const LoadResult r = load_policy_file(path, {});
+  for (const auto& d : r.diagnostics) {
+    if (d.code == "E015") return d.message;
+  }
+  return {};
+}
 
 bool refused_as_unsafe(const std::string& path) {
   const LoadResult r = load_policy_file(path, {});
@@ -66,6 +83,80 @@ TEST_F(Ownership, UnsafeIncludeIsRefused) {
   const std::string path =
       dir_.write("main.pol", "include \"shared.inc\"\nauth password && totp unless rhost in trusted\n");
   EXPECT_TRUE(refused_as_unsafe(path));
+}
+
+// Issue 13.1: a group member of a 0775 policy folder could replace the policy.
+TEST_F(Ownership, GroupWritableFolderIsRefused) {
+  const std::string path = dir_.write("shared/p.pol", "auth password\n", 0644);
+  chmod((dir_.path() + "/shared").c_str(), 0775);
+  EXPECT_NE(e015_text(path).find("folder " + dir_.path() + "/shared is writable by its group"),
+            std::string::npos)
+      << e015_text(path);
+}
+
+// Issue 13.1: the folder's owner was never checked; its owner can swap anything in it.
+TEST_F(Ownership, FolderOwnedByAUserIsRefused) {
+  const std::string path = dir_.write("mine/p.pol", "auth password\n", 0644);
+  ASSERT_EQ(chown((dir_.path() + "/mine").c_str(), nobody_uid(), 0), 0);
+  EXPECT_NE(e015_text(path).find("is owned by uid " + std::to_string(nobody_uid())),
+            std::string::npos)
+      << e015_text(path);
+}
+
+// Issue 13.1: folders a symlink passed through were not checked; the target is walked too.
+TEST_F(Ownership, SymlinkIntoUserFolderIsRefused) {
+  dir_.write("user/p.pol", "auth password\n", 0644);
+  ASSERT_EQ(chown((dir_.path() + "/user").c_str(), nobody_uid(), 0), 0);
+  ASSERT_EQ(symlink((dir_.path() + "/user/p.pol").c_str(), dir_.file("link.pol").c_str()), 0);
+  EXPECT_TRUE(refused_as_unsafe(dir_.file("link.pol")));
+}
+
+// A root-owned symlink in a trusted folder to a trusted file is followed (sudo.pol -> shared.pol).
+TEST_F(Ownership, RootSymlinkToTrustedFileIsFollowed) {
+  dir_.write("shared.pol", "auth password\n", 0644);
+  ASSERT_EQ(symlink("shared.pol", dir_.file("sudo.pol").c_str()), 0);
+  EXPECT_TRUE(load_policy_file(dir_.file("sudo.pol"), {}).policy);
+}
+
+// A symlink not owned by root is refused even in a trusted folder (and its target not read).
+TEST_F(Ownership, SymlinkOwnedByAUserIsRefused) {
+  dir_.write("shared.pol", "auth password\n", 0644);
+  ASSERT_EQ(symlink("shared.pol", dir_.file("sudo.pol").c_str()), 0);
+  ASSERT_EQ(lchown(dir_.file("sudo.pol").c_str(), nobody_uid(), 0), 0);
+  EXPECT_NE(e015_text(dir_.file("sudo.pol")).find("symbolic link"), std::string::npos);
+}
+
+// The descriptor handed back is the file that was checked, whatever happens to the path later.
+TEST_F(Ownership, TrustedDescriptorIsTheCheckedFile) {
+  const std::string path = dir_.write("p.pol", "first\n", 0644);
+  TrustedFile file = open_trusted(path, TrustRules{});
+  ASSERT_TRUE(file.ok()) << file.reason;
+  dir_.write("other.pol", "second\n", 0666);
+  ASSERT_EQ(rename(dir_.file("other.pol").c_str(), path.c_str()), 0);
+  std::string content, problem;
+  ASSERT_TRUE(read_trusted(file, 1 << 20, content, problem)) << problem;
+  EXPECT_EQ(content, "first\n");
+  EXPECT_EQ(open_trusted(path, TrustRules{}).status, TrustStatus::unsafe);
+}
+
+TEST_F(Ownership, MissingIsMissingOnlyBelowTrustedFolders) {
+  EXPECT_EQ(open_trusted(dir_.file("absent.pol"), TrustRules{}).status, TrustStatus::missing);
+  dir_.write("open/keep", "", 0644);
+  chmod((dir_.path() + "/open").c_str(), 0777);
+  EXPECT_EQ(open_trusted(dir_.file("open/absent.pol"), TrustRules{}).status, TrustStatus::unsafe);
+}
+
+// Per-user files (TOTP, u2f): the user may own their folders and file, nobody else.
+TEST_F(Ownership, ExtraOwnerIsAllowedOnlyWhenNamed) {
+  const std::string path = dir_.write("home/.u2f", "x", 0600);
+  ASSERT_EQ(chown((dir_.path() + "/home").c_str(), nobody_uid(), 0), 0);
+  ASSERT_EQ(chown(path.c_str(), nobody_uid(), 0), 0);
+  TrustRules rules;
+  EXPECT_EQ(open_trusted(path, rules).status, TrustStatus::unsafe);
+  rules.extra_owners = {nobody_uid()};
+  EXPECT_TRUE(open_trusted(path, rules).ok());
+  rules.extra_owners = {nobody_uid() - 1};
+  EXPECT_EQ(open_trusted(path, rules).status, TrustStatus::unsafe);
 }
 
 TEST_F(Ownership, CheckSaysWhy) {

@@ -1,0 +1,375 @@
+// The one file-trust walk: openat from "/" without following links blindly, checks on the open
+// descriptors, and loading modules through the checked descriptor.
+#include "base/file_trust.h"
+
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <link.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <mutex>
+
+namespace authpolicy {
+namespace {
+
+constexpr int kMaxSymlinks = 40;  // as the kernel's own limit
+
+std::string octal(mode_t mode) {
+  char text[8];
+  std::snprintf(text, sizeof text, "%04o", static_cast<unsigned>(mode & 07777));
+  return text;
+}
+
+bool owner_allowed(uid_t owner, const TrustRules& rules) {
+  if (owner == 0) return true;
+  return std::find(rules.extra_owners.begin(), rules.extra_owners.end(), owner) !=
+         rules.extra_owners.end();
+}
+
+std::string owners_text(const TrustRules& rules) {
+  return rules.extra_owners.empty() ? "not root" : "not root or the user";
+}
+
+// Why a folder on the way may not be trusted, or empty.
+std::string folder_problem(const std::string& shown, const struct stat& st,
+                           const TrustRules& rules) {
+  if (!S_ISDIR(st.st_mode)) return shown + " is not a folder";
+  if (!owner_allowed(st.st_uid, rules)) {
+    return "folder " + shown + " is owned by uid " + std::to_string(st.st_uid) + ", " +
+           owners_text(rules);
+  }
+  if ((st.st_mode & (S_IWGRP | S_IWOTH)) == 0) return {};
+  if (rules.sticky_folders && st.st_uid == 0 && (st.st_mode & S_ISVTX) != 0) return {};
+  return "folder " + shown + " is writable by " +
+         ((st.st_mode & S_IWOTH) ? "others" : "its group") + " (mode " + octal(st.st_mode) + ")";
+}
+
+// Why the final file may not be trusted, or empty.
+std::string file_problem(const std::string& shown, const struct stat& st, const TrustRules& rules) {
+  if (rules.folder) {
+    if (auto problem = folder_problem(shown, st, rules); !problem.empty()) return problem;
+    return {};
+  }
+  if (!S_ISREG(st.st_mode)) return shown + " is not a regular file";
+  if (!owner_allowed(st.st_uid, rules)) {
+    return shown + " is owned by uid " + std::to_string(st.st_uid) + ", " + owners_text(rules);
+  }
+  const mode_t bad = st.st_mode & rules.forbidden_file_bits & 0777;
+  if (bad == 0) return {};
+  if (bad & S_IWOTH) return shown + " is writable by others (mode " + octal(st.st_mode) + ")";
+  if (bad & S_IWGRP) return shown + " is writable by its group (mode " + octal(st.st_mode) + ")";
+  return shown + " is accessible by group or others (mode " + octal(st.st_mode) + ")";
+}
+
+std::deque<std::string> split(const std::string& path) {
+  std::deque<std::string> parts;
+  std::size_t start = 0;
+  while (start <= path.size()) {
+    std::size_t end = path.find('/', start);
+    if (end == std::string::npos) end = path.size();
+    if (end > start) parts.emplace_back(path.substr(start, end - start));
+    start = end + 1;
+  }
+  return parts;
+}
+
+// The folders walked so far: descriptors and the path they stand for.
+struct Folder {
+  int fd;
+  std::string path;  // "" for "/"
+  struct stat info;
+};
+
+void close_all(std::vector<Folder>& stack) {
+  for (auto& folder : stack) close(folder.fd);
+  stack.clear();
+}
+
+}  // namespace
+
+TrustedFile::TrustedFile(TrustedFile&& other) noexcept
+    : status(other.status),
+      reason(std::move(other.reason)),
+      error_number(other.error_number),
+      real_path(std::move(other.real_path)),
+      info(other.info),
+      fd_(other.fd_) {
+  other.fd_ = -1;
+}
+
+TrustedFile& TrustedFile::operator=(TrustedFile&& other) noexcept {
+  if (this == &other) return *this;
+  if (fd_ >= 0) close(fd_);
+  status = other.status;
+  reason = std::move(other.reason);
+  error_number = other.error_number;
+  real_path = std::move(other.real_path);
+  info = other.info;
+  fd_ = other.fd_;
+  other.fd_ = -1;
+  return *this;
+}
+
+TrustedFile::~TrustedFile() {
+  if (fd_ >= 0) close(fd_);
+}
+
+int TrustedFile::release() {
+  const int fd = fd_;
+  fd_ = -1;
+  return fd;
+}
+
+TrustedFile open_trusted(const std::string& path, const TrustRules& rules) {
+  TrustedFile result;
+  auto fail = [&](TrustStatus status, std::string reason, int error_number = 0) {
+    result.status = status;
+    result.reason = std::move(reason);
+    result.error_number = error_number;
+    return std::move(result);
+  };
+  if (path.empty() || path.front() != '/') {
+    return fail(TrustStatus::unsafe, path + " is not an absolute path");
+  }
+
+  std::vector<Folder> stack;
+  struct Cleanup {
+    std::vector<Folder>& stack;
+    ~Cleanup() { close_all(stack); }
+  } cleanup{stack};
+
+  auto push_root = [&]() -> std::string {
+    close_all(stack);
+    const int fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return "cannot open /: " + std::string(std::strerror(errno));
+    struct stat st {};
+    if (fstat(fd, &st) != 0) {
+      close(fd);
+      return "cannot inspect /";
+    }
+    stack.push_back({fd, "", st});
+    return folder_problem("/", st, rules);
+  };
+  if (auto problem = push_root(); !problem.empty()) return fail(TrustStatus::unsafe, problem);
+
+  std::deque<std::string> parts = split(path);
+  if (parts.empty() && !rules.folder) return fail(TrustStatus::unsafe, "/ is not a regular file");
+  int links = 0;
+  while (!parts.empty()) {
+    const std::string name = parts.front();
+    parts.pop_front();
+    if (name == ".") continue;
+    if (name == "..") {
+      if (stack.size() > 1) {
+        close(stack.back().fd);
+        stack.pop_back();
+      }
+      continue;
+    }
+    const Folder& here = stack.back();
+    const std::string shown = here.path + "/" + name;
+    const bool last = parts.empty();
+    const bool want_folder = !last || rules.folder;
+    int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+    if (want_folder) flags |= O_DIRECTORY;
+    const int fd = openat(here.fd, name.c_str(), flags);
+    if (fd < 0) {
+      const int error = errno;
+      if (error == ENOENT) return fail(TrustStatus::missing, shown + " does not exist", error);
+      struct stat link {};
+      if ((error == ELOOP || error == ENOTDIR) &&
+          fstatat(here.fd, name.c_str(), &link, AT_SYMLINK_NOFOLLOW) == 0 &&
+          S_ISLNK(link.st_mode)) {
+        // The folder holding the link passed, so only its writers (root, or the user for their
+        // own files) could have made it; its owner must be one of them too.
+        if (!owner_allowed(link.st_uid, rules)) {
+          return fail(TrustStatus::unsafe, "symbolic link " + shown + " is owned by uid " +
+                                               std::to_string(link.st_uid) + ", " +
+                                               owners_text(rules));
+        }
+        if (++links > kMaxSymlinks) {
+          return fail(TrustStatus::unsafe, "too many symbolic links in " + path, ELOOP);
+        }
+        std::string target(static_cast<std::size_t>(link.st_size) + 1, '\0');
+        const ssize_t n = readlinkat(here.fd, name.c_str(), target.data(), target.size());
+        if (n <= 0 || static_cast<std::size_t>(n) >= target.size()) {
+          return fail(TrustStatus::io_error, "cannot read symbolic link " + shown, errno);
+        }
+        target.resize(static_cast<std::size_t>(n));
+        std::deque<std::string> more = split(target);
+        parts.insert(parts.begin(), more.begin(), more.end());
+        if (target.front() == '/') {
+          if (auto problem = push_root(); !problem.empty()) {
+            return fail(TrustStatus::unsafe, problem);
+          }
+        }
+        if (parts.empty() && !rules.folder) {
+          return fail(TrustStatus::unsafe, shown + " is not a regular file");
+        }
+        continue;
+      }
+      if (error == ENOTDIR) return fail(TrustStatus::missing, shown + " is not a folder", error);
+      return fail(TrustStatus::io_error, "cannot open " + shown + ": " + std::strerror(error),
+                  error);
+    }
+    struct stat st {};
+    if (fstat(fd, &st) != 0) {
+      const int error = errno;
+      close(fd);
+      return fail(TrustStatus::io_error, "cannot inspect " + shown, error);
+    }
+    if (!last) {
+      stack.push_back({fd, shown, st});
+      if (auto problem = folder_problem(shown, st, rules); !problem.empty()) {
+        return fail(TrustStatus::unsafe, problem);
+      }
+      continue;
+    }
+    if (auto problem = file_problem(shown, st, rules); !problem.empty()) {
+      close(fd);
+      return fail(TrustStatus::unsafe, problem);
+    }
+    result.fd_ = fd;
+    result.info = st;
+    result.real_path = shown;
+    result.status = TrustStatus::ok;
+    return result;
+  }
+  // The path ended in "/", "." or "..": it names the folder on top of the stack.
+  if (!rules.folder) return fail(TrustStatus::unsafe, path + " is not a regular file");
+  Folder& top = stack.back();
+  result.fd_ = top.fd;
+  result.info = top.info;
+  result.real_path = top.path.empty() ? "/" : top.path;
+  stack.pop_back();
+  result.status = TrustStatus::ok;
+  return result;
+}
+
+bool read_trusted(const TrustedFile& file, std::size_t limit, std::string& content,
+                  std::string& problem) {
+  if (!file.ok()) {
+    problem = file.reason;
+    return false;
+  }
+  if (file.info.st_size < 0 || static_cast<std::size_t>(file.info.st_size) > limit) {
+    problem = file.real_path + " is " + std::to_string(file.info.st_size) +
+              " bytes; the limit is " + std::to_string(limit);
+    return false;
+  }
+  content.assign(static_cast<std::size_t>(file.info.st_size), '\0');
+  std::size_t done = 0;
+  off_t offset = 0;
+  while (done < content.size()) {
+    // pread: the same descriptor may be read again (a cached identity check) without seeking.
+    const ssize_t n = pread(file.fd(), content.data() + done, content.size() - done, offset);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      problem = "cannot read " + file.real_path + ": " + std::strerror(errno);
+      return false;
+    }
+    if (n == 0) break;
+    done += static_cast<std::size_t>(n);
+    offset += n;
+  }
+  content.resize(done);
+  return true;
+}
+
+namespace {
+
+// Whether the object behind `handle` is mapped from the file `info` describes: the mapping that
+// holds its dynamic section, as /proc/self/maps names it (device and inode).
+bool handle_maps_file(void* handle, const struct stat& info) {
+  link_map* map = nullptr;
+  if (dlinfo(handle, RTLD_DI_LINKMAP, &map) != 0 || map == nullptr) return false;
+  const auto address = reinterpret_cast<std::uintptr_t>(map->l_ld);
+  std::FILE* maps = std::fopen("/proc/self/maps", "re");
+  if (!maps) return false;
+  bool same = false;
+  char line[4096];
+  while (std::fgets(line, sizeof line, maps)) {
+    unsigned long start = 0, end = 0, offset = 0, inode = 0;
+    unsigned major = 0, minor = 0;
+    char perms[8];
+    if (std::sscanf(line, "%lx-%lx %7s %lx %x:%x %lu", &start, &end, perms, &offset, &major, &minor,
+                    &inode) != 7) {
+      continue;
+    }
+    if (address < start || address >= end) continue;
+    same = makedev(major, minor) == info.st_dev && inode == info.st_ino;
+    break;
+  }
+  std::fclose(maps);
+  return same;
+}
+
+}  // namespace
+
+void* dlopen_trusted(const TrustedFile& file, int flags, std::string* error) {
+  if (!file.ok()) {
+    if (error) *error = file.reason;
+    return nullptr;
+  }
+  // dlopen first matches the name against every loaded object and every name it was ever asked
+  // for (a module loaded earlier through /proc/self/fd/N keeps that name as an alias), so the
+  // object returned is verified against the checked file; on a mismatch the next descriptor
+  // number is tried. One loader call at a time.
+  static std::mutex mutex;
+  std::lock_guard<std::mutex> lock(mutex);
+  constexpr int kAttempts = 32;
+  std::vector<int> held;  // descriptor numbers whose name is taken, kept open to skip them
+  struct Closer {
+    std::vector<int>& fds;
+    ~Closer() {
+      for (int fd : fds) close(fd);
+    }
+  } closer{held};
+  std::string why = "dlopen failed";
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    const int fd = fcntl(file.fd(), F_DUPFD_CLOEXEC, 3);
+    if (fd < 0) {
+      why = "cannot duplicate the descriptor";
+      break;
+    }
+    held.push_back(fd);
+    const std::string name = "/proc/self/fd/" + std::to_string(fd);
+    void* handle = dlopen(name.c_str(), flags);
+    if (!handle) {
+      const char* text = dlerror();
+      why = text ? text : "dlopen failed";
+      break;
+    }
+    if (handle_maps_file(handle, file.info)) return handle;
+    dlclose(handle);  // another object answered to that name: drop our reference, try another
+    why = "the loader returned another object for " + name;
+  }
+  if (error) *error = "cannot load " + file.real_path + ": " + why;
+  return nullptr;
+}
+
+FileIdentity FileIdentity::of(const std::string& path, const struct stat& info) {
+  FileIdentity id;
+  id.path = path;
+  id.device = info.st_dev;
+  id.inode = info.st_ino;
+  id.size = info.st_size;
+  id.modified = info.st_mtim;
+  id.changed = info.st_ctim;
+  return id;
+}
+
+bool FileIdentity::same_as(const struct stat& info) const {
+  return device == info.st_dev && inode == info.st_ino && size == info.st_size &&
+         modified.tv_sec == info.st_mtim.tv_sec && modified.tv_nsec == info.st_mtim.tv_nsec &&
+         changed.tv_sec == info.st_ctim.tv_sec && changed.tv_nsec == info.st_ctim.tv_nsec;
+}
+
+}  // namespace authpolicy

@@ -1,0 +1,91 @@
+// Opening a file the module trusts: walk from "/" by descriptor, check every folder and the file,
+// and hand back the one descriptor that was checked, so nothing is ever re-opened by path.
+#pragma once
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+namespace authpolicy {
+
+// What a trusted file (and every folder above it) must be. Root is always an allowed owner.
+struct TrustRules {
+  // Owners besides root allowed for the file and for the folders above it: a user's own TOTP or
+  // u2f file under their home. Empty for everything root alone controls.
+  std::vector<uid_t> extra_owners;
+  // Permission bits the file itself must not have: 022 (no group/other write) for policies,
+  // modules and databases; 077 for secrets.
+  mode_t forbidden_file_bits = 022;
+  // A root-owned sticky folder writable by others (/tmp) passes: nobody else can rename or
+  // replace what root owns there. Documented for policies and every other trusted file.
+  bool sticky_folders = true;
+  // The path names a folder (the audit folder), not a regular file.
+  bool folder = false;
+};
+
+enum class TrustStatus {
+  ok,
+  missing,   // a component does not exist (errno ENOENT/ENOTDIR) below folders that passed
+  unsafe,    // a folder or the file breaks the rules; `reason` says which and why
+  io_error,  // cannot open or inspect a component
+};
+
+// An open, checked file. Owns `fd` (closed by the destructor).
+class TrustedFile {
+ public:
+  TrustedFile() = default;
+  TrustedFile(const TrustedFile&) = delete;
+  TrustedFile& operator=(const TrustedFile&) = delete;
+  TrustedFile(TrustedFile&& other) noexcept;
+  TrustedFile& operator=(TrustedFile&& other) noexcept;
+  ~TrustedFile();
+
+  TrustStatus status = TrustStatus::io_error;
+  std::string reason;     // why it is not ok: names the component, owner uid or mode
+  int error_number = 0;   // errno behind missing/io_error
+  std::string real_path;  // the path actually walked, symlinks resolved (for cycles, messages)
+  struct stat info {};    // fstat of fd
+
+  bool ok() const { return status == TrustStatus::ok; }
+  int fd() const { return fd_; }
+  int release();  // gives up ownership of the descriptor
+
+ private:
+  friend TrustedFile open_trusted(const std::string& path, const TrustRules& rules);
+  int fd_ = -1;
+};
+
+// Opens `path` (absolute) walking from "/" with openat(O_NOFOLLOW). Every folder must be owned by
+// root or an extra owner and not writable by group or others (a root-owned sticky folder
+// excepted when the rules allow it). A symlink is followed only when it is owned by root or an
+// extra owner and sits in a folder that passed; its target is walked with the same rules (at most
+// 40 links). The file must be a regular file (or folder), owned by root or an extra owner,
+// without `forbidden_file_bits`. Never throws; fails closed.
+TrustedFile open_trusted(const std::string& path, const TrustRules& rules);
+
+// Reads the whole of a trusted file from its descriptor (at most `limit` bytes). False with
+// `problem` on error or when it is larger.
+bool read_trusted(const TrustedFile& file, std::size_t limit, std::string& content,
+                  std::string& problem);
+
+// dlopen()s the module behind a trusted descriptor through /proc/self/fd, so the file loaded is
+// the file checked. Picks a descriptor number no loaded object is named after (the loader matches
+// names before inodes). nullptr with `error` when it cannot be loaded.
+void* dlopen_trusted(const TrustedFile& file, int flags, std::string* error);
+
+// The identity of a file as read: a cached result built from it is stale once any differs.
+struct FileIdentity {
+  std::string path;
+  dev_t device = 0;
+  ino_t inode = 0;
+  off_t size = 0;
+  struct timespec modified {};
+  struct timespec changed {};
+
+  static FileIdentity of(const std::string& path, const struct stat& info);
+  bool same_as(const struct stat& info) const;
+};
+
+}  // namespace authpolicy
