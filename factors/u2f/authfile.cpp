@@ -302,44 +302,26 @@ std::optional<std::string> expand_authfile_path(std::string_view pattern, std::s
 std::variant<std::string, AuthfileReadError> read_authfile(const std::string& path,
                                                            std::optional<uid_t> allowed_owner) {
   using Kind = AuthfileReadError::Kind;
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
-  if (fd < 0) {
-    const int saved = errno;
-    if (saved == ENOENT) return AuthfileReadError{Kind::missing, path + " does not exist"};
-    if (saved == ELOOP) return AuthfileReadError{Kind::unsafe, path + " is a symbolic link"};
-    return AuthfileReadError{Kind::unreadable, path + ": " + std::strerror(saved)};
+  // The TOTP files' rules (base/file_trust.h): every folder root's or the user's and not
+  // writable by group or others; the file not writable by group or others (public keys may be
+  // readable). A group member of a 0664 file could otherwise add a key for anyone.
+  TrustRules rules;
+  if (allowed_owner && *allowed_owner != 0) rules.extra_owners = {*allowed_owner};
+  const TrustedFile file = open_trusted(path, rules);
+  switch (file.status) {
+    case TrustStatus::ok:
+      break;
+    case TrustStatus::missing:
+      return AuthfileReadError{Kind::missing, file.reason};
+    case TrustStatus::unsafe:
+      return AuthfileReadError{Kind::unsafe, file.reason};
+    case TrustStatus::io_error:
+      return AuthfileReadError{Kind::unreadable, file.reason};
   }
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
-
-  struct stat info {};
-  if (::fstat(fd, &info) != 0)
-    return AuthfileReadError{Kind::unreadable, path + ": " + std::strerror(errno)};
-  if (!S_ISREG(info.st_mode))
-    return AuthfileReadError{Kind::unsafe, path + " is not a regular file"};
-  if (info.st_uid != 0 && (!allowed_owner || info.st_uid != *allowed_owner))
-    return AuthfileReadError{
-        Kind::unsafe,
-        path + " is owned by uid " + std::to_string(info.st_uid) + ", not by root or the user"};
-  if (info.st_mode & S_IWOTH)
-    return AuthfileReadError{Kind::unsafe, path + " is writable by others"};
-  if (static_cast<std::size_t>(info.st_size) > kMaxAuthfileBytes)
-    return AuthfileReadError{Kind::unreadable, path + " is larger than 1 MiB"};
-
   std::string content;
-  char buffer[8192];
-  while (true) {
-    const ssize_t n = ::read(fd, buffer, sizeof(buffer));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return AuthfileReadError{Kind::unreadable, path + ": " + std::strerror(errno)};
-    }
-    if (n == 0) break;
-    content.append(buffer, static_cast<std::size_t>(n));
-    if (content.size() > kMaxAuthfileBytes)
-      return AuthfileReadError{Kind::unreadable, path + " is larger than 1 MiB"};
+  std::string problem;
+  if (!read_trusted(file, kMaxAuthfileBytes, content, problem)) {
+    return AuthfileReadError{Kind::unreadable, problem};
   }
   return content;
 }

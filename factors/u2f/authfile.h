@@ -10,6 +10,7 @@
 #include <variant>
 #include <vector>
 
+#include "base/file_trust.h"
 #include "factors/u2f/codec.h"
 
 namespace authpolicy::u2f {
@@ -80,8 +81,9 @@ struct AuthfileReadError {
   std::string message;  // names the path and the reason, e.g. "... is writable by others"
 };
 
-// Reads a regular file (no symlink as the last component) of at most 1 MiB that is owned by root
-// or by `allowed_owner` and is not writable by others.
+// Reads a regular file of at most 1 MiB through open_trusted: owned by root or `allowed_owner`,
+// not writable by group or others, every folder above it owned by root or `allowed_owner` and
+// not writable by group or others (the rules TOTP files follow).
 std::variant<std::string, AuthfileReadError> read_authfile(const std::string& path,
                                                            std::optional<uid_t> allowed_owner);
 

@@ -204,6 +204,21 @@ class U2fAuthfilePermissions : public ::testing::Test {
   fs::path dir_, path_;
 };
 
+// Issue 13.4: the authfile's folder was never checked; a group member of it could replace the file.
+TEST_F(U2fAuthfilePermissions, FolderWritableByItsGroupIsRefused) {
+  ASSERT_EQ(::geteuid(), 0u) << "these checks chmod folders: run the tests as root (as CI does)";
+  ::chmod(dir_.c_str(), 0770);
+  auto result = read_authfile(path_, std::nullopt);
+  ASSERT_TRUE(std::holds_alternative<AuthfileReadError>(result));
+  EXPECT_EQ(std::get<AuthfileReadError>(result).kind, AuthfileReadError::Kind::unsafe);
+  EXPECT_NE(std::get<AuthfileReadError>(result).message.find("writable by its group"),
+            std::string::npos);
+  ::chmod(dir_.c_str(), 0700);
+  ::chown(dir_.c_str(), 4321, 4321);  // a folder of another user: refused for this one
+  EXPECT_TRUE(std::holds_alternative<AuthfileReadError>(read_authfile(path_, uid_t(1234))));
+  EXPECT_TRUE(std::holds_alternative<std::string>(read_authfile(path_, uid_t(4321))));
+}
+
 TEST_F(U2fAuthfilePermissions, OwnerOrRootAndNotWritableByOthers) {
   ASSERT_EQ(::geteuid(), 0u) << "these checks chown files: run the tests as root (as CI does)";
   auto ok = read_authfile(path_, std::nullopt);
@@ -217,7 +232,15 @@ TEST_F(U2fAuthfilePermissions, OwnerOrRootAndNotWritableByOthers) {
   EXPECT_NE(std::get<AuthfileReadError>(writable).message.find("writable by others"),
             std::string::npos);
 
-  ::chmod(path_.c_str(), 0664);  // group-writable is the owner's business
+  // Issue 13.4: any member of the file's group could add a key for any user.
+  ::chmod(path_.c_str(), 0664);
+  auto group = read_authfile(path_, std::nullopt);
+  ASSERT_TRUE(std::holds_alternative<AuthfileReadError>(group));
+  EXPECT_EQ(std::get<AuthfileReadError>(group).kind, AuthfileReadError::Kind::unsafe);
+  EXPECT_NE(std::get<AuthfileReadError>(group).message.find("writable by its group"),
+            std::string::npos);
+
+  ::chmod(path_.c_str(), 0644);
   ::chown(path_.c_str(), 4321, 4321);
   auto other = read_authfile(path_, uid_t(1234));
   ASSERT_TRUE(std::holds_alternative<AuthfileReadError>(other));
@@ -226,8 +249,11 @@ TEST_F(U2fAuthfilePermissions, OwnerOrRootAndNotWritableByOthers) {
             std::string::npos);
   EXPECT_TRUE(std::holds_alternative<std::string>(read_authfile(path_, uid_t(4321))));
 
+  // A link is followed only when root or the user owns it (the folder holding it passed).
   const fs::path link = dir_ / "link";
   fs::create_symlink(path_, link);
+  EXPECT_TRUE(std::holds_alternative<std::string>(read_authfile(link, uid_t(4321))));
+  ASSERT_EQ(::lchown(link.c_str(), 1234, 1234), 0);
   auto via_link = read_authfile(link, uid_t(4321));
   ASSERT_TRUE(std::holds_alternative<AuthfileReadError>(via_link));
   EXPECT_EQ(std::get<AuthfileReadError>(via_link).kind, AuthfileReadError::Kind::unsafe);

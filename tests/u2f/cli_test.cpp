@@ -178,8 +178,9 @@ TEST_F(U2fCommand, ListShowsCredentialsFormatsAndMalformedLines) {
 TEST_F(U2fCommand, ListWarnsAboutAnUnsafeFile) {
   folder_.write("u2f_keys", "alice:\n", 0666);
   EXPECT_EQ(run({"list", "--authfile", authfile_}), 0);
-  EXPECT_NE(err_.str().find("writable by others (the u2f factor refuses this file)"),
-            std::string::npos);
+  EXPECT_NE(err_.str().find("writable by others (mode 0666) (the u2f factor refuses this file)"),
+            std::string::npos)
+      << err_.str();
 }
 
 TEST_F(U2fCommand, RemoveOneCredentialThenAll) {
