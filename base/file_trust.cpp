@@ -34,7 +34,7 @@ bool owner_allowed(uid_t owner, const TrustRules& rules) {
 }
 
 std::string owners_text(const TrustRules& rules) {
-  return rules.extra_owners.empty() ? "not root" : "not root or the user";
+  return rules.extra_owners.empty() ? "not root" : "it must be owned by root or by the user";
 }
 
 // Why a folder on the way may not be trusted, or empty.
@@ -63,6 +63,9 @@ std::string file_problem(const std::string& shown, const struct stat& st, const 
   }
   const mode_t bad = st.st_mode & rules.forbidden_file_bits & 0777;
   if (bad == 0) return {};
+  if (rules.forbidden_file_bits & 044) {  // a secret: no access at all
+    return shown + " must not be accessible by group or others (mode " + octal(st.st_mode) + ")";
+  }
   if (bad & S_IWOTH) return shown + " is writable by others (mode " + octal(st.st_mode) + ")";
   if (bad & S_IWGRP) return shown + " is writable by its group (mode " + octal(st.st_mode) + ")";
   return shown + " is accessible by group or others (mode " + octal(st.st_mode) + ")";
@@ -187,6 +190,9 @@ TrustedFile open_trusted(const std::string& path, const TrustRules& rules) {
       if ((error == ELOOP || error == ENOTDIR) &&
           fstatat(here.fd, name.c_str(), &link, AT_SYMLINK_NOFOLLOW) == 0 &&
           S_ISLNK(link.st_mode)) {
+        if (last && !rules.final_symlink) {
+          return fail(TrustStatus::unsafe, shown + " is a symbolic link", ELOOP);
+        }
         // The folder holding the link passed, so only its writers (root, or the user for their
         // own files) could have made it; its owner must be one of them too.
         if (!owner_allowed(link.st_uid, rules)) {

@@ -21,6 +21,9 @@ struct TrustRules {
   // A root-owned sticky folder writable by others (/tmp) passes: nobody else can rename or
   // replace what root owns there. Documented for policies and every other trusted file.
   bool sticky_folders = true;
+  // Whether the last component may be a (trusted) symlink. Secret files that are replaced by
+  // rename and re-checked by path after locking refuse it.
+  bool final_symlink = true;
   // The path names a folder (the audit folder), not a regular file.
   bool folder = false;
 };

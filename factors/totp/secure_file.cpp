@@ -2,6 +2,8 @@
 // re-check, and write-temp-fsync-rename-fsync for every change.
 #include "factors/totp/secure_file.h"
 
+#include "base/file_trust.h"
+
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -33,9 +35,6 @@ std::string errno_text(int error) {
   return std::strerror(error);
 }
 
-bool owner_allowed(uid_t owner, const std::vector<uid_t>& owners) {
-  return std::find(owners.begin(), owners.end(), owner) != owners.end();
-}
 
 // Reads the whole file at fd into out (bounded), so partially read secrets are never left around.
 bool read_whole(int fd, off_t size, SecretString& out, std::string& detail) {
@@ -177,71 +176,39 @@ SecretFile open_secret_file(const std::string& path, const std::vector<uid_t>& o
                             std::chrono::milliseconds lock_timeout) {
   SecretFile file;
   file.path = path;
-  std::string folder = folder_of(path);
-  struct stat folder_info {};
-  if (stat(folder.c_str(), &folder_info) != 0) {
-    if (errno == ENOENT) {
-      file.status = OpenStatus::missing;
-      file.detail = "folder " + folder + " does not exist";
-      return file;
-    }
-    file.detail = "cannot stat " + folder + ": " + errno_text(errno);
-    return file;
+  // Every folder above and the file itself: base/file_trust.h, with the user as an extra owner
+  // for per-user files and no group/other permission bits at all on a secret.
+  TrustRules rules;
+  for (uid_t owner : owners) {
+    if (owner != 0) rules.extra_owners.push_back(owner);
   }
-  if (!S_ISDIR(folder_info.st_mode) ||
-      (folder_info.st_uid != 0 && !owner_allowed(folder_info.st_uid, owners)) ||
-      (folder_info.st_mode & 022) != 0) {
-    file.status = OpenStatus::unsafe;
-    file.detail = "folder " + folder +
-                  " must be owned by root or the user and not writable by group or others";
-    return file;
-  }
+  rules.forbidden_file_bits = 077;
+  rules.final_symlink = false;  // the lock re-check below compares the inode at the path
 
   const auto deadline = std::chrono::steady_clock::now() + lock_timeout;
   for (;;) {
-    int fd = open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0) {
-      int error = errno;
-      if (error == ENOENT) {
-        file.status = OpenStatus::missing;
-        file.detail = path + " does not exist";
-      } else if (error == ELOOP) {
-        file.status = OpenStatus::unsafe;
-        file.detail = path + " is a symbolic link";
-      } else {
-        file.status = OpenStatus::io_error;
-        file.detail = "cannot open " + path + ": " + errno_text(error);
+    TrustedFile trusted = open_trusted(path, rules);
+    if (!trusted.ok()) {
+      switch (trusted.status) {
+        case TrustStatus::missing:
+          file.status = OpenStatus::missing;
+          break;
+        case TrustStatus::unsafe:
+          file.status = OpenStatus::unsafe;
+          break;
+        default:
+          file.status = OpenStatus::io_error;
+          break;
       }
+      file.detail = trusted.reason;
       return file;
     }
+    const struct stat checked = trusted.info;
+    const int fd = trusted.release();
     file = SecretFile();  // drops (closes) the previous attempt's descriptor, if any
     file.path = path;
     file.fd_ = fd;
-    if (fstat(fd, &file.info) != 0) {
-      file.status = OpenStatus::io_error;
-      file.detail = "cannot stat " + path + ": " + errno_text(errno);
-      return file;
-    }
-    if (!S_ISREG(file.info.st_mode)) {
-      file.status = OpenStatus::unsafe;
-      file.detail = path + " is not a regular file";
-      return file;
-    }
-    if (!owner_allowed(file.info.st_uid, owners)) {
-      file.status = OpenStatus::unsafe;
-      file.detail = path + " must be owned by root or by the user (owner uid " +
-                    std::to_string(file.info.st_uid) + ")";
-      return file;
-    }
-    if ((file.info.st_mode & 077) != 0) {
-      file.status = OpenStatus::unsafe;
-      file.detail = path + " must not be accessible by group or others (mode " + [&] {
-        char octal[8];
-        std::snprintf(octal, sizeof octal, "%04o", file.info.st_mode & 07777);
-        return std::string(octal);
-      }() + ")";
-      return file;
-    }
+    file.info = checked;
     if (lock) {
       bool locked = false;
       while (!locked) {
