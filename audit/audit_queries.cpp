@@ -1,5 +1,6 @@
 // Reading the audit log: failures() counts, `authpolicy audit` listings and summaries, verify.
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include "audit/address_range.h"
+#include "base/file_trust.h"
 #include "audit/audit_store.h"
 #include "audit/audit_store_impl.h"
 #include "audit/schema.h"
@@ -356,11 +358,34 @@ Status AuditStore::summarize(std::optional<std::int64_t> since_us,
   }
 }
 
+std::string missing_log_distrust(const std::string& path) {
+  const auto slash = path.rfind('/');
+  if (path.empty() || path.front() != '/' || slash == std::string::npos) {
+    return "audit log path " + path + " is not absolute";
+  }
+  TrustRules rules;
+  rules.folder = true;
+  // A process other than root (the CLI run by a user, a test) trusts the folders it owns itself.
+  if (geteuid() != 0) rules.extra_owners.push_back(geteuid());
+  // The folder itself may be missing too: walk the deepest one that exists.
+  std::string folder = slash == 0 ? "/" : path.substr(0, slash);
+  for (;;) {
+    TrustedFile walked = open_trusted(folder, rules);
+    if (walked.ok()) return {};
+    if (walked.status != TrustStatus::missing || folder == "/") {
+      return "no audit log at " + path + ", and its absence cannot be trusted: " + walked.reason;
+    }
+    const auto up = folder.rfind('/');
+    folder = up == 0 ? "/" : folder.substr(0, up);
+  }
+}
+
 FailureCount count_failures(const std::string& path, const OpenOptions& options,
                             const FailureQuery& query) noexcept {
   try {
     struct stat info {};
     if (lstat(path.c_str(), &info) != 0 && errno == ENOENT) {
+      if (auto distrust = missing_log_distrust(path); !distrust.empty()) return unknown(distrust);
       return FailureCount{0, {}};  // nothing recorded yet (documented choice)
     }
     OpenOptions reading = options;

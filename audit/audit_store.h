@@ -165,8 +165,15 @@ class AuditStore {
 Status record_decision(const std::string& path, const OpenOptions& options,
                        const AuditRecord& record) noexcept;
 
+// Why a missing audit log may not be read as "nothing recorded yet": empty when the folder that
+// should hold it passes the file-trust walk (root-owned folders up from "/", not writable by
+// group or others, sticky folders allowed), otherwise the reason. Deleting the log must take
+// root: where anyone else could have removed it, its absence proves nothing.
+std::string missing_log_distrust(const std::string& path);
+
 // What failures() conditions call. A missing database file (or folder) counts as 0 failures:
-// nothing has been recorded yet, which is the state right after installation. Any other
+// nothing has been recorded yet, which is the state right after installation, provided the
+// folder it belongs in is trusted (missing_log_distrust); otherwise it is unknown. Any other
 // problem (unreadable, corrupt, unsafe owner/mode, locked schema change) gives unknown, which
 // the evaluator resolves the strict way. Never creates the file.
 FailureCount count_failures(const std::string& path, const OpenOptions& options,

@@ -75,7 +75,9 @@ RecentPass find_recent_pass(const std::string& path, const OpenOptions& options,
   try {
     struct stat info {};
     if (lstat(path.c_str(), &info) != 0 && errno == ENOENT) {
-      return RecentPass{false, {}, 0};  // nothing recorded yet, so nothing passed lately
+      // Nothing recorded yet, so nothing passed lately, unless others could have removed it.
+      if (auto distrust = missing_log_distrust(path); !distrust.empty()) return unknown(distrust);
+      return RecentPass{false, {}, 0};
     }
     OpenOptions reading = options;
     reading.create_if_missing = false;

@@ -49,6 +49,14 @@ TEST_F(RecentPassTest, MissingLogMeansNoPassYet) {
   EXPECT_FALSE(*pass.found);
 }
 
+TEST_F(RecentPassTest, MissingLogInAFolderOthersCanWriteIsUnknown) {
+  ASSERT_EQ(chmod(folder.path().c_str(), 0777), 0);
+  const RecentPass pass = find_recent_pass(path, {}, totp_query());
+  EXPECT_FALSE(pass.found.has_value()) << "a log anyone could delete proves nothing";
+  EXPECT_NE(pass.cause.find("cannot be trusted"), std::string::npos) << pass.cause;
+  ASSERT_EQ(chmod(folder.path().c_str(), 0700), 0);
+}
+
 TEST_F(RecentPassTest, PermittedPassWithinWindowCountsAndOlderDoesNot) {
   write(sample_record("alice", "permit", now - 9 * kHour));
   EXPECT_EQ(found(totp_query()), false);

@@ -112,6 +112,44 @@ TEST(AuditStore, RefusesMalformedDecisionAndStoresNothing) {
   EXPECT_TRUE(rows.empty());
 }
 
+// Issue 13.5: deleting the log before each try must not reset failures() to 0. A missing log
+// counts as "nothing recorded yet" only where removing it took root.
+TEST(AuditStore, MissingLogCountsAsNoFailuresOnlyInAFolderOnlyRootControls) {
+  TempFolder temp;
+  const std::string path = temp.file("audit.db");
+  const FailureQuery query{"bob", 900, std::nullopt, 0};
+
+  ASSERT_EQ(chmod(temp.path().c_str(), 0700), 0);
+  auto count = count_failures(path, {}, query);
+  ASSERT_TRUE(count.known()) << count.cause;
+  EXPECT_EQ(*count.count, 0);
+
+  for (mode_t mode : {0777, 0770, 0730}) {
+    ASSERT_EQ(chmod(temp.path().c_str(), mode), 0);
+    count = count_failures(path, {}, query);
+    EXPECT_FALSE(count.known()) << "folder mode " << std::oct << mode;
+    EXPECT_NE(count.cause.find("cannot be trusted"), std::string::npos) << count.cause;
+    EXPECT_NE(count.cause.find(temp.path()), std::string::npos) << count.cause;
+  }
+  // A missing sub-folder below an unsafe one is no better.
+  count = count_failures(temp.file("sub/audit.db"), {}, query);
+  EXPECT_FALSE(count.known());
+
+  // Sticky (/tmp style): others cannot remove what they do not own, so absence still means 0.
+  ASSERT_EQ(chmod(temp.path().c_str(), 01777), 0);
+  count = count_failures(path, {}, query);
+  ASSERT_TRUE(count.known()) << count.cause;
+  EXPECT_EQ(*count.count, 0);
+
+  // A folder owned by another user: that user could have removed the log.
+  ASSERT_EQ(chmod(temp.path().c_str(), 0755), 0);
+  ASSERT_EQ(chown(temp.path().c_str(), 4242, 4242), 0) << "this test runs as root";
+  count = count_failures(path, {}, query);
+  EXPECT_FALSE(count.known());
+  EXPECT_NE(count.cause.find("4242"), std::string::npos) << count.cause;
+  ASSERT_EQ(chown(temp.path().c_str(), geteuid(), getegid()), 0);
+}
+
 TEST(AuditStore, RefusesFilesOthersCouldWriteOrThatAreLinks) {
   TempFolder temp;
   std::string path = temp.file("audit.db");
