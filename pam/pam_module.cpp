@@ -23,6 +23,7 @@
 #include "pam/arguments.h"
 #include "pam/conversation.h"
 #include "pam/factor_registry.h"
+#include "pam/policy_cache.h"
 
 namespace authpolicy::pam_front {
 namespace {
@@ -104,7 +105,13 @@ int prepare(pam_handle_t* pamh, int argc, const char** argv, Prepared& prepared)
   LoadOptions options;
   options.check_ownership = true;  // never off in the module
   options.warnings = false;
-  LoadResult loaded = load_policy_file(prepared.policy_path, options);
+  // Parsed and analysed once per process (auth, account and setcred of one login share it); every
+  // call re-walks and re-checks each file the policy was built from.
+  bool reused = false;
+  LoadResult loaded = load_policy_cached(prepared.policy_path, options, &reused);
+  if (reused && prepared.arguments.debug) {
+    log_line(pamh, LOG_DEBUG, "policy " + log_value(prepared.policy_path) + " unchanged: reused");
+  }
   // Missing as seen by the trusted walk itself: a file absent below folders that passed.
   if (loaded.missing) {
     if (prepared.arguments.missing_ignore) {

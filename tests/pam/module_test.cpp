@@ -107,6 +107,38 @@ TEST_F(PamModule, DebugLogsThePolicyPath) {
   EXPECT_TRUE(contains(capture.module_lines(), "policy=" + current_policy_path()));
 }
 
+// Issue 13.7: the compiled policy is kept per process, but never served once a file it was built
+// from changed: an include edited between two calls on one handle takes effect at once.
+TEST_F(PamModule, CompiledPolicyIsReusedUntilAnIncludeChanges) {
+  const std::string policy = current_policy_path();
+  const std::string include = policy.substr(0, policy.rfind('/')) + "/cache-test.inc";
+  write_file(include, "set blocked = { bob }\n", 0644);
+  write_policy("include \"cache-test.inc\"\n" + matrix_password_factor() +
+               "deny if user in blocked\nauth password\n");
+  SyslogCapture capture;
+  Script script({"alice-pass", "alice-pass", "alice-pass"});
+  Session session("ap_debug", "alice", &script);
+  ASSERT_EQ(session.authenticate(), PAM_SUCCESS);
+  EXPECT_EQ(session.account(), PAM_SUCCESS);
+  EXPECT_TRUE(contains(capture.module_lines(), "unchanged: reused")) << capture.all_text();
+
+  write_file(include, "set blocked = { alice }\n", 0644);
+  EXPECT_EQ(session.authenticate(), PAM_AUTH_ERR) << "the edited include must be read again";
+  EXPECT_EQ(session.account(), PAM_PERM_DENIED);
+
+  // Same content again, but the folder above lost its trust: the cache must not paper over it.
+  write_file(include, "set blocked = { bob }\n", 0644);
+  ASSERT_EQ(session.authenticate(), PAM_SUCCESS);
+  const std::string folder = policy.substr(0, policy.rfind('/'));
+  struct stat before {};
+  ASSERT_EQ(stat(folder.c_str(), &before), 0);
+  ASSERT_EQ(chmod(folder.c_str(), (before.st_mode & 07777) | S_IWGRP), 0);
+  const int rc = session.authenticate();
+  ASSERT_EQ(chmod(folder.c_str(), before.st_mode & 07777), 0);
+  EXPECT_EQ(rc, PAM_AUTH_ERR) << "a group-writable policy folder is refused even when cached";
+  unlink(include.c_str());
+}
+
 TEST_F(PamModule, RetryOnTheSameHandleUsesTheLatestDecision) {
   Script script({"alice-wrong", "alice-pass"});
   Session session("ap_policy", "alice", &script);
