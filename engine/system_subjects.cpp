@@ -5,6 +5,8 @@
 #include <pwd.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <vector>
 
 #include "engine/geoip_lookup.h"
@@ -15,6 +17,45 @@ LocalTime local_time_of(std::time_t moment) {
   std::tm parts{};
   localtime_r(&moment, &parts);
   return LocalTime{parts.tm_hour * 60 + parts.tm_min, (parts.tm_wday + 6) % 7};
+}
+
+UserNameLookup passwd_user_lookup(const std::string& typed) {
+  std::vector<char> buffer(16384);
+  for (;;) {
+    passwd pw{};
+    passwd* found = nullptr;
+    const int rc = getpwnam_r(typed.c_str(), &pw, buffer.data(), buffer.size(), &found);
+    if (rc == ERANGE && buffer.size() < (1u << 20)) {
+      buffer.resize(buffer.size() * 4);
+      continue;
+    }
+    if (rc == 0 && found) return {UserNameLookup::Status::found, found->pw_name};
+    // getpwnam_r(3): these codes are also how some services say "no such name".
+    if (rc == 0 || rc == ENOENT || rc == ESRCH || rc == EBADF || rc == EPERM) {
+      return {UserNameLookup::Status::unknown, {}};
+    }
+    return {UserNameLookup::Status::error, std::string("user database unavailable: ") +
+                                               std::strerror(rc)};
+  }
+}
+
+std::optional<std::string> canonical_user_name(const std::string& typed,
+                                               const UserNameLookupFn& lookup, std::string* cause) {
+  // A name with a NUL would be looked up as its prefix: keep it as typed (the module refuses it).
+  if (typed.empty() || typed.find('\0') != std::string::npos) return typed;
+  const UserNameLookup answer = lookup(typed);
+  switch (answer.status) {
+    case UserNameLookup::Status::found:
+      if (answer.name.empty()) break;
+      return answer.name;
+    case UserNameLookup::Status::unknown:
+      return typed;
+    case UserNameLookup::Status::error:
+      if (cause) *cause = answer.name.empty() ? "user database unavailable" : answer.name;
+      return std::nullopt;
+  }
+  if (cause) *cause = "user database returned an empty name";
+  return std::nullopt;
 }
 
 SystemSubjects::SystemSubjects(const Settings& geoip, FailureCounter failures, std::time_t now)

@@ -40,6 +40,24 @@ class SystemSubjects : public SubjectSource {
   std::time_t now_;
 };
 
+// What the name service says about a typed user name.
+struct UserNameLookup {
+  enum class Status { found, unknown, error } status = Status::error;
+  std::string name;  // the account's own name (pw_name) when found; the cause on error
+};
+
+// Asks the name service; the module's lookup. Finds by name only: no DNS, no reverse lookups.
+using UserNameLookupFn = std::function<UserNameLookup(const std::string& typed)>;
+UserNameLookup passwd_user_lookup(const std::string& typed);
+
+// The one name every user condition and the audit log use: the account's own name when the
+// name service knows the typed one (so "Alice" and "alice" are one user when a case-insensitive
+// directory maps both to "alice"), else the typed bytes (an unknown user cannot log in anyway).
+// nullopt when the name service fails: the caller refuses rather than let a deny rule miss.
+std::optional<std::string> canonical_user_name(const std::string& typed,
+                                               const UserNameLookupFn& lookup = passwd_user_lookup,
+                                               std::string* cause = nullptr);
+
 // Local time of a moment, as conditions see it.
 LocalTime local_time_of(std::time_t moment);
 

@@ -158,7 +158,15 @@ int prepare(pam_handle_t* pamh, int argc, const char** argv, Prepared& prepared)
     return PAM_AUTH_ERR;
   }
 
-  prepared.request.user = std::string(user_view);
+  // The account's own name from here on: conditions, failures(), recent(), factors, the log.
+  std::string lookup_problem;
+  std::optional<std::string> canonical =
+      canonical_user_name(std::string(user_view), passwd_user_lookup, &lookup_problem);
+  if (!canonical) {
+    log_line(pamh, LOG_ERR, "user=" + log_value(user_view, 64) + " refused: " + lookup_problem);
+    return PAM_AUTH_ERR;
+  }
+  prepared.request.user = std::move(*canonical);
   prepared.request.service = service;
   prepared.request.tty = item_string(pamh, PAM_TTY);
   prepared.request.ruser = item_string(pamh, PAM_RUSER);
@@ -238,7 +246,9 @@ void record_unavailable(pam_handle_t* pamh, const char* phase, const Prepared& p
                         const std::string& note) {
   audit::AuditRecord record;
   record.service = item_string(pamh, PAM_SERVICE).substr(0, 256);
-  record.user = item_string(pamh, PAM_USER).substr(0, 256);  // never prompts for it
+  // Never prompts for it; the account's own name when known, as failures() counts by it.
+  const std::string typed = item_string(pamh, PAM_USER);
+  record.user = canonical_user_name(typed).value_or(typed).substr(0, 256);
   record.ruser = item_string(pamh, PAM_RUSER).substr(0, 256);
   record.rhost = item_string(pamh, PAM_RHOST).substr(0, 256);
   record.tty = item_string(pamh, PAM_TTY).substr(0, 256);
