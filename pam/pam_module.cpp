@@ -399,9 +399,11 @@ int guarded(pam_handle_t* pamh, const char* entry, Body&& body) noexcept {
 
 using authpolicy::pam_front::guarded;
 
-// libpam unloads the module at every pam_end: release the GeoIP databases this copy of the engine
-// cached (their maps), so hosts that authenticate again and again do not pile them up.
+// libpam unloads the module at every pam_end: release the compiled policies and the GeoIP
+// databases this copy of the engine cached, so hosts that authenticate again and again do not
+// pile them up.
 __attribute__((destructor)) static void release_engine_caches() {
+  authpolicy::pam_front::policy_cache_clear();
   if (!authpolicy::pam_front::geoip_used) return;
   try {
     authpolicy::geoip_cache_clear();

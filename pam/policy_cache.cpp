@@ -17,14 +17,14 @@ struct Entry {
   std::shared_ptr<const Policy> policy;
 };
 
-// Never destroyed: a host may call into the module from another thread while the process exits.
-std::mutex& cache_mutex() {
-  static auto* mutex = new std::mutex;
-  return *mutex;
-}
+// std::mutex is constant-initialised and has nothing to destroy. The entries live behind a
+// pointer that policy_cache_clear() frees when libpam unloads the module (at every pam_end).
+std::mutex cache_lock;
+std::map<std::string, Entry>* cache_entries = nullptr;
+
 std::map<std::string, Entry>& cache() {
-  static auto* entries = new std::map<std::string, Entry>;
-  return *entries;
+  if (cache_entries == nullptr) cache_entries = new std::map<std::string, Entry>;
+  return *cache_entries;
 }
 
 bool same_options(const LoadOptions& a, const LoadOptions& b) {
@@ -49,7 +49,7 @@ LoadResult load_policy_cached(const std::string& path, const LoadOptions& option
   if (reused != nullptr) *reused = false;
   if (!options.check_ownership) return load_policy_file(path, options);  // never cache untrusted
   {
-    std::lock_guard<std::mutex> lock(cache_mutex());
+    std::lock_guard<std::mutex> lock(cache_lock);
     auto found = cache().find(path);
     if (found != cache().end() && same_options(found->second.options, options)) {
       if (still_current(found->second)) {
@@ -65,12 +65,18 @@ LoadResult load_policy_cached(const std::string& path, const LoadOptions& option
   LoadResult loaded = load_policy_file(path, options);
   if (!loaded.policy || loaded.has_errors() || loaded.identities.empty()) return loaded;
   try {
-    std::lock_guard<std::mutex> lock(cache_mutex());
+    std::lock_guard<std::mutex> lock(cache_lock);
     cache()[path] = Entry{options, loaded.identities, loaded.policy};
   } catch (...) {
     // Out of memory for the cache: the policy just loaded is still good for this call.
   }
   return loaded;
+}
+
+void policy_cache_clear() noexcept {
+  std::lock_guard<std::mutex> lock(cache_lock);
+  delete cache_entries;
+  cache_entries = nullptr;
 }
 
 }  // namespace authpolicy::pam_front

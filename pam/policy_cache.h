@@ -15,4 +15,8 @@ namespace authpolicy::pam_front {
 LoadResult load_policy_cached(const std::string& path, const LoadOptions& options,
                               bool* reused = nullptr);
 
+// Frees every cached policy; called when libpam unloads the module, so hosts that start and end
+// PAM transactions again and again do not pile copies up.
+void policy_cache_clear() noexcept;
+
 }  // namespace authpolicy::pam_front
