@@ -1,9 +1,12 @@
 // Small helpers for sub-command arguments: "--flag VALUE" and "--flag=VALUE" forms.
 #pragma once
 
+#include <functional>
+#include <iosfwd>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace authpolicy::cli {
@@ -19,9 +22,14 @@ class ArgReader {
   bool next() {
     if (++index_ >= args_.size()) return false;
     const std::string& a = args_[index_];
+    // "--" ends the options: a policy file may be named "-x".
+    if (a == "--" && !positional_only_) {
+      positional_only_ = true;
+      return next();
+    }
     inline_value_.reset();
     const auto eq = a.find('=');
-    if (a.rfind("--", 0) == 0 && eq != std::string::npos) {
+    if (!positional_only_ && a.rfind("--", 0) == 0 && eq != std::string::npos) {
       flag_ = a.substr(0, eq);
       inline_value_ = a.substr(eq + 1);
     } else {
@@ -31,6 +39,8 @@ class ArgReader {
   }
   const std::string& flag() const { return flag_; }
   bool is_option() const { return flag_.size() > 1 && flag_[0] == '-' && !positional_only_; }
+  // True for the flag `name` given as an option (never for a file named like it after "--").
+  bool is(std::string_view name) const { return is_option() && flag_ == name; }
   std::string value() {
     if (inline_value_) return *inline_value_;
     if (index_ + 1 >= args_.size()) throw UsageError(flag_ + " needs a value");
@@ -45,5 +55,23 @@ class ArgReader {
   std::optional<std::string> inline_value_;
   bool positional_only_ = false;
 };
+
+// One sub-command's argument loop. `option` takes an option the command knows (reading its value
+// from the reader) and returns false for one it does not; `positional` takes every other argument;
+// `check` (if given) looks at the whole after the loop. Each may throw UsageError. Returns the exit
+// code to end with: kExitOk after --help (usage on `out`), kExitTrouble after a usage error
+// ("authpolicy COMMAND: why" and the usage on `err`); nothing when the command is to run.
+struct CommandText {
+  std::string_view name;   // "check"
+  std::string_view usage;  // the full usage text, ending in a newline
+};
+std::optional<int> read_arguments(const std::vector<std::string>& args, const CommandText& text,
+                                  std::ostream& out, std::ostream& err,
+                                  const std::function<bool(ArgReader&)>& option,
+                                  const std::function<void(const std::string&)>& positional,
+                                  const std::function<void()>& check = {});
+
+// "--format text|json" (and its short form "--json"): true for json.
+bool read_json_format(ArgReader& reader);
 
 }  // namespace authpolicy::cli

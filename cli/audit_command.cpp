@@ -10,9 +10,9 @@
 
 #include "audit/address_range.h"
 #include "audit/audit_store.h"
-#include "engine/load.h"
 #include "audit/time_text.h"
 #include "cli/command_registry.h"
+#include "engine/load.h"
 
 namespace authpolicy::cli {
 namespace {

@@ -20,34 +20,25 @@ int run_check(const std::vector<std::string>& args, std::ostream& out, std::ostr
   bool strict = false;
   LoadOptions options;
   std::vector<std::string> files;
-  try {
-    ArgReader reader(args);
-    while (reader.next()) {
-      const std::string& flag = reader.flag();
-      if (flag == "--help" || flag == "-h") {
-        out << kCheckUsage;
-        return 0;
-      }
-      if (flag == "--format") {
-        format = reader.value();
-      } else if (flag == "--json") {
-        format = "json";
-      } else if (flag == "--strict") {
-        strict = true;
-      } else if (flag == "--ignore-ownership") {
-        options.check_ownership = false;
-      } else if (reader.is_option()) {
-        throw UsageError("unknown option " + flag);
-      } else {
-        files.push_back(reader.raw());
-      }
-    }
-    if (format != "text" && format != "json") throw UsageError("--format takes text or json");
-    if (files.empty()) throw UsageError("no policy file given");
-  } catch (const UsageError& e) {
-    err << "authpolicy check: " << e.what() << "\n" << kCheckUsage;
-    return 2;
-  }
+  const auto end = read_arguments(
+      args, {"check", kCheckUsage}, out, err,
+      [&](ArgReader& reader) {
+        if (reader.is("--format") || reader.is("--json")) {
+          format = read_json_format(reader) ? "json" : "text";
+        } else if (reader.is("--strict")) {
+          strict = true;
+        } else if (reader.is("--ignore-ownership")) {
+          options.check_ownership = false;
+        } else {
+          return false;
+        }
+        return true;
+      },
+      [&](const std::string& file) { files.push_back(file); },
+      [&] {
+        if (files.empty()) throw UsageError("no policy file given");
+      });
+  if (end) return *end;
 
   bool unreadable = false;
   std::size_t errors = 0;

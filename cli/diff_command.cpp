@@ -28,31 +28,23 @@ int run_diff(const std::vector<std::string>& args, std::ostream& out, std::ostre
   LoadOptions options;
   std::vector<std::string> files;
   bool json = false;
-  try {
-    ArgReader reader(args);
-    while (reader.next()) {
-      const std::string flag = reader.flag();
-      if (flag == "--help" || flag == "-h") {
-        out << kDiffUsage;
-        return kExitOk;
-      }
-      if (flag == "--ignore-ownership") {
-        options.check_ownership = false;
-      } else if (flag == "--format") {
-        const std::string format = reader.value();
-        if (format != "text" && format != "json") throw UsageError("--format takes text or json");
-        json = format == "json";
-      } else if (reader.is_option()) {
-        throw UsageError("unknown option " + flag);
-      } else {
-        files.push_back(reader.raw());
-      }
-    }
-    if (files.size() != 2) throw UsageError("diff takes two policy files: OLD NEW");
-  } catch (const UsageError& e) {
-    err << "authpolicy diff: " << e.what() << "\n" << kDiffUsage;
-    return kExitTrouble;
-  }
+  const auto end = read_arguments(
+      args, {"diff", kDiffUsage}, out, err,
+      [&](ArgReader& reader) {
+        if (reader.is("--ignore-ownership")) {
+          options.check_ownership = false;
+        } else if (reader.is("--format")) {
+          json = read_json_format(reader);
+        } else {
+          return false;
+        }
+        return true;
+      },
+      [&](const std::string& file) { files.push_back(file); },
+      [&] {
+        if (files.size() != 2) throw UsageError("diff takes two policy files: OLD NEW");
+      });
+  if (end) return *end;
   const LoadResult before = load_policy_file(files[0], options);
   const LoadResult after = load_policy_file(files[1], options);
   for (const auto* loaded : {&before, &after}) {
@@ -101,8 +93,8 @@ int run_diff(const std::vector<std::string>& args, std::ostream& out, std::ostre
   return kExitRefused;
 }
 
-const RegisterCommand registration{"diff", "compare what two policies decide, situation by situation",
-                                   run_diff};
+const RegisterCommand registration{
+    "diff", "compare what two policies decide, situation by situation", run_diff};
 
 }  // namespace
 }  // namespace authpolicy::cli

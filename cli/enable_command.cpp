@@ -88,46 +88,46 @@ struct Options {
   std::vector<std::string> services;
 };
 
-// Parses the options all three commands share; returns false after printing help.
-bool parse_options(const std::vector<std::string>& args, const char* usage, Options& o,
-                   std::ostream& out) {
-  ArgReader reader(args);
-  while (reader.next()) {
-    const std::string& flag = reader.flag();
-    if (flag == "--help" || flag == "-h") {
-      out << usage;
-      return false;
-    }
-    if (flag == "--dry-run") {
-      o.dry_run = true;
-    } else if (flag == "--missing-ignore") {
-      o.missing_ignore = true;
-    } else if (flag == "--json") {
-      o.json = true;
-    } else if (flag == "--all") {
-      o.all = true;
-    } else if (flag == "--pam-dir") {
-      o.pam_dir = reader.value();
-    } else if (flag == "--policy-dir") {
-      o.policy_dir = reader.value();
-    } else if (flag == "--state-dir") {
-      o.state_dir = reader.value();
-    } else if (flag == "--module") {
-      o.module = reader.value();
-    } else if (flag == "--sshd-config") {
-      o.sshd_config = reader.value();
-    } else if (reader.is_option()) {
-      throw UsageError("unknown option " + flag);
-    } else {
-      const std::string& name = reader.raw();
-      if (name.empty() || name[0] == '.' || name.find('/') != std::string::npos ||
-          name.size() > 255) {
-        throw UsageError("not a PAM service name: " + name);
-      }
-      o.services.push_back(name);
-    }
-  }
-  return true;
+// Reads the options enable, disable and status share; `check` looks at the whole. Returns the exit
+// code to end with (after --help or a usage error), or nothing when the command is to run.
+std::optional<int> parse_options(const std::vector<std::string>& args, const CommandText& text,
+                                 Options& o, std::ostream& out, std::ostream& err,
+                                 const std::function<void()>& check) {
+  return read_arguments(
+      args, text, out, err,
+      [&](ArgReader& reader) {
+        const std::string& flag = reader.flag();
+        if (flag == "--dry-run") {
+          o.dry_run = true;
+        } else if (flag == "--missing-ignore") {
+          o.missing_ignore = true;
+        } else if (flag == "--json") {
+          o.json = true;
+        } else if (flag == "--all") {
+          o.all = true;
+        } else if (flag == "--pam-dir") {
+          o.pam_dir = reader.value();
+        } else if (flag == "--policy-dir") {
+          o.policy_dir = reader.value();
+        } else if (flag == "--state-dir") {
+          o.state_dir = reader.value();
+        } else if (flag == "--module") {
+          o.module = reader.value();
+        } else if (flag == "--sshd-config") {
+          o.sshd_config = reader.value();
+        } else {
+          return false;
+        }
+        return true;
+      },
+      [&](const std::string& name) {
+        if (name.empty() || name[0] == '.' || name.find('/') != std::string::npos ||
+            name.size() > 255) {
+          throw UsageError("not a PAM service name: " + name);
+        }
+        o.services.push_back(name);
+      },
+      check);
 }
 
 // The policy's errors as compiler-style text, or empty when it may be used.
@@ -218,13 +218,10 @@ std::vector<std::string> sshd_problems(const std::string& path);
 
 int run_enable(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   Options o;
-  try {
-    if (!parse_options(args, kEnableUsage, o, out)) return kExitOk;
+  const auto end = parse_options(args, {"enable", kEnableUsage}, o, out, err, [&] {
     if (o.services.empty()) throw UsageError("no service given");
-  } catch (const UsageError& e) {
-    err << "authpolicy enable: " << e.what() << "\n" << kEnableUsage;
-    return kExitTrouble;
-  }
+  });
+  if (end) return *end;
 
   // Everything is checked before anything is written.
   std::vector<FilePlan> plans;
@@ -354,13 +351,10 @@ std::vector<std::string> files_with_markers(const std::string& pam_dir) {
 
 int run_disable(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   Options o;
-  try {
-    if (!parse_options(args, kDisableUsage, o, out)) return kExitOk;
+  const auto end = parse_options(args, {"disable", kDisableUsage}, o, out, err, [&] {
     if (o.services.empty() == !o.all) throw UsageError("give SERVICE... or --all");
-  } catch (const UsageError& e) {
-    err << "authpolicy disable: " << e.what() << "\n" << kDisableUsage;
-    return kExitTrouble;
-  }
+  });
+  if (end) return *end;
   std::vector<std::string> files;
   if (o.all) {
     files = files_with_markers(o.pam_dir);
@@ -528,12 +522,7 @@ void secret_problems(const Policy& policy, std::vector<std::string>& problems) {
 
 int run_status(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   Options o;
-  try {
-    if (!parse_options(args, kStatusUsage, o, out)) return kExitOk;
-  } catch (const UsageError& e) {
-    err << "authpolicy status: " << e.what() << "\n" << kStatusUsage;
-    return kExitTrouble;
-  }
+  if (const auto end = parse_options(args, {"status", kStatusUsage}, o, out, err, {})) return *end;
   std::set<std::string> services;
   for (const char* entry : {"sudo", "su", "sshd", "login"}) {
     for (const auto& s : entry_point_services(entry)) services.insert(s);

@@ -31,33 +31,29 @@ int run_eval(const std::vector<std::string>& args, std::ostream& out, std::ostre
   std::string file;
   Situation situation;
   bool json = false;
-  try {
-    ArgReader reader(args);
-    while (reader.next()) {
-      const std::string flag = reader.flag();
-      if (flag == "--help" || flag == "-h") {
-        out << kEvalUsage;
-        return 0;
-      }
-      if (flag.rfind("--", 0) == 0 && Situation::is_knob(flag.substr(2))) {
-        situation.set(flag.substr(2), reader.value(), flag);
-      } else if (flag == "--json") {
-        json = true;
-      } else if (flag == "--ignore-ownership") {
-        options.check_ownership = false;
-      } else if (reader.is_option()) {
-        throw UsageError("unknown option " + flag);
-      } else if (file.empty()) {
-        file = reader.raw();
-      } else {
-        throw UsageError("eval takes one policy file");
-      }
-    }
-    if (file.empty()) throw UsageError("no policy file given");
-  } catch (const UsageError& e) {
-    err << "authpolicy eval: " << e.what() << "\n" << kEvalUsage;
-    return 2;
-  }
+  const auto end = read_arguments(
+      args, {"eval", kEvalUsage}, out, err,
+      [&](ArgReader& reader) {
+        const std::string& flag = reader.flag();
+        if (flag.rfind("--", 0) == 0 && Situation::is_knob(flag.substr(2))) {
+          situation.set(flag.substr(2), reader.value(), flag);
+        } else if (reader.is("--json")) {
+          json = true;
+        } else if (reader.is("--ignore-ownership")) {
+          options.check_ownership = false;
+        } else {
+          return false;
+        }
+        return true;
+      },
+      [&](const std::string& name) {
+        if (!file.empty()) throw UsageError("eval takes one policy file");
+        file = name;
+      },
+      [&] {
+        if (file.empty()) throw UsageError("no policy file given");
+      });
+  if (end) return *end;
   const LoadResult result = load_policy_file(file, options);
   if (!result.policy) {
     for (const auto& d : result.diagnostics) {
@@ -79,10 +75,12 @@ int run_eval(const std::vector<std::string>& args, std::ostream& out, std::ostre
 
   if (json) {
     nlohmann::json unknown = nlohmann::json::array();
-    for (const auto& u : d.unknowns) unknown.push_back({{"condition", u.condition}, {"cause", u.cause}});
+    for (const auto& u : d.unknowns)
+      unknown.push_back({{"condition", u.condition}, {"cause", u.cause}});
     nlohmann::json attempts = nlohmann::json::array();
     for (const auto& a : d.attempts) {
-      attempts.push_back({{"name", a.name}, {"outcome", to_string(a.outcome)}, {"detail", a.detail}});
+      attempts.push_back(
+          {{"name", a.name}, {"outcome", to_string(a.outcome)}, {"detail", a.detail}});
     }
     nlohmann::json report = {
         {"decision", d.permit ? "permit" : "deny"},
@@ -100,7 +98,8 @@ int run_eval(const std::vector<std::string>& args, std::ostream& out, std::ostre
     out << "reason:   " << d.reason << "\n";
     std::string asked;
     for (const auto& a : d.attempts) {
-      asked += (asked.empty() ? "" : ", ") + a.name + " (" + std::string(to_string(a.outcome)) + ")";
+      asked +=
+          (asked.empty() ? "" : ", ") + a.name + " (" + std::string(to_string(a.outcome)) + ")";
     }
     out << "asked:    " << (asked.empty() ? "nothing" : asked) << "\n";
     for (const auto& u : d.unknowns) out << "unknown:  " << u.condition << ": " << u.cause << "\n";

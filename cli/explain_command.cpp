@@ -51,7 +51,8 @@ std::string combinations_text(const Policy& policy, const Explanation::Row& row)
   for (auto combination : row.accepted) {
     std::sort(combination.begin(), combination.end(),
               [&](const std::string& a, const std::string& b) { return order(a) < order(b); });
-    alternatives.push_back(combination.empty() ? "nothing asked (permit)" : join(combination, " + "));
+    alternatives.push_back(combination.empty() ? "nothing asked (permit)"
+                                               : join(combination, " + "));
   }
   return join(alternatives, ", or ");
 }
@@ -59,28 +60,21 @@ std::string combinations_text(const Policy& policy, const Explanation::Row& row)
 int run_explain(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   LoadOptions options;
   std::string file;
-  try {
-    ArgReader reader(args);
-    while (reader.next()) {
-      if (reader.flag() == "--help" || reader.flag() == "-h") {
-        out << kExplainUsage;
-        return 0;
-      }
-      if (reader.flag() == "--ignore-ownership") {
+  const auto end = read_arguments(
+      args, {"explain", kExplainUsage}, out, err,
+      [&](ArgReader& reader) {
+        if (!reader.is("--ignore-ownership")) return false;
         options.check_ownership = false;
-      } else if (reader.is_option()) {
-        throw UsageError("unknown option " + reader.flag());
-      } else if (file.empty()) {
-        file = reader.raw();
-      } else {
-        throw UsageError("explain takes one file");
-      }
-    }
-    if (file.empty()) throw UsageError("no policy file given");
-  } catch (const UsageError& e) {
-    err << "authpolicy explain: " << e.what() << "\n" << kExplainUsage;
-    return 2;
-  }
+        return true;
+      },
+      [&](const std::string& name) {
+        if (!file.empty()) throw UsageError("explain takes one file");
+        file = name;
+      },
+      [&] {
+        if (file.empty()) throw UsageError("no policy file given");
+      });
+  if (end) return *end;
   const LoadResult result = load_policy_file(file, options);
   if (!result.policy) {
     for (const auto& d : result.diagnostics) {
@@ -122,10 +116,9 @@ int run_explain(const std::vector<std::string>& args, std::ostream& out, std::os
   }
   if (answers.size() > 1) out << "  otherwise:\n      " << text(*largest) << "\n";
   if (!explanation.complete) out << "\n(too many situations to list them all)\n";
-  const bool presence = std::any_of(policy.factors.begin(), policy.factors.end(),
-                                    [](const FactorSpec& f) {
-                                      return f.used && f.presence && !f.remote_allowed;
-                                    });
+  const bool presence =
+      std::any_of(policy.factors.begin(), policy.factors.end(),
+                  [](const FactorSpec& f) { return f.used && f.presence && !f.remote_allowed; });
   if (presence) {
     out << "\nnote: ";
     std::vector<std::string> names;

@@ -32,7 +32,9 @@ struct FileError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-std::string errno_text() { return std::strerror(errno); }
+std::string errno_text() {
+  return std::strerror(errno);
+}
 
 class Fd {
  public:
@@ -89,8 +91,9 @@ std::string formatted(const std::string& text, const std::string& name) {
   const grammar::FormatResult again = grammar::format_policy_text(*result.text);
   if (!after.file || grammar::syntax_dump(*before.file) != grammar::syntax_dump(*after.file) ||
       !again.text || *again.text != *result.text) {
-    throw FileError(name + ": the formatter would change what this policy says; left as it is "
-                           "(please report this as a bug)");
+    throw FileError(name +
+                    ": the formatter would change what this policy says; left as it is "
+                    "(please report this as a bug)");
   }
   return *result.text;
 }
@@ -126,27 +129,18 @@ void replace_file(const std::string& path, const struct stat& st, const std::str
 int run_fmt(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   bool check = false;
   std::vector<std::string> files;
-  try {
-    ArgReader reader(args);
-    while (reader.next()) {
-      const std::string& flag = reader.flag();
-      if (flag == "--help" || flag == "-h") {
-        out << kFmtUsage;
-        return kExitOk;
-      }
-      if (flag == "--check") {
+  const auto end = read_arguments(
+      args, {"fmt", kFmtUsage}, out, err,
+      [&](ArgReader& reader) {
+        if (!reader.is("--check")) return false;
         check = true;
-      } else if (reader.is_option()) {
-        throw UsageError("unknown option " + flag);
-      } else {
-        files.push_back(reader.raw());
-      }
-    }
-    if (files.empty()) throw UsageError("no policy file given");
-  } catch (const UsageError& e) {
-    err << "authpolicy fmt: " << e.what() << "\n" << kFmtUsage;
-    return kExitTrouble;
-  }
+        return true;
+      },
+      [&](const std::string& file) { files.push_back(file); },
+      [&] {
+        if (files.empty()) throw UsageError("no policy file given");
+      });
+  if (end) return *end;
 
   bool trouble = false;
   bool would_change = false;

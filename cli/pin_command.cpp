@@ -21,7 +21,9 @@
 
 namespace authpolicy::cli {
 
-std::optional<authpolicy::Settings> common_tpm_settings() { return load_common_settings("tpm"); }
+std::optional<authpolicy::Settings> common_tpm_settings() {
+  return load_common_settings("tpm");
+}
 
 namespace {
 

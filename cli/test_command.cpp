@@ -90,8 +90,8 @@ TestFile parse_test_file(std::istream& in, const std::string& path) {
   TestCase* current = nullptr;
   auto finish = [&] {
     if (current && !current->expect_permit) {
-      throw TestFileError{current->line, "case '" + current->name +
-                                             "' has no 'expect permit' or 'expect deny'"};
+      throw TestFileError{current->line,
+                          "case '" + current->name + "' has no 'expect permit' or 'expect deny'"};
     }
   };
   while (std::getline(in, text)) {
@@ -160,32 +160,23 @@ int run_test(const std::vector<std::string>& args, std::ostream& out, std::ostre
   std::string format = "text";
   LoadOptions options;
   std::vector<std::string> files;
-  try {
-    ArgReader reader(args);
-    while (reader.next()) {
-      const std::string& flag = reader.flag();
-      if (flag == "--help" || flag == "-h") {
-        out << kTestUsage;
-        return kExitOk;
-      }
-      if (flag == "--format") {
-        format = reader.value();
-      } else if (flag == "--json") {
-        format = "json";
-      } else if (flag == "--ignore-ownership") {
-        options.check_ownership = false;
-      } else if (reader.is_option()) {
-        throw UsageError("unknown option " + flag);
-      } else {
-        files.push_back(reader.raw());
-      }
-    }
-    if (format != "text" && format != "json") throw UsageError("--format takes text or json");
-    if (files.empty()) throw UsageError("no .test file given");
-  } catch (const UsageError& e) {
-    err << "authpolicy test: " << e.what() << "\n" << kTestUsage;
-    return kExitTrouble;
-  }
+  const auto end = read_arguments(
+      args, {"test", kTestUsage}, out, err,
+      [&](ArgReader& reader) {
+        if (reader.is("--format") || reader.is("--json")) {
+          format = read_json_format(reader) ? "json" : "text";
+        } else if (reader.is("--ignore-ownership")) {
+          options.check_ownership = false;
+        } else {
+          return false;
+        }
+        return true;
+      },
+      [&](const std::string& file) { files.push_back(file); },
+      [&] {
+        if (files.empty()) throw UsageError("no .test file given");
+      });
+  if (end) return *end;
 
   bool trouble = false;
   std::size_t passed = 0;
@@ -254,20 +245,22 @@ int run_test(const std::vector<std::string>& args, std::ostream& out, std::ostre
       json_cases.push_back({{"name", test.name},
                             {"line", test.line},
                             {"ok", ok},
-                            {"expected", {{"decision", *test.expect_permit ? "permit" : "deny"},
-                                          {"asked", test.expect_asked
-                                                        ? nlohmann::json(*test.expect_asked)
-                                                        : nlohmann::json(nullptr)}}},
-                            {"got", {{"decision", d.permit ? "permit" : "deny"},
-                                     {"asked", asked},
-                                     {"reason", d.reason},
-                                     {"unknown", unknown}}}});
+                            {"expected",
+                             {{"decision", *test.expect_permit ? "permit" : "deny"},
+                              {"asked", test.expect_asked ? nlohmann::json(*test.expect_asked)
+                                                          : nlohmann::json(nullptr)}}},
+                            {"got",
+                             {{"decision", d.permit ? "permit" : "deny"},
+                              {"asked", asked},
+                              {"reason", d.reason},
+                              {"unknown", unknown}}}});
       if (ok || format == "json") continue;
       out << path << ":" << test.line << ": FAIL " << test.name << "\n"
           << "  expected: " << expected << "\n"
           << "  got:      " << got << "\n"
           << "  reason:   " << d.reason << "\n";
-      for (const auto& u : d.unknowns) out << "  unknown:  " << u.condition << ": " << u.cause << "\n";
+      for (const auto& u : d.unknowns)
+        out << "  unknown:  " << u.condition << ": " << u.cause << "\n";
     }
     passed += file_passed;
     failed += file_failed;
