@@ -133,6 +133,24 @@ audit_last_id() {
   sqlite3 "$work/audit/audit.db" 'SELECT coalesce(max(id), 0) FROM decisions'
 }
 
+# Counts one scenario as passed when `problems` is empty, else prints them with what ssh and
+# sshd said.
+report() {
+  local name=$1 took=$2 service=$3
+  if [[ ${#problems[@]} == 0 ]]; then
+    printf 'PASS: %-52s (%s s)\n' "$name" "$took"
+    passed=$((passed + 1))
+    return
+  fi
+  printf 'FAIL: %s\n' "$name"
+  local p
+  for p in "${problems[@]}"; do printf '      %s\n' "$p"; done
+  printf '      ssh stderr: %s\n' "$(tr '\n' ' ' < "$work/ssh.err")"
+  printf '      sshd log (last lines):\n'
+  tail -n 8 "$work/$service.log" | sed 's/^/        /'
+  failed=$((failed + 1))
+}
+
 # scenario NAME SOURCE PASSWORD CODE_MODE EXPECT PROMPTS [LOG_CHECK...]
 #   EXPECT: login (exit 0, `id -un` prints the user) or refused (exit 255, "Permission denied")
 #   PROMPTS: the kinds of prompt the askpass must have seen, in order, e.g. "password code";
@@ -200,18 +218,7 @@ scenario() {
       problems+=("audit row: '$row', expected '$source $user $service $want_decision'")
   fi
 
-  if [[ ${#problems[@]} == 0 ]]; then
-    printf 'PASS: %-52s (%s s)\n' "$name" "$took"
-    passed=$((passed + 1))
-  else
-    printf 'FAIL: %s\n' "$name"
-    local p
-    for p in "${problems[@]}"; do printf '      %s\n' "$p"; done
-    printf '      ssh stderr: %s\n' "$(tr '\n' ' ' < "$work/ssh.err")"
-    printf '      sshd log (last lines):\n'
-    tail -n 8 "$work/$service.log" | sed 's/^/        /'
-    failed=$((failed + 1))
-  fi
+  report "$name" "$took" "$service"
 }
 
 # Each accepted code must be for a later time step than the one before (replay protection): the
@@ -312,17 +319,7 @@ stock_scenario() {
           problems+=("no phase=account line with '${check#account:}'") ;;
     esac
   done
-  if [[ ${#problems[@]} == 0 ]]; then
-    printf 'PASS: %-52s (%s s)\n' "$name" "$took"
-    passed=$((passed + 1))
-  else
-    printf 'FAIL: %s\n' "$name"
-    local p
-    for p in "${problems[@]}"; do printf '      %s\n' "$p"; done
-    printf '      ssh stderr: %s\n' "$(tr '\n' ' ' < "$work/ssh.err")"
-    tail -n 8 "$work/$sshd_service.log" | sed 's/^/        /'
-    failed=$((failed + 1))
-  fi
+  report "$name" "$took" "$sshd_service"
 }
 
 stock_scenario "stock config, untrusted: password method, code prompt fed the password" \
