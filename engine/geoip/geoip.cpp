@@ -12,6 +12,8 @@
 #include <cstring>
 #include <utility>
 
+#include "base/file_trust.h"
+
 namespace authpolicy {
 
 struct GeoIpDatabase::Handle {
@@ -328,22 +330,42 @@ std::shared_ptr<const GeoIpDatabase> GeoIpDatabase::open(const std::string& path
     return nullptr;
   };
   if (path.empty()) return fail("no file configured");
-  // Only regular files: opening a FIFO would block the login, a directory cannot be mapped.
-  struct stat file_status {};
-  if (::stat(path.c_str(), &file_status) != 0) {
-    return fail(std::string("cannot open: ") + std::strerror(errno));
+  // The answers decide logins, so the file is trusted like a policy: root-owned, not writable by
+  // group or others, in folders only root can change (base/file_trust.h). Missing or unreadable
+  // keep their plain wording; an untrusted file says which component broke which rule.
+  const TrustedFile file = open_trusted(path, TrustRules{});
+  switch (file.status) {
+    case TrustStatus::ok:
+      break;
+    case TrustStatus::missing:
+    case TrustStatus::io_error:
+      if (file.error_number != 0 && file.error_number != ENOTDIR) {
+        return fail(std::string("cannot open: ") + std::strerror(file.error_number));
+      }
+      return fail("cannot open: " + file.reason);
+    case TrustStatus::unsafe:
+      // Only regular files: a FIFO would block the login, a directory cannot be mapped.
+      if (file.reason.ends_with(" is not a regular file")) {
+        return fail("not a regular file");
+      }
+      return fail("refused: " + file.reason);
   }
-  if (!S_ISREG(file_status.st_mode)) return fail("not a regular file");
-  if (file_status.st_size == 0) return fail("empty file, not a MaxMind DB file");
+  if (file.info.st_size == 0) return fail("empty file, not a MaxMind DB file");
 
+  // libmaxminddb opens by name: the descriptor's /proc/self/fd link re-opens the very file that
+  // was checked, whatever happens to the path meanwhile.
+  const std::string checked = "/proc/self/fd/" + std::to_string(file.fd());
   auto handle = std::make_unique<Handle>();
   errno = 0;
-  int status = MMDB_open(path.c_str(), MMDB_MODE_MMAP, &handle->mmdb);
+  int status = MMDB_open(checked.c_str(), MMDB_MODE_MMAP, &handle->mmdb);
   int saved_errno = errno;
   if (status != MMDB_SUCCESS) {
     // MMDB_open has already released what it allocated; the zeroed struct is safe to close.
     handle->mmdb = MMDB_s{};
     return fail(describe_open_failure(status, saved_errno));
+  }
+  if (handle->mmdb.file_size != static_cast<ssize_t>(file.info.st_size)) {
+    return fail("changed while it was being opened");
   }
 
   const MMDB_s& mmdb = handle->mmdb;
@@ -498,11 +520,6 @@ GeoProbe GeoIpDatabase::probe(const std::string& path, GeoLayout layout, bool fo
   }
   if (info.ip_version == 4) {
     report.warnings.push_back(where + " is IPv4-only; lookups for IPv6 clients will be unknown");
-  }
-  struct stat file_status {};
-  if (::stat(path.c_str(), &file_status) == 0 && (file_status.st_mode & (S_IWGRP | S_IWOTH))) {
-    report.warnings.push_back(where +
-                              " is writable by group or others, who could change the answers");
   }
   return report;
 }

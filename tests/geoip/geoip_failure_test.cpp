@@ -223,14 +223,94 @@ TEST_F(GeoIpFailureTest, ProbeWarnsAboutWrongTypeAndIpv4Only) {
   EXPECT_NE(v4.warnings[0].find("IPv4-only"), std::string::npos);
 }
 
-TEST_F(GeoIpFailureTest, ProbeWarnsAboutAWritableDatabase) {
-  std::string path = make_temp_dir() + "/writable.mmdb";
-  std::filesystem::copy_file(db("country-v6.mmdb"), path);
-  ASSERT_EQ(chmod(path.c_str(), 0666), 0);
-  GeoProbe report = GeoIpDatabase::probe(path);
-  ASSERT_TRUE(report.readable);
-  ASSERT_EQ(report.warnings.size(), 1u);
-  EXPECT_NE(report.warnings[0].find("writable by group or others"), std::string::npos);
+// Issue #13: the answers decide logins, so a database is trusted like a policy file (root-owned,
+// not writable by group or others, every folder above it root's alone). Anything else is
+// refused: lookups are unknown with the reason, and probe() (what `authpolicy check` reports as
+// W109) says the same.
+class GeoIpTrustTest : public GeoIpFilesTest {
+ protected:
+  void SetUp() override {
+    GeoIpFilesTest::SetUp();
+    ASSERT_EQ(geteuid(), 0u) << "the trust tests chown files: run them as root";
+    folder_ = make_temp_dir();
+    ASSERT_EQ(chmod(folder_.c_str(), 0755), 0);
+  }
+  // A copy of a good country database at `name` below the temporary folder, with `mode`.
+  std::string copy(const std::string& name, mode_t mode) {
+    const std::string path = folder_ + "/" + name;
+    std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+    std::filesystem::copy_file(db("country-v6.mmdb"), path);
+    EXPECT_EQ(chmod(path.c_str(), mode), 0);
+    return path;
+  }
+  // Refused by open, unknown with the reason through the cache, and probe() names it too.
+  void ExpectRefused(const std::string& path, const std::string& why) {
+    ExpectOpenFails(path, "refused: " + why);
+    GeoIpSettings settings;
+    settings.country_path = path;
+    geoip_cache_clear();
+    const GeoLookup lookup = lookup_country(settings, "81.2.69.160");
+    EXPECT_EQ(lookup.kind, GeoLookup::unknown);
+    EXPECT_NE(lookup.cause.find(why), std::string::npos) << lookup.cause;
+    const GeoProbe report = GeoIpDatabase::probe(path);
+    EXPECT_FALSE(report.readable);
+    EXPECT_NE(report.problem.find(path + ": refused: " + why), std::string::npos) << report.problem;
+  }
+  std::string folder_;
+};
+
+TEST_F(GeoIpTrustTest, RootOwnedDatabaseInRootFoldersIsUsed) {
+  // The control for the refusals below: the same file, trusted, answers.
+  const std::string path = copy("good/country.mmdb", 0644);
+  GeoIpSettings settings;
+  settings.country_path = path;
+  geoip_cache_clear();
+  const GeoLookup lookup = lookup_country(settings, "81.2.69.160");
+  EXPECT_EQ(lookup.kind, GeoLookup::value) << lookup.cause;
+  EXPECT_EQ(lookup.text, "GB");
+}
+
+TEST_F(GeoIpTrustTest, GroupOrOtherWritableDatabaseIsRefused) {
+  const std::string group = copy("group.mmdb", 0664);
+  ExpectRefused(group, group + " is writable by its group (mode 0664)");
+  const std::string others = copy("others.mmdb", 0666);
+  ExpectRefused(others, others + " is writable by others (mode 0666)");
+}
+
+TEST_F(GeoIpTrustTest, DatabaseNotOwnedByRootIsRefused) {
+  const std::string path = copy("nobody.mmdb", 0644);
+  ASSERT_EQ(chown(path.c_str(), 65534, 65534), 0);
+  ExpectRefused(path, path + " is owned by uid 65534, not root");
+}
+
+TEST_F(GeoIpTrustTest, DatabaseInAUserOwnedFolderIsRefused) {
+  // The user cannot write the file, but can rename another in its place.
+  const std::string path = copy("home/country.mmdb", 0644);
+  ASSERT_EQ(chown((folder_ + "/home").c_str(), 65534, 65534), 0);
+  ExpectRefused(path, "folder " + folder_ + "/home is owned by uid 65534, not root");
+}
+
+TEST_F(GeoIpTrustTest, DatabaseInAGroupWritableFolderIsRefused) {
+  const std::string path = copy("shared/country.mmdb", 0644);
+  ASSERT_EQ(chmod((folder_ + "/shared").c_str(), 0775), 0);
+  ExpectRefused(path, "folder " + folder_ + "/shared is writable by its group (mode 0775)");
+}
+
+TEST_F(GeoIpTrustTest, SymlinkIntoAUserFolderIsRefusedAndRootsOwnIsFollowed) {
+  // geoipupdate-style installs link a fixed name to the current file: root's link is followed.
+  const std::string real = copy("db/country-2026.mmdb", 0644);
+  const std::string link = folder_ + "/db/country.mmdb";
+  ASSERT_EQ(symlink(real.c_str(), link.c_str()), 0);
+  GeoIpSettings settings;
+  settings.country_path = link;
+  geoip_cache_clear();
+  EXPECT_EQ(lookup_country(settings, "81.2.69.160").kind, GeoLookup::value);
+
+  const std::string user = copy("home/country.mmdb", 0644);
+  ASSERT_EQ(chown((folder_ + "/home").c_str(), 65534, 65534), 0);
+  const std::string into_home = folder_ + "/db/home.mmdb";
+  ASSERT_EQ(symlink(user.c_str(), into_home.c_str()), 0);
+  ExpectRefused(into_home, "folder " + folder_ + "/home is owned by uid 65534, not root");
 }
 
 }  // namespace
