@@ -9,6 +9,8 @@
 #   KEEP_DIR: keep the callgrind.out files there (callgrind_annotate shows where the cost goes).
 #   WARM=N (environment): N logins before the counted one instead of 2, to count a login that
 #   finds a longer write-ahead log (the audit log's steady state; see docs/cost.md).
+#   BENCH_USER (environment): the account that logs in, default nobody; it must exist (as in
+#   compare.sh: a real host's user is known to the name service).
 #   RUNS=N (environment): count N consecutive pam_policy.so logins and print their mean and
 #   largest count too (the write-ahead log grows and is truncated over a cycle of logins).
 set -euo pipefail
@@ -23,13 +25,15 @@ for need in "$module" "$wrapper" "$matrix" /usr/bin/pamtester; do
   [[ -e "$need" ]] || { echo "callgrind.sh: missing $need" >&2; exit 2; }
 done
 [[ $(id -u) == 0 ]] || { echo "callgrind.sh: run as root (policy files must be root-owned)" >&2; exit 2; }
+user=${BENCH_USER:-nobody}
+getent passwd "$user" > /dev/null || { echo "callgrind.sh: no account $user (set BENCH_USER)" >&2; exit 2; }
 
 work=$(mktemp -d /tmp/ap-pam-callgrind.XXXXXX)
 trap '[[ -n "${KEEP_WORK:-}" ]] || rm -rf "$work"' EXIT
 chmod 755 "$work"
 mkdir "$work/pam.d" "$work/audit"
 chmod 700 "$work/audit"
-printf 'alice:alice-pass:policy_only\nalice:alice-pass:matrix_only\n' > "$work/passdb"
+printf '%s:bench-pass:policy_only\n%s:bench-pass:matrix_only\n' "$user" "$user" > "$work/passdb"
 cat > "$work/bench.pol" <<POL
 factor password { module = "$matrix"; arguments = "passdb=$work/passdb" }
 auth password
@@ -43,8 +47,8 @@ echo "auth required pam_deny.so" > "$work/pam.d/other"
 login() {  # login SERVICE [valgrind arguments...]: one pamtester process; fails the script if denied
   local service=$1
   shift
-  echo alice-pass | LD_PRELOAD="$wrapper" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$work/pam.d" \
-    "$@" pamtester "$service" alice authenticate > "$work/$service.out" 2>&1 ||
+  echo bench-pass | LD_PRELOAD="$wrapper" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$work/pam.d" \
+    "$@" pamtester "$service" "$user" authenticate > "$work/$service.out" 2>&1 ||
     { echo "callgrind.sh: $service login failed:" >&2; cat "$work/$service.out" >&2; exit 1; }
 }
 
