@@ -21,7 +21,8 @@ namespace {
 
 constexpr std::int64_t kAutoPruneEvery = 1000;  // decisions between retention passes
 constexpr std::int64_t kAutoPruneBatch = 2000;  // at most this many old decisions per pass
-constexpr int kCheckpointFrames = 256;          // WAL pages (1 MiB) before the writer truncates
+constexpr off_t kCheckpointFrames = 64;  // WAL frames before a writer checkpoints (docs/cost.md)
+constexpr off_t kWalFrameBytes = 4096 + 24;  // a frame of the default page size, with its header
 
 std::string errno_text(int error) {
   return std::strerror(error);
@@ -46,33 +47,24 @@ int busy_wait(void* context, int attempt) {
   return 1;
 }
 
-// sqlite's WAL hook (replaces auto-checkpointing): remembers how many frames the WAL holds.
-int remember_wal_size(void* context, sqlite3*, const char*, int frames) {
-  static_cast<AuditStore::Impl*>(context)->wal_frames = frames;
-  return SQLITE_OK;
-}
-
-// Keeps the WAL short so that opening stays cheap (a connection that finds no other one open
-// rebuilds the WAL index by reading the whole WAL). Never waits for other processes. The copy
-// (with its fsyncs) runs as a passive checkpoint, which does not block other writers; only when
-// everything is copied does a truncating checkpoint take the write lock, briefly. (Only a
-// truncating or restarting checkpoint can start the WAL over: a passive one leaves that to the
-// next writer of the same connection, and the next process's recovery forgets what was copied.)
-// Every WAL frame costs a login that opens the log alone ~5,500 instructions of recovery
-// (docs/cost.md); truncating every 64 frames measured cheaper per login, but the truncating
-// checkpoint holds the write lock while it copies, with fsyncs, what others appended since the
-// passive one, and under the 32-writer load test that was not yet shown harmless: 256 stays.
-void checkpoint_if_due(AuditStore::Impl& impl) {
-  if (impl.wal_frames < kCheckpointFrames) return;
-  impl.wal_frames = 0;
+// Keeps the WAL short, so that opening stays cheap: a connection that finds no other one open
+// (the usual case: one per login) rebuilds the WAL index by reading and checksumming every valid
+// WAL frame, ~3 us each (docs/cost.md). Before its own write, a writer that finds a long WAL
+// copies it into the database with a passive checkpoint, which takes no write lock and never
+// waits (copy and fsyncs run beside other writers). When that copied everything, the write that
+// follows starts the WAL over from its first frame (sqlite restarts it when all of it is in the
+// database and no reader still uses it), and `journal_size_limit = 0` then cuts the file down to
+// that transaction's frames, so the file's size tracks the WAL's length. When other writers
+// appended meanwhile or a reader holds an old snapshot, nothing is restarted and the next writer
+// tries again. (A checkpoint after the write cannot restart the WAL: the next process's
+// recovery forgets what was copied. A truncating checkpoint would hold the write lock while it
+// copies, with fsyncs, what others appended since.)
+void checkpoint_if_long(AuditStore::Impl& impl) {
+  struct stat info {};
+  if (stat((impl.path + "-wal").c_str(), &info) != 0) return;
+  if (info.st_size < kCheckpointFrames * kWalFrameBytes) return;
   sqlite3_busy_handler(impl.db, nullptr, nullptr);
-  int log_frames = 0;
-  int copied_frames = 0;
-  int rc = sqlite3_wal_checkpoint_v2(impl.db, "main", SQLITE_CHECKPOINT_PASSIVE, &log_frames,
-                                     &copied_frames);
-  if (rc == SQLITE_OK && log_frames == copied_frames) {
-    sqlite3_wal_checkpoint_v2(impl.db, "main", SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
-  }
+  sqlite3_wal_checkpoint_v2(impl.db, "main", SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
   sqlite3_busy_handler(impl.db, busy_wait, &impl);
 }
 
@@ -244,16 +236,16 @@ Status open_impl(AuditStore::Impl& impl) {
   sqlite3_file_control(impl.db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist_wal);
   // The PAM module opens one connection per decision, so most connections are the last one when
   // they close. sqlite would then checkpoint with two fsyncs per decision, and a new connection
-  // must rebuild the WAL index from the whole WAL file. Instead: no checkpoint on close, and the
-  // writer truncates the WAL itself every kCheckpointFrames frames (see checkpoint_if_due()).
+  // must rebuild the WAL index from the whole WAL file. Instead: no checkpoint on close, and a
+  // writer that finds a long WAL checkpoints it before writing (see checkpoint_if_long()).
   sqlite3_db_config(impl.db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
-  sqlite3_wal_hook(impl.db, remember_wal_size, &impl);
 
   if (options.max_pages > 0) {
     std::string sql = "PRAGMA max_page_count = " + std::to_string(options.max_pages);
     detail::exec(impl.db, sql.c_str());
   }
   detail::exec(impl.db, "PRAGMA foreign_keys = ON");
+  if (!options.read_only) detail::exec(impl.db, "PRAGMA journal_size_limit = 0");
   detail::exec(impl.db,
                options.durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
 
@@ -499,6 +491,7 @@ Status AuditStore::write(const AuditRecord& record) noexcept {
     if (!status.ok()) return status;
     std::int64_t time_us = record.time_us != 0 ? record.time_us : now_utc_us();
     std::int64_t id = 0;
+    checkpoint_if_long(impl);
     for (int attempt = 0;; ++attempt) {
       int rc = detail::exec(impl.db, "BEGIN IMMEDIATE");
       if (rc != SQLITE_OK) {
@@ -524,7 +517,6 @@ Status AuditStore::write(const AuditRecord& record) noexcept {
       }
       return status;
     }
-    checkpoint_if_due(impl);
     if (impl.options.retention_seconds > 0 && id % kAutoPruneEvery == 0) {
       // Retention is housekeeping: its failure never fails the decision's write, and it waits
       // only within what is left of this write's deadline.

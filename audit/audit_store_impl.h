@@ -20,7 +20,6 @@ struct AuditStore::Impl {
   // Lock waits of the current operation end here (see busy_wait()).
   std::chrono::steady_clock::time_point deadline;
   std::uint64_t jitter_state = 0;
-  int wal_frames = 0;               // frames in the WAL after our last commit
   bool deadline_from_open = false;  // the next write or count keeps the deadline open() started
   detail::Statement insert_decision;
   detail::Statement insert_factor;

@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <fstream>
 
 #include "audit/address_range.h"
@@ -293,6 +294,25 @@ TEST(AuditStore, RetentionPrunesWhileWriting) {
   EXPECT_EQ(count_rows(path, "SELECT count(*) FROM decisions"), 999);
   ASSERT_TRUE(store->write(sample_record("bob", "deny")).ok());  // the 1000th decision
   EXPECT_EQ(count_rows(path, "SELECT count(*) FROM decisions"), 1);
+}
+
+// What a login pays to open the log grows with the write-ahead log it finds (docs/cost.md): one
+// connection per decision, as the PAM module opens them, must keep it short, and lose nothing.
+TEST(AuditStore, WalStaysShortWithOneConnectionPerDecision) {
+  TempFolder temp;
+  const std::string path = temp.file("audit.db");
+  constexpr int kDecisions = 300;  // ~1,200 WAL frames: many checkpoints and restarts
+  off_t largest = 0;
+  for (int i = 0; i < kDecisions; ++i) {
+    ASSERT_TRUE(record_decision(path, {}, sample_record("bob", i % 3 ? "permit" : "deny")).ok());
+    struct stat info {};
+    ASSERT_EQ(stat((path + "-wal").c_str(), &info), 0);
+    largest = std::max(largest, info.st_size);
+  }
+  // 64 frames before a writer checkpoints, plus the frames of one decision and a page split.
+  EXPECT_LE(largest, 80 * (4096 + 24)) << "the WAL grew to " << largest / (4096 + 24) << " frames";
+  EXPECT_EQ(count_rows(path, "SELECT count(*) FROM decisions"), kDecisions);
+  EXPECT_EQ(count_rows(path, "SELECT count(*) FROM factors"), kDecisions * 5 / 3);
 }
 
 TEST(AuditStore, MigratesVersionOneAndKeepsRows) {
