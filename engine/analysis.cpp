@@ -553,6 +553,8 @@ class PartialEvaluator {
  public:
   PartialEvaluator(const Space& space, const Space::Assignment& a) : space_(space), a_(a) {}
 
+  const Space::Assignment& assignment() const { return a_; }
+
   TriMask condition(const Condition& c) const {
     if (condition_memo_.empty()) condition_memo_.assign(space_.condition_count(), 0);
     auto& slot = condition_memo_.at(c.id);
@@ -874,20 +876,218 @@ std::string when(const Space& space, const Space::Assignment& a) {
   return parts.empty() ? "always" : join(parts, ", ");
 }
 
-void geoip_warning(const Policy& policy, std::vector<Diagnostic>& out) {
+// ---- GeoIP without a database (W109, E027) --------------------------------------------------
+
+// What a deny rule still asks of a remote login once some GeoIP subjects are unknown. `deny if C`
+// denies when C is true or unknown, and an unknown operand makes C unknown unless the rest
+// settles it: so the rule denies exactly when "C is not false" with those atoms counted as
+// unknown. That is a condition on the other atoms alone, written out here so the message can say
+// which logins are refused ("every remote login where user in admins"), not just "every".
+class DenyResidual {
+ public:
+  // No text: the rule denies every remote login.
+  struct Text {
+    std::optional<std::string> text;
+    bool compound = false;
+  };
+
+  DenyResidual(const Policy& policy, std::set<Subject> unknown)
+      : policy_(policy), unknown_(std::move(unknown)) {}
+
+  // nullopt when the text would be too long to be useful (lets can make it exponential).
+  std::optional<Text> not_false(const Condition& c) { return walk(c, true); }
+
+ private:
+  // Past this the message falls back to "where the rest of the rule holds".
+  static constexpr std::size_t kLimit = 240;
+  const Policy& policy_;
+  std::set<Subject> unknown_;
+  std::map<std::pair<std::size_t, bool>, std::optional<Text>> memo_;
+
+  // `positive`: "c is not false"; otherwise "c is not true".
+  std::optional<Text> walk(const Condition& c, bool positive) {
+    const auto key = std::make_pair(c.id, positive);
+    if (const auto it = memo_.find(key); it != memo_.end()) return it->second;
+    std::optional<Text> out = compute(c, positive);
+    if (out && out->text && out->text->size() > kLimit) out.reset();
+    memo_[key] = out;
+    return out;
+  }
+
+  std::optional<Text> compute(const Condition& c, bool positive) {
+    switch (c.kind) {
+      case Condition::Kind::atom: {
+        const Atom& atom = policy_.atoms[c.atom];
+        if (unknown_.count(atom.subject)) return Text{};
+        return Text{positive ? atom.text : Space::state(atom, kNo), false};
+      }
+      case Condition::Kind::negation: return walk(*c.operands.at(0), !positive);
+      case Condition::Kind::conjunction:
+      case Condition::Kind::disjunction: {
+        // not-false distributes as the node's own operator; not-true as its dual.
+        const bool all = (c.kind == Condition::Kind::conjunction) == positive;
+        std::vector<std::string> parts;
+        for (const Condition* operand : c.operands) {
+          const auto part = walk(*operand, positive);
+          if (!part) return std::nullopt;
+          if (!part->text) {
+            if (all) continue;  // "true && x" is x
+            return Text{};      // "true || x" is true
+          }
+          parts.push_back(part->compound ? "(" + *part->text + ")" : *part->text);
+        }
+        if (parts.empty()) return Text{};
+        if (parts.size() == 1) return Text{parts[0], parts[0].front() == '('};
+        return Text{join(parts, all ? " && " : " || "), true};
+      }
+    }
+    return std::nullopt;
+  }
+};
+
+// Atom indices under `c` (lets are shared nodes: each visited once).
+void collect_atoms(const Condition& c, std::vector<bool>& seen_conditions,
+                   std::vector<std::size_t>& out) {
+  if (seen_conditions.at(c.id)) return;
+  seen_conditions[c.id] = true;
+  if (c.kind == Condition::Kind::atom) {
+    out.push_back(c.atom);
+    return;
+  }
+  for (const Condition* operand : c.operands) collect_atoms(*operand, seen_conditions, out);
+}
+
+// A remote situation in which the deny rule denies with the unusable GeoIP subjects unknown:
+// nullopt when none exists (the rule needs, say, a local login as well), so the rule loses
+// nothing by the missing database.
+std::optional<Space::Assignment> geo_deny_witness(const Space& space, const DenyRule& rule,
+                                                  const std::vector<std::size_t>& geo_vars) {
+  const auto rhost = space.rhost_variable();
+  if (!rhost) return std::nullopt;
+  auto class_ok = [&](std::size_t v, const Space::Assignment& a, auto accept) {
+    if (a[v] < 0) return std::pair{true, false};
+    return std::pair{accept(space.variable(v).classes[static_cast<std::size_t>(a[v])]), true};
+  };
+  auto predicate = [&](const PartialEvaluator& pe) {
+    const Space::Assignment& a = pe.assignment();
+    bool possible = true;
+    bool certain = true;
+    const auto [r_ok, r_set] = class_ok(*rhost, a, [](const Representative& r) {
+      return r.rhost == RhostKind::address;
+    });
+    possible = possible && r_ok;
+    certain = certain && r_set && r_ok;
+    for (std::size_t v : geo_vars) {
+      const auto [g_ok, g_set] = class_ok(v, a, [](const Representative& r) {
+        return r.geo.kind == Lookup::Kind::unknown;
+      });
+      possible = possible && g_ok;
+      certain = certain && g_set && g_ok;
+    }
+    const TriMask m = pe.condition(*rule.condition);
+    possible = possible && (m & (kYes | kUnknown));
+    certain = certain && !(m & kNo);
+    return Verdict{possible, certain};
+  };
+  return Search(space, predicate).find();
+}
+
+// W109 for a GeoIP subject whose database cannot be used (with `warnings`); with `deny_errors`
+// (authpolicy check, enable and status), E027 for each deny rule that then refuses remote logins: an unknown subject makes `deny if`
+// deny, so such a rule looks harmless while it locks out every remote login it can reach.
+void geoip_diagnostics(const Space& space, bool deny_errors, bool warnings,
+                       std::vector<Diagnostic>& out) {
+  const Policy& policy = space.policy();
+  std::set<Subject> unusable;
+  std::map<Subject, std::string> problems;
   for (const Subject s : {Subject::country, Subject::asn}) {
-    const auto it = std::find_if(policy.atoms.begin(), policy.atoms.end(),
-                                 [s](const Atom& a) { return a.subject == s; });
-    if (it == policy.atoms.end()) continue;
-    const std::string key = s == Subject::country ? "country" : "asn";
-    const std::string problem =
+    if (!policy.uses_subject(s)) continue;
+    std::string problem =
         geoip_problem(policy.geoip, s == Subject::country ? GeoField::country : GeoField::asn);
     if (problem.empty()) continue;
+    unusable.insert(s);
+    problems[s] = std::move(problem);
+  }
+  if (unusable.empty()) return;
+  auto key = [](Subject s) { return std::string(s == Subject::country ? "country" : "asn"); };
+  auto fix = [&](Subject s) {
+    return "set it with geoip { " + key(s) + " = \"/path/to/file.mmdb\" }";
+  };
+
+  // Atoms inside deny rules, per rule.
+  std::vector<std::vector<std::size_t>> rule_atoms;
+  std::set<std::size_t> in_deny;
+  for (const DenyRule& rule : policy.denies) {
+    std::vector<bool> seen(policy.conditions.size(), false);
+    std::vector<std::size_t> atoms;
+    if (rule.condition) collect_atoms(*rule.condition, seen, atoms);
+    std::sort(atoms.begin(), atoms.end());
+    in_deny.insert(atoms.begin(), atoms.end());
+    rule_atoms.push_back(std::move(atoms));
+  }
+
+  std::set<Subject> reported;  // subjects that got an E027
+  if (deny_errors) {
+    std::vector<std::size_t> geo_vars;
+    for (std::size_t i = 0; i < policy.atoms.size(); ++i) {
+      if (!unusable.count(policy.atoms[i].subject)) continue;
+      const std::size_t v = space.atom_variable(i);
+      if (std::find(geo_vars.begin(), geo_vars.end(), v) == geo_vars.end()) geo_vars.push_back(v);
+    }
+    for (std::size_t r = 0; r < policy.denies.size(); ++r) {
+      const DenyRule& rule = policy.denies[r];
+      const auto first = std::find_if(rule_atoms[r].begin(), rule_atoms[r].end(), [&](std::size_t i) {
+        return unusable.count(policy.atoms[i].subject) > 0;
+      });
+      if (first == rule_atoms[r].end()) continue;
+      const Atom& atom = policy.atoms[*first];
+      std::optional<Space::Assignment> witness;
+      bool searched = true;
+      try {
+        witness = geo_deny_witness(space, rule, geo_vars);
+      } catch (const Budget&) {
+        searched = false;  // too large to search: say what the rule reads as, without proof
+      }
+      if (searched && !witness) continue;
+      std::string subjects;
+      std::vector<std::string> causes;
+      int reported_here = 0;
+      for (const Subject s : unusable) {
+        const bool used = std::any_of(rule_atoms[r].begin(), rule_atoms[r].end(),
+                                      [&](std::size_t i) { return policy.atoms[i].subject == s; });
+        if (!used) continue;
+        subjects += (subjects.empty() ? "rhost." : " and rhost.") + key(s);
+        causes.push_back("GeoIP database for rhost." + key(s) + " cannot be used: " + problems[s]);
+        reported.insert(s);
+        ++reported_here;
+      }
+      const auto residual = DenyResidual(policy, unusable).not_false(*rule.condition);
+      std::string who = "every remote login";
+      if (!residual) who += " that the rest of this rule matches";
+      else if (residual->text) who += " where " + *residual->text;
+      out.push_back({Severity::error, "E027",
+                     join(causes, "; ") + "; " + subjects + (reported_here > 1 ? " are" : " is") +
+                         " then unknown for every remote login, and 'deny if' denies on "
+                         "unknown: this rule denies " + who,
+                     atom.location, {fix(atom.subject)}});
+    }
+  }
+
+  if (!warnings) return;
+  for (const Subject s : unusable) {
+    // With E027s for this subject, W109 only for its atoms outside the deny rules.
+    const Atom* at = nullptr;
+    for (std::size_t i = 0; i < policy.atoms.size() && !at; ++i) {
+      if (policy.atoms[i].subject != s) continue;
+      if (reported.count(s) && in_deny.count(i)) continue;
+      at = &policy.atoms[i];
+    }
+    if (!at) continue;
     out.push_back({Severity::warning, "W109",
-                   "GeoIP database for rhost." + key + " cannot be used: " + problem +
-                       "; every rhost." + key +
+                   "GeoIP database for rhost." + key(s) + " cannot be used: " + problems[s] +
+                       "; every rhost." + key(s) +
                        " condition will be unknown (deny if: denies; unless: never waives)",
-                   it->location, {"set it with geoip { " + key + " = \"/path/to/file.mmdb\" }"}});
+                   at->location, {fix(s)}});
   }
 }
 
@@ -946,7 +1146,10 @@ void analyse_policy(const Policy& policy, const LoadOptions& options,
                              {"opens without any factor when: " + when(space, *witness)}});
       return;
     }
-    if (!options.warnings) return;
+    if (!options.warnings) {
+      if (options.geoip_deny_errors) geoip_diagnostics(space, true, false, diagnostics);
+      return;
+    }
     if (const Expr* permit = operands.first_permit(*policy.auth)) {
       Mode explicit_mode{Mode::FactorBehaviour::nonpass, true, std::nullopt};
       const auto witness = Search(space, permits(policy, explicit_mode)).find();
@@ -998,7 +1201,7 @@ void analyse_policy(const Policy& policy, const LoadOptions& options,
     return;
   }
   if (!options.warnings) return;
-  geoip_warning(policy, diagnostics);
+  geoip_diagnostics(space, options.geoip_deny_errors, true, diagnostics);
   weaker_alternative_warning(policy, diagnostics);
   for (const auto& spec : policy.factors) {
     if (spec.kind == FactorSpec::Kind::u2f && spec.used && !spec.settings.has("origin")) {

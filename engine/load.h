@@ -23,6 +23,11 @@ struct LoadOptions {
   // Run the semantic checks (open paths, never-permits, unreachable operands...). The module
   // skips the warnings-only ones it does not need; errors are always checked.
   bool warnings = true;
+  // A `deny if` on rhost.country/asn whose database cannot be opened is an error (E027): it
+  // would deny every remote login it reaches. Set by `authpolicy check`, `enable` and `status`
+  // (also with warnings off). eval, explain and test keep it a warning (W109) so they can still
+  // simulate the policy, and the module keeps loading it: it fails closed, the rule denies.
+  bool geoip_deny_errors = false;
 };
 
 struct LoadResult {

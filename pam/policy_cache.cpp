@@ -28,7 +28,8 @@ std::map<std::string, Entry>& cache() {
 }
 
 bool same_options(const LoadOptions& a, const LoadOptions& b) {
-  return a.check_ownership == b.check_ownership && a.warnings == b.warnings;
+  return a.check_ownership == b.check_ownership && a.warnings == b.warnings &&
+         a.geoip_deny_errors == b.geoip_deny_errors;
 }
 
 // Whether every file still is what was read: walked again from "/" under the same rules (trust

@@ -43,7 +43,7 @@ TEST(CheckGolden, CoversEveryDiagnosticCode) {
   for (const auto& name : golden_cases()) all += read_file(source_dir() + "/tests/check/" + name + ".out");
   for (const char* code : {"E001", "E002", "E003", "E004", "E005", "E006", "E007", "E008", "E009",
                            "E010", "E011", "E012", "E013", "E014", "E016", "E017", "E018", "E019",
-                           "E020", "E021", "E024", "E026", "W101", "W102", "W103", "W104", "W105", "W106",
+                           "E020", "E021", "E024", "E026", "E027", "W101", "W102", "W103", "W104", "W105", "W106",
                            "W107", "W108", "W109", "W110", "W111", "W112"}) {
     EXPECT_NE(all.find(std::string("[") + code + "]"), std::string::npos) << code;
   }
