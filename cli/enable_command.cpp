@@ -130,13 +130,17 @@ std::optional<int> parse_options(const std::vector<std::string>& args, const Com
       check);
 }
 
-// The policy's errors as compiler-style text, or empty when it may be used.
-std::string policy_errors(const std::string& path, std::shared_ptr<const Policy>* policy) {
+// The policy's errors as compiler-style text, or empty when it may be used. With
+// `geoip_deny_errors` a `deny if` on a GeoIP database that cannot be opened counts (E027): the
+// module would run the policy, but that rule would lock out remote logins.
+std::string policy_errors(const std::string& path, std::shared_ptr<const Policy>* policy,
+                          bool geoip_deny_errors = true) {
   struct stat st {};
   if (stat(path.c_str(), &st) != 0) return path + ": no such policy file\n";
   LoadOptions options;
   options.check_ownership = true;
   options.warnings = false;
+  options.geoip_deny_errors = geoip_deny_errors;
   const LoadResult result = load_policy_file(path, options);
   if (policy) *policy = result.policy;
   if (result.policy) return {};
@@ -568,9 +572,15 @@ int run_status(const std::vector<std::string>& args, std::ostream& out, std::ost
       if (policy.empty()) policy = o.policy_dir + "/" + service + ".pol";
       row["policy"] = policy;
       std::shared_ptr<const Policy> loaded;
-      if (std::string errors = policy_errors(policy, &loaded); !errors.empty()) {
+      // The module's view first: errors that make every login fail.
+      if (std::string errors = policy_errors(policy, &loaded, false); !errors.empty()) {
         while (!errors.empty() && errors.back() == '\n') errors.pop_back();
         problems.push_back("policy unusable, logins fail: " + errors);
+      } else if (std::string denies = policy_errors(policy, nullptr); !denies.empty()) {
+        // Usable, but a deny rule on a GeoIP database that cannot be opened (E027).
+        while (!denies.empty() && denies.back() == '\n') denies.pop_back();
+        problems.push_back("GeoIP: " + denies);
+        secret_problems(*loaded, problems);
       } else {
         for (const auto& [subject, field] : {std::pair{Subject::country, GeoField::country},
                                              std::pair{Subject::asn, GeoField::asn}}) {

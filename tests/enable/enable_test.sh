@@ -90,6 +90,19 @@ else
 fi
 chmod 644 "$policies/sudo.pol"
 
+# A deny rule on a GeoIP database that cannot be opened would refuse every remote login: the
+# module still runs such a policy (failing closed), but enable refuses it, as check does (E027).
+write_policy sudo $'geoip { country = "/nonexistent/GeoLite2-Country.mmdb" }\ndeny if rhost.country in { "KP" }\nauth password && code'
+ap enable sudo > "$work/out" 2>&1
+code=$?
+if [[ $code == 1 ]] && grep -q 'error\[E027\].*this rule denies every remote login' "$work/out" &&
+  grep -q 'does not pass' "$work/out" && same_as_debian; then
+  pass "enable refuses a deny rule on a missing GeoIP database (E027), nothing changed"
+else
+  fail "enable with a GeoIP deny rule and no database: exit $code, $(cat "$work/out")"
+fi
+
+write_policy sudo 'auth password && code'
 ap enable --dry-run sudo > "$work/out" 2>&1
 code=$?
 if [[ $code == 0 ]] && grep -q '^+auth.*pam_policy.so policy=' "$work/out" && same_as_debian; then
@@ -156,6 +169,20 @@ assert not rows["su"]["auth"] and not rows["sshd"]["auth"], rows
 PY
 then pass "status --json: sudo and sudo-i covered with sudo.pol, su and sshd not"
 else fail "status --json: $(cat "$work/status.json")"; fi
+
+# The database goes missing after enable: status names the deny rule and whom it now refuses.
+cp "$policies/sudo.pol" "$work/sudo.pol.good"
+write_policy sudo $'geoip { asn = "/nonexistent/GeoLite2-ASN.mmdb" }\ndeny if user in { alice } && rhost.asn in { 64496 }\nauth password && code'
+"$authpolicy" status --pam-dir "$pam" --policy-dir "$policies" --sshd-config /dev/null \
+  > "$work/out" 2>&1
+code=$?
+if [[ $code == 1 ]] &&
+  grep -q '^  problem: GeoIP: .*E027.*this rule denies every remote login where user in { alice }$' "$work/out"; then
+  pass "status: a deny rule on a missing GeoIP database names the remote logins it refuses"
+else
+  fail "status with a GeoIP deny rule and no database: exit $code, $(cat "$work/out")"
+fi
+cp "$work/sudo.pol.good" "$policies/sudo.pol"
 
 # ---- disable restores byte for byte --------------------------------------------------------------
 ap_disable sudo > "$work/out" 2>&1
