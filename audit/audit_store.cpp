@@ -15,6 +15,7 @@
 #include "audit/audit_store_impl.h"
 #include "audit/schema.h"
 #include "audit/time_text.h"
+#include "base/file_trust.h"
 
 namespace authpolicy::audit {
 namespace {
@@ -32,11 +33,6 @@ std::string octal_mode(mode_t mode) {
   char buffer[8];
   std::snprintf(buffer, sizeof buffer, "%04o", static_cast<unsigned>(mode & 07777));
   return buffer;
-}
-
-std::string folder_of(const std::string& path) {
-  auto folder = std::filesystem::path(path).parent_path();
-  return folder.empty() ? std::string(".") : folder.string();
 }
 
 // sqlite's busy handler: keeps waiting only while the operation's deadline allows.
@@ -68,31 +64,99 @@ void checkpoint_if_long(AuditStore::Impl& impl) {
   sqlite3_busy_handler(impl.db, busy_wait, &impl);
 }
 
-// Creates the last folder of the path (0700) when it is missing.
-Status ensure_folder(const std::string& folder) {
-  struct stat info {};
-  if (stat(folder.c_str(), &info) == 0) {
-    if (!S_ISDIR(info.st_mode)) {
-      return Status::failure(StatusCode::cannot_open, "not a folder: " + folder);
-    }
-    return Status::success();
+// sqlite names files by path, and its unix VFS re-resolves every symlink in a name by text
+// (readlink), /proc/self/fd/N included. This VFS is the default one except that a name is taken
+// as given: "/proc/self/fd/N/audit.db" then reaches the database, its -wal and its -shm through
+// the folder descriptor the trust walk checked, whatever is renamed on the path meanwhile.
+constexpr const char* kFolderVfsName = "authpolicy-folder-fd";
+
+int name_as_given(sqlite3_vfs*, const char* name, int size, char* out) {
+  const std::size_t length = std::strlen(name);
+  if (name[0] != '/' || length + 1 > static_cast<std::size_t>(size)) return SQLITE_CANTOPEN;
+  std::memcpy(out, name, length + 1);
+  return SQLITE_OK;
+}
+
+sqlite3_vfs* folder_vfs() {
+  static sqlite3_vfs vfs{};
+  static bool ready = [] {
+    sqlite3_vfs* base = sqlite3_vfs_find(nullptr);
+    if (base == nullptr) return false;
+    vfs = *base;  // pAppData too: the unix VFS keeps its locking-style finder there
+    vfs.pNext = nullptr;
+    vfs.zName = kFolderVfsName;
+    vfs.xFullPathname = name_as_given;
+    return sqlite3_vfs_register(&vfs, 0) == SQLITE_OK;
+  }();
+  return ready ? &vfs : nullptr;
+}
+
+// Who may own the audit folder and everything above it besides root: the configured owner, and
+// a process other than root (the CLI run by a user, a test) trusts folders it owns itself.
+TrustRules folder_rules(const OpenOptions& options) {
+  TrustRules rules;
+  rules.folder = true;
+  if (options.owner_uid != 0) rules.extra_owners.push_back(options.owner_uid);
+  if (geteuid() != 0 && geteuid() != options.owner_uid) rules.extra_owners.push_back(geteuid());
+  return rules;
+}
+
+Status folder_failure(const TrustedFile& walked, const std::string& folder) {
+  if (walked.status == TrustStatus::unsafe) {
+    return Status::failure(StatusCode::unsafe_file,
+                           "audit folder " + folder + " refused: " + walked.reason);
   }
-  if (errno != ENOENT) {
-    int error = errno;
+  const int error = walked.error_number;
+  return Status::failure(error == EACCES ? StatusCode::read_only : StatusCode::cannot_open,
+                         "cannot reach folder " + folder + ": " + walked.reason);
+}
+
+// Opens the folder of the log by descriptor (into *fd): with ownership checks, through the trust
+// walk (every folder from / owned by root or the owner, none writable by group or others),
+// creating the last one (0700) below a checked parent when asked. Without them (`authpolicy
+// audit verify` reports problems itself), a plain open.
+Status open_folder(const std::string& folder, const OpenOptions& options, int* fd) {
+  if (!options.check_ownership) {
+    *fd = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (*fd >= 0) return Status::success();
+    const int error = errno;
     return Status::failure(error == EACCES ? StatusCode::read_only : StatusCode::cannot_open,
                            "cannot reach folder " + folder + ": " + errno_text(error));
   }
-  if (mkdir(folder.c_str(), 0700) == 0 || errno == EEXIST) return Status::success();
-  int error = errno;
-  StatusCode code = (error == EACCES || error == EROFS || error == EPERM) ? StatusCode::read_only
-                                                                          : StatusCode::cannot_open;
-  return Status::failure(code, "cannot create folder " + folder + ": " + errno_text(error));
+  const TrustRules rules = folder_rules(options);
+  TrustedFile walked = open_trusted(folder, rules);
+  const bool create = options.create_if_missing && !options.read_only;
+  if (!walked.ok() && walked.status == TrustStatus::missing && create &&
+      walked.error_number == ENOENT) {
+    const auto slash = folder.rfind('/');
+    const std::string parent = slash == 0 ? "/" : folder.substr(0, slash);
+    const std::string leaf = folder.substr(slash + 1);
+    TrustedFile above = open_trusted(parent, rules);
+    if (above.status == TrustStatus::missing) {
+      // Only the last folder is created: a missing parent is an error.
+      return Status::failure(StatusCode::cannot_open,
+                             "cannot create folder " + folder + ": " + errno_text(ENOENT));
+    }
+    if (!above.ok()) return folder_failure(above, parent);
+    if (mkdirat(above.fd(), leaf.c_str(), 0700) != 0 && errno != EEXIST) {
+      const int error = errno;
+      StatusCode code = (error == EACCES || error == EROFS || error == EPERM)
+                            ? StatusCode::read_only
+                            : StatusCode::cannot_open;
+      return Status::failure(code, "cannot create folder " + folder + ": " + errno_text(error));
+    }
+    walked = open_trusted(folder, rules);
+  }
+  if (!walked.ok()) return folder_failure(walked, folder);
+  *fd = walked.release();
+  return Status::success();
 }
 
 // Creates an empty database file with mode 0600 (sqlite would use 0644), so the -wal and -shm
 // files, which sqlite gives the database's mode, are private too.
-Status ensure_file(const std::string& path) {
-  int fd = ::open(path.c_str(), O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0600);
+Status ensure_file(int folder_fd, const std::string& name, const std::string& path) {
+  int fd =
+      ::openat(folder_fd, name.c_str(), O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd >= 0) {
     ::close(fd);
     return Status::success();
@@ -105,10 +169,12 @@ Status ensure_file(const std::string& path) {
   return Status::failure(code, "cannot create " + path + ": " + errno_text(error));
 }
 
-// The log is only as trustworthy as its file: its owner decides what failures() sees.
-Status check_owner_and_mode(const std::string& path, const OpenOptions& options) {
+// The log is only as trustworthy as its file: its owner decides what failures() sees. Looked at
+// in the checked folder, never by path.
+Status check_owner_and_mode(int folder_fd, const std::string& name, const std::string& path,
+                            const OpenOptions& options) {
   struct stat info {};
-  if (lstat(path.c_str(), &info) != 0) {
+  if (fstatat(folder_fd, name.c_str(), &info, AT_SYMLINK_NOFOLLOW) != 0) {
     int error = errno;
     if (error == ENOENT) {
       return Status::failure(StatusCode::cannot_open, "no audit database at " + path);
@@ -130,20 +196,6 @@ Status check_owner_and_mode(const std::string& path, const OpenOptions& options)
     return Status::failure(
         StatusCode::unsafe_file,
         path + " is writable by group or others (mode " + octal_mode(info.st_mode) + ")");
-  }
-  std::string folder = folder_of(path);
-  struct stat folder_info {};
-  if (stat(folder.c_str(), &folder_info) != 0) {
-    int error = errno;
-    return Status::failure(StatusCode::cannot_open,
-                           "cannot examine folder " + folder + ": " + errno_text(error));
-  }
-  if (folder_info.st_uid != options.owner_uid || (folder_info.st_mode & 022)) {
-    return Status::failure(
-        StatusCode::unsafe_file,
-        "folder " + folder + " must be owned by uid " + std::to_string(options.owner_uid) +
-            " and not writable by others (owner " + std::to_string(folder_info.st_uid) + ", mode " +
-            octal_mode(folder_info.st_mode) + ")");
   }
   return Status::success();
 }
@@ -214,18 +266,34 @@ Status open_impl(AuditStore::Impl& impl) {
   if (impl.path.empty()) {
     return Status::failure(StatusCode::invalid_argument, "no audit database path given");
   }
+  std::error_code no_folder;
+  const std::filesystem::path absolute = std::filesystem::absolute(impl.path, no_folder);
+  if (no_folder) {
+    return Status::failure(StatusCode::cannot_open,
+                           "cannot resolve " + impl.path + ": " + no_folder.message());
+  }
+  const std::string folder = absolute.parent_path().string();
+  const std::string name = absolute.filename().string();
+  if (name.empty() || name == "." || name == "..") {
+    return Status::failure(StatusCode::invalid_argument, "not a file name: " + impl.path);
+  }
+  Status status = open_folder(folder, options, &impl.folder_fd);
+  if (!status.ok()) return status;
   if (options.create_if_missing && !options.read_only) {
-    Status status = ensure_folder(folder_of(impl.path));
-    if (!status.ok()) return status;
-    status = ensure_file(impl.path);
+    status = ensure_file(impl.folder_fd, name, impl.path);
     if (!status.ok()) return status;
   }
-  Status status = check_owner_and_mode(impl.path, options);
+  status = check_owner_and_mode(impl.folder_fd, name, impl.path, options);
   if (!status.ok()) return status;
 
+  sqlite3_vfs* vfs = folder_vfs();
+  if (vfs == nullptr) {
+    return Status::failure(StatusCode::io_error, "cannot set up sqlite for " + impl.path);
+  }
+  const std::string through_folder = "/proc/self/fd/" + std::to_string(impl.folder_fd) + "/" + name;
   int flags = (options.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) |
               SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
-  int rc = sqlite3_open_v2(impl.path.c_str(), &impl.db, flags, nullptr);
+  int rc = sqlite3_open_v2(through_folder.c_str(), &impl.db, flags, vfs->zName);
   if (rc != SQLITE_OK)
     return detail::sqlite_failure(impl.db, rc, "opening the audit log", impl.path);
   sqlite3_extended_result_codes(impl.db, 1);
@@ -415,6 +483,8 @@ AuditStore::Impl::~Impl() {
   insert_factor = detail::Statement();
   insert_unknown = detail::Statement();
   if (db != nullptr) sqlite3_close_v2(db);
+  // After the connection: sqlite reaches the -wal and -shm files through it until it closes.
+  if (folder_fd >= 0) ::close(folder_fd);
 }
 
 void AuditStore::Impl::pause(int attempt) {

@@ -16,6 +16,9 @@ struct AuditStore::Impl {
   std::string path;
   OpenOptions options;
   sqlite3* db = nullptr;
+  // The checked folder of the log: sqlite opens the file, its -wal and -shm as
+  // /proc/self/fd/FOLDER_FD/NAME, so they are the files in the folder the trust walk checked.
+  int folder_fd = -1;
   int version = 0;
   // Lock waits of the current operation end here (see busy_wait()).
   std::chrono::steady_clock::time_point deadline;

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 
 #include "audit/address_range.h"
@@ -174,6 +175,51 @@ TEST(AuditStore, RefusesFilesOthersCouldWriteOrThatAreLinks) {
   opened = AuditStore::open(link, {});
   EXPECT_FALSE(opened.status.ok());
   EXPECT_NE(opened.status.message.find("not a regular file"), std::string::npos);
+}
+
+// Issue #13: the log decides failures(), so every folder above it counts, not only its own: a
+// user or group who can rename a folder on the way can put an older or empty log in its place.
+TEST(AuditStore, RefusesALogBelowAFolderAUserOrAGroupControls) {
+  TempFolder temp;
+  ASSERT_EQ(chmod(temp.path().c_str(), 0755), 0);
+  const std::string home = temp.file("home");
+  ASSERT_EQ(mkdir(home.c_str(), 0755), 0);
+  ASSERT_EQ(chown(home.c_str(), 65534, 65534), 0) << "this test runs as root";
+  const std::string path = home + "/audit/audit.db";
+  const FailureQuery query{"bob", 900, std::nullopt, 0};
+
+  auto opened = AuditStore::open(path, {});
+  EXPECT_EQ(opened.status.code, StatusCode::unsafe_file);
+  EXPECT_NE(opened.status.message.find("folder " + home + " is owned by uid 65534, not root"),
+            std::string::npos)
+      << opened.status.message;
+  EXPECT_FALSE(std::filesystem::exists(home + "/audit")) << "nothing is created below it";
+  Status written = record_decision(path, {}, sample_record("bob", "deny"));
+  EXPECT_EQ(written.code, StatusCode::unsafe_file);
+  EXPECT_EQ(after_write(written, true), AfterWrite::deny_and_warn);
+  auto count = count_failures(path, {}, query);
+  EXPECT_FALSE(count.known());
+  EXPECT_NE(count.cause.find("is owned by uid 65534"), std::string::npos) << count.cause;
+
+  // Root's folder, root's log, but the folder above may be renamed by its group.
+  ASSERT_EQ(chown(home.c_str(), 0, 65534), 0);
+  ASSERT_EQ(mkdir((home + "/audit").c_str(), 0700), 0);
+  ASSERT_EQ(chmod(home.c_str(), 0775), 0);
+  opened = AuditStore::open(path, {});
+  EXPECT_EQ(opened.status.code, StatusCode::unsafe_file);
+  EXPECT_NE(opened.status.message.find("folder " + home + " is writable by its group (mode 0775)"),
+            std::string::npos)
+      << opened.status.message;
+  EXPECT_FALSE(std::filesystem::exists(path));
+  count = count_failures(path, {}, query);
+  EXPECT_FALSE(count.known()) << "absent below a group-writable folder is not 'none yet'";
+
+  // The control: the same layout, root's alone, is used.
+  ASSERT_EQ(chmod(home.c_str(), 0755), 0);
+  EXPECT_TRUE(record_decision(path, {}, sample_record("bob", "deny")).ok());
+  count = count_failures(path, {}, query);
+  ASSERT_TRUE(count.known()) << count.cause;
+  EXPECT_EQ(*count.count, 1);
 }
 
 TEST(AuditStore, FailuresCountByUserWindowAndSource) {

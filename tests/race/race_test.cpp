@@ -31,6 +31,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <new>
 #include <sstream>
 #include <string>
@@ -222,6 +223,21 @@ class Swapper {
   pid_t pid_ = -1;
 };
 
+// Runs `act` in a child process with only the attacker's rights; true when it returned true.
+bool as_attacker(uid_t uid, gid_t gid, const std::function<bool()>& act) {
+  const pid_t pid = fork();
+  if (pid < 0) return false;
+  if (pid == 0) {
+    if (setgroups(1, &gid) != 0 || setgid(gid) != 0 || setuid(uid) != 0 || setuid(0) == 0) {
+      _exit(2);
+    }
+    _exit(act() ? 0 : 1);
+  }
+  int status = 0;
+  if (waitpid(pid, &status, 0) != pid) return false;
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
 struct Tally {
   int tries = 0;
   int permits = 0;
@@ -409,6 +425,64 @@ TEST_F(Race, GroupMemberSwappingAPolicyEntryNeverPermits) {
   EXPECT_GE(tally.tries, kTries);
   EXPECT_GE(tally.swaps, kTries);
   EXPECT_EQ(tally.permits, 0) << "wrong-password logins permitted";
+}
+
+// 13.1 and 13.5: the audit log decides `deny if failures(15m) >= 3`. Its own folder is root's
+// (0700), but the folder above it is root:nogroup 0775: a member of the group renames the log
+// away and an older log of root's, without those failures, into its place. The log is refused, and
+// refused closed: `required = true` and failures() unknown deny; `required = false` keeps the
+// decision and says why the log was not written.
+TEST_F(Race, AuditFolderSwappedByAGroupMemberFailsClosed) {
+  const std::string password_factor = "factor password { module = \"" +
+                                      std::string(AP_RACE_MATRIX) +
+                                      "\"; arguments = \"passdb=" + root_ + "/passdb\" }\n";
+  auto policy = [&](const std::string& db, bool required, bool rule) {
+    return password_factor + "audit { db = \"" + db +
+           "\"; required = " + (required ? "true" : "false") + " }\n" +
+           (rule ? "deny if failures(15m) >= 3\n" : "") + "auth password\n";
+  };
+  // Three failures in root's own log, written by the module; then the rule denies the right
+  // password (the control: the rule works). And an older log of root's, without them.
+  ASSERT_TRUE(make_folder(root_ + "/seed", 0, 0, 0700));
+  ASSERT_TRUE(make_folder(root_ + "/older", 0, 0, 0700));
+  add_service("ap-race-seed", module_path() + " policy=" + root_ + "/seed.pol");
+  ASSERT_TRUE(
+      write_file(root_ + "/seed.pol", policy(root_ + "/older/audit.db", true, true), 0, 0, 0644));
+  ASSERT_EQ(authenticate(confdir_, "ap-race-seed", kPassword), PAM_SUCCESS);
+  ASSERT_TRUE(
+      write_file(root_ + "/seed.pol", policy(root_ + "/seed/audit.db", true, true), 0, 0, 0644));
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(authenticate(confdir_, "ap-race-seed", kWrongPassword), PAM_AUTH_ERR);
+  }
+  ASSERT_EQ(authenticate(confdir_, "ap-race-seed", kPassword), PAM_AUTH_ERR);
+
+  // The admin's layout: the logs move below a folder its group may change.
+  const std::string logs = dir_.file("logs");
+  ASSERT_TRUE(make_folder(logs, 0, attacker_gid_, 0775));
+  ASSERT_EQ(rename((root_ + "/seed").c_str(), (logs + "/audit").c_str()), 0);
+  ASSERT_EQ(rename((root_ + "/older").c_str(), (logs + "/older").c_str()), 0);
+  ASSERT_TRUE(
+      write_file(root_ + "/audit.pol", policy(logs + "/audit/audit.db", true, true), 0, 0, 0644));
+  add_service("ap-race-audit", module_path() + " policy=" + root_ + "/audit.pol");
+  ASSERT_TRUE(as_attacker(attacker_uid_, attacker_gid_, [&] {
+    return rename((logs + "/audit").c_str(), (logs + "/newer").c_str()) == 0 &&
+           rename((logs + "/older").c_str(), (logs + "/audit").c_str()) == 0;
+  })) << "the group member could not swap the folders";
+
+  captured_log().clear();
+  EXPECT_EQ(authenticate(confdir_, "ap-race-audit", kPassword), PAM_AUTH_ERR)
+      << "three failures forgotten by swapping the log's folder";
+  const std::string why = "folder " + logs + " is writable by its group (mode 0775)";
+  EXPECT_TRUE(logged(why));
+
+  // Best effort and no failures() rule: the decision stands, the log line says why.
+  ASSERT_TRUE(
+      write_file(root_ + "/audit.pol", policy(logs + "/audit/audit.db", false, false), 0, 0, 0644));
+  captured_log().clear();
+  EXPECT_EQ(authenticate(confdir_, "ap-race-audit", kPassword), PAM_SUCCESS);
+  EXPECT_TRUE(logged("audit write failed (best effort, decision stands): audit folder " + logs +
+                     "/audit refused: " + why));
+  EXPECT_TRUE(logged(why));
 }
 
 }  // namespace
