@@ -2,6 +2,7 @@
 #include "factors/totp/totp_provider.h"
 
 #include <ctime>
+#include <string>
 
 namespace authpolicy {
 
@@ -19,9 +20,15 @@ TotpFactorProvider::TotpFactorProvider(const Settings& settings, Clock clock)
   }
 }
 
-std::optional<FactorResult> TotpFactorProvider::probe(const FactorRequest& request) {
-  if (!config_) return FactorResult{Outcome::error, "bad settings: " + config_error_};
-  totp::EnrolmentCheck check = totp::check_enrolment(*config_, request.user);
+namespace {
+
+// What the person reads when the file's RATE_LIMIT refuses another attempt for now.
+std::string wait_message(std::int64_t seconds) {
+  return "Too many one-time codes tried: wait " + std::to_string(seconds) +
+         (seconds == 1 ? " second." : " seconds.");
+}
+
+std::optional<FactorResult> enrolment_result(const totp::EnrolmentCheck& check) {
   switch (check.status) {
     case totp::EnrolmentStatus::enrolled:
       return std::nullopt;
@@ -33,9 +40,26 @@ std::optional<FactorResult> TotpFactorProvider::probe(const FactorRequest& reque
   return FactorResult{Outcome::error, check.detail};
 }
 
+}  // namespace
+
+std::optional<FactorResult> TotpFactorProvider::probe(const FactorRequest& request) {
+  if (!config_) return FactorResult{Outcome::error, "bad settings: " + config_error_};
+  return enrolment_result(totp::check_enrolment(*config_, request.user));
+}
+
 FactorResult TotpFactorProvider::authenticate(const FactorRequest& request,
                                               Conversation& conversation) {
-  if (std::optional<FactorResult> early = probe(request)) return *early;
+  if (!config_) return {Outcome::error, "bad settings: " + config_error_};
+  // A read-only look first (no lock, nothing written): a code asked while the rate limit holds
+  // would not even be looked at, and a host that retries (sudo asks three times) would spend the
+  // person's attempts on prompts that cannot succeed. Say how long to wait instead. It stays a
+  // failure: the limit exists because of failed attempts, and it must never let anything pass.
+  const totp::EnrolmentCheck check = totp::check_enrolment(*config_, request.user, clock_());
+  if (std::optional<FactorResult> early = enrolment_result(check)) return *early;
+  if (check.rate_limit_wait > 0) {
+    conversation.error(wait_message(check.rate_limit_wait));
+    return {Outcome::fail, "rate limited"};
+  }
   // Codes are one-time, but someone reading over a shoulder can still use one within the window.
   std::optional<SecretString> answer = conversation.ask_secret(config_->prompt);
   if (!answer) return {Outcome::error, "conversation failed"};
@@ -46,12 +70,16 @@ FactorResult TotpFactorProvider::authenticate(const FactorRequest& request,
       return {Outcome::pass, "code accepted"};
     case totp::Verdict::accepted_scratch:
       return {Outcome::pass, "scratch code used"};
+    // A wrong code that used the last attempt: say so now, before the host asks again.
     case totp::Verdict::wrong_code:
+      if (result.rate_limit_wait > 0) conversation.error(wait_message(result.rate_limit_wait));
       return {Outcome::fail, "wrong code"};
     case totp::Verdict::replayed:
+      if (result.rate_limit_wait > 0) conversation.error(wait_message(result.rate_limit_wait));
       return {Outcome::fail, "replayed code"};
+    // Another login used the last attempt between the look above and this one.
     case totp::Verdict::rate_limited:
-      conversation.error("Too many verification codes tried; wait and try again.");
+      conversation.error(wait_message(result.rate_limit_wait));
       return {Outcome::fail, "rate limited"};
     // The file went away after the prompt: the person was asked, so this is not `unavailable`.
     case totp::Verdict::not_enrolled:

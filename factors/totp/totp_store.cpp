@@ -99,6 +99,21 @@ bool only_digits(std::string_view text) {
          std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
+// Seconds from `now` until fewer than `attempts` recorded attempts lie within the last `seconds`
+// (the rule verify_google applies), i.e. until another attempt is allowed; 0 when one is now.
+std::int64_t rate_limit_wait(const GoogleAuthFile::RateLimit& limit, std::int64_t now) {
+  const std::int64_t oldest = now - limit.seconds;
+  std::vector<std::int64_t> live;
+  for (std::int64_t t : limit.attempt_times) {
+    if (t > oldest) live.push_back(t);
+  }
+  if (live.size() < static_cast<std::size_t>(limit.attempts)) return 0;
+  std::sort(live.begin(), live.end());
+  // The oldest live attempts must leave the window until only attempts - 1 remain.
+  const std::int64_t releasing = live[live.size() - static_cast<std::size_t>(limit.attempts)];
+  return releasing + limit.seconds - now;
+}
+
 int window_from_file(const GoogleAuthFile& file, int fallback) {
   if (!file.window_size) return fallback;
   return (*file.window_size - 1) / 2;
@@ -118,7 +133,9 @@ Verification verify_google(const TotpConfig& config, SecretFile& file, std::stri
   if (!now_step) return {Verdict::error, "clock is before 1970"};
 
   bool dirty = false;
+  std::int64_t wait = 0;
   auto finish = [&](Verification answer) -> Verification {
+    answer.rate_limit_wait = wait;
     if (!dirty) return answer;
     if (!file.replace(serialize_google_auth_file(ga).view())) {
       return {Verdict::error, "cannot update the secret file: " + file.detail};
@@ -132,11 +149,11 @@ Verification verify_google(const TotpConfig& config, SecretFile& file, std::stri
     std::size_t before = times.size();
     std::erase_if(times, [&](std::int64_t t) { return t <= oldest; });
     dirty = times.size() != before;
-    if (times.size() >= static_cast<std::size_t>(ga.rate_limit->attempts)) {
-      return finish({Verdict::rate_limited, "rate limited"});
-    }
+    wait = rate_limit_wait(*ga.rate_limit, now);
+    if (wait > 0) return finish({Verdict::rate_limited, "rate limited"});
     times.push_back(now);
     dirty = true;
+    wait = rate_limit_wait(*ga.rate_limit, now);  // this attempt may have used the last one
   }
 
   std::optional<KeyBytes> key = base32_decode(ga.secret_base32.view());
@@ -395,7 +412,8 @@ std::string_view verdict_name(Verdict verdict) noexcept {
   return "error";
 }
 
-EnrolmentCheck check_enrolment(const TotpConfig& config, std::string_view user) {
+EnrolmentCheck check_enrolment(const TotpConfig& config, std::string_view user,
+                               std::optional<std::int64_t> now) {
   std::string error;
   std::optional<std::string> path = secret_path_for(config, user, error);
   if (!path) {
@@ -427,10 +445,11 @@ EnrolmentCheck check_enrolment(const TotpConfig& config, std::string_view user) 
         return {EnrolmentStatus::enrolled, *path};
     }
   }
-  if (!parse_google_auth_file(file.contents.view(), error)) {
-    return {EnrolmentStatus::error, "malformed secret file: " + error};
-  }
-  return {EnrolmentStatus::enrolled, *path};
+  const std::optional<GoogleAuthFile> parsed = parse_google_auth_file(file.contents.view(), error);
+  if (!parsed) return {EnrolmentStatus::error, "malformed secret file: " + error};
+  EnrolmentCheck check{EnrolmentStatus::enrolled, *path};
+  if (now && parsed->rate_limit) check.rate_limit_wait = rate_limit_wait(*parsed->rate_limit, *now);
+  return check;
 }
 
 Verification verify_code(const TotpConfig& config, std::string_view user, std::string_view code,

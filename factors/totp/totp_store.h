@@ -54,9 +54,14 @@ enum class EnrolmentStatus { enrolled, not_enrolled, error };
 struct EnrolmentCheck {
   EnrolmentStatus status = EnrolmentStatus::error;
   std::string detail;
+  // Seconds until the file's RATE_LIMIT allows another attempt (0: allowed now). Only filled
+  // when check_enrolment is given the time.
+  std::int64_t rate_limit_wait = 0;
 };
-// Reads (without locking or changing anything) whether `user` has a usable enrolment.
-EnrolmentCheck check_enrolment(const TotpConfig& config, std::string_view user);
+// Reads (without locking or changing anything) whether `user` has a usable enrolment, and, given
+// the unix time `now`, whether the rate limit would refuse an attempt now.
+EnrolmentCheck check_enrolment(const TotpConfig& config, std::string_view user,
+                               std::optional<std::int64_t> now = std::nullopt);
 
 enum class Verdict {
   accepted,          // a TOTP code for a time step not used before
@@ -71,6 +76,9 @@ enum class Verdict {
 struct Verification {
   Verdict verdict = Verdict::error;
   std::string detail;
+  // After this attempt (or, when rate_limited, instead of it): seconds until the file's
+  // RATE_LIMIT allows the next one; 0 when it allows one now or the file has no limit.
+  std::int64_t rate_limit_wait = 0;
 };
 std::string_view verdict_name(Verdict verdict) noexcept;
 

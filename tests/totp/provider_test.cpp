@@ -80,17 +80,33 @@ TEST_F(TotpProvider, ReplayedCodeFails) {
   EXPECT_EQ(result.detail, "replayed code");
 }
 
-TEST_F(TotpProvider, RateLimitedFailsAndTellsThePerson) {
+TEST_F(TotpProvider, RateLimitedFailsWithoutAskingAndSaysHowLongToWait) {
   enrol("\" TOTP_AUTH\n\" RATE_LIMIT 1 60\n");
   auto totp = provider();
-  totp_test::ScriptedConversation first, second;
+  totp_test::ScriptedConversation first, second, third;
   first.answers.push_back("000000");
   second.answers.push_back(code_for(kSecret, kNow));
+  // The wrong code used the only attempt: the person learns the wait at once.
   EXPECT_EQ(totp->authenticate(request_, first).detail, "wrong code");
+  EXPECT_EQ(first.errors, std::vector<std::string>{"Too many one-time codes tried: wait 60 seconds."});
+  now_ += 17;
+  // While the limit holds, nothing is asked, even though the right code was ready.
+  EXPECT_FALSE(totp->probe(request_));
   auto result = totp->authenticate(request_, second);
   EXPECT_EQ(result.outcome, Outcome::fail);
   EXPECT_EQ(result.detail, "rate limited");
-  EXPECT_EQ(second.errors.size(), 1u);
+  EXPECT_TRUE(second.secret_prompts.empty());
+  EXPECT_EQ(second.errors, std::vector<std::string>{"Too many one-time codes tried: wait 43 seconds."});
+  now_ += 42;
+  third.answers.push_back(code_for(kSecret, now_));
+  EXPECT_EQ(totp->authenticate(request_, third).outcome, Outcome::fail);
+  EXPECT_EQ(third.errors, std::vector<std::string>{"Too many one-time codes tried: wait 1 second."});
+  // The window passed: the code is asked again and passes.
+  now_ += 1;
+  totp_test::ScriptedConversation fourth;
+  fourth.answers.push_back(code_for(kSecret, now_));
+  EXPECT_EQ(totp->authenticate(request_, fourth).outcome, Outcome::pass);
+  EXPECT_EQ(fourth.secret_prompts.size(), 1u);
 }
 
 TEST_F(TotpProvider, ScratchCodePasses) {

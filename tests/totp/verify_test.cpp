@@ -145,6 +145,34 @@ TEST_F(TotpVerify, RateLimitRefusesEvenTheRightCodeUntilAttemptsAge) {
   EXPECT_EQ(verify("alice", code_for(kSecret, kNow + 40), kNow + 40).verdict, Verdict::accepted);
 }
 
+// How long to wait, exactly: until the oldest attempt that still blocks leaves the window. The
+// attempt that uses the last try already says it, and a read-only look says it without
+// spending anything.
+TEST_F(TotpVerify, RateLimitSaysHowLongToWaitAndPeekingSpendsNothing) {
+  namespace totp = authpolicy::totp;
+  enrol("alice", "\" TOTP_AUTH\n\" RATE_LIMIT 3 30\n");
+  EXPECT_EQ(totp::check_enrolment(config_, "alice", kNow).rate_limit_wait, 0);
+  EXPECT_EQ(verify("alice", "000000", kNow).rate_limit_wait, 0);
+  EXPECT_EQ(verify("alice", "000001", kNow + 1).rate_limit_wait, 0);
+  const auto last = verify("alice", "000002", kNow + 2);
+  EXPECT_EQ(last.verdict, Verdict::wrong_code);
+  EXPECT_EQ(last.rate_limit_wait, 28);  // kNow + 30 - (kNow + 2)
+  const std::string before = totp_test::read_file(dir_.file("alice"));
+  EXPECT_EQ(totp::check_enrolment(config_, "alice", kNow + 10).rate_limit_wait, 20);
+  EXPECT_EQ(totp::check_enrolment(config_, "alice").rate_limit_wait, 0) << "no time, no look";
+  EXPECT_EQ(totp_test::read_file(dir_.file("alice")), before) << "a look writes nothing";
+  EXPECT_EQ(verify("alice", "000003", kNow + 29).rate_limit_wait, 1);
+  // At kNow + 30 the first attempt leaves the window; the second blocks until kNow + 31.
+  EXPECT_EQ(totp::check_enrolment(config_, "alice", kNow + 30).rate_limit_wait, 0);
+  const auto fourth = verify("alice", "000004", kNow + 30);
+  EXPECT_EQ(fourth.verdict, Verdict::wrong_code);
+  EXPECT_EQ(fourth.rate_limit_wait, 1);
+  // Attempt times out of order (a clock set back) still give the earliest release.
+  enrol("bob", "\" TOTP_AUTH\n\" RATE_LIMIT 2 60 " + std::to_string(kNow - 5) + " " +
+                   std::to_string(kNow - 50) + " " + std::to_string(kNow - 20) + "\n");
+  EXPECT_EQ(totp::check_enrolment(config_, "bob", kNow).rate_limit_wait, 40);  // kNow - 20 + 60
+}
+
 TEST_F(TotpVerify, WrongAndMalformedInputIsAWrongCode) {
   enrol("alice");
   for (const char* code : {"", "12345", "1234567", "abcdef", "12345678901"}) {
