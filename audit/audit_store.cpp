@@ -387,6 +387,14 @@ Status write_once(AuditStore::Impl& impl, const AuditRecord& record, std::int64_
     if (rc != SQLITE_DONE)
       return detail::sqlite_failure(impl.db, rc, "audit write failed", impl.path);
   }
+  // Most decisions have no unknown condition: this insert is prepared only for one that has.
+  if (!record.unknowns.empty() && !impl.insert_unknown) {
+    rc = impl.insert_unknown.prepare(
+        impl.db,
+        "INSERT INTO unknowns (decision_id, seq, condition, cause) VALUES (?1, ?2, ?3, ?4)", true);
+    if (rc != SQLITE_OK)
+      return detail::sqlite_failure(impl.db, rc, "audit write failed", impl.path);
+  }
   seq = 0;
   for (const auto& unknown : record.unknowns) {
     auto& statement = impl.insert_unknown;
@@ -416,8 +424,6 @@ Status prepare_inserts(AuditStore::Impl& impl) {
       {&impl.insert_factor,
        "INSERT INTO factors (decision_id, seq, name, outcome, detail, duration_us) "
        "VALUES (?1, ?2, ?3, ?4, ?5, ?6)"},
-      {&impl.insert_unknown,
-       "INSERT INTO unknowns (decision_id, seq, condition, cause) VALUES (?1, ?2, ?3, ?4)"},
   };
   for (const auto& item : pending) {
     int rc = item.statement->prepare(impl.db, item.sql, true);
