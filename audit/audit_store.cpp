@@ -56,9 +56,15 @@ int busy_wait(void* context, int attempt) {
 // recovery forgets what was copied. A truncating checkpoint would hold the write lock while it
 // copies, with fsyncs, what others appended since.)
 void checkpoint_if_long(AuditStore::Impl& impl) {
-  struct stat info {};
-  if (stat((impl.path + "-wal").c_str(), &info) != 0) return;
-  if (info.st_size < kCheckpointFrames * kWalFrameBytes) return;
+  // The WAL file this connection uses (the one in the checked folder), not a name.
+  sqlite3_file* wal = nullptr;
+  if (sqlite3_file_control(impl.db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal) != SQLITE_OK ||
+      wal == nullptr || wal->pMethods == nullptr) {
+    return;
+  }
+  sqlite3_int64 size = 0;
+  if (wal->pMethods->xFileSize(wal, &size) != SQLITE_OK) return;
+  if (size < kCheckpointFrames * kWalFrameBytes) return;
   sqlite3_busy_handler(impl.db, nullptr, nullptr);
   sqlite3_wal_checkpoint_v2(impl.db, "main", SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
   sqlite3_busy_handler(impl.db, busy_wait, &impl);
