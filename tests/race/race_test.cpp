@@ -107,6 +107,17 @@ bool make_folder(const std::string& path, uid_t owner, gid_t group, mode_t mode)
          chown(path.c_str(), owner, group) == 0 && chmod(path.c_str(), mode) == 0;
 }
 
+// `authpolicy check PATH`: its output (stdout and stderr) and wait status.
+std::string run_check(const std::string& path, int* status) {
+  FILE* pipe = popen((cli_path() + " check " + path + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return "cannot run " + cli_path();
+  std::string output;
+  char buffer[512];
+  while (std::fgets(buffer, sizeof buffer, pipe) != nullptr) output += buffer;
+  *status = pclose(pipe);
+  return output;
+}
+
 // ---- One login through libpam -------------------------------------------------------------
 
 int answer_prompts(int count, const pam_message** messages, pam_response** responses, void* data) {
@@ -404,12 +415,8 @@ TEST_F(Race, PolicyInAGroupWritableFolderIsRefusedLikeCheckSays) {
   ASSERT_TRUE(write_file(policy, read_file(locked_), 0, 0, 0644));
   EXPECT_EQ(authenticate(confdir_, "ap-race-group", kPassword), PAM_AUTH_ERR);
 
-  FILE* pipe = popen((cli_path() + " check " + policy + " 2>&1").c_str(), "r");
-  ASSERT_NE(pipe, nullptr);
-  std::string output;
-  char buffer[512];
-  while (std::fgets(buffer, sizeof buffer, pipe) != nullptr) output += buffer;
-  const int status = pclose(pipe);
+  int status = -1;
+  const std::string output = run_check(policy, &status);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0) << output;
   const std::string why = "folder " + group_ + " is writable by its group (mode 0775)";
   EXPECT_NE(output.find("error[E015]: unsafe policy file: " + why), std::string::npos) << output;
@@ -483,6 +490,25 @@ TEST_F(Race, AuditFolderSwappedByAGroupMemberFailsClosed) {
   EXPECT_TRUE(logged("audit write failed (best effort, decision stands): audit folder " + logs +
                      "/audit refused: " + why));
   EXPECT_TRUE(logged(why));
+}
+
+// 13.8: a pam() factor naming pam_policy.so itself (its real path here) is E026 in `check` and in
+// the module, which refuses before calling anything: the host (this process) survives. Before
+// E026 the module called itself until the host died of a stack overflow.
+TEST_F(Race, PamFactorNamingThisModuleIsE026InCheckAndInTheModule) {
+  const std::string policy = root_ + "/self.pol";
+  ASSERT_TRUE(write_file(
+      policy, "factor me = pam(\"" + module_path() + "\", \"policy=" + policy + "\")\nauth me\n", 0,
+      0, 0644));
+  add_service("ap-race-self", module_path() + " policy=" + policy);
+  EXPECT_EQ(authenticate(confdir_, "ap-race-self", kPassword), PAM_AUTH_ERR);
+  EXPECT_TRUE(logged("error[E026]: factor 'me' delegates to pam_policy.so"));
+
+  int status = -1;
+  const std::string output = run_check(policy, &status);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << output;
+  EXPECT_NE(output.find("error[E026]: factor 'me' delegates to pam_policy.so"), std::string::npos)
+      << output;
 }
 
 }  // namespace
