@@ -270,7 +270,10 @@ int run_verify(const Options& options, std::istream& in, std::ostream& out, std:
     case totp::Verdict::replayed:
     case totp::Verdict::rate_limited:
     case totp::Verdict::not_enrolled:
-      out << result.detail << "\n";
+      out << result.detail;
+      // As a login says it: the try that used the last attempt, or one refused for the limit.
+      if (result.rate_limit_wait > 0) out << " (rate limit: wait " << result.rate_limit_wait << " s)";
+      out << "\n";
       return kExitRefused;
     case totp::Verdict::malformed:
     case totp::Verdict::error:

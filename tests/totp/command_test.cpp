@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <ctime>
+#include <regex>
 #include <sstream>
 
 #include "cli/command_registry.h"
@@ -143,6 +144,22 @@ TEST_F(TotpCommand, VerifyRefusesAWrongCodeAndUnknownUsers) {
   CommandRun nobody = totp_command({"verify", "zed", "--secrets", pattern()}, "123456\n");
   EXPECT_EQ(nobody.exit_code, 1);
   EXPECT_EQ(nobody.out, "not enrolled\n");
+}
+
+TEST_F(TotpCommand, VerifySaysTheRateLimitWait) {
+  // enroll writes RATE_LIMIT 3 30: the third wrong code uses the last attempt, the fourth is
+  // refused without being looked at; both say how long to wait (30 s or a second less).
+  ASSERT_EQ(totp_command({"enroll", "alice", "--secrets", pattern()}).exit_code, 0);
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(totp_command({"verify", "alice", "--secrets", pattern()}, "000000\n").out, "wrong code\n");
+  }
+  const std::regex last("wrong code \\(rate limit: wait (30|29) s\\)\n");
+  const std::regex refused("rate limited \\(rate limit: wait (30|29|28) s\\)\n");
+  CommandRun third = totp_command({"verify", "alice", "--secrets", pattern()}, "000000\n");
+  EXPECT_TRUE(std::regex_match(third.out, last)) << third.out;
+  CommandRun fourth = totp_command({"verify", "alice", "--secrets", pattern()}, "000000\n");
+  EXPECT_EQ(fourth.exit_code, 1);
+  EXPECT_TRUE(std::regex_match(fourth.out, refused)) << fourth.out;
 }
 
 TEST_F(TotpCommand, UsageErrorsExitTwo) {
