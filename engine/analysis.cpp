@@ -21,6 +21,7 @@
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <unordered_map>
 
@@ -37,7 +38,9 @@ namespace {
 using TriMask = unsigned;  // bit per possible condition value
 constexpr TriMask kYes = 1, kNo = 2, kUnknown = 4, kAnyTri = 7;
 
-TriMask mask_of(Tri t) { return t == Tri::yes ? kYes : t == Tri::no ? kNo : kUnknown; }
+TriMask mask_of(Tri t) {
+  return t == Tri::yes ? kYes : t == Tri::no ? kNo : kUnknown;
+}
 
 using ResultMask = unsigned;  // bit per possible expression result
 constexpr ResultMask kPass = 1, kNonPass = 2;
@@ -58,7 +61,20 @@ struct Representative {
   std::optional<long> count;
 };
 
-enum class VarKind { rhost, country, asn, user, group, service, tty, ruser, time, weekday, failures, recent };
+enum class VarKind {
+  rhost,
+  country,
+  asn,
+  user,
+  group,
+  service,
+  tty,
+  ruser,
+  time,
+  weekday,
+  failures,
+  recent
+};
 
 struct Variable {
   VarKind kind = VarKind::user;
@@ -71,23 +87,37 @@ struct Variable {
 VarKind var_kind(Subject s) {
   switch (s) {
     case Subject::rhost:
-    case Subject::rhost_local: return VarKind::rhost;
-    case Subject::country: return VarKind::country;
-    case Subject::asn: return VarKind::asn;
-    case Subject::user: return VarKind::user;
-    case Subject::group: return VarKind::group;
-    case Subject::service: return VarKind::service;
-    case Subject::tty: return VarKind::tty;
-    case Subject::ruser: return VarKind::ruser;
-    case Subject::time: return VarKind::time;
-    case Subject::weekday: return VarKind::weekday;
-    case Subject::failures: return VarKind::failures;
-    case Subject::recent: return VarKind::recent;
+    case Subject::rhost_local:
+      return VarKind::rhost;
+    case Subject::country:
+      return VarKind::country;
+    case Subject::asn:
+      return VarKind::asn;
+    case Subject::user:
+      return VarKind::user;
+    case Subject::group:
+      return VarKind::group;
+    case Subject::service:
+      return VarKind::service;
+    case Subject::tty:
+      return VarKind::tty;
+    case Subject::ruser:
+      return VarKind::ruser;
+    case Subject::time:
+      return VarKind::time;
+    case Subject::weekday:
+      return VarKind::weekday;
+    case Subject::failures:
+      return VarKind::failures;
+    case Subject::recent:
+      return VarKind::recent;
   }
   return VarKind::user;
 }
 
-Tri from_bool(bool b) { return b ? Tri::yes : Tri::no; }
+Tri from_bool(bool b) {
+  return b ? Tri::yes : Tri::no;
+}
 
 // The atom's value when its own subject is `own` (and, for GeoIP atoms, the address is known).
 Tri atom_value(const Atom& a, const Representative& own) {
@@ -109,16 +139,20 @@ Tri atom_value(const Atom& a, const Representative& own) {
     case Subject::user:
     case Subject::service:
     case Subject::tty:
-    case Subject::ruser: return from_bool(a.names.count(own.name) > 0);
-    case Subject::group: return own.tri;
+    case Subject::ruser:
+      return from_bool(a.names.count(own.name) > 0);
+    case Subject::group:
+      return own.tri;
     case Subject::time:
       return from_bool(std::any_of(a.clock_ranges.begin(), a.clock_ranges.end(),
                                    [&](const ClockRange& r) { return r.contains(own.minute); }));
-    case Subject::weekday: return from_bool((a.weekdays >> own.weekday) & 1u);
+    case Subject::weekday:
+      return from_bool((a.weekdays >> own.weekday) & 1u);
     case Subject::failures:
       if (!own.count) return Tri::unknown;
       return from_bool(compare(*own.count, a.comparison, a.count));
-    case Subject::recent: return own.tri;
+    case Subject::recent:
+      return own.tri;
   }
   return Tri::unknown;
 }
@@ -136,11 +170,11 @@ constexpr std::size_t kWorkBudget = 20000000;
 
 class Space {
  public:
+  // Throws Budget when telling the situations apart alone would cost more than the work budget.
   explicit Space(const Policy& policy) : policy_(policy) {
-    presence_matters_ = std::any_of(policy.factors.begin(), policy.factors.end(),
-                                    [](const FactorSpec& f) {
-                                      return f.used && f.presence && !f.remote_allowed;
-                                    });
+    presence_matters_ =
+        std::any_of(policy.factors.begin(), policy.factors.end(),
+                    [](const FactorSpec& f) { return f.used && f.presence && !f.remote_allowed; });
     build_variables();
   }
 
@@ -175,7 +209,8 @@ class Space {
         if (kind == RhostKind::absent) return kNo;
         if (kind == RhostKind::hostname) return kUnknown;
       }
-      if (a[v] < 0) return r >= 0 ? own_union_[atom_index] : own_union_[atom_index] | kNo | kUnknown;
+      if (a[v] < 0)
+        return r >= 0 ? own_union_[atom_index] : own_union_[atom_index] | kNo | kUnknown;
       return mask_of(values_[atom_index][static_cast<std::size_t>(a[v])]);
     }
     if (a[v] < 0) return own_union_[atom_index];
@@ -209,23 +244,46 @@ class Space {
       const Representative& rep = vars_[v].classes[static_cast<std::size_t>(std::max(a[v], 0))];
       switch (vars_[v].kind) {
         case VarKind::rhost:
-          if (rep.rhost == RhostKind::absent) request.rhost.reset();
-          else if (rep.rhost == RhostKind::hostname) request.rhost = "host.invalid";
-          else request.rhost = rep.address.to_string();
+          if (rep.rhost == RhostKind::absent)
+            request.rhost.reset();
+          else if (rep.rhost == RhostKind::hostname)
+            request.rhost = "host.invalid";
+          else
+            request.rhost = rep.address.to_string();
           break;
-        case VarKind::country: subjects.country_answer = rep.geo; break;
-        case VarKind::asn: subjects.asn_answer = rep.geo; break;
-        case VarKind::user: request.user = rep.name; break;
-        case VarKind::service: request.service = rep.name; break;
-        case VarKind::tty: request.tty = rep.name; break;
-        case VarKind::ruser: request.ruser = rep.name; break;
-        case VarKind::group: subjects.group_answers[vars_[v].group] = rep.tri; break;
-        case VarKind::time: subjects.time.minute_of_day = rep.minute; break;
-        case VarKind::weekday: subjects.time.weekday = rep.weekday; break;
+        case VarKind::country:
+          subjects.country_answer = rep.geo;
+          break;
+        case VarKind::asn:
+          subjects.asn_answer = rep.geo;
+          break;
+        case VarKind::user:
+          request.user = rep.name;
+          break;
+        case VarKind::service:
+          request.service = rep.name;
+          break;
+        case VarKind::tty:
+          request.tty = rep.name;
+          break;
+        case VarKind::ruser:
+          request.ruser = rep.name;
+          break;
+        case VarKind::group:
+          subjects.group_answers[vars_[v].group] = rep.tri;
+          break;
+        case VarKind::time:
+          subjects.time.minute_of_day = rep.minute;
+          break;
+        case VarKind::weekday:
+          subjects.time.weekday = rep.weekday;
+          break;
         case VarKind::failures:
           subjects.failure_answers[{vars_[v].window, vars_[v].by_rhost}] = rep.count;
           break;
-        case VarKind::recent: subjects.recent_answers[vars_[v].group] = rep.tri; break;
+        case VarKind::recent:
+          subjects.recent_answers[vars_[v].group] = rep.tri;
+          break;
       }
     }
   }
@@ -246,11 +304,12 @@ class Space {
       const TriMask m = atom_mask(i, a);
       if (m != kYes && m != kNo && m != kUnknown) continue;
       const std::size_t v = atom_var_[i];
-      const bool rhost_derived = vars_[v].kind == VarKind::rhost ||
-                                 ((vars_[v].kind == VarKind::country || vars_[v].kind == VarKind::asn) &&
-                                  a[v] < 0);
+      const bool rhost_derived =
+          vars_[v].kind == VarKind::rhost ||
+          ((vars_[v].kind == VarKind::country || vars_[v].kind == VarKind::asn) && a[v] < 0);
       if (rhost_derived && rhost_var_ && a[*rhost_var_] >= 0 &&
-          vars_[*rhost_var_].classes[static_cast<std::size_t>(a[*rhost_var_])].rhost != RhostKind::address) {
+          vars_[*rhost_var_].classes[static_cast<std::size_t>(a[*rhost_var_])].rhost !=
+              RhostKind::address) {
         continue;  // already said by "no rhost" / "host name"
       }
       if (!seen.insert(atom.text).second) continue;
@@ -273,8 +332,8 @@ class Space {
     if (atom.subject == Subject::recent) return "not " + atom.text;
     if (atom.subject == Subject::failures) {
       static const std::map<Comparison, std::pair<std::string, std::string>> inverse = {
-          {Comparison::ge, {">=", "<"}}, {Comparison::gt, {">", "<="}},
-          {Comparison::le, {"<=", ">"}}, {Comparison::lt, {"<", ">="}},
+          {Comparison::ge, {">=", "<"}},  {Comparison::gt, {">", "<="}},
+          {Comparison::le, {"<=", ">"}},  {Comparison::lt, {"<", ">="}},
           {Comparison::eq, {"==", "!="}}, {Comparison::ne, {"!=", "=="}}};
       const auto& [op, inv] = inverse.at(atom.comparison);
       std::string text = atom.text;
@@ -322,8 +381,9 @@ class Space {
   }
 
   void build_variables() {
-    const bool needs_rhost = presence_matters_ || std::any_of(
-        policy_.atoms.begin(), policy_.atoms.end(), [](const Atom& a) {
+    const bool needs_rhost =
+        presence_matters_ ||
+        std::any_of(policy_.atoms.begin(), policy_.atoms.end(), [](const Atom& a) {
           return var_kind(a.subject) == VarKind::rhost || a.subject == Subject::country ||
                  a.subject == Subject::asn;
         });
@@ -348,6 +408,9 @@ class Space {
       const bool is_rhost = vars_[v].kind == VarKind::rhost;
       const bool is_geo = vars_[v].kind == VarKind::country || vars_[v].kind == VarKind::asn;
       const std::size_t width = atoms.size() + (is_rhost ? 2 : 0) + (is_geo ? 1 : 0);
+      // Every candidate is tested against every atom of its variable: the cost grows with their
+      // product (thousands of address rules), so it is charged before it is spent.
+      charge(candidates.size() * width);
       std::vector<int> signatures;
       signatures.reserve(candidates.size() * width);
       for (const auto& rep : candidates) {
@@ -370,9 +433,11 @@ class Space {
       std::vector<bool> keep(candidates.size(), false);
       for (std::size_t k = 0; k < order.size(); ++k) {
         const int* here = signature(order[k]);
-        if (k == 0 || !std::equal(here, here + width, signature(order[k - 1]))) keep[order[k]] = true;
+        if (k == 0 || !std::equal(here, here + width, signature(order[k - 1])))
+          keep[order[k]] = true;
       }
-      vars_[v].classes.reserve(static_cast<std::size_t>(std::count(keep.begin(), keep.end(), true)));
+      vars_[v].classes.reserve(
+          static_cast<std::size_t>(std::count(keep.begin(), keep.end(), true)));
       for (std::size_t c = 0; c < candidates.size(); ++c) {
         if (keep[c]) vars_[v].classes.push_back(std::move(candidates[c]));
       }
@@ -380,6 +445,7 @@ class Space {
     values_.resize(policy_.atoms.size());
     own_union_.resize(policy_.atoms.size());
     for (std::size_t i = 0; i < policy_.atoms.size(); ++i) {
+      charge(vars_[atom_var_[i]].classes.size());
       values_[i].reserve(vars_[atom_var_[i]].classes.size());
       for (const auto& rep : vars_[atom_var_[i]].classes) {
         const Tri t = atom_value(policy_.atoms[i], rep);
@@ -398,7 +464,8 @@ class Space {
       out.push_back(std::move(r));
     };
     switch (var.kind) {
-      case VarKind::rhost: return rhost_candidates(atoms);
+      case VarKind::rhost:
+        return rhost_candidates(atoms);
       case VarKind::country:
       case VarKind::asn: {
         std::set<std::string> codes;
@@ -418,8 +485,10 @@ class Space {
           out.push_back(r);
         }
         Representative other;
-        other.geo = Lookup{Lookup::Kind::value, "?", numbers.empty() ? 0u : *numbers.rbegin() + 1, {}};
-        if (!numbers.empty() && *numbers.rbegin() == 0xffffffffu) other.geo.number = *numbers.begin() - 1;
+        other.geo =
+            Lookup{Lookup::Kind::value, "?", numbers.empty() ? 0u : *numbers.rbegin() + 1, {}};
+        if (!numbers.empty() && *numbers.rbegin() == 0xffffffffu)
+          other.geo.number = *numbers.begin() - 1;
         out.push_back(other);
         Representative none;
         none.geo = Lookup{Lookup::Kind::no_value, {}, 0, {}};
@@ -434,7 +503,8 @@ class Space {
       case VarKind::tty:
       case VarKind::ruser: {
         std::set<std::string> names;
-        for (std::size_t i : atoms) names.insert(policy_.atoms[i].names.begin(), policy_.atoms[i].names.end());
+        for (std::size_t i : atoms)
+          names.insert(policy_.atoms[i].names.begin(), policy_.atoms[i].names.end());
         for (const auto& n : names) with_name(n);
         std::string other = "other";
         while (names.count(other)) other += "_";
@@ -514,8 +584,10 @@ class Space {
         const u128 max = v4 ? 0xffffffffu : ~static_cast<u128>(0);
         if (last < max) points.push_back(last + 1);
       };
-      if (v4) add_range(static_cast<u128>(127) << 24, (static_cast<u128>(128) << 24) - 1);
-      else add_range(1, 1);
+      if (v4)
+        add_range(static_cast<u128>(127) << 24, (static_cast<u128>(128) << 24) - 1);
+      else
+        add_range(1, 1);
       for (const AddressSet* set : sets) {
         for (const auto& r : set->ranges(v4)) add_range(r.first, r.last);
       }
@@ -604,7 +676,8 @@ class PartialEvaluator {
 
   TriMask compute_condition(const Condition& c) const {
     switch (c.kind) {
-      case Condition::Kind::atom: return space_.atom_mask(c.atom, a_);
+      case Condition::Kind::atom:
+        return space_.atom_mask(c.atom, a_);
       case Condition::Kind::negation: {
         const TriMask m = condition(*c.operands.at(0));
         return ((m & kYes) ? kNo : 0) | ((m & kNo) ? kYes : 0) | (m & kUnknown);
@@ -643,7 +716,8 @@ class PartialEvaluator {
         }
         return kPass;
       }
-      case Expr::Kind::permit: return mode.permit_passes ? kPass : kNonPass;
+      case Expr::Kind::permit:
+        return mode.permit_passes ? kPass : kNonPass;
       case Expr::Kind::any_of:
       case Expr::Kind::all_of:
       case Expr::Kind::k_of: {
@@ -655,7 +729,9 @@ class PartialEvaluator {
           can_fail += (m & kNonPass) ? 1 : 0;
         }
         const std::size_t n = e.operands.size();
-        const std::size_t k = e.kind == Expr::Kind::any_of ? 1 : e.kind == Expr::Kind::all_of ? n : e.k;
+        const std::size_t k = e.kind == Expr::Kind::any_of   ? 1
+                              : e.kind == Expr::Kind::all_of ? n
+                                                             : e.k;
         return (can_pass >= k ? kPass : 0) | (can_fail >= n - k + 1 ? kNonPass : 0);
       }
       case Expr::Kind::guarded: {
@@ -763,8 +839,11 @@ class OperandChecker {
                  e.location);
         }
         return;
-      case Expr::Kind::permit: return;
-      case Expr::Kind::guarded: visit(*e.operands.at(0), before); return;
+      case Expr::Kind::permit:
+        return;
+      case Expr::Kind::guarded:
+        visit(*e.operands.at(0), before);
+        return;
       case Expr::Kind::any_of:
       case Expr::Kind::all_of:
       case Expr::Kind::k_of: {
@@ -825,12 +904,24 @@ class OperandChecker {
       return n;
     };
     switch (e.kind) {
-      case Expr::Kind::permit: result = true; break;
-      case Expr::Kind::factor: result = false; break;
-      case Expr::Kind::any_of: result = count() >= 1; break;
-      case Expr::Kind::all_of: result = count() == e.operands.size(); break;
-      case Expr::Kind::k_of: result = count() >= e.k; break;
-      case Expr::Kind::guarded: result = always_passes(*e.operands.at(0)); break;
+      case Expr::Kind::permit:
+        result = true;
+        break;
+      case Expr::Kind::factor:
+        result = false;
+        break;
+      case Expr::Kind::any_of:
+        result = count() >= 1;
+        break;
+      case Expr::Kind::all_of:
+        result = count() == e.operands.size();
+        break;
+      case Expr::Kind::k_of:
+        result = count() >= e.k;
+        break;
+      case Expr::Kind::guarded:
+        result = always_passes(*e.operands.at(0));
+        break;
     }
     passes_.emplace(&e, result);
     return result;
@@ -842,11 +933,16 @@ class OperandChecker {
     space_.charge();
     std::set<std::size_t> result;
     switch (e.kind) {
-      case Expr::Kind::factor: result = {e.factor}; break;
+      case Expr::Kind::factor:
+        result = {e.factor};
+        break;
       case Expr::Kind::any_of:
       case Expr::Kind::all_of:
-      case Expr::Kind::k_of: result = always_consulted(*e.operands.at(0)); break;
-      default: break;
+      case Expr::Kind::k_of:
+        result = always_consulted(*e.operands.at(0));
+        break;
+      default:
+        break;
     }
     return consulted_.emplace(&e, std::move(result)).first->second;
   }
@@ -921,7 +1017,8 @@ class DenyResidual {
         if (unknown_.count(atom.subject)) return Text{};
         return Text{positive ? atom.text : Space::state(atom, kNo), false};
       }
-      case Condition::Kind::negation: return walk(*c.operands.at(0), !positive);
+      case Condition::Kind::negation:
+        return walk(*c.operands.at(0), !positive);
       case Condition::Kind::conjunction:
       case Condition::Kind::disjunction: {
         // not-false distributes as the node's own operator; not-true as its dual.
@@ -972,15 +1069,13 @@ std::optional<Space::Assignment> geo_deny_witness(const Space& space, const Deny
     const Space::Assignment& a = pe.assignment();
     bool possible = true;
     bool certain = true;
-    const auto [r_ok, r_set] = class_ok(*rhost, a, [](const Representative& r) {
-      return r.rhost == RhostKind::address;
-    });
+    const auto [r_ok, r_set] =
+        class_ok(*rhost, a, [](const Representative& r) { return r.rhost == RhostKind::address; });
     possible = possible && r_ok;
     certain = certain && r_set && r_ok;
     for (std::size_t v : geo_vars) {
-      const auto [g_ok, g_set] = class_ok(v, a, [](const Representative& r) {
-        return r.geo.kind == Lookup::Kind::unknown;
-      });
+      const auto [g_ok, g_set] = class_ok(
+          v, a, [](const Representative& r) { return r.geo.kind == Lookup::Kind::unknown; });
       possible = possible && g_ok;
       certain = certain && g_set && g_ok;
     }
@@ -993,8 +1088,9 @@ std::optional<Space::Assignment> geo_deny_witness(const Space& space, const Deny
 }
 
 // W109 for a GeoIP subject whose database cannot be used (with `warnings`); with `deny_errors`
-// (authpolicy check, enable and status), E027 for each deny rule that then refuses remote logins: an unknown subject makes `deny if`
-// deny, so such a rule looks harmless while it locks out every remote login it can reach.
+// (authpolicy check, enable and status), E027 for each deny rule that then refuses remote logins:
+// an unknown subject makes `deny if` deny, so such a rule looks harmless while it locks out every
+// remote login it can reach.
 void geoip_diagnostics(const Space& space, bool deny_errors, bool warnings,
                        std::vector<Diagnostic>& out) {
   const Policy& policy = space.policy();
@@ -1036,9 +1132,9 @@ void geoip_diagnostics(const Space& space, bool deny_errors, bool warnings,
     }
     for (std::size_t r = 0; r < policy.denies.size(); ++r) {
       const DenyRule& rule = policy.denies[r];
-      const auto first = std::find_if(rule_atoms[r].begin(), rule_atoms[r].end(), [&](std::size_t i) {
-        return unusable.count(policy.atoms[i].subject) > 0;
-      });
+      const auto first =
+          std::find_if(rule_atoms[r].begin(), rule_atoms[r].end(),
+                       [&](std::size_t i) { return unusable.count(policy.atoms[i].subject) > 0; });
       if (first == rule_atoms[r].end()) continue;
       const Atom& atom = policy.atoms[*first];
       std::optional<Space::Assignment> witness;
@@ -1063,13 +1159,18 @@ void geoip_diagnostics(const Space& space, bool deny_errors, bool warnings,
       }
       const auto residual = DenyResidual(policy, unusable).not_false(*rule.condition);
       std::string who = "every remote login";
-      if (!residual) who += " that the rest of this rule matches";
-      else if (residual->text) who += " where " + *residual->text;
-      out.push_back({Severity::error, "E027",
+      if (!residual)
+        who += " that the rest of this rule matches";
+      else if (residual->text)
+        who += " where " + *residual->text;
+      out.push_back({Severity::error,
+                     "E027",
                      join(causes, "; ") + "; " + subjects + (reported_here > 1 ? " are" : " is") +
                          " then unknown for every remote login, and 'deny if' denies on "
-                         "unknown: this rule denies " + who,
-                     atom.location, {fix(atom.subject)}});
+                         "unknown: this rule denies " +
+                         who,
+                     atom.location,
+                     {fix(atom.subject)}});
     }
   }
 
@@ -1083,11 +1184,13 @@ void geoip_diagnostics(const Space& space, bool deny_errors, bool warnings,
       at = &policy.atoms[i];
     }
     if (!at) continue;
-    out.push_back({Severity::warning, "W109",
+    out.push_back({Severity::warning,
+                   "W109",
                    "GeoIP database for rhost." + key(s) + " cannot be used: " + problems[s] +
                        "; every rhost." + key(s) +
                        " condition will be unknown (deny if: denies; unless: never waives)",
-                   at->location, {fix(s)}});
+                   at->location,
+                   {fix(s)}});
   }
 }
 
@@ -1112,7 +1215,8 @@ void weaker_alternative_warning(const Policy& policy, std::vector<Diagnostic>& o
     if (operand->kind != Expr::Kind::factor) continue;
     const FactorSpec& spec = policy.factors[operand->factor];
     if (spec.kind != FactorSpec::Kind::totp && spec.kind != FactorSpec::Kind::pam) continue;
-    out.push_back({Severity::warning, "W112",
+    out.push_back({Severity::warning,
+                   "W112",
                    "'" + spec.name + "' alone can replace the password: whoever passes " +
                        spec.name + " gets in without it",
                    operand->location,
@@ -1121,12 +1225,31 @@ void weaker_alternative_warning(const Policy& policy, std::vector<Diagnostic>& o
   }
 }
 
+Diagnostic too_complex(const Policy& policy, const Budget& budget) {
+  return {Severity::error,
+          "E025",
+          "policy too complex to verify (more than " +
+              (budget.situations ? std::to_string(kSearchBudget) + " situations to examine"
+                                 : std::to_string(kWorkBudget) + " units of analysis work") +
+              ")",
+          policy.auth_location,
+          {"split it or simplify its conditions"}};
+}
+
 }  // namespace
 
 void analyse_policy(const Policy& policy, const LoadOptions& options,
                     std::vector<Diagnostic>& diagnostics, AnalysisCost* cost) {
   if (!policy.auth) return;
-  const Space space(policy);
+  std::optional<Space> built;
+  try {
+    built.emplace(policy);
+  } catch (const Budget& budget) {
+    diagnostics.push_back(too_complex(policy, budget));
+    if (cost) cost->work = kWorkBudget;
+    return;
+  }
+  const Space& space = *built;
   // Reports the work done however the analysis ends.
   struct Report {
     const Space& space;
@@ -1140,7 +1263,8 @@ void analyse_policy(const Policy& policy, const LoadOptions& options,
     // E016: auth passes with no factor asked and no explicit permit.
     Mode implicit{Mode::FactorBehaviour::nonpass, false, std::nullopt};
     if (auto witness = Search(space, permits(policy, implicit)).find()) {
-      diagnostics.push_back({Severity::error, "E016",
+      diagnostics.push_back({Severity::error,
+                             "E016",
                              "implicit open path: auth can pass without asking any factor",
                              policy.auth_location,
                              {"opens without any factor when: " + when(space, *witness)}});
@@ -1154,17 +1278,21 @@ void analyse_policy(const Policy& policy, const LoadOptions& options,
       Mode explicit_mode{Mode::FactorBehaviour::nonpass, true, std::nullopt};
       const auto witness = Search(space, permits(policy, explicit_mode)).find();
       diagnostics.push_back(
-          {Severity::warning, "W107",
+          {Severity::warning,
+           "W107",
            witness ? "explicit permit: auth passes without asking any factor when: " +
                          when(space, *witness)
                    : "explicit permit: this path passes without asking the factors beside it",
-           permit->location, {}});
+           permit->location,
+           {}});
     }
     Mode all_pass{Mode::FactorBehaviour::pass, true, std::nullopt};
     if (!Search(space, permits(policy, all_pass)).find()) {
-      diagnostics.push_back({Severity::warning, "W110",
+      diagnostics.push_back({Severity::warning,
+                             "W110",
                              "this policy can never permit anyone: every situation is denied",
-                             policy.auth_location, {}});
+                             policy.auth_location,
+                             {}});
     } else {
       for (std::size_t f = 0; f < policy.factors.size(); ++f) {
         const FactorSpec& spec = policy.factors[f];
@@ -1180,7 +1308,8 @@ void analyse_policy(const Policy& policy, const LoadOptions& options,
         if (auto witness = Search(space, no_alternative).find()) {
           const auto situation = space.describe_situation(*witness);
           diagnostics.push_back(
-              {Severity::warning, "W108",
+              {Severity::warning,
+               "W108",
                "'" + spec.name + "' locks itself after repeated failures and has no alternative" +
                    (situation.empty() ? std::string{} : " when: " + join(situation, ", ")),
                spec.location,
@@ -1191,13 +1320,7 @@ void analyse_policy(const Policy& policy, const LoadOptions& options,
     }
     operands.visit(*policy.auth, {});
   } catch (const Budget& budget) {
-    diagnostics.push_back(
-        {Severity::error, "E025",
-         "policy too complex to verify (more than " +
-             (budget.situations ? std::to_string(kSearchBudget) + " situations to examine"
-                                : std::to_string(kWorkBudget) + " units of analysis work") +
-             ")",
-         policy.auth_location, {"split it or simplify its conditions"}});
+    diagnostics.push_back(too_complex(policy, budget));
     return;
   }
   if (!options.warnings) return;
@@ -1206,10 +1329,12 @@ void analyse_policy(const Policy& policy, const LoadOptions& options,
   for (const auto& spec : policy.factors) {
     if (spec.kind == FactorSpec::Kind::u2f && spec.used && !spec.settings.has("origin")) {
       diagnostics.push_back(
-          {Severity::warning, "W111",
+          {Severity::warning,
+           "W111",
            "u2f has no explicit origin: it defaults to pam://<hostname>, and renaming the host "
            "silently breaks every enrolled key",
-           spec.location, {"set it: factor u2f { origin = \"pam://myhost\" }"}});
+           spec.location,
+           {"set it: factor u2f { origin = \"pam://myhost\" }"}});
     }
   }
 }
@@ -1315,7 +1440,8 @@ class Explainer {
         if (spec.presence && !spec.remote_allowed && space_.remote_mask(a) == kPass) return {};
         return {{spec.name}};
       }
-      case Expr::Kind::permit: return {{}};
+      case Expr::Kind::permit:
+        return {{}};
       case Expr::Kind::any_of: {
         Combinations out;
         for (const auto* o : e.operands) {
@@ -1577,7 +1703,8 @@ class Simplifier {
       }
       Term term;
       term.covers = matched(chosen);
-      term.width = static_cast<std::size_t>(std::count(term.covers.begin(), term.covers.end(), true));
+      term.width =
+          static_cast<std::size_t>(std::count(term.covers.begin(), term.covers.end(), true));
       for (const Predicate* p : chosen) term.text += (term.text.empty() ? "" : " and ") + p->text;
       if (term.text.empty()) term.text = "always";
       candidates.push_back(std::move(term));
@@ -1644,7 +1771,15 @@ std::string answer_key(const Explanation::Row& row) {
 }  // namespace
 
 Explanation explain_policy(const Policy& policy) {
-  const Space space(policy);
+  std::optional<Space> built;
+  try {
+    built.emplace(policy);
+  } catch (const Budget&) {
+    Explanation result;
+    result.complete = false;
+    return result;
+  }
+  const Space& space = *built;
   Explainer explainer(space);
   Explanation result = explainer.run();
   if (!result.complete) return result;
@@ -1772,11 +1907,9 @@ PolicyDiff diff_policies(const Policy& old_policy, const Policy& new_policy) {
     const FactorSpec& g = new_policy.factors[*other];
     if (f.kind != g.kind || f.module != g.module || f.arguments != g.arguments ||
         f.settings.values() != g.settings.values() || f.remote_allowed != g.remote_allowed) {
-      result.factor_differences.push_back("factor " + f.name + ": " + describe_factor(f) +
-                                          " before, " + describe_factor(g) + " now" +
-                                          (f.settings.values() != g.settings.values()
-                                               ? " (its settings differ)"
-                                               : ""));
+      result.factor_differences.push_back(
+          "factor " + f.name + ": " + describe_factor(f) + " before, " + describe_factor(g) +
+          " now" + (f.settings.values() != g.settings.values() ? " (its settings differ)" : ""));
     }
   }
   // One situation space cut by the atoms of both policies (the factors too, for presence).
@@ -1785,7 +1918,14 @@ PolicyDiff diff_policies(const Policy& old_policy, const Policy& new_policy) {
     for (const auto& atom : p->atoms) combined.atoms.push_back(atom);
     for (const auto& f : p->factors) combined.factors.push_back(f);
   }
-  const Space space(combined);
+  std::optional<Space> built;
+  try {
+    built.emplace(combined);
+  } catch (const Budget&) {
+    result.complete = false;
+    return result;
+  }
+  const Space& space = *built;
   std::map<std::pair<std::string, std::string>, std::size_t> group_of;
   Space::Assignment a = space.empty_assignment();
   for (std::size_t v = 0; v < a.size(); ++v) a[v] = 0;
