@@ -29,15 +29,25 @@ class NotBuiltProvider final : public FactorProvider {
   std::string detail_;
 };
 
-// The folder of factor plugins: next to this module, wherever libpam loaded it from (a path the
-// administrator chose, never the environment).
-std::string plugin_folder() {
+// The folder of factor plugins: next to this module's file, wherever libpam loaded it from (a
+// path the administrator chose, never the environment). libpam may have loaded it through a
+// symlink (security/pam_policy.so -> /opt/...): the plugins sit beside the file, so the folder is
+// the one the trust walk reached, root-owned links resolved; an untrusted link gives none.
+std::string plugin_folder(std::string* why) {
   Dl_info info{};
-  if (dladdr(reinterpret_cast<void*>(&plugin_folder), &info) == 0 || !info.dli_fname) return {};
-  std::string self(info.dli_fname);
-  const auto slash = self.rfind('/');
+  if (dladdr(reinterpret_cast<void*>(&plugin_folder), &info) == 0 || !info.dli_fname ||
+      info.dli_fname[0] != '/') {
+    *why = "the loader does not say where pam_policy.so is";
+    return {};
+  }
+  const TrustedFile self = open_trusted(info.dli_fname, TrustRules{});
+  if (!self.ok()) {
+    *why = self.reason;
+    return {};
+  }
+  const auto slash = self.real_path.rfind('/');
   if (slash == std::string::npos) return {};
-  return self.substr(0, slash) + "/" + AUTHPOLICY_FACTOR_PLUGIN_FOLDER;
+  return self.real_path.substr(0, slash) + "/" + AUTHPOLICY_FACTOR_PLUGIN_FOLDER;
 }
 
 // Loads factor_<kind>.so once per process and returns its factory, or nullptr with `error`. The
@@ -48,9 +58,10 @@ AuthpolicyFactorPluginMake plugin_factory(const std::string& kind, std::string* 
   static std::map<std::string, AuthpolicyFactorPluginMake, std::less<>> loaded;
   std::lock_guard<std::mutex> lock(mutex);
   if (auto it = loaded.find(kind); it != loaded.end()) return it->second;
-  const std::string folder = plugin_folder();
+  std::string unplaced;
+  const std::string folder = plugin_folder(&unplaced);
   if (folder.empty()) {
-    *error = kind + " support: cannot locate pam_policy.so's folder";
+    *error = kind + " support: cannot locate pam_policy.so's folder: " + unplaced;
     return nullptr;
   }
   const std::string path = folder + "/factor_" + kind + ".so";

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <string>
 
 #include "tests/pam/harness.h"
@@ -59,6 +60,35 @@ TEST_F(Pamtester, AccountOnlyLoginMeetsTheDenyRule) {
 TEST_F(Pamtester, MatrixOnlyStackIsTheBaseline) {
   const auto r = run_pamtester({"ap_matrix_only", "alice", "authenticate"}, "alice-pass\n");
   EXPECT_EQ(r.exit_code, 0) << r.output;
+}
+
+// Installed as a symlink in libpam's folder (security/pam_policy.so -> the real file), the module
+// finds its factor plugins beside the real file: the TOTP code is asked and checked, not refused
+// as "support not installed" (which a plugin looked up beside the symlink gave).
+TEST(PamtesterLinked, ASymlinkedModuleFindsItsPluginsBesideTheRealFile) {
+  namespace fs = std::filesystem;
+  const fs::path link = AP_TEST_LINKED_MODULE;
+  fs::create_directories(link.parent_path());
+  fs::permissions(link.parent_path(), fs::perms(0755));
+  fs::remove(link);
+  fs::create_symlink(Paths::module(), link);
+  const std::string folder = std::string(Paths::run_dir()) + "/totp-linked";
+  mkdir(folder.c_str(), 0700);
+  write_file(folder + "/alice", "JBSWY3DPEHPK3PXP\n\" TOTP_AUTH\n", 0600);
+  write_policy(matrix_password_factor() + "factor totp { secrets = \"" + folder + "/%u\" }\n" +
+               "auth password && totp\n");
+  const std::vector<std::pair<std::string, std::string>> plain{{"LD_PRELOAD", ""},
+                                                               {"PAM_WRAPPER", "0"}};
+  const auto code =
+      run_process({"/usr/bin/oathtool", "--totp", "-b", "JBSWY3DPEHPK3PXP"}, plain, "");
+  ASSERT_EQ(code.exit_code, 0) << "oathtool: " << code.output;
+  const auto r =
+      run_pamtester({"ap_policy_linked", "alice", "authenticate"},
+                    "alice-pass\n" + code.output.substr(0, code.output.find('\n')) + "\n");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output.find("support not installed"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("totp:pass"), std::string::npos) << r.output;
+  fs::remove(link);
 }
 
 // The audit row names the policy by the SHA-256 that sha256sum prints for the file: the hash
