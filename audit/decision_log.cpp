@@ -1,14 +1,9 @@
 // Decision records into the sqlite store, and failure counts out of it, for the module and CLI.
 #include "audit/decision_log.h"
 
-// libmd (<sha2.h>) and not OpenSSL: OpenSSL 3 loads its providers and reads openssl.cnf in every
-// login process (5M instructions) to hash a few hundred bytes; libmd costs ~0.1M (docs/cost.md).
-#include <sha2.h>
-#include <sys/types.h>  // sha2.h uses u_int8_t and size_t without including it
 #include <unistd.h>
 
 #include <cstdint>
-#include <mutex>
 
 #include "audit/audit_status.h"
 #include "audit/audit_store.h"
@@ -23,32 +18,6 @@ OpenOptions options_for(const Settings& settings) {
   options.retention_seconds =
       settings.duration_or("retention", std::chrono::hours(24 * 90)).count();
   return options;
-}
-
-// Lower-case hex, the same text `sha256sum` prints for the policy file.
-std::string sha256_hex(const std::string& text) {
-  char hex[SHA256_DIGEST_STRING_LENGTH];
-  if (SHA256Data(reinterpret_cast<const std::uint8_t*>(text.data()), text.size(), hex) == nullptr) {
-    return {};
-  }
-  return std::string(hex, SHA256_DIGEST_STRING_LENGTH - 1);
-}
-
-// Every record carries the policy's digest, and the policy is the same from one decision to the
-// next (pam/policy_cache.cpp keeps it parsed): hashing a 1 MiB policy costs about 70M
-// instructions per decision, comparing it with the text hashed last about 1/100 of that. So the
-// last text and its digest are kept; an equal text has the same digest, any other is hashed.
-std::string policy_digest(const std::string& text) {
-  static std::mutex lock;
-  static std::string last_text;
-  static std::string last_digest;
-  std::lock_guard<std::mutex> guard(lock);
-  if (!last_digest.empty() && text == last_text) return last_digest;
-  std::string digest = sha256_hex(text);
-  if (digest.empty()) return digest;
-  last_text = text;
-  last_digest = digest;
-  return digest;
 }
 
 }  // namespace
@@ -127,7 +96,7 @@ AuditRecord make_record(const Policy& policy, const RequestInfo& request, const 
   record.asn = decision.asn;
   if (!policy.files.empty()) {
     record.policy_path = policy.files.front().path;
-    record.policy_sha256 = policy_digest(policy.files.front().text);
+    record.policy_sha256 = policy.files.front().sha256;
   }
   record.decision = decision.permit ? "permit" : "deny";
   record.reason = decision.reason;

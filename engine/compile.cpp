@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <map>
 
+#include "base/sha256.h"
 #include "engine/analysis.h"
 #include "engine/describe.h"
 #include "engine/load.h"
@@ -251,7 +252,7 @@ class Compiler {
       }
       if (status == ReadStatus::unsafe) {
         // Named with an empty text so the diagnostic can point at it; nothing of it is parsed.
-        if (site == nullptr) policy_->files.push_back({path, ""});
+        if (site == nullptr) policy_->files.push_back({path, "", ""});
         error("E015", "unsafe policy file: " + problem, site ? *site : Location{0, 1, 1, 1},
               {"policy files must be regular files owned by root and not writable by group or "
                "others, in folders owned by root and not writable by group or others (sticky "
@@ -260,7 +261,7 @@ class Compiler {
       }
     }
     const auto index = static_cast<std::uint32_t>(policy_->files.size());
-    policy_->files.push_back({path, content});
+    policy_->files.push_back({path, content, sha256_hex(content)});
     canonical_.push_back(canonical);
     asts_.emplace_back();
     auto parsed = grammar::parse_policy_text(content, index);

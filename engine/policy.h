@@ -34,6 +34,9 @@ struct Diagnostic {
 struct SourceFile {
   std::string path;
   std::string text;
+  // SHA-256 of `text` as `sha256sum` prints it: the audit log names the policy version by it.
+  // Computed once when the file is read, so a cached policy is never hashed again.
+  std::string sha256;
 };
 
 // ---- Conditions ----------------------------------------------------------------------------

@@ -101,24 +101,26 @@ TEST_F(CanonicalUserDecision, FailuresCountEverySpellingOfOneAccount) {
   EXPECT_EQ(count_failures(db_, {}, {"alice", 3600, std::nullopt, 0}).count, 3);
 }
 
-// The digest in each record is the policy text's own, also when the text changes between two
-// decisions of one process (make_record keeps the last digest for an unchanged policy).
+// The digest in each record is the policy text's own, as `sha256sum` prints it: computed when the
+// policy is read, so a policy that changes between two decisions of one process gets its new one.
 TEST(PolicyDigest, EveryRecordCarriesItsOwnPolicysDigest) {
-  Policy policy;
-  policy.files.push_back({"/etc/authpolicy/sshd.pol", "auth password\n"});
   const RequestInfo request;
   const Decision decision;
-  auto digest = [&] {
-    return make_record(policy, request, decision, std::chrono::microseconds(0)).policy_sha256;
+  auto digest = [&](const std::string& text) {
+    LoadOptions options;
+    options.check_ownership = false;
+    const LoadResult loaded = load_policy_text(text, "/etc/authpolicy/sshd.pol", options);
+    EXPECT_TRUE(loaded.policy) << text;
+    if (!loaded.policy) return std::string();
+    return make_record(*loaded.policy, request, decision, std::chrono::microseconds(0))
+        .policy_sha256;
   };
   const std::string first = "a1946a048fef6c391407a4bd1d7df89a3731cde252950f111d37a952266a9a66";
   const std::string second = "673d3e0483ce0de9a6b01427ebd22a5edefb6dcd6512a7a25159f63d6237f1c2";
-  EXPECT_EQ(digest(), first);  // printf 'auth password\n' | sha256sum
-  EXPECT_EQ(digest(), first);
-  policy.files.front().text = "auth password\n# changed\n";
-  EXPECT_EQ(digest(), second);
-  policy.files.front().text = "auth password\n";
-  EXPECT_EQ(digest(), first);
+  EXPECT_EQ(digest("auth password\n"), first);  // printf 'auth password\n' | sha256sum
+  EXPECT_EQ(digest("auth password\n"), first);
+  EXPECT_EQ(digest("auth password\n# changed\n"), second);
+  EXPECT_EQ(digest("auth password\n"), first);
 }
 
 }  // namespace
