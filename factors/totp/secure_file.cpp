@@ -125,33 +125,6 @@ std::string write_temporary(const std::string& path, std::string_view contents, 
 
 }  // namespace
 
-SecretFile::SecretFile(SecretFile&& other) noexcept
-    : status(other.status),
-      detail(std::move(other.detail)),
-      path(std::move(other.path)),
-      info(other.info),
-      contents(std::move(other.contents)),
-      fd_(other.fd_) {
-  other.fd_ = -1;
-}
-
-SecretFile& SecretFile::operator=(SecretFile&& other) noexcept {
-  if (this == &other) return *this;
-  if (fd_ >= 0) close(fd_);
-  status = other.status;
-  detail = std::move(other.detail);
-  path = std::move(other.path);
-  info = other.info;
-  contents = std::move(other.contents);
-  fd_ = other.fd_;
-  other.fd_ = -1;
-  return *this;
-}
-
-SecretFile::~SecretFile() {
-  if (fd_ >= 0) close(fd_);  // releases the flock
-}
-
 bool SecretFile::replace(std::string_view new_contents) {
   std::string error;
   std::string temporary =
@@ -203,12 +176,11 @@ SecretFile open_secret_file(const std::string& path, const std::vector<uid_t>& o
       file.detail = trusted.reason;
       return file;
     }
-    const struct stat checked = trusted.info;
-    const int fd = trusted.release();
     file = SecretFile();  // drops (closes) the previous attempt's descriptor, if any
     file.path = path;
-    file.fd_ = fd;
-    file.info = checked;
+    file.info = trusted.info;
+    file.checked_ = std::move(trusted);
+    const int fd = file.checked_.fd();
     if (lock) {
       bool locked = false;
       while (!locked) {

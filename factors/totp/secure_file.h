@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/file_trust.h"
 #include "engine/secret.h"
 
 namespace authpolicy::totp {
@@ -20,13 +21,6 @@ enum class OpenStatus { ok, missing, unsafe, busy, io_error };
 // currently at `path` (re-checked after locking, since a rename may have replaced it).
 class SecretFile {
  public:
-  SecretFile() = default;
-  SecretFile(const SecretFile&) = delete;
-  SecretFile& operator=(const SecretFile&) = delete;
-  SecretFile(SecretFile&& other) noexcept;
-  SecretFile& operator=(SecretFile&& other) noexcept;
-  ~SecretFile();
-
   OpenStatus status = OpenStatus::io_error;
   std::string detail;  // why it is not ok; never contains file content
   std::string path;
@@ -41,7 +35,7 @@ class SecretFile {
  private:
   friend SecretFile open_secret_file(const std::string& path, const std::vector<uid_t>& owners,
                                      bool lock, std::chrono::milliseconds lock_timeout);
-  int fd_ = -1;
+  TrustedFile checked_;  // the descriptor the trust walk checked; closing it releases the flock
 };
 
 // Opens `path` (no symlink in its last component), requires a regular file owned by one of
