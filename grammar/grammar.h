@@ -1,7 +1,7 @@
 // The authpolicy grammar as PEGTL rules, with the "expected ..." message of every hard failure.
 //
 // Read it top to bottom: lexical pieces, literals, conditions, expressions, statements, file.
-// Every `must<X>` failure raises a parse error whose message is `error_message<X>` below.
+// Every `must<X>` failure raises a SyntaxFailure whose message is `error_message<X>` below.
 #pragma once
 
 #include <cstddef>
@@ -13,6 +13,21 @@ namespace p = tao::pegtl;
 
 // Nesting deeper than this is refused with a clear error instead of exhausting the stack.
 inline constexpr std::size_t kMaxNesting = 64;
+
+// What a hard failure throws: where and why. Not PEGTL's parse_error, which formats its position
+// through std::ostringstream: that alone links libstdc++'s whole locale machinery (~45 more libc
+// symbols to bind and ~1,000 relocations) into pam_policy.so, paid by every login that loads it.
+struct SyntaxFailure {
+  std::size_t line;
+  std::size_t column;
+  const char* message;
+};
+
+template <typename ParseInput>
+[[noreturn]] void raise_syntax_failure(const ParseInput& in, const char* message) {
+  const auto at = in.position();
+  throw SyntaxFailure{at.line, at.column, message};
+}
 
 // Counts how deep the parser is inside parentheses and `!`; one counter per parsing thread.
 struct NestingDepth {
@@ -30,7 +45,7 @@ struct nest : p::seq<Rule> {
   static bool match(ParseInput& in, States&&... st) {
     std::size_t& depth = NestingDepth::value();
     if (depth >= kMaxNesting) {
-      throw p::parse_error("nesting deeper than 64 levels of parentheses or '!'", in);
+      raise_syntax_failure(in, "nesting deeper than 64 levels of parentheses or '!'");
     }
     ++depth;
     struct Restore {
@@ -305,12 +320,23 @@ template <> inline constexpr auto error_message<misplaced_condition> = "a condit
 template <> inline constexpr auto error_message<expect<kw_if>> = "expected 'if' after 'deny'";
 // clang-format on
 
-struct error_messages {
-  template <typename Rule>
-  static constexpr auto message = error_message<Rule>;
-};
-
+// PEGTL's must_if control, raising SyntaxFailure: a rule with a message raises when it fails, and
+// every rule that can raise (`must<>`, `raise<>`) has a message.
 template <typename Rule>
-using control = p::must_if<error_messages, p::normal, true>::control<Rule>;
+struct control : p::normal<Rule> {
+  template <typename ParseInput, typename... States>
+  static void failure(const ParseInput& in, States&&... st) {
+    if constexpr (error_message<Rule> != nullptr) {
+      raise(in, st...);
+    } else {
+      p::normal<Rule>::failure(in, st...);
+    }
+  }
+  template <typename ParseInput, typename... States>
+  [[noreturn]] static void raise(const ParseInput& in, States&&... /*unused*/) {
+    static_assert(error_message<Rule> != nullptr, "a rule that can raise needs an error_message");
+    raise_syntax_failure(in, error_message<Rule>);
+  }
+};
 
 }  // namespace authpolicy::grammar

@@ -612,11 +612,10 @@ ParseResult parse_policy_text(std::string_view text, std::uint32_t file_index) {
       return result;
     }
     result.file = Converter(file_index, text.data()).convert_file(tree);
-  } catch (const p::parse_error& e) {
-    const auto& pos = e.positions().front();
-    result.error = SyntaxError{ast::Location{file_index, static_cast<std::uint32_t>(pos.line),
-                                             static_cast<std::uint32_t>(pos.column), 1},
-                               std::string(e.message())};
+  } catch (const SyntaxFailure& e) {
+    result.error = SyntaxError{ast::Location{file_index, static_cast<std::uint32_t>(e.line),
+                                             static_cast<std::uint32_t>(e.column), 1},
+                               e.message};
   } catch (const ConversionError& e) {
     result.error = SyntaxError{e.location, e.message};
   } catch (const std::exception& e) {
