@@ -160,6 +160,25 @@ void check_file_modes(const std::string& path, const OpenOptions& options,
   }
 }
 
+// The spool (when there is one) is held to the database's rules: it is as much the log.
+void check_spool_modes(const std::string& spool_path, const OpenOptions& options,
+                       std::vector<std::string>* problems) {
+  struct stat info {};
+  if (lstat(spool_path.c_str(), &info) != 0) return;
+  if (!S_ISREG(info.st_mode) || info.st_nlink != 1) {
+    problems->push_back("spool " + spool_path + " is not a regular file with one name");
+    return;
+  }
+  if (info.st_uid != options.owner_uid) {
+    problems->push_back("spool " + spool_path + " owned by uid " + std::to_string(info.st_uid) +
+                        ", expected uid " + std::to_string(options.owner_uid));
+  }
+  if (info.st_mode & 077) {
+    problems->push_back("spool " + spool_path + " mode " + octal_mode(info.st_mode) +
+                        ", expected 0600");
+  }
+}
+
 }  // namespace
 
 FailureCount AuditStore::count_failures(const FailureQuery& query) noexcept {
@@ -417,7 +436,9 @@ VerifyReport verify_database(const std::string& path, const OpenOptions& options
     examining.migrate = false;
     examining.read_only = true;
     examining.check_ownership = false;  // reported below as problems instead
+    examining.fold_spool = false;       // verify changes nothing; the spool waits for a reader
     check_file_modes(path, options, &report.problems);
+    check_spool_modes(path + "-spool", options, &report.problems);
     auto opened = AuditStore::open(path, examining);
     if (!opened.status.ok()) {
       if (opened.status.code == StatusCode::corrupt ||

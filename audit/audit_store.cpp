@@ -20,8 +20,6 @@
 namespace authpolicy::audit {
 namespace {
 
-constexpr std::int64_t kAutoPruneEvery = 1000;  // decisions between retention passes
-constexpr std::int64_t kAutoPruneBatch = 2000;  // at most this many old decisions per pass
 constexpr off_t kCheckpointFrames = 64;  // WAL frames before a writer checkpoints (docs/cost.md)
 constexpr off_t kWalFrameBytes = 4096 + 24;  // a frame of the default page size, with its header
 
@@ -117,6 +115,10 @@ Status folder_failure(const TrustedFile& walked, const std::string& folder) {
                          "cannot reach folder " + folder + ": " + walked.reason);
 }
 
+}  // namespace
+
+namespace internal {
+
 // Opens the folder of the log by descriptor (into *fd): with ownership checks, through the trust
 // walk (every folder from / owned by root or the owner, none writable by group or others),
 // creating the last one (0700) below a checked parent when asked. Without them (`authpolicy
@@ -206,6 +208,13 @@ Status check_owner_and_mode(int folder_fd, const std::string& name, const std::s
   return Status::success();
 }
 
+}  // namespace internal
+
+namespace {
+using internal::check_owner_and_mode;
+using internal::ensure_file;
+using internal::open_folder;
+
 Status read_version(AuditStore::Impl& impl) {
   detail::Statement statement;
   int rc = statement.prepare(impl.db, "PRAGMA user_version");
@@ -233,10 +242,11 @@ Status ensure_wal(AuditStore::Impl& impl) {
   return Status::success();
 }
 
-Status migrate_if_needed(AuditStore::Impl& impl) {
-  if (impl.version == schema::kCurrentVersion || !impl.options.migrate || impl.options.read_only) {
-    return Status::success();
-  }
+// A log with decisions waiting in the spool is brought to the current schema even by a reader:
+// folding them needs it.
+Status migrate_if_needed(AuditStore::Impl& impl, bool folding) {
+  if (impl.version == schema::kCurrentVersion) return Status::success();
+  if (!folding && (!impl.options.migrate || impl.options.read_only)) return Status::success();
   for (int attempt = 0;; ++attempt) {
     int rc = detail::exec(impl.db, "BEGIN IMMEDIATE");
     if (rc != SQLITE_OK) {
@@ -283,8 +293,13 @@ Status open_impl(AuditStore::Impl& impl) {
   if (name.empty() || name == "." || name == "..") {
     return Status::failure(StatusCode::invalid_argument, "not a file name: " + impl.path);
   }
+  impl.name = name;
   Status status = open_folder(folder, options, &impl.folder_fd);
   if (!status.ok()) return status;
+  // Decisions waiting in the spool are moved into the tables before anything reads them, so even
+  // a reader opens for writing then (and fails, like any unreadable log, when it cannot).
+  const bool fold = options.fold_spool && internal::spool_pending(impl.folder_fd, name);
+  const bool writable = !options.read_only || fold;
   if (options.create_if_missing && !options.read_only) {
     status = ensure_file(impl.folder_fd, name, impl.path);
     if (!status.ok()) return status;
@@ -297,7 +312,7 @@ Status open_impl(AuditStore::Impl& impl) {
     return Status::failure(StatusCode::io_error, "cannot set up sqlite for " + impl.path);
   }
   const std::string through_folder = "/proc/self/fd/" + std::to_string(impl.folder_fd) + "/" + name;
-  int flags = (options.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) |
+  int flags = (writable ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY) |
               SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
   int rc = sqlite3_open_v2(through_folder.c_str(), &impl.db, flags, vfs->zName);
   if (rc != SQLITE_OK)
@@ -319,7 +334,7 @@ Status open_impl(AuditStore::Impl& impl) {
     detail::exec(impl.db, sql.c_str());
   }
   detail::exec(impl.db, "PRAGMA foreign_keys = ON");
-  if (!options.read_only) detail::exec(impl.db, "PRAGMA journal_size_limit = 0");
+  if (writable) detail::exec(impl.db, "PRAGMA journal_size_limit = 0");
   detail::exec(impl.db,
                options.durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
 
@@ -331,12 +346,18 @@ Status open_impl(AuditStore::Impl& impl) {
                                " is newer than this build understands (" +
                                std::to_string(schema::kCurrentVersion) + "): " + impl.path);
   }
-  if (!options.read_only && options.migrate) {
+  if (writable && (options.migrate || fold)) {
     status = ensure_wal(impl);
     if (!status.ok()) return status;
   }
-  return migrate_if_needed(impl);
+  status = migrate_if_needed(impl, fold);
+  if (!status.ok() || !fold) return status;
+  return internal::fold_spool(impl);
 }
+
+}  // namespace
+
+namespace internal {
 
 bool valid_decision(const std::string& decision) {
   return decision == "permit" || decision == "deny";
@@ -488,7 +509,15 @@ Status out_of_memory(const std::string& path) {
                          "out of memory while using the audit log (" + path + ")");
 }
 
-}  // namespace
+}  // namespace internal
+
+using internal::kAutoPruneBatch;
+using internal::kAutoPruneEvery;
+using internal::out_of_memory;
+using internal::prepare_inserts;
+using internal::prune_batch;
+using internal::valid_decision;
+using internal::write_once;
 
 AuditStore::Impl::~Impl() {
   insert_decision = detail::Statement();
@@ -522,6 +551,9 @@ void AuditStore::Impl::rollback_if_open() noexcept {
 AuditStore::AuditStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 AuditStore::~AuditStore() = default;
 
+std::int64_t AuditStore::folded() const noexcept {
+  return impl_->folded;
+}
 int AuditStore::schema_version() const noexcept {
   return impl_->version;
 }

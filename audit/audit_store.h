@@ -46,8 +46,13 @@ struct OpenOptions {
   // Cap on the database size in pages (0 = none). Writes past it fail as `full`.
   std::int64_t max_pages = 0;
   // synchronous=FULL (an fsync per decision, survives power loss) instead of NORMAL (survives a
-  // crash of the process; the last decisions may be lost on power loss).
+  // crash of the process; the last decisions may be lost on power loss). For the spool: an
+  // fdatasync after each appended decision.
   bool durable = false;
+  // Move decisions waiting in the spool ("<db>-spool", see append_decision) into the tables when
+  // opening, so that every query sees them; that opens the file for writing even when read_only
+  // is set. false (verify) leaves the spool as it is.
+  bool fold_spool = true;
 };
 
 // failures(WINDOW) and failures(WINDOW, rhost): failed (deny) decisions of `user`, all services,
@@ -143,6 +148,8 @@ class AuditStore {
   // its own transaction. *removed counts the decisions deleted, also when a later batch failed.
   Status prune(std::int64_t before_us, std::int64_t* removed) noexcept;
 
+  // Decisions this open moved from the spool into the tables.
+  std::int64_t folded() const noexcept;
   int schema_version() const noexcept;
   const std::string& path() const noexcept;
   const OpenOptions& options() const noexcept;
@@ -164,6 +171,18 @@ class AuditStore {
 // after_write(status, options.required), sending write_failure_line() when it says warn.
 Status record_decision(const std::string& path, const OpenOptions& options,
                        const AuditRecord& record) noexcept;
+
+// What the PAM module calls for a policy that never reads the log (no failures(), no recent()):
+// the decision is appended to the spool beside the database ("<db>-spool", in the same checked
+// folder, 0600) with one write under the spool's lock, and sqlite is not opened at all; the next
+// reader (a failures() or recent() condition, `authpolicy audit`, any AuditStore::open) moves it
+// into the tables first, and so does the writer that finds 16 KiB or a minute's worth waiting.
+// The same checks as record_decision() come first (trusted folder, the database's owner and mode,
+// its header), so a log that could not take the decision is still a failed write; when there is
+// no database yet, or the record is too large, it is written there directly. A fold that fails is
+// not the decision's failure (its record is stored): it comes back in *fold_problem.
+Status append_decision(const std::string& path, const OpenOptions& options,
+                       const AuditRecord& record, std::string* fold_problem) noexcept;
 
 // Why a missing audit log may not be read as "nothing recorded yet": empty when the folder that
 // should hold it passes the file-trust walk (root-owned folders up from "/", not writable by

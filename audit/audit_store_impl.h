@@ -19,7 +19,9 @@ struct AuditStore::Impl {
   // The checked folder of the log: sqlite opens the file, its -wal and -shm as
   // /proc/self/fd/FOLDER_FD/NAME, so they are the files in the folder the trust walk checked.
   int folder_fd = -1;
+  std::string name;  // the database's file name in that folder
   int version = 0;
+  std::int64_t folded = 0;  // decisions this open moved from the spool into the tables
   // Lock waits of the current operation end here (see busy_wait()).
   std::chrono::steady_clock::time_point deadline;
   std::uint64_t jitter_state = 0;
@@ -38,4 +40,32 @@ struct AuditStore::Impl {
   void rollback_if_open() noexcept;
 };
 
+// The store's own helpers, shared by its files (audit_store.cpp, spool_store.cpp).
+namespace internal {
+
+inline constexpr std::int64_t kAutoPruneEvery = 1000;  // decisions between retention passes
+inline constexpr std::int64_t kAutoPruneBatch = 2000;  // at most this many old decisions a pass
+
+Status open_folder(const std::string& folder, const OpenOptions& options, int* fd);
+Status ensure_file(int folder_fd, const std::string& name, const std::string& path);
+Status check_owner_and_mode(int folder_fd, const std::string& name, const std::string& path,
+                            const OpenOptions& options);
+bool valid_decision(const std::string& decision);
+Status prepare_inserts(AuditStore::Impl& impl);
+// Inserts one decision with its factors and unknowns inside the caller's transaction.
+Status write_once(AuditStore::Impl& impl, const AuditRecord& record, std::int64_t time_us,
+                  std::int64_t* id);
+Status prune_batch(AuditStore::Impl& impl, std::int64_t before_us, std::int64_t batch,
+                   std::int64_t* removed);
+Status out_of_memory(const std::string& path);
+
+// The spool beside the database "NAME": "NAME-spool".
+std::string spool_name(const std::string& name);
+// Whether the spool in the folder holds anything to fold (cheap: one fstatat).
+bool spool_pending(int folder_fd, const std::string& name);
+// Moves the spool's records into the tables (spool_store.cpp). Needs a writable connection at the
+// current schema; waits for locks until the store's deadline.
+Status fold_spool(AuditStore::Impl& impl);
+
+}  // namespace internal
 }  // namespace authpolicy::audit

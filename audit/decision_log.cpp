@@ -111,17 +111,28 @@ AuditRecord make_record(const Policy& policy, const RequestInfo& request, const 
   return record;
 }
 
+bool reads_audit_log(const Policy& policy) {
+  return policy.uses_subject(Subject::failures) || policy.uses_subject(Subject::recent);
+}
+
 LoggedDecision log_decision(const Settings& audit_settings, const AuditRecord& record,
-                            WaitBudget* budget) {
+                            WaitBudget* budget, bool spool) {
   OpenOptions options = options_for(audit_settings);
   if (budget) options.busy_timeout = budget->left();
   LoggedDecision logged;
   const auto started = std::chrono::steady_clock::now();
-  const Status status = record_decision(database_path(audit_settings), options, record);
+  std::string fold_problem;
+  const std::string path = database_path(audit_settings);
+  const Status status = spool ? append_decision(path, options, record, &fold_problem)
+                              : record_decision(path, options, record);
   if (budget) budget->spend(std::chrono::steady_clock::now() - started);
   const AfterWrite next = after_write(status, options.required);
-  if (next != AfterWrite::keep_decision)
+  if (next != AfterWrite::keep_decision) {
     logged.failure_line = write_failure_line(status, options.required);
+  } else if (!fold_problem.empty()) {
+    logged.failure_line =
+        "audit spool not moved into the log (decision recorded in the spool): " + fold_problem;
+  }
   logged.deny = next == AfterWrite::deny_and_warn;
   return logged;
 }

@@ -52,8 +52,13 @@ struct LoggedDecision {
 };
 
 // Writes the record (bounded wait, best effort unless required) and says what to do next. With
-// a budget the write waits at most what the decision's reads left of it.
+// a budget the write waits at most what the decision's reads left of it. `spool`: append it to
+// the log's spool instead of opening the database (append_decision), for a policy that never
+// reads the log; a policy with failures() or recent() has opened it already.
 LoggedDecision log_decision(const Settings& audit_settings, const AuditRecord& record,
-                            WaitBudget* budget = nullptr);
+                            WaitBudget* budget = nullptr, bool spool = false);
+
+// Whether the policy's decisions read the audit log (failures(), recent()).
+bool reads_audit_log(const Policy& policy);
 
 }  // namespace authpolicy::audit

@@ -57,6 +57,16 @@ CREATE INDEX decisions_by_user ON decisions(user, time_us);
 CREATE INDEX failures_by_user_source ON decisions(user, rhost_ip, time_us) WHERE decision = 'deny';
 )sql";
 
+// Version 3: how far the spool (audit/spool.h) has been moved into the tables. One row: the
+// generation of the spool file last folded and the bytes of it already stored, written in the
+// same transaction as the rows, so a fold cut short before the spool is emptied is not repeated.
+constexpr const char* kVersion3 = R"sql(
+CREATE TABLE spool_progress (
+  generation INTEGER NOT NULL,
+  folded_bytes INTEGER NOT NULL
+);
+)sql";
+
 // Fills rhost_ip for rows written before version 2.
 Status backfill_address_keys(sqlite3* db, const std::string& path) {
   detail::Statement select;
@@ -101,6 +111,9 @@ Status migrate(sqlite3* db, int from_version, int to_version, const std::string&
         status = run_script(db, kVersion2, 2, path);
         if (status.ok()) status = backfill_address_keys(db, path);
         break;
+      case 3:
+        status = run_script(db, kVersion3, 3, path);
+        break;
       default:
         return Status::failure(StatusCode::schema_too_new,
                                "no migration to schema version " + std::to_string(version));
@@ -125,6 +138,7 @@ std::vector<std::string> schema_problems(sqlite3* db) {
         "rhost_ip"}},
       {"factors", {"decision_id", "seq", "name", "outcome", "detail", "duration_us"}},
       {"unknowns", {"decision_id", "seq", "condition", "cause"}},
+      {"spool_progress", {"generation", "folded_bytes"}},
   };
   static const char* kIndexes[] = {"decisions_by_time", "failures_by_user", "decisions_by_user",
                                    "failures_by_user_source"};

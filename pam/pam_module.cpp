@@ -228,7 +228,9 @@ bool record_decision(pam_handle_t* pamh, const Prepared& p, const Decision& deci
   const auto duration = std::chrono::duration_cast<std::chrono::microseconds>(
       std::chrono::steady_clock::now() - started);
   const audit::AuditRecord record = audit::make_record(*p.policy, p.request, decision, duration);
-  const audit::LoggedDecision logged = audit::log_decision(p.policy->audit, record, &budget);
+  // A policy that reads the log has opened it already; any other appends to its spool.
+  const audit::LoggedDecision logged = audit::log_decision(p.policy->audit, record, &budget,
+                                                           !audit::reads_audit_log(*p.policy));
   if (!logged.failure_line.empty()) log_line(pamh, LOG_WARNING, logged.failure_line);
   return !logged.deny;
 }

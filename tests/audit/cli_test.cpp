@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -232,6 +233,24 @@ TEST_F(AuditCommand, DefaultDatabaseIsTheStandardPath) {
     EXPECT_NE(result.err.find(audit::kDefaultDatabasePath), std::string::npos) << result.err;
     EXPECT_FALSE(std::filesystem::exists(audit::kDefaultDatabasePath));
   }
+}
+
+TEST_F(AuditCommand, EveryActionButVerifyMovesTheSpoolInAndFlushSaysHowMany) {
+  std::string ignored;
+  ASSERT_TRUE(audit::append_decision(path_, {}, sample_record("dave", "deny"), &ignored).ok());
+  ASSERT_TRUE(audit::append_decision(path_, {}, sample_record("dave", "deny"), &ignored).ok());
+  auto verified = run({"verify"});
+  EXPECT_EQ(verified.code, 0) << verified.out << verified.err;
+  auto listed = run({"--user", "dave", "--format", "csv"});
+  EXPECT_EQ(listed.code, 0) << listed.err;
+  EXPECT_EQ(std::count(listed.out.begin(), listed.out.end(), '\n'), 3) << listed.out;  // + header
+  ASSERT_TRUE(audit::append_decision(path_, {}, sample_record("erin", "deny"), &ignored).ok());
+  auto flushed = run({"flush"});
+  EXPECT_EQ(flushed.code, 0) << flushed.err;
+  EXPECT_EQ(flushed.out, path_ + ": moved 1 decision from the spool into the log\n");
+  flushed = run({"flush"});
+  EXPECT_EQ(flushed.out, path_ + ": moved 0 decisions from the spool into the log\n");
+  EXPECT_EQ(run({"flush", "--since", "1h"}).code, 2);
 }
 
 }  // namespace

@@ -128,7 +128,7 @@ TEST(AuditFailureModes, FullFileSystemFailsCleanlyAndRecovers) {
   auto child = run_in_child([&]() -> std::string {
     if (auto error = private_mounts(); !error.empty()) return "setup: " + error;
     std::filesystem::create_directory(folder);
-    if (mount("tmpfs", folder.c_str(), "tmpfs", 0, "size=96k,mode=0700") != 0) {
+    if (mount("tmpfs", folder.c_str(), "tmpfs", 0, "size=128k,mode=0700") != 0) {
       return std::string("setup: mounting a small tmpfs failed (needs CAP_SYS_ADMIN): ") +
              strerror(errno);
     }

@@ -389,7 +389,7 @@ TEST(AuditStore, MigratesVersionOneAndKeepsRows) {
   }
   auto store = open_or_fail(path);
   ASSERT_TRUE(store);
-  EXPECT_EQ(store->schema_version(), 2);
+  EXPECT_EQ(store->schema_version(), schema::kCurrentVersion);
   std::vector<StoredDecision> rows;
   ASSERT_TRUE(store->list({}, &rows).ok());
   ASSERT_EQ(rows.size(), 2u);

@@ -3,12 +3,14 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <string>
 
+#include "audit/audit_store.h"
 #include "tests/pam/harness.h"
 
 namespace authpolicy::pam_test {
@@ -109,6 +111,76 @@ TEST(PamAuditWait, LockedLogCostsOneDecisionOneWaitAndRequiredDenies) {
   EXPECT_GE(o.took, std::chrono::milliseconds(1500)) << "the log was not locked";
   EXPECT_LT(o.took, std::chrono::milliseconds(3200)) << "waited per step, not per decision";
   EXPECT_TRUE(contains(o.lines, "audit write failed (audit required, decision becomes deny)"));
+}
+
+// ---- The spool: policies that never read the log append to it instead of opening sqlite -------
+
+std::string fresh_db(const std::string& tag) {
+  const std::string db =
+      std::string(Paths::run_dir()) + "/audit/" + tag + "-" + std::to_string(getpid()) + ".db";
+  for (const char* suffix : {"", "-wal", "-shm", "-spool"}) unlink((db + suffix).c_str());
+  return db;
+}
+
+int login(const std::string& password) {
+  Script script({password});
+  Session session("ap_policy", "alice", &script);
+  return session.authenticate();
+}
+
+off_t file_size(const std::string& path) {
+  struct stat info {};
+  return stat(path.c_str(), &info) == 0 ? info.st_size : -1;
+}
+
+TEST(PamAuditSpool, FailuresOfAPolicyThatNeverReadsTheLogCountForOneThatDoes) {
+  const std::string db = fresh_db("spool-failures");
+  const std::string audit = "audit { db = \"" + db + "\" }\n";
+  write_policy(matrix_password_factor() + "auth password\n" + audit);
+  EXPECT_EQ(login("alice-pass"), PAM_SUCCESS);  // creates the log
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(login("wrong"), PAM_AUTH_ERR);
+  EXPECT_GT(file_size(db + "-spool"), 0) << "the failures were not spooled";
+  // Another service's policy (here: the next version of this one) reads the log.
+  write_policy(matrix_password_factor() + "deny if failures(15m) >= 3\nauth password\n" + audit);
+  SyslogCapture capture;
+  EXPECT_EQ(login("alice-pass"), PAM_AUTH_ERR) << "the spooled failures were not counted";
+  EXPECT_TRUE(contains(capture.module_lines(), "deny_rule="));
+}
+
+TEST(PamAuditSpool, AnOverwrittenLogStillFailsTheWriteAndRequiredDenies) {
+  const std::string db = fresh_db("spool-corrupt");
+  write_policy(matrix_password_factor() + "auth password\naudit { db = \"" + db +
+               "\"; required = true }\n");
+  EXPECT_EQ(login("alice-pass"), PAM_SUCCESS);
+  write_file(db, std::string(16384, '\x5a'), 0600);
+  SyslogCapture capture;
+  EXPECT_EQ(login("alice-pass"), PAM_AUTH_ERR);
+  EXPECT_TRUE(
+      contains(capture.module_lines(), "audit write failed (audit required, decision becomes deny)"));
+  EXPECT_TRUE(contains(capture.module_lines(), "[corrupt]"));
+}
+
+TEST(PamAuditSpool, ALockedDatabaseNeitherDelaysNorFailsASpooledDecision) {
+  const std::string db = fresh_db("spool-locked");
+  write_policy(matrix_password_factor() + "auth password\naudit { db = \"" + db +
+               "\"; required = true }\n");
+  EXPECT_EQ(login("alice-pass"), PAM_SUCCESS);
+  {
+    LockHolder holder(db);
+    ASSERT_TRUE(holder.locked()) << "the lock holder did not start";
+    SyslogCapture capture;
+    const auto started = std::chrono::steady_clock::now();
+    EXPECT_EQ(login("alice-pass"), PAM_SUCCESS) << "the decision is recorded in the spool";
+    EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(1000));
+    EXPECT_FALSE(contains(capture.module_lines(), "audit write failed"));
+  }
+  // Once the lock is gone, the next reader moves the decision in.
+  auto opened = audit::AuditStore::open(db, {});
+  ASSERT_TRUE(opened.status.ok()) << opened.status.message;
+  EXPECT_EQ(opened.store->folded(), 1);
+  std::vector<audit::StoredDecision> rows;
+  ASSERT_TRUE(opened.store->list({}, &rows).ok());
+  EXPECT_EQ(rows.size(), 2u);
 }
 
 }  // namespace

@@ -144,7 +144,7 @@ TEST_F(PamPin, NoSecretReachesTheAuditLogOrSyslog) {
   const std::string log = capture.all_text();
   ASSERT_NE(log.find("decision=permit"), std::string::npos) << log;
   std::string stored;
-  for (const char* suffix : {"", "-wal", "-shm"}) stored += slurp(audit_db() + suffix);
+  for (const char* suffix : {"", "-wal", "-shm", "-spool"}) stored += slurp(audit_db() + suffix);
   ASSERT_NE(stored.find("permit"), std::string::npos) << "the decisions were not written";
   ASSERT_NE(stored.find(kUser), std::string::npos);
   for (const auto& secret : typed) {

@@ -29,6 +29,7 @@
 #include <thread>
 #include <vector>
 
+#include "audit/audit_store.h"
 #include "tests/support/temp_folder.h"
 
 namespace {
@@ -357,6 +358,19 @@ TEST(PamAuditLoad, ThirtyTwoProcessesFiveHundredDecisionsEachAllLoggedOnce) {
     EXPECT_EQ(seen, kDecisionsEach) << "client " << child << " printed " << seen << " results";
   }
 
+  // The policy never reads the log, so its decisions were appended to the spool and moved into
+  // the tables by the writers that found enough waiting; the rest move in when a reader opens
+  // the log, as `authpolicy audit` does (docs/audit.md, "The spool").
+  struct stat spool_info {};
+  EXPECT_EQ(lstat((db + "-spool").c_str(), &spool_info), 0) << "the module did not use the spool";
+  {
+    authpolicy::audit::OpenOptions reading;
+    reading.create_if_missing = false;
+    auto opened = authpolicy::audit::AuditStore::open(db, reading);
+    ASSERT_TRUE(opened.status.ok()) << opened.status.message;
+    std::printf("%lld decisions were still in the spool; the reader moved them into the log\n",
+                static_cast<long long>(opened.store->folded()));
+  }
   RowsByTag rows;
   long long total = 0;
   std::string error;

@@ -1,0 +1,367 @@
+// The spool beside the audit database: appending a decision without opening sqlite, and folding
+// what waits there into the tables (docs/audit.md, "The spool"; docs/cost.md for why).
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <thread>
+
+#include "audit/audit_store.h"
+#include "audit/audit_store_impl.h"
+#include "audit/schema.h"
+#include "audit/spool.h"
+#include "audit/time_text.h"
+
+namespace authpolicy::audit {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// A writer folds when this much waits, or when the oldest waiting decision is this old, so that
+// the tables stay close to current on a host that logs in now and then (docs/audit.md).
+constexpr off_t kFoldBytes = 16 * 1024;
+constexpr std::int64_t kFoldAgeUs = 60 * 1000000LL;
+// Past this the spool takes nothing more: the database has refused its decisions for long
+// enough (each fold attempt says why in syslog), and the write fails like any other.
+constexpr off_t kMaxSpoolBytes = 64 * 1024 * 1024;
+// The fold a writer attempts waits this long at most for the database: it is housekeeping, and
+// other writers wait for the spool's lock while it runs.
+constexpr std::chrono::milliseconds kWriterFoldWait{100};
+constexpr const char kSqliteMagic[16] = {'S', 'Q', 'L', 'i', 't', 'e', ' ', 'f',
+                                         'o', 'r', 'm', 'a', 't', ' ', '3', '\0'};
+
+class Descriptor {
+ public:
+  explicit Descriptor(int fd = -1) : fd_(fd) {}
+  Descriptor(const Descriptor&) = delete;
+  Descriptor& operator=(const Descriptor&) = delete;
+  ~Descriptor() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int get() const { return fd_; }
+  int* out() { return &fd_; }
+  void close() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_;
+};
+
+StatusCode code_for_errno(int error) {
+  if (error == EACCES || error == EROFS || error == EPERM) return StatusCode::read_only;
+  if (error == ENOSPC || error == EDQUOT || error == EFBIG) return StatusCode::full;
+  return StatusCode::cannot_open;
+}
+
+Status errno_failure(int error, const std::string& what) {
+  return Status::failure(code_for_errno(error), what + ": " + std::strerror(error));
+}
+
+// The spool is held to the database's rules: a regular file with one name, owned by the log's
+// owner, writable by nobody else.
+Status check_spool(int fd, const std::string& spool_path, const OpenOptions& options,
+                   struct stat* info) {
+  if (fstat(fd, info) != 0) return errno_failure(errno, "cannot examine " + spool_path);
+  if (!S_ISREG(info->st_mode) || info->st_nlink != 1) {
+    return Status::failure(StatusCode::unsafe_file,
+                           "not a regular file with one name: " + spool_path);
+  }
+  if (!options.check_ownership) return Status::success();
+  if (info->st_uid != options.owner_uid || (info->st_mode & 022) != 0) {
+    return Status::failure(StatusCode::unsafe_file,
+                           spool_path + " is owned by uid " + std::to_string(info->st_uid) +
+                               " or writable by group or others: refused");
+  }
+  return Status::success();
+}
+
+// Takes the spool's lock (flock: writers hold it for one write), waiting until `deadline`.
+Status lock_spool(int fd, Clock::time_point deadline, const std::string& spool_path) {
+  for (int attempt = 0;; ++attempt) {
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0) return Status::success();
+    if (errno != EWOULDBLOCK && errno != EINTR) {
+      return errno_failure(errno, "cannot lock " + spool_path);
+    }
+    const auto now = Clock::now();
+    if (now >= deadline) {
+      return Status::failure(StatusCode::busy,
+                             "the audit spool stayed locked past the wait limit: " + spool_path);
+    }
+    const auto pause = std::chrono::microseconds(50 << (attempt < 4 ? attempt : 4));
+    std::this_thread::sleep_for(std::min<Clock::duration>(pause, deadline - now));
+  }
+}
+
+bool read_all(int fd, off_t size, std::string* out) {
+  out->assign(static_cast<std::size_t>(size), '\0');
+  std::size_t done = 0;
+  while (done < out->size()) {
+    const ssize_t n = pread(fd, out->data() + done, out->size() - done, static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    done += static_cast<std::size_t>(n);
+  }
+  out->resize(done);
+  return done == static_cast<std::size_t>(size);
+}
+
+std::uint64_t new_generation() {
+  std::uint64_t value = 0;
+  if (getrandom(&value, sizeof value, GRND_NONBLOCK) == sizeof value && value != 0) return value;
+  return static_cast<std::uint64_t>(now_utc_us()) ^ (static_cast<std::uint64_t>(getpid()) << 40);
+}
+
+Status begin_immediate(AuditStore::Impl& impl) {
+  for (int attempt = 0;; ++attempt) {
+    const int rc = detail::exec(impl.db, "BEGIN IMMEDIATE");
+    if (rc == SQLITE_OK) return Status::success();
+    if ((rc & 0xff) == SQLITE_BUSY && impl.time_left()) {
+      impl.pause(attempt);
+      continue;
+    }
+    return detail::sqlite_failure(impl.db, rc, "moving spooled decisions into the log",
+                                  impl.path);
+  }
+}
+
+// Inside the caller's transaction: the spool's records past what an earlier fold of the same
+// spool generation stored, and the new progress mark.
+Status store_records(AuditStore::Impl& impl, const std::string& data, std::int64_t* stored) {
+  const auto header = spool::parse_header(data);
+  const std::int64_t generation =
+      header ? static_cast<std::int64_t>(header->generation) : std::int64_t{0};
+  std::size_t from = header ? spool::kHeaderBytes : 0;
+  detail::Statement progress;
+  int rc = progress.prepare(impl.db,
+                            "SELECT folded_bytes FROM spool_progress WHERE generation = ?1");
+  if (rc != SQLITE_OK) {
+    return detail::sqlite_failure(impl.db, rc, "reading the spool's progress", impl.path);
+  }
+  progress.bind(1, generation);
+  if (header && progress.step() == SQLITE_ROW) {
+    const std::int64_t done = progress.column_int(0);
+    if (done > static_cast<std::int64_t>(from) && done <= static_cast<std::int64_t>(data.size())) {
+      from = static_cast<std::size_t>(done);
+    }
+  }
+  progress = detail::Statement();
+  const spool::Scan scan = spool::scan_records(data, from);
+  Status status = internal::prepare_inserts(impl);
+  if (!status.ok()) return status;
+  for (const auto& record : scan.records) {
+    // A record the tables would refuse is skipped, never allowed to block the rest.
+    if (!internal::valid_decision(record.decision)) continue;
+    std::int64_t id = 0;
+    const std::int64_t time_us = record.time_us != 0 ? record.time_us : now_utc_us();
+    status = internal::write_once(impl, record, time_us, &id);
+    if (!status.ok()) return status;
+    ++*stored;
+  }
+  rc = detail::exec(impl.db, "DELETE FROM spool_progress");
+  detail::Statement mark;
+  if (rc == SQLITE_OK) {
+    rc = mark.prepare(impl.db, "INSERT INTO spool_progress (generation, folded_bytes) "
+                               "VALUES (?1, ?2)");
+  }
+  if (rc == SQLITE_OK) {
+    mark.bind(1, generation);
+    mark.bind(2, static_cast<std::int64_t>(data.size()));
+    rc = mark.step() == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+  }
+  if (rc != SQLITE_OK) {
+    return detail::sqlite_failure(impl.db, rc, "recording the spool's progress", impl.path);
+  }
+  return Status::success();
+}
+
+// The database file must exist with a database header: a file someone overwrote is a failed
+// write now, not a surprise when the spool is folded later.
+Status check_database_header(int folder_fd, const std::string& name, const std::string& path) {
+  Descriptor fd(openat(folder_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (fd.get() < 0) return errno_failure(errno, "cannot open " + path);
+  char magic[sizeof kSqliteMagic];
+  if (pread(fd.get(), magic, sizeof magic, 0) != static_cast<ssize_t>(sizeof magic) ||
+      std::memcmp(magic, kSqliteMagic, sizeof magic) != 0) {
+    return Status::failure(StatusCode::corrupt, "file is not a database: " + path);
+  }
+  return Status::success();
+}
+
+}  // namespace
+
+namespace internal {
+
+std::string spool_name(const std::string& name) {
+  return name + "-spool";
+}
+
+bool spool_pending(int folder_fd, const std::string& name) {
+  struct stat info {};
+  if (fstatat(folder_fd, spool_name(name).c_str(), &info, AT_SYMLINK_NOFOLLOW) != 0) return false;
+  // Anything but a regular file goes to fold_spool() too, which refuses it.
+  return !S_ISREG(info.st_mode) || info.st_size > static_cast<off_t>(spool::kHeaderBytes);
+}
+
+Status fold_spool(AuditStore::Impl& impl) {
+  const std::string spool_path = impl.path + "-spool";
+  Descriptor fd(openat(impl.folder_fd, spool_name(impl.name).c_str(),
+                       O_RDWR | O_NOFOLLOW | O_CLOEXEC));
+  if (fd.get() < 0) {
+    if (errno == ENOENT) return Status::success();
+    return errno_failure(errno, "cannot open " + spool_path);
+  }
+  struct stat info {};
+  Status status = check_spool(fd.get(), spool_path, impl.options, &info);
+  if (!status.ok()) return status;
+  if (info.st_size <= static_cast<off_t>(spool::kHeaderBytes)) return Status::success();
+  // The database's write lock first, then the spool's: writers hold the spool's lock only for
+  // one write, so none of them waits while this waits for the database.
+  status = begin_immediate(impl);
+  if (!status.ok()) return status;
+  status = lock_spool(fd.get(), impl.deadline, spool_path);
+  std::int64_t stored = 0;
+  if (status.ok() && fstat(fd.get(), &info) != 0) status = errno_failure(errno, spool_path);
+  std::string data;
+  if (status.ok() && !read_all(fd.get(), info.st_size, &data)) {
+    status = Status::failure(StatusCode::io_error, "cannot read " + spool_path);
+  }
+  if (status.ok()) status = store_records(impl, data, &stored);
+  if (status.ok()) {
+    const int rc = detail::exec(impl.db, "COMMIT");
+    if (rc != SQLITE_OK) {
+      status = detail::sqlite_failure(impl.db, rc, "moving spooled decisions into the log",
+                                      impl.path);
+    }
+  }
+  if (!status.ok()) {
+    impl.rollback_if_open();
+    return status;
+  }
+  // Stored: the spool starts over. Should this fail, the progress mark keeps the next fold from
+  // storing the same decisions again.
+  if (ftruncate(fd.get(), 0) != 0) {
+    // nothing more to do: see above
+  }
+  impl.folded += stored;
+  if (impl.options.retention_seconds > 0 && stored > 0) {
+    const auto last = sqlite3_last_insert_rowid(impl.db);
+    if (last / kAutoPruneEvery != (last - stored) / kAutoPruneEvery) {
+      std::int64_t removed = 0;
+      prune_batch(impl, now_utc_us() - impl.options.retention_seconds * 1000000, kAutoPruneBatch,
+                  &removed);
+    }
+  }
+  return Status::success();
+}
+
+}  // namespace internal
+
+Status append_decision(const std::string& path, const OpenOptions& options,
+                       const AuditRecord& record, std::string* fold_problem) noexcept {
+  try {
+    if (!internal::valid_decision(record.decision)) {
+      return Status::failure(
+          StatusCode::invalid_argument,
+          "audit record decision must be permit or deny, not \"" + record.decision + "\"");
+    }
+    if (options.read_only) {
+      return Status::failure(StatusCode::read_only, "audit log opened read-only: " + path);
+    }
+    const auto deadline = Clock::now() + options.busy_timeout;
+    std::error_code no_folder;
+    const std::filesystem::path absolute = std::filesystem::absolute(path, no_folder);
+    const std::string name = absolute.filename().string();
+    if (no_folder || path.empty() || name.empty() || name == "." || name == "..") {
+      return record_decision(path, options, record);  // its messages say what is wrong
+    }
+    Descriptor folder;
+    Status status = internal::open_folder(absolute.parent_path().string(), options, folder.out());
+    if (!status.ok()) return status;
+    // No database yet (the first decision): written directly, which creates it.
+    struct stat db {};
+    if (fstatat(folder.get(), name.c_str(), &db, AT_SYMLINK_NOFOLLOW) != 0 || db.st_size == 0) {
+      return record_decision(path, options, record);
+    }
+    status = internal::check_owner_and_mode(folder.get(), name, path, options);
+    if (status.ok()) status = check_database_header(folder.get(), name, path);
+    if (!status.ok()) return status;
+
+    AuditRecord stamped = record;
+    if (stamped.time_us == 0) stamped.time_us = now_utc_us();
+    const std::string framed = spool::encode_record(stamped);
+    if (framed.size() > spool::kRecordHeaderBytes + spool::kMaxPayloadBytes) {
+      return record_decision(path, options, stamped);
+    }
+    const std::string spool_path = path + "-spool";
+    Descriptor spool(openat(folder.get(), internal::spool_name(name).c_str(),
+                            O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (spool.get() < 0) return errno_failure(errno, "cannot open " + spool_path);
+    struct stat info {};
+    status = check_spool(spool.get(), spool_path, options, &info);
+    if (status.ok()) status = lock_spool(spool.get(), deadline, spool_path);
+    if (status.ok() && fstat(spool.get(), &info) != 0) status = errno_failure(errno, spool_path);
+    if (!status.ok()) return status;
+    if (info.st_size >= kMaxSpoolBytes) {
+      return Status::failure(StatusCode::full,
+                             "the audit spool is full: the log has not taken its decisions "
+                             "(see the earlier syslog lines): " + spool_path);
+    }
+    std::string bytes;
+    std::int64_t first_time_us = stamped.time_us;
+    if (info.st_size < static_cast<off_t>(spool::kHeaderBytes)) {
+      // Empty (or a header cut short by a crash): this spool generation starts here.
+      if (info.st_size > 0 && ftruncate(spool.get(), 0) != 0) {
+        return errno_failure(errno, "cannot reset " + spool_path);
+      }
+      info.st_size = 0;
+      bytes = spool::encode_header({new_generation(), stamped.time_us});
+    } else {
+      char head[spool::kHeaderBytes];
+      if (pread(spool.get(), head, sizeof head, 0) == static_cast<ssize_t>(sizeof head)) {
+        if (auto header = spool::parse_header(std::string_view(head, sizeof head))) {
+          first_time_us = header->first_time_us;
+        }
+      }
+    }
+    bytes += framed;
+    const ssize_t written = write(spool.get(), bytes.data(), bytes.size());
+    if (written != static_cast<ssize_t>(bytes.size())) {
+      const int error = written < 0 ? errno : ENOSPC;
+      // Never leave half a record: cut the file back to where this write began.
+      if (ftruncate(spool.get(), info.st_size) != 0) {
+        // the next reader skips the damaged tail (spool.h)
+      }
+      return errno_failure(error, "audit write failed: " + spool_path);
+    }
+    if (options.durable && fdatasync(spool.get()) != 0) {
+      return errno_failure(errno, "audit write failed (fdatasync): " + spool_path);
+    }
+    const off_t size = info.st_size + static_cast<off_t>(bytes.size());
+    const bool fold_due = size >= kFoldBytes || stamped.time_us - first_time_us >= kFoldAgeUs;
+    if (!fold_due) return Status::success();
+    // The decision is stored; moving the spool into the tables is housekeeping, done after the
+    // spool's lock is released (the fold takes the database's lock first).
+    spool.close();
+    OpenOptions folding = options;
+    folding.create_if_missing = false;
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    folding.busy_timeout = std::max(std::chrono::milliseconds(0), std::min(left, kWriterFoldWait));
+    auto opened = AuditStore::open(path, folding);
+    if (!opened.status.ok() && fold_problem != nullptr) *fold_problem = opened.status.message;
+    return Status::success();
+  } catch (const std::bad_alloc&) {
+    return internal::out_of_memory(path);
+  } catch (...) {
+    return Status::failure(StatusCode::io_error, "unexpected error writing " + path);
+  }
+}
+
+}  // namespace authpolicy::audit

@@ -1,0 +1,267 @@
+// The audit spool: decisions appended beside the database without sqlite, and moved into the
+// tables by the next reader, once each, whatever a crash or a damaged file left behind.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "audit/audit_store.h"
+#include "audit/schema.h"
+#include "audit/spool.h"
+#include "tests/audit/audit_test_support.h"
+
+namespace authpolicy::audit {
+namespace {
+
+using testing::sample_record;
+using testing::TempFolder;
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+void write_file(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << bytes;
+}
+
+void append_file(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::app);
+  out << bytes;
+}
+
+off_t size_of(const std::string& path) {
+  struct stat info {};
+  return stat(path.c_str(), &info) == 0 ? info.st_size : -1;
+}
+
+// Rows as any sqlite client sees them, without going through the store (which would fold).
+long long rows_in_tables(const std::string& path) {
+  sqlite3* db = nullptr;
+  long long count = -1;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+    sqlite3_stmt* statement = nullptr;
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM decisions", -1, &statement, nullptr) ==
+            SQLITE_OK &&
+        sqlite3_step(statement) == SQLITE_ROW) {
+      count = sqlite3_column_int64(statement, 0);
+    }
+    sqlite3_finalize(statement);
+  }
+  sqlite3_close(db);
+  return count;
+}
+
+std::vector<StoredDecision> list_all(const std::string& path, std::int64_t* folded = nullptr) {
+  auto opened = AuditStore::open(path, {});
+  EXPECT_TRUE(opened.status.ok()) << opened.status.message;
+  std::vector<StoredDecision> rows;
+  if (!opened.status.ok()) return rows;
+  if (folded) *folded = opened.store->folded();
+  DecisionFilter all;
+  all.limit = 0;
+  EXPECT_TRUE(opened.store->list(all, &rows).ok());
+  return rows;
+}
+
+Status append(const std::string& path, const AuditRecord& record, std::string* problem = nullptr) {
+  std::string ignored;
+  return append_decision(path, {}, record, problem ? problem : &ignored);
+}
+
+TEST(AuditSpoolFormat, EveryFieldSurvivesTheRoundTrip) {
+  AuditRecord record = sample_record("alice", "deny", 1700000000123456);
+  record.country = "DE";
+  record.asn = 64500;
+  record.ruser = "bob";
+  record.reason = std::string("quote \" newline \n nul ") + '\0' + " end";
+  record.unknowns.push_back({"rhost.country in { DE }", "GeoIP database unreadable"});
+  const std::string framed = spool::encode_record(record);
+  const auto scan = spool::scan_records(framed, 0);
+  ASSERT_EQ(scan.records.size(), 1u);
+  EXPECT_EQ(scan.skipped_bytes, 0u);
+  const AuditRecord& back = scan.records[0];
+  EXPECT_EQ(back.time_us, record.time_us);
+  EXPECT_EQ(back.user, "alice");
+  EXPECT_EQ(back.ruser, "bob");
+  EXPECT_EQ(back.rhost, record.rhost);
+  EXPECT_EQ(back.tty, record.tty);
+  EXPECT_EQ(back.country, std::optional<std::string>("DE"));
+  EXPECT_EQ(back.asn, std::optional<std::uint32_t>(64500));
+  EXPECT_EQ(back.policy_sha256, record.policy_sha256);
+  EXPECT_EQ(back.reason, record.reason);
+  EXPECT_EQ(back.duration_us, record.duration_us);
+  EXPECT_EQ(back.pid, record.pid);
+  EXPECT_TRUE(back.password_asked);
+  ASSERT_EQ(back.factors.size(), record.factors.size());
+  EXPECT_EQ(back.factors[0].name, "password");
+  EXPECT_EQ(back.factors[0].outcome, "fail");
+  ASSERT_EQ(back.unknowns.size(), 1u);
+  EXPECT_EQ(back.unknowns[0].cause, "GeoIP database unreadable");
+}
+
+TEST(AuditSpoolFormat, DamagedBytesAreSkippedAndTheNextWholeRecordIsFound) {
+  const std::string first = spool::encode_record(sample_record("alice", "deny"));
+  const std::string second = spool::encode_record(sample_record("bob", "permit"));
+  std::string flipped = spool::encode_record(sample_record("carol", "deny"));
+  flipped[flipped.size() / 2] ^= 0x40;  // the checksum no longer holds
+  const std::string torn = second.substr(0, second.size() - 5);
+  const auto scan = spool::scan_records(first + flipped + "APR1junk" + second + torn, 0);
+  ASSERT_EQ(scan.records.size(), 2u);
+  EXPECT_EQ(scan.records[0].user, "alice");
+  EXPECT_EQ(scan.records[1].user, "bob");
+  EXPECT_EQ(scan.skipped_bytes, flipped.size() + 8 + torn.size());
+  // A length that claims more than is there, or more than a record may hold, is not read.
+  std::string huge = first;
+  huge[4] = huge[5] = huge[6] = '\x7f';
+  EXPECT_TRUE(spool::scan_records(huge, 0).records.empty());
+}
+
+TEST(AuditSpool, DecisionsWaitInTheSpoolUntilTheNextReaderMovesThemIn) {
+  TempFolder temp;
+  const std::string path = temp.file("audit.db");
+  // No database yet: the first decision is written directly and creates it.
+  ASSERT_TRUE(append(path, sample_record("alice", "permit")).ok());
+  EXPECT_EQ(rows_in_tables(path), 1);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(append(path, sample_record("alice", "deny")).ok());
+  EXPECT_EQ(rows_in_tables(path), 1) << "spooled decisions are not in the tables yet";
+  struct stat info {};
+  ASSERT_EQ(stat((path + "-spool").c_str(), &info), 0);
+  EXPECT_EQ(info.st_mode & 0777, 0600u);
+  EXPECT_EQ(info.st_uid, geteuid());
+
+  // failures() is a reader: it counts what waited in the spool.
+  OpenOptions reading;
+  reading.read_only = true;
+  reading.create_if_missing = false;
+  const FailureCount count = count_failures(path, reading, {"alice", 900, std::nullopt, 0});
+  ASSERT_TRUE(count.known()) << count.cause;
+  EXPECT_EQ(*count.count, 3);
+  EXPECT_EQ(rows_in_tables(path), 4);
+  EXPECT_EQ(size_of(path + "-spool"), 0) << "a folded spool starts over";
+
+  // Each decision keeps the time it was made, not the time it was moved.
+  const auto before = now_utc_us();
+  ASSERT_TRUE(append(path, sample_record("bob", "deny", before - 5000000)).ok());
+  std::int64_t folded = 0;
+  const auto rows = list_all(path, &folded);
+  EXPECT_EQ(folded, 1);
+  ASSERT_EQ(rows.size(), 5u);
+  EXPECT_EQ(rows.back().record.user, "bob") << "newest first, by the time of the decision";
+  bool found = false;
+  for (const auto& row : rows) {
+    if (row.record.user == "bob") {
+      found = true;
+      EXPECT_EQ(row.record.time_us, before - 5000000);
+    }
+  }
+  EXPECT_TRUE(found);
+}
+
+TEST(AuditSpool, AFoldCutShortBeforeTheSpoolIsEmptiedStoresNothingTwice) {
+  TempFolder temp;
+  const std::string path = temp.file("audit.db");
+  ASSERT_TRUE(append(path, sample_record("alice", "permit")).ok());
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(append(path, sample_record("alice", "deny")).ok());
+  const std::string spooled = read_file(path + "-spool");
+  ASSERT_GT(spooled.size(), spool::kHeaderBytes);
+  EXPECT_EQ(list_all(path).size(), 5u);
+  // As if the process died after its commit and before it emptied the spool.
+  write_file(path + "-spool", spooled);
+  std::int64_t folded = -1;
+  EXPECT_EQ(list_all(path, &folded).size(), 5u);
+  EXPECT_EQ(folded, 0);
+  // Writers that come later append to the same generation; only their decisions are new.
+  ASSERT_TRUE(append(path, sample_record("bob", "deny")).ok());
+  EXPECT_EQ(list_all(path, &folded).size(), 6u);
+  EXPECT_EQ(folded, 1);
+}
+
+TEST(AuditSpool, ATornOrDamagedRecordIsSkippedAndTheRestAreKept) {
+  TempFolder temp;
+  const std::string path = temp.file("audit.db");
+  ASSERT_TRUE(append(path, sample_record("alice", "permit")).ok());
+  ASSERT_TRUE(append(path, sample_record("alice", "deny")).ok());
+  // A writer that died in the middle of its write(2): half a record at the end...
+  const std::string whole = spool::encode_record(sample_record("mallory", "permit", 0));
+  append_file(path + "-spool", whole.substr(0, whole.size() / 2));
+  // ...and the writers after it.
+  ASSERT_TRUE(append(path, sample_record("bob", "deny")).ok());
+  std::int64_t folded = 0;
+  const auto rows = list_all(path, &folded);
+  EXPECT_EQ(folded, 2);
+  ASSERT_EQ(rows.size(), 3u);
+  for (const auto& row : rows) EXPECT_NE(row.record.user, "mallory");
+}
+
+TEST(AuditSpool, TheSameChecksAsADirectWriteComeFirst) {
+  TempFolder temp;
+  const std::string path = temp.file("audit.db");
+  ASSERT_TRUE(append(path, sample_record("alice", "permit")).ok());
+
+  // A database someone overwrote fails the write now, not when the spool is folded.
+  const std::string database = read_file(path);
+  write_file(path, std::string(8192, 'x'));
+  Status status = append(path, sample_record("alice", "deny"));
+  EXPECT_EQ(status.code, StatusCode::corrupt) << status.message;
+  EXPECT_EQ(after_write(status, true), AfterWrite::deny_and_warn);
+  write_file(path, database);
+
+  // A spool others could write, or one that is a symbolic link, is refused.
+  ASSERT_TRUE(append(path, sample_record("alice", "deny")).ok());
+  ASSERT_EQ(chmod((path + "-spool").c_str(), 0666), 0);
+  status = append(path, sample_record("alice", "deny"));
+  EXPECT_EQ(status.code, StatusCode::unsafe_file) << status.message;
+  ASSERT_EQ(unlink((path + "-spool").c_str()), 0);
+  const std::string elsewhere = temp.file("elsewhere");
+  write_file(elsewhere, "");
+  ASSERT_EQ(symlink(elsewhere.c_str(), (path + "-spool").c_str()), 0);
+  status = append(path, sample_record("alice", "deny"));
+  EXPECT_FALSE(status.ok());
+  EXPECT_EQ(size_of(elsewhere), 0) << "nothing written through the link";
+  // A reader refuses it too (failures() becomes unknown), rather than skipping what waits.
+  OpenOptions reading;
+  reading.read_only = true;
+  reading.create_if_missing = false;
+  EXPECT_FALSE(count_failures(path, reading, {"alice", 900, std::nullopt, 0}).known());
+}
+
+TEST(AuditSpool, AWriterMovesTheSpoolInOnceEnoughWaits) {
+  TempFolder temp;
+  const std::string path = temp.file("audit.db");
+  ASSERT_TRUE(append(path, sample_record("alice", "permit")).ok());
+  int appended = 1;
+  // Each record is a few hundred bytes: well before 200 the 16 KiB mark is passed.
+  while (appended < 200 && rows_in_tables(path) == 1) {
+    ASSERT_TRUE(append(path, sample_record("alice", "deny")).ok());
+    ++appended;
+  }
+  EXPECT_GT(rows_in_tables(path), 1) << "no writer folded after " << appended << " decisions";
+  EXPECT_LT(size_of(path + "-spool"), 16 * 1024);
+  EXPECT_EQ(static_cast<int>(list_all(path).size()), appended);
+}
+
+TEST(AuditSpool, VerifyLeavesTheSpoolAndChecksItsMode) {
+  TempFolder temp;
+  const std::string path = temp.file("audit.db");
+  ASSERT_TRUE(append(path, sample_record("alice", "permit")).ok());
+  ASSERT_TRUE(append(path, sample_record("alice", "deny")).ok());
+  const off_t waiting = size_of(path + "-spool");
+  auto report = verify_database(path, {});
+  EXPECT_TRUE(report.clean()) << (report.problems.empty() ? "" : report.problems[0]);
+  EXPECT_EQ(size_of(path + "-spool"), waiting) << "verify changes nothing";
+  ASSERT_EQ(chmod((path + "-spool").c_str(), 0644), 0);
+  report = verify_database(path, {});
+  ASSERT_EQ(report.problems.size(), 1u);
+  EXPECT_NE(report.problems[0].find("mode 0644"), std::string::npos) << report.problems[0];
+}
+
+}  // namespace
+}  // namespace authpolicy::audit
