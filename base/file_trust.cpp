@@ -332,8 +332,12 @@ void* dlopen_trusted(const TrustedFile& file, int flags, std::string* error) {
     return nullptr;
   }
   // dlopen first matches the name against every loaded object and every name it was ever asked
-  // for (a module loaded earlier through /proc/self/fd/N keeps that name as an alias), so the
-  // object returned is verified against the checked file; on a mismatch the next descriptor
+  // for (a module loaded earlier through /proc/self/fd/N keeps that name as an alias), so an
+  // object answering to the name may be another file. While our descriptor N is open, any object
+  // the loader newly maps for the name, or names after it, is our file; so when a RTLD_NOLOAD
+  // probe (under the loader's lock, after the dup) finds no object for the name, the load that
+  // follows maps the checked file. Otherwise the object returned is verified against the checked
+  // file in /proc/self/maps (~30 us of CPU, docs/cost.md); on a mismatch the next descriptor
   // number is tried. One loader call at a time.
   static std::mutex mutex;
   std::lock_guard<std::mutex> lock(mutex);
@@ -354,13 +358,16 @@ void* dlopen_trusted(const TrustedFile& file, int flags, std::string* error) {
     }
     held.push_back(fd);
     const std::string name = "/proc/self/fd/" + std::to_string(fd);
+    void* resident = dlopen(name.c_str(), RTLD_LAZY | RTLD_NOLOAD);
+    if (resident) dlclose(resident);  // only asked: give back the reference the probe took
+    dlerror();
     void* handle = dlopen(name.c_str(), flags);
     if (!handle) {
       const char* text = dlerror();
       why = text ? text : "dlopen failed";
       break;
     }
-    if (handle_maps_file(handle, file.info)) return handle;
+    if (!resident || handle_maps_file(handle, file.info)) return handle;
     dlclose(handle);  // another object answered to that name: drop our reference, try another
     why = "the loader returned another object for " + name;
   }

@@ -1,12 +1,15 @@
 // Policy files must be root-owned, not group/other-writable, every folder above them root-owned and
 // not writable by group or others: otherwise the policy is refused (E015) by check and by the
 // module alike. Also the walk itself (base/file_trust.h): symlinks, folder owners, descriptors.
+#include <dlfcn.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <fcntl.h>
+#include <fstream>
+#include <iterator>
 
 #include "base/file_trust.h"
 #include "test_support.h"
@@ -166,6 +169,59 @@ TEST_F(Ownership, CheckSaysWhy) {
   EXPECT_NE(r.out.find("E015"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("writable by its group"), std::string::npos) << r.out;
   EXPECT_EQ(run_cli({"check", "--ignore-ownership", path}).exit_code, 0);
+}
+
+// A test module's bytes copied into the test folder (root-owned, 0644): a file the walk trusts.
+std::string copy_module(const TempDir& dir, const char* from, const std::string& name) {
+  std::ifstream in(from, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return dir.write(name, bytes, 0644);
+}
+
+// Which build of tests/engine/trusted_module.c the handle is, or -1.
+int module_id(void* handle) {
+  auto id = reinterpret_cast<int (*)()>(dlsym(handle, "ap_test_module_id"));
+  return id ? id() : -1;
+}
+
+// dlopen_trusted loads through /proc/self/fd/N, and the loader answers a name it already knows
+// with the object it has: a module kept loaded under that name must not be handed back for
+// another file that is later loaded through the same descriptor number.
+TEST_F(Ownership, DlopenTrustedLoadsTheCheckedFileWhenItsNameIsTaken) {
+  const std::string first = copy_module(dir_, AP_TEST_TRUSTED_MODULE_1, "first.so");
+  const std::string second = copy_module(dir_, AP_TEST_TRUSTED_MODULE_2, "second.so");
+  std::string error;
+  void* one = nullptr;
+  {
+    const TrustedFile file = open_trusted(first, TrustRules{});
+    ASSERT_TRUE(file.ok()) << file.reason;
+    one = dlopen_trusted(file, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE, &error);
+    ASSERT_NE(one, nullptr) << error;
+  }
+  ASSERT_EQ(module_id(one), 1);
+  Dl_info info{};
+  ASSERT_NE(dladdr(dlsym(one, "ap_test_module_id"), &info), 0);
+  const std::string taken = info.dli_fname;
+
+  const TrustedFile file = open_trusted(second, TrustRules{});
+  ASSERT_TRUE(file.ok()) << file.reason;
+  // The scene: the descriptor number dlopen_trusted tries first is the one `first` was loaded by.
+  const int probe = fcntl(file.fd(), F_DUPFD_CLOEXEC, 3);
+  ASSERT_GE(probe, 0);
+  close(probe);
+  ASSERT_EQ(taken, "/proc/self/fd/" + std::to_string(probe));
+  void* two = dlopen_trusted(file, RTLD_NOW | RTLD_LOCAL, &error);
+  ASSERT_NE(two, nullptr) << error;
+  EXPECT_EQ(module_id(two), 2);
+  dlclose(two);
+
+  // The same file again, through a new descriptor: the object already loaded is that file.
+  const TrustedFile again = open_trusted(first, TrustRules{});
+  ASSERT_TRUE(again.ok()) << again.reason;
+  void* same = dlopen_trusted(again, RTLD_NOW | RTLD_LOCAL, &error);
+  ASSERT_NE(same, nullptr) << error;
+  EXPECT_EQ(module_id(same), 1);
+  dlclose(same);
 }
 
 }  // namespace
