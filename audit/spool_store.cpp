@@ -27,9 +27,10 @@ using Clock = std::chrono::steady_clock;
 // the tables stay close to current on a host that logs in now and then (docs/audit.md).
 constexpr off_t kFoldBytes = 16 * 1024;
 constexpr std::int64_t kFoldAgeUs = 60 * 1000000LL;
-// Past this the spool takes nothing more: the database has refused its decisions for long
-// enough (each fold attempt says why in syslog), and the write fails like any other.
-constexpr off_t kMaxSpoolBytes = 64 * 1024 * 1024;
+// Past this (about 40,000 decisions) the spool takes nothing more: the database has refused its
+// decisions for long enough (each fold attempt says why in syslog), and the write fails like any
+// other. It also bounds what a fold holds in memory, inside a host such as sshd.
+constexpr off_t kMaxSpoolBytes = 16 * 1024 * 1024;
 // The fold a writer attempts waits this long at most for the database: it is housekeeping, and
 // other writers wait for the spool's lock while it runs.
 constexpr std::chrono::milliseconds kWriterFoldWait{100};
@@ -146,9 +147,9 @@ Status store_records(AuditStore::Impl& impl, const std::string& data, std::int64
     return detail::sqlite_failure(impl.db, rc, "reading the spool's progress", impl.path);
   }
   progress.bind(1, generation);
-  if (header && progress.step() == SQLITE_ROW) {
+  if (progress.step() == SQLITE_ROW) {
     const std::int64_t done = progress.column_int(0);
-    if (done > static_cast<std::int64_t>(from) && done <= static_cast<std::int64_t>(data.size())) {
+    if (done >= static_cast<std::int64_t>(from) && done <= static_cast<std::int64_t>(data.size())) {
       from = static_cast<std::size_t>(done);
     }
   }

@@ -68,9 +68,10 @@ policy=$(head -1 "$work/policy.counts")
 alone=$(count matrix_only 1)
 [[ -n "$keep" ]] && cp "$work"/callgrind.out.* "$keep"/
 wal=$(stat -c %s "$work/audit/audit.db-wal" 2>/dev/null || echo 0)  # before sqlite3 checkpoints it
+spool=$(stat -c %s "$work/audit/audit.db-spool" 2>/dev/null || echo 0)  # decisions waiting there
 rows=$(sqlite3 "$work/audit/audit.db" "SELECT count(*) FROM decisions" 2>/dev/null || echo "?")
 added=$((policy - alone))
-echo "pam_policy.so(password->pam_matrix)=$policy pam_matrix.so=$alone added=$added instructions (audit rows=$rows, WAL $wal bytes after)"
+echo "pam_policy.so(password->pam_matrix)=$policy pam_matrix.so=$alone added=$added instructions (audit rows in the tables=$rows, spool $spool bytes, WAL $wal bytes after)"
 if ((runs > 1)); then
   awk -v alone="$alone" '{sum += $1; if ($1 > max) max = $1} END {
     printf "over %d logins: mean added=%d largest added=%d instructions\n", NR, sum / NR - alone, max - alone}' \

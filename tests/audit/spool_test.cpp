@@ -248,6 +248,22 @@ TEST(AuditSpool, AWriterMovesTheSpoolInOnceEnoughWaits) {
   EXPECT_EQ(static_cast<int>(list_all(path).size()), appended);
 }
 
+TEST(AuditSpool, AFullSpoolFailsTheWriteUntilAReaderEmptiesIt) {
+  TempFolder temp;
+  const std::string path = temp.file("audit.db");
+  ASSERT_TRUE(append(path, sample_record("alice", "permit")).ok());
+  ASSERT_TRUE(append(path, sample_record("alice", "deny")).ok());
+  // As if the database had refused the spool's decisions for days: 16 MiB wait.
+  append_file(path + "-spool", std::string(16 * 1024 * 1024, '\0'));
+  const Status status = append(path, sample_record("alice", "deny"));
+  EXPECT_EQ(status.code, StatusCode::full) << status.message;
+  EXPECT_EQ(after_write(status, true), AfterWrite::deny_and_warn);
+  std::int64_t folded = 0;
+  EXPECT_EQ(list_all(path, &folded).size(), 2u) << "the decision before the junk is kept";
+  EXPECT_EQ(folded, 1);
+  EXPECT_TRUE(append(path, sample_record("alice", "deny")).ok()) << "room again";
+}
+
 TEST(AuditSpool, VerifyLeavesTheSpoolAndChecksItsMode) {
   TempFolder temp;
   const std::string path = temp.file("audit.db");
