@@ -292,7 +292,9 @@ in
         example = "/var/lib/authpolicy/audit.db";
         description = ''
           The sqlite audit log. When it is under {file}`/var/lib/authpolicy`, that folder is
-          created root-only (0700); elsewhere its folder is yours to create.
+          created root-only (0700); elsewhere its folder is yours to create. Decisions of
+          policies that never read the log wait in {file}`<db>-spool` until the next reader
+          (`authpolicy audit`, `authpolicy audit flush`) moves them into it.
         '';
       };
       required = lib.mkOption {
