@@ -181,13 +181,16 @@ std::optional<Header> parse_header(std::string_view bytes) {
   return Header{get_u64_at(bytes, 8), static_cast<std::int64_t>(get_u64_at(bytes, 16))};
 }
 
-std::string encode_record(const AuditRecord& record) {
-  const std::string payload = encode_payload(record);
+std::string frame(std::string_view payload) {
   std::string out(kRecordMagic, sizeof kRecordMagic);
   put_u32(out, static_cast<std::uint32_t>(payload.size()));
   put_u64(out, fnv1a(payload));
   out += payload;
   return out;
+}
+
+std::string encode_record(const AuditRecord& record) {
+  return frame(encode_payload(record));
 }
 
 Scan scan_records(std::string_view data, std::size_t from) {

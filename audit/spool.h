@@ -39,6 +39,10 @@ std::optional<Header> parse_header(std::string_view bytes);
 // The framed record (record header and payload). `record.time_us` must be set.
 std::string encode_record(const AuditRecord& record);
 
+// `payload` behind a record header with its length and checksum, as encode_record frames a
+// record's fields (the fuzzer frames arbitrary bytes this way to reach the field decoder).
+std::string frame(std::string_view payload);
+
 // The records found in `data` from offset `from` on, in order, and how many bytes did not form a
 // record that checks out.
 struct Scan {

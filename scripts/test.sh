@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test: the suite on a normal build, again under AddressSanitizer + UBSan, and the
-# parse/check/eval fuzzer for 60 seconds. `--quick` runs only the normal build's suite.
+# parse/check/eval fuzzer for 60 seconds and the audit spool reader's for 20. `--quick` runs only the normal build's suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 quick=0
@@ -30,6 +30,11 @@ scripts/setup.sh build-asan -DAUTHPOLICY_SANITIZE=ON -DAUTHPOLICY_BENCH=OFF -DCM
 echo "== fuzzing parse+check+eval for 60 s (build-fuzz/)"
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAUTHPOLICY_FUZZ=ON \
   -DAUTHPOLICY_BENCH=OFF >/dev/null
-cmake --build build-fuzz --target fuzz_policy -j"$(nproc)"
+cmake --build build-fuzz --target fuzz_policy fuzz_spool -j"$(nproc)"
 fuzz/run.sh build-fuzz/fuzz/fuzz_policy 60
+echo "== fuzzing the audit spool reader for 20 s"
+spool_corpus=$(mktemp -d)
+build-fuzz/fuzz/fuzz_spool -max_total_time=20 -timeout=10 -print_final_stats=1 "$spool_corpus" 2>&1 |
+  tail -n 12
+rm -rf "$spool_corpus"
 summary
