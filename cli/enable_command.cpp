@@ -1,5 +1,6 @@
 // `authpolicy enable`, `disable` and `status`: wiring pam_policy.so into /etc/pam.d safely.
 #include <dirent.h>
+#include <fcntl.h>
 #include <glob.h>
 #include <security/pam_appl.h>
 #include <sys/stat.h>
@@ -12,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "base/file_trust.h"
 #include "cli/args.h"
 #include "cli/command_registry.h"
 #include "cli/pam_stack.h"
@@ -177,17 +179,18 @@ std::string pam_start_problem(const std::string& pam_dir, const std::string& ser
 
 // The module file libpam will load for `module` (a bare name lives in the system's PAM folder),
 // and why it cannot be used, or empty.
+// The module the PAM files will name must pass the same trust walk as every file the module
+// itself loads (base/file_trust.h): root's, closed to writes by others, all the way from "/".
 std::string module_problem(const std::string& module) {
   const std::string path = module.find('/') == std::string::npos
                                ? std::string(AUTHPOLICY_SYSTEM_PAM_DIR) + "/" + module
                                : module;
-  struct stat st {};
-  if (stat(path.c_str(), &st) != 0)
-    return path + ": " + std::strerror(errno) + " (is the package installed?)";
-  if (!S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & 022) != 0) {
-    return path + ": not a root-owned file closed to writes by group and others";
+  const TrustedFile walked = open_trusted(path, TrustRules{});
+  if (walked.ok()) return {};
+  if (walked.status == TrustStatus::missing) {
+    return path + ": " + std::strerror(walked.error_number) + " (is the package installed?)";
   }
-  return {};
+  return path + ": " + walked.reason;
 }
 
 std::string state_file(const Options& o, const std::string& service, const char* suffix) {
@@ -501,23 +504,32 @@ void secret_problems(const Policy& policy, std::vector<std::string>& problems) {
     const auto percent = pattern.find('%');
     const std::string head = pattern.substr(0, percent);
     const std::string folder = head.substr(0, head.rfind('/'));
-    struct stat st {};
-    if (stat(folder.c_str(), &st) != 0) {
+    // The folder as the provider reaches it (the trust walk from "/"), then looked into through
+    // that one descriptor.
+    TrustRules rules;
+    rules.folder = true;
+    TrustedFile walked = open_trusted(folder, rules);
+    if (walked.status == TrustStatus::missing) {
       problems.push_back("totp secrets folder " + folder + " is missing: nobody is enrolled");
       continue;
     }
-    if (st.st_uid != 0 || (st.st_mode & 077) != 0) {
+    if (!walked.ok()) {
+      problems.push_back("totp secrets folder " + folder + " refused: " + walked.reason);
+      continue;
+    }
+    if ((walked.info.st_mode & 077) != 0) {
       problems.push_back("totp secrets folder " + folder +
                          " must be owned by root and closed to group and others (0700)");
     }
-    DIR* dir = opendir(folder.c_str());
+    DIR* dir = fdopendir(walked.release());
     if (!dir) continue;
     while (const dirent* entry = readdir(dir)) {
       if (entry->d_name[0] == '.') continue;
-      const std::string file = folder + "/" + entry->d_name;
-      if (lstat(file.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
-          (st.st_uid != 0 || (st.st_mode & 077) != 0)) {
-        problems.push_back("totp secret " + file + " must be owned by root, mode 0600");
+      struct stat st {};
+      if (fstatat(dirfd(dir), entry->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+          S_ISREG(st.st_mode) && (st.st_uid != 0 || (st.st_mode & 077) != 0)) {
+        problems.push_back("totp secret " + folder + "/" + entry->d_name +
+                           " must be owned by root, mode 0600");
       }
     }
     closedir(dir);

@@ -184,6 +184,51 @@ else
 fi
 cp "$work/sudo.pol.good" "$policies/sudo.pol"
 
+# The module the PAM files would name passes the trust walk, as everything the module loads does:
+# a copy others could replace (its file, or the folder above it) is refused, and nothing changes.
+mkdir -m 755 "$work/modules" "$work/modules/open"
+cp "$module" "$work/modules/pam_policy.so"
+cp "$module" "$work/modules/open/pam_policy.so"
+chmod 664 "$work/modules/pam_policy.so"
+chmod 777 "$work/modules/open"
+for unsafe in "$work/modules/pam_policy.so" "$work/modules/open/pam_policy.so"; do
+  cp -a "$pam" "$work/pam.before"
+  "$authpolicy" enable sudo --pam-dir "$pam" --policy-dir "$policies" --state-dir "$state" \
+    --module "$unsafe" > "$work/out" 2>&1
+  code=$?
+  if [[ $code == 1 ]] && grep -q "refusing: the PAM module $unsafe: .*writable by" "$work/out" &&
+    diff -r "$work/pam.before" "$pam" > /dev/null; then
+    pass "enable refuses a module others could replace (${unsafe#"$work"/})"
+  else
+    fail "enable with $unsafe: exit $code, $(cat "$work/out")"
+  fi
+  rm -rf "$work/pam.before"
+done
+
+# status looks into the TOTP secrets folder through the trust walk: a folder others can read, or
+# a secret someone else owns, is a problem to fix before codes leak.
+mkdir -m 700 "$work/totp"
+write_policy sudo "factor totp { secrets = \"$work/totp/%u\" }"$'\nauth password && totp'
+echo "JBSWY3DPEHPK3PXP" > "$work/totp/alice"
+chmod 644 "$work/totp/alice"
+chmod 755 "$work/totp"
+"$authpolicy" status --pam-dir "$pam" --policy-dir "$policies" --sshd-config /dev/null \
+  > "$work/out" 2>&1
+code=$?
+if [[ $code == 1 ]] && grep -q "totp secrets folder $work/totp must be owned by root and closed" "$work/out" &&
+  grep -q "totp secret $work/totp/alice must be owned by root, mode 0600" "$work/out"; then
+  pass "status: a readable TOTP secrets folder and secret file are problems"
+else
+  fail "status with readable TOTP secrets: exit $code, $(cat "$work/out")"
+fi
+chmod 777 "$work/totp"
+"$authpolicy" status --pam-dir "$pam" --policy-dir "$policies" --sshd-config /dev/null \
+  > "$work/out" 2>&1
+grep -q "totp secrets folder $work/totp refused: .*writable by others" "$work/out" &&
+  pass "status: a TOTP secrets folder others can write is refused as the provider refuses it" ||
+  fail "status with a world-writable TOTP folder: $(cat "$work/out")"
+cp "$work/sudo.pol.good" "$policies/sudo.pol"
+
 # ---- disable restores byte for byte --------------------------------------------------------------
 ap_disable sudo > "$work/out" 2>&1
 if [[ $? == 0 ]] && same_as_debian && grep -q 'restored from the backup' "$work/out"; then
