@@ -190,6 +190,11 @@ Status check_owner_and_mode(int folder_fd, const std::string& name, const std::s
     return Status::failure(error == EACCES ? StatusCode::read_only : StatusCode::cannot_open,
                            "cannot examine " + path + ": " + errno_text(error));
   }
+  return check_owner_and_mode(info, path, options);
+}
+
+Status check_owner_and_mode(const struct stat& info, const std::string& path,
+                            const OpenOptions& options) {
   if (!S_ISREG(info.st_mode)) {
     return Status::failure(StatusCode::unsafe_file,
                            "not a regular file (symbolic link or other): " + path);

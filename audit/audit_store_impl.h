@@ -2,6 +2,7 @@
 #pragma once
 
 #include <sqlite3.h>
+#include <sys/stat.h>
 
 #include <chrono>
 #include <cstdint>
@@ -49,6 +50,8 @@ inline constexpr std::int64_t kAutoPruneBatch = 2000;  // at most this many old 
 Status open_folder(const std::string& folder, const OpenOptions& options, int* fd);
 Status ensure_file(int folder_fd, const std::string& name, const std::string& path);
 Status check_owner_and_mode(int folder_fd, const std::string& name, const std::string& path,
+                            const OpenOptions& options);
+Status check_owner_and_mode(const struct stat& info, const std::string& path,
                             const OpenOptions& options);
 bool valid_decision(const std::string& decision);
 Status prepare_inserts(AuditStore::Impl& impl);

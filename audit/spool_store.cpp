@@ -183,11 +183,29 @@ Status store_records(AuditStore::Impl& impl, const std::string& data, std::int64
   return Status::success();
 }
 
-// The database file must exist with a database header: a file someone overwrote is a failed
-// write now, not a surprise when the spool is folded later.
-Status check_database_header(int folder_fd, const std::string& name, const std::string& path) {
+// The database as a direct write would find it: owner, mode and a database header (a file
+// someone overwrote is a failed write now, not a surprise when the spool is folded later).
+// *missing: there is no database yet (or an empty one being created).
+Status check_database(int folder_fd, const std::string& name, const std::string& path,
+                      const OpenOptions& options, bool* missing) {
+  *missing = false;
   Descriptor fd(openat(folder_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-  if (fd.get() < 0) return errno_failure(errno, "cannot open " + path);
+  if (fd.get() < 0) {
+    if (errno == ENOENT) *missing = true;
+    if (errno == ELOOP) {
+      return Status::failure(StatusCode::unsafe_file,
+                             "not a regular file (symbolic link or other): " + path);
+    }
+    return *missing ? Status::success() : errno_failure(errno, "cannot open " + path);
+  }
+  struct stat info {};
+  if (fstat(fd.get(), &info) != 0) return errno_failure(errno, "cannot examine " + path);
+  Status status = internal::check_owner_and_mode(info, path, options);
+  if (!status.ok()) return status;
+  if (info.st_size == 0) {
+    *missing = true;
+    return Status::success();
+  }
   char magic[sizeof kSqliteMagic];
   if (pread(fd.get(), magic, sizeof magic, 0) != static_cast<ssize_t>(sizeof magic) ||
       std::memcmp(magic, kSqliteMagic, sizeof magic) != 0) {
@@ -286,14 +304,11 @@ Status append_decision(const std::string& path, const OpenOptions& options,
     Descriptor folder;
     Status status = internal::open_folder(absolute.parent_path().string(), options, folder.out());
     if (!status.ok()) return status;
-    // No database yet (the first decision): written directly, which creates it.
-    struct stat db {};
-    if (fstatat(folder.get(), name.c_str(), &db, AT_SYMLINK_NOFOLLOW) != 0 || db.st_size == 0) {
-      return record_decision(path, options, record);
-    }
-    status = internal::check_owner_and_mode(folder.get(), name, path, options);
-    if (status.ok()) status = check_database_header(folder.get(), name, path);
+    bool missing = false;
+    status = check_database(folder.get(), name, path, options, &missing);
     if (!status.ok()) return status;
+    // No database yet (the first decision): written directly, which creates it.
+    if (missing) return record_decision(path, options, record);
 
     AuditRecord stamped = record;
     if (stamped.time_us == 0) stamped.time_us = now_utc_us();
