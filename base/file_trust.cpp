@@ -324,6 +324,15 @@ bool handle_maps_file(void* handle, const struct stat& info) {
   return same;
 }
 
+// Whether the loader knows the object behind `handle` by exactly `name`, the name it was opened by.
+bool loaded_as(void* handle, const std::string& name) {
+  link_map* map = nullptr;
+  if (dlinfo(handle, RTLD_DI_LINKMAP, &map) != 0 || map == nullptr || map->l_name == nullptr) {
+    return false;
+  }
+  return name == map->l_name;
+}
+
 }  // namespace
 
 void* dlopen_trusted(const TrustedFile& file, int flags, std::string* error) {
@@ -331,14 +340,15 @@ void* dlopen_trusted(const TrustedFile& file, int flags, std::string* error) {
     if (error) *error = file.reason;
     return nullptr;
   }
-  // dlopen first matches the name against every loaded object and every name it was ever asked
-  // for (a module loaded earlier through /proc/self/fd/N keeps that name as an alias), so an
-  // object answering to the name may be another file. While our descriptor N is open, any object
-  // the loader newly maps for the name, or names after it, is our file; so when a RTLD_NOLOAD
-  // probe (under the loader's lock, after the dup) finds no object for the name, the load that
-  // follows maps the checked file. Otherwise the object returned is verified against the checked
-  // file in /proc/self/maps (~30 us of CPU, docs/cost.md); on a mismatch the next descriptor
-  // number is tried. One loader call at a time.
+  // dlopen first matches the name against every loaded object, every name it was ever asked for
+  // (a module loaded earlier through /proc/self/fd/N keeps that name as an alias) and every
+  // object's DT_SONAME, so an object answering to the name may be another file. While our
+  // descriptor N is open, an object the loader opens the name for is our file; so when a
+  // RTLD_NOLOAD probe (under the loader's lock, after the dup) finds no object for the name and
+  // the object returned is then known by exactly that name (not by a soname or an alias added on
+  // the way), it was mapped from the checked file. Otherwise the object returned is verified
+  // against the checked file in /proc/self/maps (~30 us of CPU, docs/cost.md); on a mismatch the
+  // next descriptor number is tried. One loader call at a time.
   static std::mutex mutex;
   std::lock_guard<std::mutex> lock(mutex);
   constexpr int kAttempts = 32;
@@ -367,7 +377,8 @@ void* dlopen_trusted(const TrustedFile& file, int flags, std::string* error) {
       why = text ? text : "dlopen failed";
       break;
     }
-    if (!resident || handle_maps_file(handle, file.info)) return handle;
+    if (!resident && loaded_as(handle, name)) return handle;
+    if (handle_maps_file(handle, file.info)) return handle;
     dlclose(handle);  // another object answered to that name: drop our reference, try another
     why = "the loader returned another object for " + name;
   }
