@@ -84,6 +84,14 @@ Status check_spool(int fd, const std::string& spool_path, const OpenOptions& opt
   return Status::success();
 }
 
+// Whether the spool open on `fd` is still the one the folder names: a file renamed away (a log
+// rotation someone set up, say) would take records no reader ever folds.
+bool still_named(int folder_fd, const std::string& name, const struct stat& info) {
+  struct stat named {};
+  return fstatat(folder_fd, internal::spool_name(name).c_str(), &named, AT_SYMLINK_NOFOLLOW) == 0 &&
+         named.st_ino == info.st_ino && named.st_dev == info.st_dev;
+}
+
 // Takes the spool's lock (flock: writers hold it for one write), waiting until `deadline`.
 Status lock_spool(int fd, Clock::time_point deadline, const std::string& spool_path) {
   for (int attempt = 0;; ++attempt) {
@@ -248,6 +256,10 @@ Status fold_spool(AuditStore::Impl& impl) {
   status = lock_spool(fd.get(), impl.deadline, spool_path);
   std::int64_t stored = 0;
   if (status.ok() && fstat(fd.get(), &info) != 0) status = errno_failure(errno, spool_path);
+  if (status.ok() && !still_named(impl.folder_fd, impl.name, info)) {
+    status = Status::failure(StatusCode::busy, "the audit spool was replaced while folding it: " +
+                                                   spool_path);
+  }
   std::string data;
   if (status.ok() && !read_all(fd.get(), info.st_size, &data)) {
     status = Status::failure(StatusCode::io_error, "cannot read " + spool_path);
@@ -324,6 +336,11 @@ Status append_decision(const std::string& path, const OpenOptions& options,
     status = check_spool(spool.get(), spool_path, options, &info);
     if (status.ok()) status = lock_spool(spool.get(), deadline, spool_path);
     if (status.ok() && fstat(spool.get(), &info) != 0) status = errno_failure(errno, spool_path);
+    if (status.ok() && !still_named(folder.get(), name, info)) {
+      status = Status::failure(StatusCode::io_error,
+                               "the audit spool was renamed or replaced while opening it: " +
+                                   spool_path);
+    }
     if (!status.ok()) return status;
     if (info.st_size >= kMaxSpoolBytes) {
       return Status::failure(StatusCode::full,
@@ -348,7 +365,10 @@ Status append_decision(const std::string& path, const OpenOptions& options,
       }
     }
     bytes += framed;
-    const ssize_t written = write(spool.get(), bytes.data(), bytes.size());
+    ssize_t written = 0;
+    do {
+      written = write(spool.get(), bytes.data(), bytes.size());
+    } while (written < 0 && errno == EINTR);
     if (written != static_cast<ssize_t>(bytes.size())) {
       const int error = written < 0 ? errno : ENOSPC;
       // Never leave half a record: cut the file back to where this write began.
