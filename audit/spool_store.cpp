@@ -260,6 +260,14 @@ Status fold_spool(AuditStore::Impl& impl) {
     status = Status::failure(StatusCode::busy, "the audit spool was replaced while folding it: " +
                                                    spool_path);
   }
+  // Writers stop at kMaxSpoolBytes (plus their one record): anything larger was not written by
+  // them, and is not read into the memory of the host that folds.
+  if (status.ok() && info.st_size > kMaxSpoolBytes + static_cast<off_t>(spool::kRecordHeaderBytes +
+                                                                         spool::kMaxPayloadBytes +
+                                                                         spool::kHeaderBytes)) {
+    status = Status::failure(StatusCode::corrupt,
+                             "the audit spool is larger than writers make it: " + spool_path);
+  }
   std::string data;
   if (status.ok() && !read_all(fd.get(), info.st_size, &data)) {
     status = Status::failure(StatusCode::io_error, "cannot read " + spool_path);

@@ -264,6 +264,21 @@ TEST(AuditSpool, AFullSpoolFailsTheWriteUntilAReaderEmptiesIt) {
   EXPECT_TRUE(append(path, sample_record("alice", "deny")).ok()) << "room again";
 }
 
+TEST(AuditSpool, ASpoolLargerThanWritersMakeItIsNotReadIntoMemory) {
+  TempFolder temp;
+  const std::string path = temp.file("audit.db");
+  ASSERT_TRUE(append(path, sample_record("alice", "permit")).ok());
+  ASSERT_TRUE(append(path, sample_record("alice", "deny")).ok());
+  append_file(path + "-spool", std::string(17 * 1024 * 1024, 'x'));
+  auto opened = AuditStore::open(path, {});
+  EXPECT_EQ(opened.status.code, StatusCode::corrupt) << opened.status.message;
+  OpenOptions reading;
+  reading.read_only = true;
+  reading.create_if_missing = false;
+  EXPECT_FALSE(count_failures(path, reading, {"alice", 900, std::nullopt, 0}).known())
+      << "failures() cannot be answered without what the spool holds";
+}
+
 TEST(AuditSpool, VerifyLeavesTheSpoolAndChecksItsMode) {
   TempFolder temp;
   const std::string path = temp.file("audit.db");
