@@ -230,21 +230,33 @@ Status read_version(AuditStore::Impl& impl) {
   return Status::success();
 }
 
+// Switching a new file to WAL needs its exclusive lock. When processes race to create the log,
+// sqlite answers SQLITE_BUSY at once rather than calling the busy handler (a connection holding a
+// shared lock that waits for another's could deadlock), so the switch is retried here, within
+// the same deadline.
 Status ensure_wal(AuditStore::Impl& impl) {
-  detail::Statement query;
-  int rc = query.prepare(impl.db, "PRAGMA journal_mode");
-  if (rc == SQLITE_OK) rc = query.step();
-  if (rc != SQLITE_ROW)
-    return detail::sqlite_failure(impl.db, rc, "reading journal mode", impl.path);
-  if (query.column_text(0) == "wal") return Status::success();
-  query = detail::Statement();
-  detail::Statement change;
-  rc = change.prepare(impl.db, "PRAGMA journal_mode = WAL");
-  if (rc == SQLITE_OK) rc = change.step();
-  if (rc != SQLITE_ROW) {
-    return detail::sqlite_failure(impl.db, rc, "switching to WAL journal", impl.path);
+  for (int attempt = 0;; ++attempt) {
+    detail::Statement query;
+    int rc = query.prepare(impl.db, "PRAGMA journal_mode");
+    if (rc == SQLITE_OK) rc = query.step();
+    const char* what = "reading journal mode";
+    if (rc == SQLITE_ROW) {
+      if (query.column_text(0) == "wal") return Status::success();
+      query = detail::Statement();
+      detail::Statement change;
+      rc = change.prepare(impl.db, "PRAGMA journal_mode = WAL");
+      if (rc == SQLITE_OK) rc = change.step();
+      // A journal mode that could not be changed is answered with the old one.
+      if (rc == SQLITE_ROW && change.column_text(0) == "wal") return Status::success();
+      if (rc == SQLITE_ROW) rc = SQLITE_BUSY;
+      what = "switching to WAL journal";
+    }
+    if ((rc & 0xff) == SQLITE_BUSY && impl.time_left()) {
+      impl.pause(attempt);
+      continue;
+    }
+    return detail::sqlite_failure(impl.db, rc, what, impl.path);
   }
-  return Status::success();
 }
 
 // A log with decisions waiting in the spool is brought to the current schema even by a reader:
