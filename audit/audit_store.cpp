@@ -119,6 +119,35 @@ Status folder_failure(const TrustedFile& walked, const std::string& folder) {
 
 namespace internal {
 
+StatusCode code_for_errno(int error) {
+  if (error == EACCES || error == EROFS || error == EPERM) return StatusCode::read_only;
+  if (error == ENOSPC || error == EDQUOT || error == EFBIG) return StatusCode::full;
+  return StatusCode::cannot_open;
+}
+
+std::uint64_t jitter_seed() {
+  return (static_cast<std::uint64_t>(getpid()) << 32) ^ static_cast<std::uint64_t>(now_utc_us()) ^
+         0x9e3779b97f4a7c15ull;
+}
+
+void pause_before_retry(int attempt, std::chrono::steady_clock::time_point deadline,
+                        std::uint64_t* jitter_state) {
+  // Writers hold the lock for a fraction of a millisecond, so short pauses keep throughput high;
+  // growth and jitter keep many waiting processes from retrying in lockstep.
+  std::uint64_t& state = *jitter_state;
+  state ^= state << 13;
+  state ^= state >> 7;
+  state ^= state << 17;
+  int shift = attempt < 4 ? attempt : 4;
+  auto base = std::chrono::microseconds(50 << shift);  // 0.05 ms .. 0.8 ms
+  auto jitter = std::chrono::microseconds(state % static_cast<std::uint64_t>(base.count()));
+  auto wait = base / 2 + jitter;
+  auto remaining = std::chrono::duration_cast<std::chrono::microseconds>(
+      deadline - std::chrono::steady_clock::now());
+  if (remaining.count() <= 0) return;
+  std::this_thread::sleep_for(wait < remaining ? wait : remaining);
+}
+
 // Opens the folder of the log by descriptor (into *fd): with ownership checks, through the trust
 // walk (every folder from / owned by root or the owner, none writable by group or others),
 // creating the last one (0700) below a checked parent when asked. Without them (`authpolicy
@@ -170,11 +199,8 @@ Status ensure_file(int folder_fd, const std::string& name, const std::string& pa
     return Status::success();
   }
   if (errno == EEXIST) return Status::success();
-  int error = errno;
-  StatusCode code = (error == EACCES || error == EROFS || error == EPERM) ? StatusCode::read_only
-                    : error == ENOSPC                                     ? StatusCode::full
-                                                                          : StatusCode::cannot_open;
-  return Status::failure(code, "cannot create " + path + ": " + errno_text(error));
+  const int error = errno;
+  return Status::failure(code_for_errno(error), "cannot create " + path + ": " + errno_text(error));
 }
 
 // The log is only as trustworthy as its file: its owner decides what failures() sees. Looked at
@@ -264,34 +290,26 @@ Status ensure_wal(AuditStore::Impl& impl) {
 Status migrate_if_needed(AuditStore::Impl& impl, bool folding) {
   if (impl.version == schema::kCurrentVersion) return Status::success();
   if (!folding && (!impl.options.migrate || impl.options.read_only)) return Status::success();
-  for (int attempt = 0;; ++attempt) {
-    int rc = detail::exec(impl.db, "BEGIN IMMEDIATE");
-    if (rc != SQLITE_OK) {
-      if ((rc & 0xff) == SQLITE_BUSY && impl.time_left()) {
-        impl.pause(attempt);
-        continue;
-      }
-      return detail::sqlite_failure(impl.db, rc, "starting the schema migration", impl.path);
-    }
-    // Another process may have migrated while we waited for the lock.
-    Status status = read_version(impl);
-    if (status.ok() && impl.version < schema::kCurrentVersion) {
-      status = schema::migrate(impl.db, impl.version, schema::kCurrentVersion, impl.path);
-    }
-    if (status.ok()) {
-      rc = detail::exec(impl.db, "COMMIT");
-      if (rc != SQLITE_OK) {
-        status = detail::sqlite_failure(impl.db, rc, "committing the schema migration", impl.path);
-      }
-    }
-    if (!status.ok()) {
-      impl.rollback_if_open();
-      read_version(impl);
-      return status;
-    }
-    impl.version = schema::kCurrentVersion;
-    return Status::success();
+  Status status = internal::begin_immediate(impl, "starting the schema migration");
+  if (!status.ok()) return status;
+  // Another process may have migrated while we waited for the lock.
+  status = read_version(impl);
+  if (status.ok() && impl.version < schema::kCurrentVersion) {
+    status = schema::migrate(impl.db, impl.version, schema::kCurrentVersion, impl.path);
   }
+  if (status.ok()) {
+    const int rc = detail::exec(impl.db, "COMMIT");
+    if (rc != SQLITE_OK) {
+      status = detail::sqlite_failure(impl.db, rc, "committing the schema migration", impl.path);
+    }
+  }
+  if (!status.ok()) {
+    impl.rollback_if_open();
+    read_version(impl);
+    return status;
+  }
+  impl.version = schema::kCurrentVersion;
+  return Status::success();
 }
 
 Status open_impl(AuditStore::Impl& impl) {
@@ -375,6 +393,18 @@ Status open_impl(AuditStore::Impl& impl) {
 }  // namespace
 
 namespace internal {
+
+Status begin_immediate(AuditStore::Impl& impl, const char* what) {
+  for (int attempt = 0;; ++attempt) {
+    const int rc = detail::exec(impl.db, "BEGIN IMMEDIATE");
+    if (rc == SQLITE_OK) return Status::success();
+    if ((rc & 0xff) == SQLITE_BUSY && impl.time_left()) {
+      impl.pause(attempt);
+      continue;
+    }
+    return detail::sqlite_failure(impl.db, rc, what, impl.path);
+  }
+}
 
 bool valid_decision(const std::string& decision) {
   return decision == "permit" || decision == "deny";
@@ -483,17 +513,8 @@ Status prepare_inserts(AuditStore::Impl& impl) {
 Status prune_batch(AuditStore::Impl& impl, std::int64_t before_us, std::int64_t batch,
                    std::int64_t* removed) {
   *removed = 0;
-  for (int attempt = 0;; ++attempt) {
-    int rc = detail::exec(impl.db, "BEGIN IMMEDIATE");
-    if (rc != SQLITE_OK) {
-      if ((rc & 0xff) == SQLITE_BUSY && impl.time_left()) {
-        impl.pause(attempt);
-        continue;
-      }
-      return detail::sqlite_failure(impl.db, rc, "pruning the audit log", impl.path);
-    }
-    break;
-  }
+  Status begun = begin_immediate(impl, "pruning the audit log");
+  if (!begun.ok()) return begun;
   detail::Statement statement;
   int rc = statement.prepare(impl.db,
                              "DELETE FROM decisions WHERE id IN (SELECT id FROM decisions "
@@ -546,19 +567,7 @@ AuditStore::Impl::~Impl() {
 }
 
 void AuditStore::Impl::pause(int attempt) {
-  // Writers hold the lock for a fraction of a millisecond, so short pauses keep throughput high;
-  // growth and jitter keep many waiting processes from retrying in lockstep.
-  jitter_state ^= jitter_state << 13;
-  jitter_state ^= jitter_state >> 7;
-  jitter_state ^= jitter_state << 17;
-  int shift = attempt < 4 ? attempt : 4;
-  auto base = std::chrono::microseconds(50 << shift);  // 0.05 ms .. 0.8 ms
-  auto jitter = std::chrono::microseconds(jitter_state % static_cast<std::uint64_t>(base.count()));
-  auto wait = base / 2 + jitter;
-  auto remaining = std::chrono::duration_cast<std::chrono::microseconds>(
-      deadline - std::chrono::steady_clock::now());
-  if (remaining.count() <= 0) return;
-  std::this_thread::sleep_for(wait < remaining ? wait : remaining);
+  internal::pause_before_retry(attempt, deadline, &jitter_state);
 }
 
 void AuditStore::Impl::rollback_if_open() noexcept {
@@ -587,8 +596,7 @@ AuditStore::OpenResult AuditStore::open(const std::string& path,
     auto impl = std::make_unique<Impl>();
     impl->path = path;
     impl->options = options;
-    impl->jitter_state = (static_cast<std::uint64_t>(getpid()) << 32) ^
-                         static_cast<std::uint64_t>(now_utc_us()) ^ 0x9e3779b97f4a7c15ull;
+    impl->jitter_state = internal::jitter_seed();
     impl->start_deadline();
     Status status = open_impl(*impl);
     if (!status.ok()) return {std::move(status), nullptr};
@@ -624,17 +632,11 @@ Status AuditStore::write(const AuditRecord& record) noexcept {
     std::int64_t id = 0;
     checkpoint_if_long(impl);
     for (int attempt = 0;; ++attempt) {
-      int rc = detail::exec(impl.db, "BEGIN IMMEDIATE");
-      if (rc != SQLITE_OK) {
-        if ((rc & 0xff) == SQLITE_BUSY && impl.time_left()) {
-          impl.pause(attempt);
-          continue;
-        }
-        return detail::sqlite_failure(impl.db, rc, "audit write failed", impl.path);
-      }
+      status = internal::begin_immediate(impl, "audit write failed");
+      if (!status.ok()) return status;
       status = write_once(impl, record, time_us, &id);
       if (status.ok()) {
-        rc = detail::exec(impl.db, "COMMIT");
+        const int rc = detail::exec(impl.db, "COMMIT");
         if (rc != SQLITE_OK)
           status = detail::sqlite_failure(impl.db, rc, "audit write failed", impl.path);
       }

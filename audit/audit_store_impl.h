@@ -47,6 +47,17 @@ namespace internal {
 inline constexpr std::int64_t kAutoPruneEvery = 1000;  // decisions between retention passes
 inline constexpr std::int64_t kAutoPruneBatch = 2000;  // at most this many old decisions a pass
 
+// The status a failed file operation maps to: read_only, full or cannot_open.
+StatusCode code_for_errno(int error);
+// BEGIN IMMEDIATE, retried with pauses while the log is locked and the deadline allows; `what`
+// names the operation in the failure.
+Status begin_immediate(AuditStore::Impl& impl, const char* what);
+// A short, jittered, growing pause before retry `attempt`, never past `deadline` (xorshift state
+// in *jitter_state, seeded by jitter_seed()).
+void pause_before_retry(int attempt, std::chrono::steady_clock::time_point deadline,
+                        std::uint64_t* jitter_state);
+std::uint64_t jitter_seed();
+
 Status open_folder(const std::string& folder, const OpenOptions& options, int* fd);
 Status ensure_file(int folder_fd, const std::string& name, const std::string& path);
 Status check_owner_and_mode(int folder_fd, const std::string& name, const std::string& path,

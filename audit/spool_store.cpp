@@ -10,13 +10,13 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
-#include <thread>
 
 #include "audit/audit_store.h"
 #include "audit/audit_store_impl.h"
 #include "audit/schema.h"
 #include "audit/spool.h"
 #include "audit/time_text.h"
+#include "base/unique_fd.h"
 
 namespace authpolicy::audit {
 namespace {
@@ -37,33 +37,8 @@ constexpr std::chrono::milliseconds kWriterFoldWait{100};
 constexpr const char kSqliteMagic[16] = {'S', 'Q', 'L', 'i', 't', 'e', ' ', 'f',
                                          'o', 'r', 'm', 'a', 't', ' ', '3', '\0'};
 
-class Descriptor {
- public:
-  explicit Descriptor(int fd = -1) : fd_(fd) {}
-  Descriptor(const Descriptor&) = delete;
-  Descriptor& operator=(const Descriptor&) = delete;
-  ~Descriptor() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-  int* out() { return &fd_; }
-  void close() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_;
-};
-
-StatusCode code_for_errno(int error) {
-  if (error == EACCES || error == EROFS || error == EPERM) return StatusCode::read_only;
-  if (error == ENOSPC || error == EDQUOT || error == EFBIG) return StatusCode::full;
-  return StatusCode::cannot_open;
-}
-
 Status errno_failure(int error, const std::string& what) {
-  return Status::failure(code_for_errno(error), what + ": " + std::strerror(error));
+  return Status::failure(internal::code_for_errno(error), what + ": " + std::strerror(error));
 }
 
 // The spool is held to the database's rules: a regular file with one name, owned by the log's
@@ -92,20 +67,20 @@ bool still_named(int folder_fd, const std::string& name, const struct stat& info
          named.st_ino == info.st_ino && named.st_dev == info.st_dev;
 }
 
-// Takes the spool's lock (flock: writers hold it for one write), waiting until `deadline`.
+// Takes the spool's lock (flock: writers hold it for one write), waiting until `deadline` with
+// the store's pauses.
 Status lock_spool(int fd, Clock::time_point deadline, const std::string& spool_path) {
+  std::uint64_t jitter_state = internal::jitter_seed();
   for (int attempt = 0;; ++attempt) {
     if (flock(fd, LOCK_EX | LOCK_NB) == 0) return Status::success();
     if (errno != EWOULDBLOCK && errno != EINTR) {
       return errno_failure(errno, "cannot lock " + spool_path);
     }
-    const auto now = Clock::now();
-    if (now >= deadline) {
+    if (Clock::now() >= deadline) {
       return Status::failure(StatusCode::busy,
                              "the audit spool stayed locked past the wait limit: " + spool_path);
     }
-    const auto pause = std::chrono::microseconds(50 << (attempt < 4 ? attempt : 4));
-    std::this_thread::sleep_for(std::min<Clock::duration>(pause, deadline - now));
+    internal::pause_before_retry(attempt, deadline, &jitter_state);
   }
 }
 
@@ -126,19 +101,6 @@ std::uint64_t new_generation() {
   std::uint64_t value = 0;
   if (getrandom(&value, sizeof value, GRND_NONBLOCK) == sizeof value && value != 0) return value;
   return static_cast<std::uint64_t>(now_utc_us()) ^ (static_cast<std::uint64_t>(getpid()) << 40);
-}
-
-Status begin_immediate(AuditStore::Impl& impl) {
-  for (int attempt = 0;; ++attempt) {
-    const int rc = detail::exec(impl.db, "BEGIN IMMEDIATE");
-    if (rc == SQLITE_OK) return Status::success();
-    if ((rc & 0xff) == SQLITE_BUSY && impl.time_left()) {
-      impl.pause(attempt);
-      continue;
-    }
-    return detail::sqlite_failure(impl.db, rc, "moving spooled decisions into the log",
-                                  impl.path);
-  }
 }
 
 // Inside the caller's transaction: the spool's records past what an earlier fold of the same
@@ -197,7 +159,7 @@ Status store_records(AuditStore::Impl& impl, const std::string& data, std::int64
 Status check_database(int folder_fd, const std::string& name, const std::string& path,
                       const OpenOptions& options, bool* missing) {
   *missing = false;
-  Descriptor fd(openat(folder_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  UniqueFd fd(openat(folder_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
   if (fd.get() < 0) {
     if (errno == ENOENT) *missing = true;
     if (errno == ELOOP) {
@@ -239,7 +201,7 @@ bool spool_pending(int folder_fd, const std::string& name) {
 
 Status fold_spool(AuditStore::Impl& impl) {
   const std::string spool_path = impl.path + "-spool";
-  Descriptor fd(openat(impl.folder_fd, spool_name(impl.name).c_str(),
+  UniqueFd fd(openat(impl.folder_fd, spool_name(impl.name).c_str(),
                        O_RDWR | O_NOFOLLOW | O_CLOEXEC));
   if (fd.get() < 0) {
     if (errno == ENOENT) return Status::success();
@@ -251,7 +213,7 @@ Status fold_spool(AuditStore::Impl& impl) {
   if (info.st_size <= static_cast<off_t>(spool::kHeaderBytes)) return Status::success();
   // The database's write lock first, then the spool's: writers hold the spool's lock only for
   // one write, so none of them waits while this waits for the database.
-  status = begin_immediate(impl);
+  status = internal::begin_immediate(impl, "moving spooled decisions into the log");
   if (!status.ok()) return status;
   status = lock_spool(fd.get(), impl.deadline, spool_path);
   std::int64_t stored = 0;
@@ -321,7 +283,7 @@ Status append_decision(const std::string& path, const OpenOptions& options,
     if (no_folder || path.empty() || name.empty() || name == "." || name == "..") {
       return record_decision(path, options, record);  // its messages say what is wrong
     }
-    Descriptor folder;
+    UniqueFd folder;
     Status status = internal::open_folder(absolute.parent_path().string(), options, folder.out());
     if (!status.ok()) return status;
     bool missing = false;
@@ -337,7 +299,7 @@ Status append_decision(const std::string& path, const OpenOptions& options,
       return record_decision(path, options, stamped);
     }
     const std::string spool_path = path + "-spool";
-    Descriptor spool(openat(folder.get(), internal::spool_name(name).c_str(),
+    UniqueFd spool(openat(folder.get(), internal::spool_name(name).c_str(),
                             O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (spool.get() < 0) return errno_failure(errno, "cannot open " + spool_path);
     struct stat info {};
@@ -393,7 +355,7 @@ Status append_decision(const std::string& path, const OpenOptions& options,
     if (!fold_due) return Status::success();
     // The decision is stored; moving the spool into the tables is housekeeping, done after the
     // spool's lock is released (the fold takes the database's lock first).
-    spool.close();
+    spool.reset();
     OpenOptions folding = options;
     folding.create_if_missing = false;
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());

@@ -13,6 +13,7 @@
 #include <iostream>
 #include <iterator>
 
+#include "base/unique_fd.h"
 #include "cli/args.h"
 #include "cli/command_registry.h"
 #include "grammar/format.h"
@@ -35,25 +36,6 @@ struct FileError : std::runtime_error {
 std::string errno_text() {
   return std::strerror(errno);
 }
-
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-  int release() {
-    const int fd = fd_;
-    fd_ = -1;
-    return fd;
-  }
-
- private:
-  int fd_;
-};
 
 std::string read_all(int fd) {
   std::string text;
@@ -103,7 +85,7 @@ void replace_file(const std::string& path, const struct stat& st, const std::str
   const std::filesystem::path target(path);
   const std::filesystem::path folder = target.has_parent_path() ? target.parent_path() : ".";
   std::string temp = (folder / ("." + target.filename().string() + ".fmt-XXXXXX")).string();
-  Fd fd(::mkostemp(temp.data(), O_CLOEXEC));
+  UniqueFd fd(::mkostemp(temp.data(), O_CLOEXEC));
   if (fd.get() < 0) throw FileError(path + ": cannot create a temporary file: " + errno_text());
   auto fail = [&](const std::string& what) {
     ::unlink(temp.c_str());
@@ -159,7 +141,7 @@ int run_fmt(const std::vector<std::string>& args, std::ostream& out, std::ostrea
         }
         continue;
       }
-      Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+      UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
       if (fd.get() < 0) {
         if (errno == ELOOP) throw FileError(path + ": a symbolic link; fmt does not follow links");
         throw FileError(path + ": cannot open: " + errno_text());
