@@ -202,7 +202,7 @@ bool spool_pending(int folder_fd, const std::string& name) {
 Status fold_spool(AuditStore::Impl& impl) {
   const std::string spool_path = impl.path + "-spool";
   UniqueFd fd(openat(impl.folder_fd, spool_name(impl.name).c_str(),
-                       O_RDWR | O_NOFOLLOW | O_CLOEXEC));
+                       O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
   if (fd.get() < 0) {
     if (errno == ENOENT) return Status::success();
     return errno_failure(errno, "cannot open " + spool_path);
@@ -299,8 +299,11 @@ Status append_decision(const std::string& path, const OpenOptions& options,
       return record_decision(path, options, stamped);
     }
     const std::string spool_path = path + "-spool";
-    UniqueFd spool(openat(folder.get(), internal::spool_name(name).c_str(),
-                            O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
+    // O_NONBLOCK: a FIFO put in its place would otherwise hang the host in open(); check_spool
+    // then refuses anything but a regular file.
+    constexpr int kSpoolFlags =
+        O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
+    UniqueFd spool(openat(folder.get(), internal::spool_name(name).c_str(), kSpoolFlags, 0600));
     if (spool.get() < 0) return errno_failure(errno, "cannot open " + spool_path);
     struct stat info {};
     status = check_spool(spool.get(), spool_path, options, &info);

@@ -226,6 +226,13 @@ TEST(AuditSpool, TheSameChecksAsADirectWriteComeFirst) {
   status = append(path, sample_record("alice", "deny"));
   EXPECT_FALSE(status.ok());
   EXPECT_EQ(size_of(elsewhere), 0) << "nothing written through the link";
+  // A FIFO in its place is refused at once, not waited on for a reader that never comes.
+  ASSERT_EQ(unlink((path + "-spool").c_str()), 0);
+  ASSERT_EQ(mkfifo((path + "-spool").c_str(), 0600), 0);
+  status = append(path, sample_record("alice", "deny"));
+  EXPECT_FALSE(status.ok());
+  ASSERT_EQ(unlink((path + "-spool").c_str()), 0);
+  ASSERT_EQ(symlink(elsewhere.c_str(), (path + "-spool").c_str()), 0);
   // A reader refuses it too (failures() becomes unknown), rather than skipping what waits.
   OpenOptions reading;
   reading.read_only = true;
