@@ -1,8 +1,12 @@
 // `authpolicy audit`: who failed where, from which address, with which factor; prune and verify.
 #include "cli/audit_command.h"
 
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <charconv>
 #include <cstdio>
+#include <filesystem>
 #include <map>
 #include <ostream>
 #include <set>
@@ -366,6 +370,15 @@ void print_csv(const std::vector<StoredDecision>& rows, std::ostream& out) {
 
 // Opens an existing log for the CLI. Ownership is not enforced here (verify reports it).
 std::unique_ptr<AuditStore> open_existing(const std::string& path, std::ostream& err) {
+  // Before the first decision there is no log and often no folder yet: say that, in one line
+  // naming the log, rather than which folder of its path is missing. Nothing is created.
+  const std::string folder = std::filesystem::path(path).parent_path().string();
+  struct stat info {};
+  if (!folder.empty() && lstat(folder.c_str(), &info) != 0 && errno == ENOENT) {
+    err << "authpolicy audit: no audit database at " << path
+        << " (no decision has been recorded on this host yet)\n";
+    return nullptr;
+  }
   audit::OpenOptions options;
   options.create_if_missing = false;
   options.check_ownership = false;

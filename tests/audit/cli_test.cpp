@@ -1,8 +1,14 @@
 // `authpolicy audit` through its run function: filters, formats, summary, prune, verify, errors.
 #include <gtest/gtest.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -223,16 +229,46 @@ TEST_F(AuditCommand, UsageAndUnreadableDatabaseExitTwo) {
   EXPECT_NE(corrupt.err.find("not a database"), std::string::npos) << corrupt.err;
 }
 
-TEST_F(AuditCommand, DefaultDatabaseIsTheStandardPath) {
+// Runs the command with no --db in a private mount namespace whose /var/lib is an empty tmpfs,
+// optionally holding an empty /var/lib/authpolicy: what a fresh machine shows, whatever this
+// machine's real /var/lib/authpolicy holds. Reports "code|stderr|what /var/lib holds after".
+std::string audit_on_a_fresh_var_lib(bool with_folder) {
+  auto child = audit::testing::run_in_child([&]() -> std::string {
+    if (unshare(CLONE_NEWNS) != 0) return std::string("unshare: ") + strerror(errno);
+    if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+      return std::string("making / private: ") + strerror(errno);
+    }
+    if (mount("tmpfs", "/var/lib", "tmpfs", 0, "mode=0755") != 0) {
+      return std::string("tmpfs on /var/lib: ") + strerror(errno);
+    }
+    if (with_folder && mkdir("/var/lib/authpolicy", 0700) != 0) return "mkdir failed";
+    std::ostringstream out, err;
+    int code = run_audit_command({"list", "--limit", "1"}, out, err);
+    std::string after;
+    for (const auto& entry : std::filesystem::recursive_directory_iterator("/var/lib")) {
+      after += entry.path().string() + " ";
+    }
+    return std::to_string(code) + "|" + err.str() + "|" + after;
+  });
+  return child.output;
+}
+
+TEST_F(AuditCommand, OnAFreshMachineSaysThereIsNoLogYetAndCreatesNothing) {
+  ASSERT_EQ(geteuid(), 0u) << "this test needs root: it makes a private mount namespace";
   EXPECT_FALSE(common_audit_db().has_value());
-  // Without --db the command looks at /var/lib/authpolicy/audit.db; it never creates it.
-  bool existed = std::filesystem::exists(audit::kDefaultDatabasePath);
-  CommandRun result = run_raw({"--limit", "1"});
-  if (!existed) {
-    EXPECT_EQ(result.code, 2);
-    EXPECT_NE(result.err.find(audit::kDefaultDatabasePath), std::string::npos) << result.err;
-    EXPECT_FALSE(std::filesystem::exists(audit::kDefaultDatabasePath));
-  }
+  const std::string path = audit::kDefaultDatabasePath;
+  const std::string expected_line =
+      "authpolicy audit: no audit database at " + path +
+      " (no decision has been recorded on this host yet)\n";
+  // No folder at all, as on a machine where the module never ran.
+  EXPECT_EQ(audit_on_a_fresh_var_lib(false), "2|" + expected_line + "|");
+  // The folder exists (the package made it) but no decision was recorded yet.
+  std::string with_folder = audit_on_a_fresh_var_lib(true);
+  EXPECT_EQ(with_folder.substr(0, 2), "2|") << with_folder;
+  EXPECT_NE(with_folder.find("no audit database at " + path), std::string::npos) << with_folder;
+  EXPECT_EQ(std::count(with_folder.begin(), with_folder.end(), '\n'), 1) << with_folder;
+  EXPECT_TRUE(with_folder.ends_with("|/var/lib/authpolicy ")) << "nothing may be created: "
+                                                               << with_folder;
 }
 
 TEST_F(AuditCommand, EveryActionButVerifyMovesTheSpoolInAndFlushSaysHowMany) {
