@@ -35,7 +35,7 @@ TEST(Policies, EveryFileChecksClean) {
     args.push_back("policies/" + f);
     std::string folder = source_dir();
     // A `deny if` on GeoIP with no database is E027: check a copy that names the test database
-    // (written by the geoip.write_databases fixture) instead of the host's missing one.
+    // (written at build time by the ap_geoip_test_databases target) instead of the host's missing one.
     const std::string text = read_file(source_dir() + "/policies/" + f);
     TempDir copy;
     if (const auto at = text.find("/var/lib/GeoIP/GeoLite2-Country.mmdb"); at != std::string::npos) {

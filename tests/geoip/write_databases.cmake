@@ -1,4 +1,4 @@
-# ctest fixture: writes every database of test_databases.json into OUT_DIR with write_mmdb.pl.
+# Build step (tests/CMakeLists.txt): writes every database of test_databases.json into OUT_DIR with write_mmdb.pl.
 # Usage: cmake -DWRITER=... -DSPEC=... -DOUT_DIR=... -P write_databases.cmake
 find_program(PERL perl)
 if(NOT PERL)
