@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "tests/pam/harness.h"
+#include "tests/support/private_system_view.h"
 
 int main(int argc, char** argv) {
   const char* wrapped = std::getenv("PAM_WRAPPER");
@@ -25,6 +26,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "the pam tests need root: policy files must be root-owned\n");
     return 2;
   }
+  // What the module writes at its defaults (a refused policy's decision in
+  // /var/lib/authpolicy/audit.db) stays in this process's own view.
+  authpolicy::test_support::enter_private_system_view_or_exit();
 #if defined(__SANITIZE_ADDRESS__)
   // Keep pam_policy.so mapped after libpam's dlclose, so LeakSanitizer can name the frames of what
   // the module allocated. engine/geoip's cache is never destroyed on purpose; in a module that is

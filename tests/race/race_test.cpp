@@ -39,12 +39,23 @@
 #include <vector>
 
 #include "tests/support/temp_folder.h"
+#include "tests/support/private_system_view.h"
 
 // ---- What pam_policy.so logs ----------------------------------------------------------------
 // There is no syslog daemon in a test run: this program defines pam_syslog/pam_vsyslog itself
 // and exports them (ENABLE_EXPORTS), so modules libpam loads resolve their log calls here first.
 // Only the log goes through this; every decision is libpam's and the module's own.
 namespace {
+
+// What the module writes at its defaults (refused policies' decisions in
+// /var/lib/authpolicy/audit.db, a service file in /etc/pam.d) stays in this program's own view
+// of /etc and /var/lib (tests/support/private_system_view.h), entered before the first test.
+class PrivateSystemViewEnvironment : public ::testing::Environment {
+ public:
+  void SetUp() override { authpolicy::test_support::enter_private_system_view_or_exit(); }
+};
+[[maybe_unused]] ::testing::Environment* const kPrivateSystemView =
+    ::testing::AddGlobalTestEnvironment(new PrivateSystemViewEnvironment);
 std::vector<std::string>& captured_log() {
   static std::vector<std::string> lines;
   return lines;
