@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the project needs (when missing) and builds it into build/.
 # Usage: scripts/setup.sh [BUILD_DIR] [extra cmake arguments...]
+#        scripts/setup.sh --packages-only      (installs the missing packages, builds nothing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+packages_only=0
+[ "${1:-}" = "--packages-only" ] && packages_only=1
 
 mapfile -t packages < <(grep -v '^\s*#' scripts/packages.txt | grep -v '^\s*$')
 missing=()
@@ -20,6 +23,8 @@ if ((${#missing[@]})); then
   apt-get update -q
   apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
+
+((packages_only)) && exit 0
 
 build=${1:-build}
 shift || true

@@ -1,8 +1,16 @@
 #!/usr/bin/env bash
 # Runs every test: the suite on a normal build, again under AddressSanitizer + UBSan, and the
 # parse/check/eval fuzzer for 60 seconds and the audit spool reader's for 20. `--quick` runs only the normal build's suite.
+#
+# As root it runs in a clean view of the machine (scripts/clean-view.sh): /var/lib/authpolicy,
+# /etc/authpolicy, an installed package or module start absent as on a fresh machine, and nothing
+# the tests write outside the checkout stays behind. AP_CLEAN_VIEW=0 runs on the machine as it is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "$(id -u)" = 0 ] && [ "${AP_CLEAN_VIEW:-1}" != 0 ] && [ -z "${AP_IN_CLEAN_VIEW:-}" ]; then
+  scripts/setup.sh --packages-only  # packages are the machine's own: installed outside the view
+  AP_IN_CLEAN_VIEW=1 exec scripts/clean-view.sh "$0" "$@"
+fi
 quick=0
 [ "${1:-}" = "--quick" ] && quick=1
 results=$(mktemp)

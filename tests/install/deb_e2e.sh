@@ -8,12 +8,17 @@
 #
 # usage: deb_e2e.sh BUILD_DIR        (as root; ctest -L install, RUN_SERIAL)
 #
-# It changes the real system (package, /etc/pam.d, users, sudoers.d, /etc/authpolicy), so every
-# exit path runs cleanup(), which puts back whatever is left and then checks /etc/pam.d against
-# the checksums taken at the start; any difference fails the test loudly.
+# It changes the system (package, /etc/pam.d, users, sudoers.d, /etc/authpolicy), so it runs in
+# a clean view of the machine (scripts/clean-view.sh: a private mount namespace whose /etc, /usr,
+# /var, /run and /home changes vanish with it, and where nothing of the project is installed), and
+# still every exit path runs cleanup(), which puts back whatever is left and then checks /etc/pam.d
+# against the checksums taken at the start; any difference fails the test loudly.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+if [[ -z ${AP_DEB_E2E_VIEW:-} ]]; then
+  AP_DEB_E2E_VIEW=1 exec "$here/../../scripts/clean-view.sh" bash "${BASH_SOURCE[0]}" "$@"
+fi
 [[ $# == 1 ]] || { echo "usage: deb_e2e.sh BUILD_DIR" >&2; exit 2; }
 build=$(realpath "$1")
 
