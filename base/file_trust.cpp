@@ -5,6 +5,7 @@
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <link.h>
+#include <sys/mman.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -16,6 +17,7 @@
 #include <cstring>
 #include <deque>
 #include <mutex>
+#include <optional>
 
 namespace authpolicy {
 namespace {
@@ -292,15 +294,16 @@ bool read_trusted(const TrustedFile& file, std::size_t limit, std::string& conte
 
 namespace {
 
-// Whether the object behind `handle` is mapped from the file `info` describes: the mapping that
-// holds its dynamic section, as /proc/self/maps names it (device and inode).
-bool handle_maps_file(void* handle, const struct stat& info) {
-  link_map* map = nullptr;
-  if (dlinfo(handle, RTLD_DI_LINKMAP, &map) != 0 || map == nullptr) return false;
-  const auto address = reinterpret_cast<std::uintptr_t>(map->l_ld);
+struct MappedIdentity {
+  dev_t device = 0;
+  ino_t inode = 0;
+};
+
+// The device and inode /proc/self/maps names for the mapping that holds `address`, if any.
+std::optional<MappedIdentity> mapping_at(std::uintptr_t address) {
   std::FILE* maps = std::fopen("/proc/self/maps", "re");
-  if (!maps) return false;
-  bool same = false;
+  if (!maps) return std::nullopt;
+  std::optional<MappedIdentity> found;
   char line[4096];
   while (std::fgets(line, sizeof line, maps)) {
     // Only the line holding the address is parsed in full: sscanf on every line of a host's
@@ -313,15 +316,32 @@ bool handle_maps_file(void* handle, const struct stat& info) {
     unsigned long offset = 0, inode = 0;
     unsigned major = 0, minor = 0;
     char perms[8];
-    if (std::sscanf(rest + 1, "%*x %7s %lx %x:%x %lu", perms, &offset, &major, &minor, &inode) !=
+    if (std::sscanf(rest + 1, "%*x %7s %lx %x:%x %lu", perms, &offset, &major, &minor, &inode) ==
         5) {
-      break;
+      found = MappedIdentity{makedev(major, minor), static_cast<ino_t>(inode)};
     }
-    same = makedev(major, minor) == info.st_dev && inode == info.st_ino;
     break;
   }
   std::fclose(maps);
-  return same;
+  return found;
+}
+
+// Whether the object behind `handle` is mapped from the checked file (descriptor `fd`, described
+// by `info`): the mapping that holds its dynamic section, as /proc/self/maps names it. On most
+// file systems that is fstat's device and inode; on overlayfs (a container's root, a test's clean
+// view) maps names the file underneath, so the checked descriptor is mapped too and the two
+// mappings compared, as the kernel names both.
+bool handle_maps_file(void* handle, int fd, const struct stat& info) {
+  link_map* map = nullptr;
+  if (dlinfo(handle, RTLD_DI_LINKMAP, &map) != 0 || map == nullptr) return false;
+  const auto loaded = mapping_at(reinterpret_cast<std::uintptr_t>(map->l_ld));
+  if (!loaded) return false;
+  if (loaded->device == info.st_dev && loaded->inode == info.st_ino) return true;
+  void* page = mmap(nullptr, 1, PROT_READ, MAP_PRIVATE, fd, 0);
+  if (page == MAP_FAILED) return false;
+  const auto checked = mapping_at(reinterpret_cast<std::uintptr_t>(page));
+  munmap(page, 1);
+  return checked && checked->device == loaded->device && checked->inode == loaded->inode;
 }
 
 // Whether the loader knows the object behind `handle` by exactly `name`, the name it was opened by.
@@ -378,7 +398,7 @@ void* dlopen_trusted(const TrustedFile& file, int flags, std::string* error) {
       break;
     }
     if (!resident && loaded_as(handle, name)) return handle;
-    if (handle_maps_file(handle, file.info)) return handle;
+    if (handle_maps_file(handle, file.fd(), file.info)) return handle;
     dlclose(handle);  // another object answered to that name: drop our reference, try another
     why = "the loader returned another object for " + name;
   }

@@ -5,7 +5,10 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <pwd.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -222,6 +225,65 @@ TEST_F(Ownership, DlopenTrustedLoadsTheCheckedFileWhenItsNameIsTaken) {
   ASSERT_NE(same, nullptr) << error;
   EXPECT_EQ(module_id(same), 1);
   dlclose(same);
+}
+
+
+// On overlayfs (a container's root file system, the suite's clean view) /proc/self/maps names the
+// file underneath the overlay, not the device fstat gives: a module already loaded, checked again
+// through a new descriptor, must still be recognised as the checked file (it was refused, and
+// every delegated module with it).
+TEST_F(Ownership, DlopenTrustedRecognisesAModuleOnOverlayfs) {
+  ASSERT_EQ(geteuid(), 0u) << "needs root: it mounts an overlay in a private mount namespace";
+  copy_module(dir_, AP_TEST_TRUSTED_MODULE_1, "lower/first.so");
+  const std::string lower = dir_.file("lower");
+  const std::string view = dir_.file("view");
+  const std::string scratch = dir_.file("scratch");
+  for (const std::string& folder : {view, scratch}) {
+    ASSERT_EQ(mkdir(folder.c_str(), 0755), 0) << folder;
+  }
+  int report[2];
+  ASSERT_EQ(pipe(report), 0);
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    close(report[0]);
+    auto say = [&](const std::string& text) {
+      if (write(report[1], text.data(), text.size()) < 0) _exit(3);
+      _exit(text == "loaded 1 twice" ? 0 : 1);
+    };
+    if (unshare(CLONE_NEWNS) != 0) say("unshare failed");
+    if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) say("private / failed");
+    // The upper layer on another file system than the lower (as the clean view's tmpfs, or a
+    // container's): overlayfs then gives fstat a device of its own.
+    if (mount("ap-overlay-test", scratch.c_str(), "tmpfs", 0, "mode=0755") != 0 ||
+        mkdir((scratch + "/upper").c_str(), 0755) != 0 ||
+        mkdir((scratch + "/work").c_str(), 0755) != 0) {
+      say("tmpfs for the upper layer failed");
+    }
+    const std::string options =
+        "lowerdir=" + lower + ",upperdir=" + scratch + "/upper,workdir=" + scratch + "/work";
+    if (mount("ap-overlay-test", view.c_str(), "overlay", 0, options.c_str()) != 0) {
+      say("overlay mount failed");
+    }
+    std::string error;
+    const TrustedFile file = open_trusted(view + "/first.so", TrustRules{});
+    if (!file.ok()) say("not trusted: " + file.reason);
+    void* one = dlopen_trusted(file, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE, &error);
+    if (one == nullptr || module_id(one) != 1) say("first load: " + error);
+    const TrustedFile again = open_trusted(view + "/first.so", TrustRules{});
+    void* same = dlopen_trusted(again, RTLD_NOW | RTLD_LOCAL, &error);
+    if (same == nullptr || module_id(same) != 1) say("second load: " + error);
+    say("loaded 1 twice");
+  }
+  close(report[1]);
+  std::string said;
+  char buffer[512];
+  for (ssize_t n; (n = read(report[0], buffer, sizeof buffer)) > 0;) said.append(buffer, n);
+  close(report[0]);
+  int status = 0;
+  waitpid(child, &status, 0);
+  EXPECT_EQ(said, "loaded 1 twice");
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
 }  // namespace
