@@ -4,8 +4,14 @@
 # for the password and a second factor: a third prompt would mean the stock common-auth ran after
 # the policy's decision.
 # usage: enable_test.sh AUTHPOLICY PAM_POLICY_SO PAM_MATRIX_SO PRELOAD
+# The decisions these logins make (and a refused policy's, which go to the default log) are
+# written in a clean view of the machine (scripts/clean-view.sh), never to the host's
+# /var/lib/authpolicy.
 set -u
 [[ $# == 4 ]] || { echo "usage: $0 AUTHPOLICY PAM_POLICY_SO PAM_MATRIX_SO PRELOAD" >&2; exit 2; }
+if [[ -z ${AP_ENABLE_TEST_VIEW:-} ]]; then
+  AP_ENABLE_TEST_VIEW=1 exec "$(dirname "$0")/../../scripts/clean-view.sh" bash "$0" "$@"
+fi
 authpolicy=$1
 module=$(realpath "$2")
 matrix=$3
