@@ -9,10 +9,10 @@
 # usage: deb_e2e.sh BUILD_DIR        (as root; ctest -L install, RUN_SERIAL)
 #
 # It changes the system (package, /etc/pam.d, users, sudoers.d, /etc/authpolicy), so it runs in
-# a clean view of the machine (scripts/clean-view.sh: a private mount namespace whose /etc, /var,
-# /run and /home changes vanish with it); what it installs into the real /usr it removes again
-# (apt-get purge), and every exit path runs cleanup(), which puts back whatever is left and then
-# checks /etc/pam.d against the checksums taken at the start; any difference fails the test loudly.
+# a clean view of the machine (scripts/clean-view.sh: a private mount namespace whose /etc, /usr,
+# /var, /run and /home changes vanish with it, and where nothing of the project is installed), and
+# still every exit path runs cleanup(), which puts back whatever is left and then checks /etc/pam.d
+# against the checksums taken at the start; any difference fails the test loudly.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
