@@ -10,6 +10,9 @@
 #include <climits>
 #include <cstring>
 
+#include "base/file_trust.h"
+#include "base/trusted_write.h"
+
 namespace authpolicy::u2f {
 namespace {
 
@@ -59,47 +62,27 @@ std::variant<std::string, std::string> load_for_edit(const std::string& path,
                                                 std::move(std::get<std::string>(content)));
 }
 
-// Writes `text` to a temporary file beside `path`, syncs it and renames it over `path`.
-std::optional<std::string> write_atomically(const std::string& path, const std::string& text) {
-  struct stat old {};
-  const bool existed = ::lstat(path.c_str(), &old) == 0;
-  std::string temp = path + ".XXXXXX";
-  const int fd = ::mkstemp(temp.data());
-  if (fd < 0) return "cannot create a file beside " + path + ": " + std::strerror(errno);
-  auto fail = [&](const std::string& what) -> std::optional<std::string> {
-    const std::string message = what + ": " + std::strerror(errno);
-    ::close(fd);
-    ::unlink(temp.c_str());
-    return message;
-  };
-  const mode_t mode = existed ? (old.st_mode & 07777 & ~mode_t(S_IWOTH)) : 0644;
-  if (::fchmod(fd, mode) != 0) return fail("chmod " + temp);
-  if (existed && ::geteuid() == 0 && ::fchown(fd, old.st_uid, old.st_gid) != 0)
-    return fail("chown " + temp);
-  std::size_t written = 0;
-  while (written < text.size()) {
-    const ssize_t n = ::write(fd, text.data() + written, text.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return fail("write " + temp);
-    written += static_cast<std::size_t>(n);
-  }
-  if (::fsync(fd) != 0) return fail("fsync " + temp);
-  if (::close(fd) != 0) {
-    ::unlink(temp.c_str());
-    return "close " + temp + ": " + std::strerror(errno);
-  }
-  if (::rename(temp.c_str(), path.c_str()) != 0) {
-    const std::string message = "rename to " + path + ": " + std::strerror(errno);
-    ::unlink(temp.c_str());
-    return message;
-  }
+// Replaces `path` by `text` atomically in its folder, reached by the trust walk the factor reads
+// the file with (root's or the user's folders, only root's symlinks followed) and written
+// relative to that folder's descriptor (base/trusted_write.h). The old file's owner and mode,
+// never writable by others and never set-id; 0644 and the caller's for a new file.
+std::optional<std::string> write_atomically(const std::string& path, const std::string& user,
+                                            const std::string& text) {
   const std::size_t slash = path.rfind('/');
-  const std::string folder = slash == std::string::npos ? "." : path.substr(0, slash + 1);
-  const int dir = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir >= 0) {
-    ::fsync(dir);
-    ::close(dir);
+  if (slash == std::string::npos) return path + " is not an absolute path";
+  TrustRules rules;
+  if (auto owner = uid_of_user(user); owner && *owner != 0) rules.extra_owners = {*owner};
+  const TrustedFile folder = open_folder_trusted(slash == 0 ? "/" : path.substr(0, slash), rules);
+  if (!folder.ok()) return "cannot write " + path + ": " + folder.reason;
+  const std::string name = path.substr(slash + 1);
+  NewFile attributes{::geteuid(), ::getegid(), 0644};
+  struct stat old {};
+  const bool existed = ::fstatat(folder.fd(), name.c_str(), &old, AT_SYMLINK_NOFOLLOW) == 0;
+  if (existed) {
+    attributes = {old.st_uid, old.st_gid, static_cast<mode_t>(old.st_mode & 0777 & ~S_IWOTH)};
   }
+  const WriteResult written = replace_at(folder, name, text, attributes, existed ? &old : nullptr);
+  if (!written.ok()) return written.reason;
   return std::nullopt;
 }
 
@@ -188,7 +171,7 @@ std::optional<std::string> add_to_authfile(const std::string& path, const std::s
     if (line.back() != ':') line += ":";
     line += credential.to_field();
   }
-  return write_atomically(path, join_lines(lines));
+  return write_atomically(path, user, join_lines(lines));
 }
 
 std::variant<int, std::string> remove_from_authfile(const std::string& path,
@@ -241,7 +224,7 @@ std::variant<int, std::string> remove_from_authfile(const std::string& path,
     if (was_users && lines[i].empty()) continue;  // drop emptied lines of this user
     kept.push_back(lines[i]);
   }
-  if (auto problem = write_atomically(path, join_lines(kept))) return *problem;
+  if (auto problem = write_atomically(path, user, join_lines(kept))) return *problem;
   return removed;
 }
 
