@@ -41,11 +41,21 @@
 #include <string>
 #include <thread>
 
+#include "tests/support/private_system_view.h"
 #include "tests/support/temp_folder.h"
 
 namespace {
 
 using authpolicy::test_support::TempFolder;
+
+// Whatever the module or the CLI would write at their defaults stays in this program's own view
+// of /etc and /var/lib (tests/support/private_system_view.h), entered before the first test.
+class PrivateSystemViewEnvironment : public ::testing::Environment {
+ public:
+  void SetUp() override { authpolicy::test_support::enter_private_system_view_or_exit(); }
+};
+[[maybe_unused]] ::testing::Environment* const kPrivateSystemView =
+    ::testing::AddGlobalTestEnvironment(new PrivateSystemViewEnvironment);
 
 constexpr int kTries = 300;  // verifications or fmt runs per attack, and at least as many swaps
 constexpr auto kRaceLimit = std::chrono::seconds(120);
@@ -305,8 +315,10 @@ class WriteRace : public ::testing::Test {
 TEST_F(WriteRace, TotpSecretUpdateNeverWritesOutsideTheUsersFolder) {
   ASSERT_TRUE(write_mine("nobody", secret_file(), 0600));
   const std::string policy = root_ + "/totp.pol";
-  ASSERT_TRUE(write_file(policy, "factor totp { secrets = \"" + mine_ + "/%u\" }\nauth totp\n", 0,
-                         0, 0644));
+  ASSERT_TRUE(write_file(policy,
+                         "audit { db = \"" + root_ + "/audit.db\" }\nfactor totp { secrets = \"" +
+                             mine_ + "/%u\" }\nauth totp\n",
+                         0, 0, 0644));
   ASSERT_TRUE(write_file(confdir_ + "/ap-write-totp",
                          "auth required " + module_path() + " policy=" + policy + "\n", 0, 0,
                          0644));
