@@ -168,7 +168,7 @@ std::optional<std::string> add_to_authfile(const std::string& path, const std::s
   } else {
     std::string& line = lines[std::size_t(entry->line - 1)];
     while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
-    if (line.back() != ':') line += ":";
+    if (line.empty() || line.back() != ':') line += ":";
     line += credential.to_field();
   }
   return write_atomically(path, user, join_lines(lines));
