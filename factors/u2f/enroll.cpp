@@ -46,42 +46,55 @@ std::vector<std::string> split_lines(const std::string& text) {
   return lines;
 }
 
-// The file's text, or "" when it does not exist yet; checks it like the factor does.
-std::variant<std::string, std::string> load_for_edit(const std::string& path,
-                                                     const std::string& user, bool& exists) {
-  auto content = read_authfile(path, uid_of_user(user));
-  if (auto* problem = std::get_if<AuthfileReadError>(&content)) {
-    if (problem->kind == AuthfileReadError::Kind::missing) {
-      exists = false;
-      return std::variant<std::string, std::string>(std::in_place_index<0>, std::string());
-    }
-    return std::variant<std::string, std::string>(std::in_place_index<1>, problem->message);
-  }
-  exists = true;
-  return std::variant<std::string, std::string>(std::in_place_index<0>,
-                                                std::move(std::get<std::string>(content)));
-}
+// An authfile opened for editing: its folder as the trust walk reached it (root's or the user's
+// folders, only root's symlinks followed), the file read through that folder's descriptor, and
+// what it was, so the edit replaces exactly the file read, in the folder checked.
+struct EditTarget {
+  TrustedFile folder;
+  std::string name;
+  bool exists = false;
+  struct stat info {};
+  std::string text;     // "" when it does not exist yet
+  std::string problem;  // why it cannot be edited, or empty
+};
 
-// Replaces `path` by `text` atomically in its folder, reached by the trust walk the factor reads
-// the file with (root's or the user's folders, only root's symlinks followed) and written
-// relative to that folder's descriptor (base/trusted_write.h). The old file's owner and mode,
-// never writable by others and never set-id; 0644 and the caller's for a new file.
-std::optional<std::string> write_atomically(const std::string& path, const std::string& user,
-                                            const std::string& text) {
+EditTarget load_for_edit(const std::string& path, const std::string& user) {
+  EditTarget target;
   const std::size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return path + " is not an absolute path";
+  if (slash == std::string::npos) {
+    target.problem = path + " is not an absolute path";
+    return target;
+  }
+  // The factor's rules (authfile.cpp): root's or the user's, not writable by group or others.
   TrustRules rules;
   if (auto owner = uid_of_user(user); owner && *owner != 0) rules.extra_owners = {*owner};
-  const TrustedFile folder = open_folder_trusted(slash == 0 ? "/" : path.substr(0, slash), rules);
-  if (!folder.ok()) return "cannot write " + path + ": " + folder.reason;
-  const std::string name = path.substr(slash + 1);
-  NewFile attributes{::geteuid(), ::getegid(), 0644};
-  struct stat old {};
-  const bool existed = ::fstatat(folder.fd(), name.c_str(), &old, AT_SYMLINK_NOFOLLOW) == 0;
-  if (existed) {
-    attributes = {old.st_uid, old.st_gid, static_cast<mode_t>(old.st_mode & 0777 & ~S_IWOTH)};
+  target.folder = open_folder_trusted(slash == 0 ? "/" : path.substr(0, slash), rules);
+  if (!target.folder.ok()) {
+    target.problem = target.folder.reason;
+    return target;
   }
-  const WriteResult written = replace_at(folder, name, text, attributes, existed ? &old : nullptr);
+  target.name = path.substr(slash + 1);
+  const TrustedFile file = open_at_trusted(target.folder, target.name, rules);
+  if (file.status == TrustStatus::missing) return target;
+  if (!read_trusted(file, 1 << 20, target.text, target.problem)) return target;
+  target.exists = true;
+  target.info = file.info;
+  return target;
+}
+
+// Replaces the authfile by `text` atomically (base/trusted_write.h), only while its name is still
+// the file that was read: the old file's owner and mode, never writable by others and never
+// set-id; 0644 and the caller's for a new file.
+std::optional<std::string> write_atomically(const EditTarget& target, const std::string& text) {
+  NewFile attributes{::geteuid(), ::getegid(), 0644};
+  if (target.exists) {
+    attributes = {target.info.st_uid, target.info.st_gid,
+                  static_cast<mode_t>(target.info.st_mode & 0777 & ~S_IWOTH)};
+  }
+  const WriteResult written = target.exists
+                                  ? replace_at(target.folder, target.name, text, attributes,
+                                               &target.info)
+                                  : write_new_at(target.folder, target.name, text, attributes);
   if (!written.ok()) return written.reason;
   return std::nullopt;
 }
@@ -153,10 +166,9 @@ std::variant<Credential, std::string> make_credential(fido_dev_t* device,
 
 std::optional<std::string> add_to_authfile(const std::string& path, const std::string& user,
                                            const Credential& credential) {
-  bool exists = false;
-  auto loaded = load_for_edit(path, user, exists);
-  if (loaded.index() == 1) return std::get<1>(loaded);
-  const std::string& text = std::get<0>(loaded);
+  const EditTarget target = load_for_edit(path, user);
+  if (!target.problem.empty()) return target.problem;
+  const std::string& text = target.text;
   const Authfile file = parse_authfile(text);
   std::vector<std::string> lines = split_lines(text);
   const AuthfileLine* entry = file.entry_for(user);
@@ -171,17 +183,16 @@ std::optional<std::string> add_to_authfile(const std::string& path, const std::s
     if (line.empty() || line.back() != ':') line += ":";
     line += credential.to_field();
   }
-  return write_atomically(path, user, join_lines(lines));
+  return write_atomically(target, join_lines(lines));
 }
 
 std::variant<int, std::string> remove_from_authfile(const std::string& path,
                                                     const std::string& user,
                                                     const std::optional<std::string>& key_handle) {
-  bool exists = false;
-  auto loaded = load_for_edit(path, user, exists);
-  if (loaded.index() == 1) return std::get<1>(loaded);
-  if (!exists) return path + " does not exist";
-  const std::string& text = std::get<0>(loaded);
+  const EditTarget target = load_for_edit(path, user);
+  if (!target.problem.empty()) return target.problem;
+  if (!target.exists) return path + " does not exist";
+  const std::string& text = target.text;
   const Authfile file = parse_authfile(text);
   std::vector<std::string> lines = split_lines(text);
   int removed = 0;
@@ -224,7 +235,7 @@ std::variant<int, std::string> remove_from_authfile(const std::string& path,
     if (was_users && lines[i].empty()) continue;  // drop emptied lines of this user
     kept.push_back(lines[i]);
   }
-  if (auto problem = write_atomically(path, user, join_lines(kept))) return *problem;
+  if (auto problem = write_atomically(target, join_lines(kept))) return *problem;
   return removed;
 }
 
