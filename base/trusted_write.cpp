@@ -178,8 +178,8 @@ WriteResult write_new_at(const TrustedFile& folder, const std::string& name,
   }
   int moved = renameat2(folder.fd(), temporary.c_str(), folder.fd(), name.c_str(),
                         RENAME_NOREPLACE);
-  if (moved != 0 && errno == EINVAL) {
-    // A filesystem without RENAME_NOREPLACE: link() refuses to replace anything just the same.
+  if (moved != 0 && (errno == EINVAL || errno == ENOSYS)) {
+    // A filesystem (or kernel) without RENAME_NOREPLACE: link() refuses to replace anything too.
     moved = linkat(folder.fd(), temporary.c_str(), folder.fd(), name.c_str(), 0);
     const int error = errno;
     unlinkat(folder.fd(), temporary.c_str(), 0);
