@@ -31,7 +31,7 @@ std::string octal(mode_t mode) {
 }
 
 bool owner_allowed(uid_t owner, const TrustRules& rules) {
-  if (owner == 0) return true;
+  if (owner == 0 || rules.any_owner) return true;
   return std::find(rules.extra_owners.begin(), rules.extra_owners.end(), owner) !=
          rules.extra_owners.end();
 }
@@ -48,7 +48,7 @@ std::string folder_problem(const std::string& shown, const struct stat& st,
     return "folder " + shown + " is owned by uid " + std::to_string(st.st_uid) + ", " +
            owners_text(rules);
   }
-  if ((st.st_mode & (S_IWGRP | S_IWOTH)) == 0) return {};
+  if ((st.st_mode & (S_IWGRP | S_IWOTH)) == 0 || rules.any_owner) return {};
   if (rules.sticky_folders && st.st_uid == 0 && (st.st_mode & S_ISVTX) != 0) return {};
   return "folder " + shown + " is writable by " +
          ((st.st_mode & S_IWOTH) ? "others" : "its group") + " (mode " + octal(st.st_mode) + ")";
@@ -65,7 +65,7 @@ std::string file_problem(const std::string& shown, const struct stat& st, const 
     return shown + " is owned by uid " + std::to_string(st.st_uid) + ", " + owners_text(rules);
   }
   const mode_t bad = st.st_mode & rules.forbidden_file_bits & 0777;
-  if (bad == 0) return {};
+  if (bad == 0 || rules.any_owner) return {};
   if (rules.forbidden_file_bits & 044) {  // a secret: no access at all
     return shown + " must not be accessible by group or others (mode " + octal(st.st_mode) + ")";
   }
@@ -198,10 +198,15 @@ TrustedFile open_trusted(const std::string& path, const TrustRules& rules) {
         }
         // The folder holding the link passed, so only its writers (root, or the user for their
         // own files) could have made it; its owner must be one of them too.
-        if (!owner_allowed(link.st_uid, rules)) {
+        const bool link_allowed = rules.user_symlinks ? owner_allowed(link.st_uid, rules)
+                                                      : link.st_uid == 0 || link.st_uid == geteuid();
+        if (!link_allowed) {
+          const std::string why = rules.user_symlinks
+                                      ? owners_text(rules)
+                                      : "a folder that is written into is reached through root's "
+                                        "symbolic links only";
           return fail(TrustStatus::unsafe, "symbolic link " + shown + " is owned by uid " +
-                                               std::to_string(link.st_uid) + ", " +
-                                               owners_text(rules));
+                                               std::to_string(link.st_uid) + ", " + why);
         }
         if (++links > kMaxSymlinks) {
           return fail(TrustStatus::unsafe, "too many symbolic links in " + path, ELOOP);
@@ -260,6 +265,83 @@ TrustedFile open_trusted(const std::string& path, const TrustRules& rules) {
   stack.pop_back();
   result.status = TrustStatus::ok;
   return result;
+}
+
+TrustedFile open_folder_trusted(const std::string& path, TrustRules rules) {
+  rules.folder = true;
+  rules.user_symlinks = false;
+  rules.final_symlink = true;  // a file's rule; root's link to the folder is followed like any
+  return open_trusted(path, rules);
+}
+
+bool is_single_name(const std::string& name) {
+  return !name.empty() && name != "." && name != ".." &&
+         name.find('/') == std::string::npos && name.find('\0') == std::string::npos;
+}
+
+std::string trust_problem(const std::string& shown, const struct stat& info,
+                          const TrustRules& rules) {
+  return file_problem(shown, info, rules);
+}
+
+TrustedFile open_at_trusted(const TrustedFile& folder, const std::string& name,
+                            const TrustRules& rules) {
+  TrustedFile result;
+  const std::string shown = folder.real_path + (folder.real_path == "/" ? "" : "/") + name;
+  auto fail = [&](TrustStatus status, std::string reason, int error_number = 0) {
+    result.status = status;
+    result.reason = std::move(reason);
+    result.error_number = error_number;
+    return std::move(result);
+  };
+  if (!folder.ok()) return fail(folder.status, folder.reason, folder.error_number);
+  if (!is_single_name(name)) return fail(TrustStatus::unsafe, shown + " is not a name in a folder");
+  int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+  if (rules.folder) flags |= O_DIRECTORY;
+  const int fd = openat(folder.fd(), name.c_str(), flags);
+  if (fd < 0) {
+    const int error = errno;
+    if (error == ENOENT) return fail(TrustStatus::missing, shown + " does not exist", error);
+    if (error == ELOOP) return fail(TrustStatus::unsafe, shown + " is a symbolic link", error);
+    if (error == ENOTDIR) return fail(TrustStatus::unsafe, shown + " is not a folder", error);
+    return fail(TrustStatus::io_error, "cannot open " + shown + ": " + std::strerror(error),
+                error);
+  }
+  struct stat st {};
+  if (fstat(fd, &st) != 0) {
+    const int error = errno;
+    close(fd);
+    return fail(TrustStatus::io_error, "cannot inspect " + shown, error);
+  }
+  std::string problem = file_problem(shown, st, rules);
+  // A second name elsewhere would let whoever holds it change or keep what we write here.
+  if (problem.empty() && !rules.folder && st.st_nlink != 1) {
+    problem = shown + " has " + std::to_string(st.st_nlink) + " hard links";
+  }
+  if (!problem.empty()) {
+    close(fd);
+    return fail(TrustStatus::unsafe, problem);
+  }
+  result.fd_ = fd;
+  result.info = st;
+  result.real_path = shown;
+  result.status = TrustStatus::ok;
+  return result;
+}
+
+TrustedFile make_folder_at(const TrustedFile& parent, const std::string& name, mode_t mode,
+                           const TrustRules& rules) {
+  if (parent.ok() && is_single_name(name) && mkdirat(parent.fd(), name.c_str(), mode) != 0 &&
+      errno != EEXIST) {
+    TrustedFile result;
+    result.status = TrustStatus::io_error;
+    result.error_number = errno;
+    result.reason = "cannot create " + parent.real_path + "/" + name + ": " + std::strerror(errno);
+    return result;
+  }
+  TrustRules folder_rules = rules;
+  folder_rules.folder = true;
+  return open_at_trusted(parent, name, folder_rules);
 }
 
 bool read_trusted(const TrustedFile& file, std::size_t limit, std::string& content,

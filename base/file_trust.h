@@ -26,6 +26,13 @@ struct TrustRules {
   bool final_symlink = true;
   // The path names a folder (the audit folder), not a regular file.
   bool folder = false;
+  // Whether a symlink owned by an extra owner is followed (it must sit in a folder that passed).
+  // Reading a user's own file may; a folder a root process writes into is reached through root's
+  // symlinks only (open_folder_trusted), so the user cannot point a write anywhere else.
+  bool user_symlinks = true;
+  // Nobody's ownership or write bits are checked, only types and which symlinks are followed:
+  // for a command that trusts nothing it reads and rewrites it where it found it (`fmt`).
+  bool any_owner = false;
 };
 
 enum class TrustStatus {
@@ -57,6 +64,10 @@ class TrustedFile {
 
  private:
   friend TrustedFile open_trusted(const std::string& path, const TrustRules& rules);
+  friend TrustedFile open_at_trusted(const TrustedFile& folder, const std::string& name,
+                                     const TrustRules& rules);
+  friend TrustedFile make_folder_at(const TrustedFile& parent, const std::string& name,
+                                    mode_t mode, const TrustRules& rules);
   int fd_ = -1;
 };
 
@@ -67,6 +78,32 @@ class TrustedFile {
 // 40 links). The file must be a regular file (or folder), owned by root or an extra owner,
 // without `forbidden_file_bits`. Never throws; fails closed.
 TrustedFile open_trusted(const std::string& path, const TrustRules& rules);
+
+// Opens the folder `path` that a process will write into (base/trusted_write.h): the walk of
+// open_trusted with `rules.folder`, except that only symlinks owned by root or by the caller
+// (the effective uid) are followed: for root, root's only. Every change
+// is then made relative to the returned descriptor, never by path again.
+TrustedFile open_folder_trusted(const std::string& path, TrustRules rules);
+
+// Opens the entry `name` (one component: no "/", not "." or "..") of a folder opened by
+// open_trusted or open_folder_trusted, without following a symlink, and checks it by `rules`
+// (type, owner, mode; a regular file must have one link). `missing` when there is no such entry.
+TrustedFile open_at_trusted(const TrustedFile& folder, const std::string& name,
+                            const TrustRules& rules);
+
+// Creates the folder `name` in `parent` with `mode` (owned by the caller) unless it exists, and
+// opens it like open_at_trusted with `rules.folder`: an existing entry must pass the rules too.
+TrustedFile make_folder_at(const TrustedFile& parent, const std::string& name, mode_t mode,
+                           const TrustRules& rules);
+
+// Why a folder (rules.folder) or a file described by `info` breaks `rules`, or empty; `shown`
+// names it in the reason. The check every walk above applies to the last component.
+std::string trust_problem(const std::string& shown, const struct stat& info,
+                          const TrustRules& rules);
+
+// Whether `name` is one path component a folder descriptor may be given: not empty, no "/",
+// not "." or "..", no NUL.
+bool is_single_name(const std::string& name);
 
 // Reads the whole of a trusted file from its descriptor (at most `limit` bytes). False with
 // `problem` on error or when it is larger.

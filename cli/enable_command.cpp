@@ -8,12 +8,14 @@
 
 #include <algorithm>
 #include <cctype>
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "base/file_trust.h"
+#include "base/trusted_write.h"
 #include "cli/args.h"
 #include "cli/command_registry.h"
 #include "cli/pam_stack.h"
@@ -197,26 +199,78 @@ std::string state_file(const Options& o, const std::string& service, const char*
   return o.state_dir + "/" + service + suffix;
 }
 
-std::string ensure_state_dir(const std::string& dir) {
-  // /var/lib/authpolicy may not exist yet on a fresh install (nothing logged so far): create that
-  // one parent too, root-only like the audit log's folder.
-  if (mkdir(dir.c_str(), 0700) != 0 && errno == ENOENT) {
-    const std::string parent = dir.substr(0, dir.rfind('/'));
-    if (!parent.empty() && mkdir(parent.c_str(), 0700) != 0 && errno != EEXIST) {
-      return "cannot create " + parent + ": " + std::strerror(errno);
+// What the PAM folder, the state folder and the backups in it must be: root's (or the caller's,
+// for a test run without root), closed to writes by group and others, all the way from "/".
+TrustRules admin_rules() {
+  TrustRules rules;
+  if (geteuid() != 0) rules.extra_owners.push_back(geteuid());
+  return rules;
+}
+
+std::string last_component(const std::string& path) {
+  return path.substr(path.rfind('/') + 1);
+}
+
+std::string parent_of(const std::string& path) {
+  const auto slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+// The folder every enable/disable write goes into, walked once (base/file_trust.h); its error
+// names the folder and why it was refused.
+TrustedFile open_write_folder(const std::string& path, std::string& problem) {
+  const std::string absolute =
+      path.empty() || path.front() == '/' ? path : std::filesystem::absolute(path).string();
+  TrustedFile folder = open_folder_trusted(absolute, admin_rules());
+  if (!folder.ok()) problem = path + " refused: " + folder.reason;
+  return folder;
+}
+
+// The backup folder, walked from "/" like everything root trusts: a parent a user owns (or may
+// write) is refused, never written below. /var/lib/authpolicy may not exist yet on a fresh install
+// (nothing logged so far): that one parent is created too, root-only like the audit log's folder.
+// With `create` false a missing folder is not an error (`missing` status, no problem).
+TrustedFile open_state_dir(const std::string& dir, bool create, std::string& problem) {
+  const std::string absolute =
+      dir.empty() || dir.front() == '/' ? dir : std::filesystem::absolute(dir).string();
+  const TrustRules rules = admin_rules();
+  TrustedFile state = open_folder_trusted(absolute, rules);
+  if (state.status == TrustStatus::missing && create) {
+    const std::string parent_path = parent_of(absolute);
+    TrustedFile parent = open_folder_trusted(parent_path, rules);
+    if (parent.status == TrustStatus::missing) {
+      const TrustedFile grandparent = open_folder_trusted(parent_of(parent_path), rules);
+      parent = make_folder_at(grandparent, last_component(parent_path), 0700, rules);
     }
-    if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
-      return "cannot create " + dir + ": " + std::strerror(errno);
-    }
+    state = make_folder_at(parent, last_component(absolute), 0700, rules);
   }
-  struct stat st {};
-  if (lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    return dir + " is not a folder and cannot be created";
+  if (!state.ok() && !(state.status == TrustStatus::missing && !create)) {
+    problem = "backup folder " + dir + " refused: " + state.reason;
   }
-  if (st.st_uid != geteuid() || (st.st_mode & 022) != 0) {
-    return dir + " must be owned by the caller and not writable by group or others";
+  // Nobody else may leave a file where restores come from: not even a sticky folder will do.
+  if (state.ok() && (state.info.st_mode & 022) != 0) {
+    problem = "backup folder " + dir + " refused: it is writable by group or others";
+    return TrustedFile();
   }
-  return {};
+  return state;
+}
+
+// A backup file of the state folder, read through it: root's (or the caller's), one link, not
+// writable by others. nullopt when missing; `problem` when it is there but refused.
+std::optional<std::string> read_backup(const TrustedFile& state, const std::string& name,
+                                       std::string& problem) {
+  if (!state.ok()) return std::nullopt;
+  TrustRules rules = admin_rules();
+  rules.forbidden_file_bits = 077;  // enable writes them 0600
+  const TrustedFile file = open_at_trusted(state, name, rules);
+  if (file.status == TrustStatus::missing) return std::nullopt;
+  std::string text;
+  if (!read_trusted(file, 1 << 20, text, problem)) {
+    problem = "backup " + state.real_path + "/" + name + " refused: " + problem;
+    return std::nullopt;
+  }
+  return text;
 }
 
 // ---- enable -----------------------------------------------------------------------------------
@@ -280,12 +334,27 @@ int run_enable(const std::vector<std::string>& args, std::ostream& out, std::ost
   }
   if (o.dry_run) return kExitOk;
 
+  std::string problem;
+  const TrustedFile pam_folder = open_write_folder(o.pam_dir, problem);
+  if (!pam_folder.ok()) {
+    err << "authpolicy enable: refusing: " << problem << " (nothing changed)\n";
+    return kExitRefused;
+  }
+  TrustedFile state;
+  if (std::any_of(plans.begin(), plans.end(),
+                  [](const FilePlan& plan) { return plan.updated != plan.original; })) {
+    state = open_state_dir(o.state_dir, true, problem);
+    if (!state.ok()) {
+      err << "authpolicy enable: refusing: " << problem << " (nothing changed)\n";
+      return kExitRefused;
+    }
+  }
   std::vector<const FilePlan*> written;
   auto roll_back = [&] {
     for (const FilePlan* plan : written) {
-      if (write_atomically(plan->path, plan->original).empty()) {
-        unlink(state_file(o, plan->service, ".orig").c_str());
-        unlink(state_file(o, plan->service, ".enabled").c_str());
+      if (write_atomically(pam_folder, last_component(plan->path), plan->original).empty()) {
+        remove_at(state, plan->service + ".orig");
+        remove_at(state, plan->service + ".enabled");
         err << plan->path << ": restored\n";
       } else {
         err << plan->path << ": COULD NOT BE RESTORED, backup in "
@@ -295,14 +364,13 @@ int run_enable(const std::vector<std::string>& args, std::ostream& out, std::ost
   };
   for (const auto& plan : plans) {
     if (plan.updated == plan.original) continue;
-    std::string problem = ensure_state_dir(o.state_dir);
+    problem = write_atomically(state, plan.service + ".orig", plan.original, 0600);
     if (problem.empty()) {
-      problem = write_atomically(state_file(o, plan.service, ".orig"), plan.original, 0600);
+      problem = write_atomically(pam_folder, last_component(plan.path), plan.updated);
     }
-    if (problem.empty()) problem = write_atomically(plan.path, plan.updated);
     if (problem.empty()) {
       written.push_back(&plan);
-      problem = write_atomically(state_file(o, plan.service, ".enabled"), plan.updated, 0600);
+      problem = write_atomically(state, plan.service + ".enabled", plan.updated, 0600);
     }
     if (!problem.empty()) {
       err << "authpolicy enable: " << problem << "\n";
@@ -370,6 +438,16 @@ int run_disable(const std::vector<std::string>& args, std::ostream& out, std::os
       for (const auto& service : entry_point_services(entry)) files.push_back(service);
     }
   }
+  std::string problem;
+  const TrustedFile pam_folder = open_write_folder(o.pam_dir, problem);
+  if (!pam_folder.ok()) {
+    err << "authpolicy disable: " << problem << "\n";
+    return kExitTrouble;
+  }
+  // Backups are restored only from a state folder that passes the trust walk, and only when each
+  // file in it does: a backup someone else could have planted is never put into /etc/pam.d.
+  const TrustedFile state = open_state_dir(o.state_dir, false, problem);
+  if (!problem.empty()) err << "authpolicy disable: " << problem << "; not restoring from it\n";
   int code = kExitOk;
   for (const std::string& service : files) {
     const std::string path = o.pam_dir + "/" + service;
@@ -379,10 +457,12 @@ int run_disable(const std::vector<std::string>& args, std::ostream& out, std::os
       out << path << ": not enabled by authpolicy\n";
       continue;
     }
-    const auto written = read_whole_file(state_file(o, service, ".enabled"));
-    const auto original = read_whole_file(state_file(o, service, ".orig"));
+    std::string refused;
+    const auto written = read_backup(state, service + ".enabled", refused);
+    const auto original = read_backup(state, service + ".orig", refused);
+    if (!refused.empty()) err << "authpolicy disable: " << refused << "; not restoring from it\n";
     std::string restored;
-    if (written && original && *written == *current) {
+    if (refused.empty() && written && original && *written == *current) {
       restored = *original;
       out << path << ": restored from the backup\n";
     } else {
@@ -393,13 +473,17 @@ int run_disable(const std::vector<std::string>& args, std::ostream& out, std::os
     }
     out << unified_diff(path, *current, restored);
     if (o.dry_run) continue;
-    if (const std::string problem = write_atomically(path, restored); !problem.empty()) {
-      err << "authpolicy disable: " << problem << "\n";
+    if (const std::string failed = write_atomically(pam_folder, service, restored);
+        !failed.empty()) {
+      err << "authpolicy disable: " << failed << "\n";
       code = kExitTrouble;
       continue;
     }
-    unlink(state_file(o, service, ".enabled").c_str());
-    unlink(state_file(o, service, ".orig").c_str());
+    // A refused backup is left where it is, for the administrator to look at.
+    if (state.ok() && refused.empty()) {
+      remove_at(state, service + ".enabled");
+      remove_at(state, service + ".orig");
+    }
   }
   return code;
 }

@@ -2,8 +2,9 @@
 //
 // A file is only rewritten when its formatted text parses to the same syntax tree and formats to
 // itself again; the new text goes to a temporary file in the same folder, with the old file's
-// owner and mode, and is renamed over it. Symbolic links are refused, never followed.
-#include <fcntl.h>
+// owner and permission bits (never set-id bits), and is renamed over it, all relative to the
+// folder's descriptor (base/trusted_write.h). The file's own symbolic link is refused; on the way
+// to its folder only root's are followed.
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,7 +14,8 @@
 #include <iostream>
 #include <iterator>
 
-#include "base/unique_fd.h"
+#include "base/file_trust.h"
+#include "base/trusted_write.h"
 #include "cli/args.h"
 #include "cli/command_registry.h"
 #include "grammar/format.h"
@@ -50,16 +52,6 @@ std::string read_all(int fd) {
   }
 }
 
-void write_all(int fd, const std::string& text) {
-  std::size_t done = 0;
-  while (done < text.size()) {
-    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw FileError("cannot write: " + errno_text());
-    done += static_cast<std::size_t>(n);
-  }
-}
-
 // Formats `text`, and makes sure the result says the same and is stable.
 std::string formatted(const std::string& text, const std::string& name) {
   const grammar::FormatResult result = grammar::format_policy_text(text);
@@ -80,32 +72,47 @@ std::string formatted(const std::string& text, const std::string& name) {
   return *result.text;
 }
 
-// Replaces the file `path` (open as `fd`, described by `st`) with `text`, atomically.
-void replace_file(const std::string& path, const struct stat& st, const std::string& text) {
-  const std::filesystem::path target(path);
-  const std::filesystem::path folder = target.has_parent_path() ? target.parent_path() : ".";
-  std::string temp = (folder / ("." + target.filename().string() + ".fmt-XXXXXX")).string();
-  UniqueFd fd(::mkostemp(temp.data(), O_CLOEXEC));
-  if (fd.get() < 0) throw FileError(path + ": cannot create a temporary file: " + errno_text());
-  auto fail = [&](const std::string& what) {
-    ::unlink(temp.c_str());
-    throw FileError(path + ": " + what);
-  };
-  if (::fchown(fd.get(), st.st_uid, st.st_gid) != 0) fail("cannot keep the owner: " + errno_text());
-  if (::fchmod(fd.get(), st.st_mode & 07777) != 0) fail("cannot keep the mode: " + errno_text());
-  try {
-    write_all(fd.get(), text);
-  } catch (const FileError& e) {
-    fail(e.what());
-  }
-  if (::fsync(fd.get()) != 0) fail("cannot write: " + errno_text());
-  if (::close(fd.release()) != 0) fail("cannot write: " + errno_text());
+// The folder of `path` and the file's name in it. The folder is walked from "/" following only
+// root's symbolic links (or the caller's own): whoever else may change a folder on the way cannot
+// turn it into a link to somewhere root writes (base/file_trust.h). Nothing read is trusted, so
+// owners and modes are not checked.
+struct FileInFolder {
+  TrustedFile folder;
+  std::string name;
+};
+
+FileInFolder open_folder_of(const std::string& path) {
+  std::filesystem::path absolute = std::filesystem::absolute(path);
+  FileInFolder result;
+  result.name = absolute.filename().string();
+  TrustRules rules;
+  rules.any_owner = true;
+  result.folder = open_folder_trusted(absolute.parent_path().string(), rules);
+  if (!result.folder.ok()) throw FileError(path + ": " + result.folder.reason);
+  return result;
+}
+
+// Opens the policy `name` in its folder: a regular file, no symbolic link, one link.
+TrustedFile open_policy(const FileInFolder& where, const std::string& path) {
+  TrustRules rules;
+  rules.any_owner = true;
+  TrustedFile file = open_at_trusted(where.folder, where.name, rules);
+  if (file.ok()) return file;
+  if (file.error_number == ELOOP) throw FileError(path + ": a symbolic link; fmt does not follow links");
+  throw FileError(path + ": " + file.reason);
+}
+
+// Replaces the file (described by `st`) with `text`, atomically, in the folder it was read from:
+// same owner and group, same permission bits but never setuid/setgid/sticky (base/trusted_write.h).
+void replace_file(const FileInFolder& where, const std::string& path, const struct stat& st,
+                  const std::string& text) {
+  const NewFile attributes{st.st_uid, st.st_gid, static_cast<mode_t>(st.st_mode & 0777)};
   // The name must still be the file that was read: never replace whatever took its place.
-  struct stat now {};
-  if (::lstat(path.c_str(), &now) != 0 || now.st_dev != st.st_dev || now.st_ino != st.st_ino) {
-    fail("changed while it was being formatted; left as it is");
+  const WriteResult written = replace_at(where.folder, where.name, text, attributes, &st);
+  if (written.status == WriteStatus::changed) {
+    throw FileError(path + ": changed while it was being formatted; left as it is");
   }
-  if (::rename(temp.c_str(), path.c_str()) != 0) fail("cannot replace: " + errno_text());
+  if (!written.ok()) throw FileError(path + ": " + written.reason);
 }
 
 int run_fmt(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
@@ -141,17 +148,12 @@ int run_fmt(const std::vector<std::string>& args, std::ostream& out, std::ostrea
         }
         continue;
       }
-      UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
-      if (fd.get() < 0) {
-        if (errno == ELOOP) throw FileError(path + ": a symbolic link; fmt does not follow links");
-        throw FileError(path + ": cannot open: " + errno_text());
-      }
-      struct stat st {};
-      if (::fstat(fd.get(), &st) != 0) throw FileError(path + ": cannot stat: " + errno_text());
-      if (!S_ISREG(st.st_mode)) throw FileError(path + ": not a regular file");
+      const FileInFolder where = open_folder_of(path);
+      const TrustedFile file = open_policy(where, path);
+      const struct stat& st = file.info;
       std::string text;
       try {
-        text = read_all(fd.get());
+        text = read_all(file.fd());
       } catch (const FileError& e) {
         throw FileError(path + ": " + e.what());
       }
@@ -162,7 +164,7 @@ int run_fmt(const std::vector<std::string>& args, std::ostream& out, std::ostrea
         out << path << "\n";
         continue;
       }
-      replace_file(path, st, result);
+      replace_file(where, path, st, result);
       out << "formatted " << path << "\n";
     } catch (const FileError& e) {
       err << "authpolicy fmt: " << e.what() << "\n";

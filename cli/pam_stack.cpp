@@ -11,6 +11,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "base/trusted_write.h"
+
 namespace authpolicy::cli {
 namespace {
 
@@ -329,48 +331,17 @@ std::optional<std::string> read_whole_file(const std::string& path) {
   return text.str();
 }
 
-std::string write_atomically(const std::string& path, std::string_view content, unsigned mode) {
-  const auto slash = path.rfind('/');
-  const std::string folder = slash == std::string::npos ? "." : path.substr(0, slash);
-  const std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+std::string write_atomically(const TrustedFile& folder, const std::string& name,
+                             std::string_view content, unsigned mode) {
+  // The old file's owner and permission bits (a symlink in its place is replaced, not followed).
+  NewFile attributes{geteuid(), getegid(), static_cast<mode_t>(mode & 0777)};
   struct stat old {};
-  const bool existed = stat(path.c_str(), &old) == 0;
-  std::string temp = folder + "/." + name + ".authpolicy-XXXXXX";
-  const int fd = mkstemp(temp.data());
-  if (fd < 0) return "cannot create a temporary file in " + folder + ": " + std::strerror(errno);
-  auto fail = [&](const std::string& what) {
-    const std::string message = what + " " + temp + ": " + std::strerror(errno);
-    close(fd);
-    unlink(temp.c_str());
-    return message;
-  };
-  if (fchmod(fd, existed ? (old.st_mode & 07777) : mode) != 0) return fail("cannot chmod");
-  if (existed && fchown(fd, old.st_uid, old.st_gid) != 0) return fail("cannot chown");
-  std::size_t done = 0;
-  while (done < content.size()) {
-    const ssize_t n = write(fd, content.data() + done, content.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return fail("cannot write");
-    done += static_cast<std::size_t>(n);
+  if (folder.ok() && fstatat(folder.fd(), name.c_str(), &old, AT_SYMLINK_NOFOLLOW) == 0 &&
+      S_ISREG(old.st_mode)) {
+    attributes = {old.st_uid, old.st_gid, static_cast<mode_t>(old.st_mode & 0777)};
   }
-  if (fsync(fd) != 0) return fail("cannot fsync");
-  if (close(fd) != 0) {
-    unlink(temp.c_str());
-    return "cannot close " + temp + ": " + std::strerror(errno);
-  }
-  if (rename(temp.c_str(), path.c_str()) != 0) {
-    const std::string message =
-        "cannot rename " + temp + " to " + path + ": " + std::strerror(errno);
-    unlink(temp.c_str());
-    return message;
-  }
-  // The rename itself must survive a crash too.
-  const int dir = open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir >= 0) {
-    fsync(dir);
-    close(dir);
-  }
-  return {};
+  const WriteResult written = replace_at(folder, name, content, attributes);
+  return written.ok() ? std::string() : written.reason;
 }
 
 }  // namespace authpolicy::cli

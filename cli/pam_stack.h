@@ -6,6 +6,8 @@
 #include <string_view>
 #include <vector>
 
+#include "base/file_trust.h"
+
 namespace authpolicy::cli {
 
 // The marker comment in front of every line `authpolicy enable` adds; `disable` and `status`
@@ -69,10 +71,10 @@ std::string unified_diff(const std::string& path, std::string_view before, std::
 // Reads a whole file; nullopt when it cannot be opened.
 std::optional<std::string> read_whole_file(const std::string& path);
 
-// Replaces `path` by `content` atomically: a temporary file in the same folder with the old
-// file's owner and mode (or `mode` for a new file), fsync, rename, fsync of the folder. Returns
-// an error message, or empty on success.
-std::string write_atomically(const std::string& path, std::string_view content,
-                             unsigned mode = 0644);
+// Replaces `name` in `folder` (opened by the trust walk) by `content` atomically, relative to the
+// folder's descriptor (base/trusted_write.h): the old file's owner and permission bits (never
+// set-id bits), or `mode` for a new file. Returns an error message, or empty on success.
+std::string write_atomically(const TrustedFile& folder, const std::string& name,
+                             std::string_view content, unsigned mode = 0644);
 
 }  // namespace authpolicy::cli

@@ -1,4 +1,5 @@
 // pam_policy.so's entry points: PAM items in, the engine's decision out, nothing thrown across.
+#include <pwd.h>
 #include <security/pam_appl.h>
 #include <security/pam_ext.h>
 #include <security/pam_modules.h>
@@ -9,9 +10,11 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <memory>
 #include <new>
 #include <string>
+#include <vector>
 
 #include "audit/decision_log.h"
 #include "engine/evaluate.h"
@@ -248,9 +251,13 @@ void record_unavailable(pam_handle_t* pamh, const char* phase, const Prepared& p
                         const std::string& note) {
   audit::AuditRecord record;
   record.service = item_string(pamh, PAM_SERVICE).substr(0, 256);
-  // Never prompts for it; the account's own name when known, as failures() counts by it.
+  // Never prompts for it; the account's own name when known, as failures() counts by it. A name
+  // every other path refuses (control bytes, ESC, newlines: refused_user_reason) is stored
+  // escaped, like the system log shows it, never raw.
   const std::string typed = item_string(pamh, PAM_USER);
-  record.user = canonical_user_name(typed).value_or(typed).substr(0, 256);
+  record.user = refused_user_reason(typed).empty()
+                    ? canonical_user_name(typed).value_or(typed).substr(0, 256)
+                    : log_value(typed, 64);
   record.ruser = item_string(pamh, PAM_RUSER).substr(0, 256);
   record.rhost = item_string(pamh, PAM_RHOST).substr(0, 256);
   record.tty = item_string(pamh, PAM_TTY).substr(0, 256);
@@ -332,14 +339,40 @@ int setcred(pam_handle_t* pamh, int flags) {
 }
 
 // With an unusable policy the account check refuses too (sshd public-key logins and cached sudo
-// have no auth phase to stop them), except for root acting locally as root: the caller's real uid
-// is 0, PAM_USER is root, there is no PAM_RHOST and auth did not run on this handle (root's own
-// `sudo`, `su` by root). Refusing root what root can already do protects nothing and would take
-// away the tools to repair the policy; the pass is logged and recorded.
+// have no auth phase to stop them), except for root acting locally as root: root asks for root
+// itself, not on anyone else's behalf. All of: the caller's real uid is 0; PAM_USER is root;
+// there is no PAM_RHOST; auth did not run on this handle; PAM_RUSER (who is asking: sudo and su
+// set it to the invoking user) is unset or root; and the login session the process belongs to
+// (/proc/self/loginuid) is unset or root's. sudo with rootpw/targetpw runs with real uid 0 and
+// PAM_USER root for alice: her PAM_RUSER and her session's login uid exclude it. Refusing root
+// what root can already do protects nothing and would take away the tools to repair the policy;
+// the pass is logged and recorded.
+bool session_is_roots() {
+  std::FILE* file = std::fopen("/proc/self/loginuid", "re");
+  if (file == nullptr) return errno == ENOENT;  // a kernel without audit: no login uid to check
+  unsigned long login_uid = 0;
+  const bool read = std::fscanf(file, "%lu", &login_uid) == 1;
+  std::fclose(file);
+  if (!read) return false;
+  return login_uid == 0 || login_uid == static_cast<unsigned long>(static_cast<uid_t>(-1));
+}
+
+bool asked_by_root(pam_handle_t* pamh) {
+  bool set = false;
+  const std::string ruser = item_string(pamh, PAM_RUSER, &set);
+  if (!set || ruser.empty()) return true;
+  passwd entry {};
+  passwd* account = nullptr;
+  std::vector<char> buffer(16384);
+  return getpwnam_r(ruser.c_str(), &entry, buffer.data(), buffer.size(), &account) == 0 &&
+         account != nullptr && account->pw_uid == 0;
+}
+
 bool root_acting_as_root(pam_handle_t* pamh) {
   const HandleState* state = find_state(pamh);
   return getuid() == 0 && item_string(pamh, PAM_USER) == "root" &&
-         item_string(pamh, PAM_RHOST).empty() && !(state && state->auth_ran);
+         item_string(pamh, PAM_RHOST).empty() && !(state && state->auth_ran) &&
+         asked_by_root(pamh) && session_is_roots();
 }
 
 int account(pam_handle_t* pamh, int flags, int argc, const char** argv) {

@@ -2,11 +2,7 @@
 #include "factors/totp/enrol.h"
 
 #include <pwd.h>
-#include <sys/stat.h>
 #include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 
 #include "factors/totp/secret_files.h"
 #include "factors/totp/secure_file.h"
@@ -28,7 +24,7 @@ bool random_scratch_code(SecretString& code) {
   std::string text = std::to_string(10000000 + value % kRange);
   code.assign(text);
   secure_wipe(text.data(), text.capacity());
-  value = 0;
+  secure_wipe(&value, sizeof value);
   return true;
 }
 
@@ -52,28 +48,6 @@ std::string host_name() {
   char name[256] = "";
   if (gethostname(name, sizeof name - 1) != 0 || name[0] == '\0') return "authpolicy";
   return name;
-}
-
-std::string folder_of(const std::string& path) {
-  std::size_t slash = path.rfind('/');
-  return slash == 0 ? "/" : path.substr(0, slash);
-}
-
-// Makes sure the folder exists (creating only its last component, mode 0700) and is not
-// writable by group or others.
-bool prepare_folder(const std::string& folder, std::string& error) {
-  struct stat info {};
-  if (stat(folder.c_str(), &info) != 0) {
-    if (errno != ENOENT || mkdir(folder.c_str(), 0700) != 0 || stat(folder.c_str(), &info) != 0) {
-      error = "cannot create folder " + folder + ": " + std::strerror(errno);
-      return false;
-    }
-  }
-  if (!S_ISDIR(info.st_mode) || (info.st_mode & 022) != 0) {
-    error = folder + " must be a folder not writable by group or others";
-    return false;
-  }
-  return true;
 }
 
 EnrolResult enrol_oath(const EnrolRequest& request, EnrolResult result,
@@ -160,7 +134,6 @@ EnrolResult enrol_user(const EnrolRequest& request) {
     result.detail = "digits must be 6..8, step 1..300 s, scratch codes 0..20";
     return result;
   }
-  if (!prepare_folder(folder_of(result.path), result.detail)) return result;
 
   KeyBytes key(kSecretBytes);
   if (!os_random_bytes(key.data(), key.size())) {

@@ -88,7 +88,7 @@ std::optional<KeyBytes> base32_decode(std::string_view text) {
       out.data()[produced++] = static_cast<unsigned char>((buffer >> bits) & 0xff);
     }
   }
-  buffer = 0;
+  secure_wipe(&buffer, sizeof buffer);  // a plain store to a dead variable is optimised away
   KeyBytes trimmed(produced);
   for (std::size_t i = 0; i < produced; ++i) trimmed.data()[i] = out.data()[i];
   return trimmed;
@@ -109,6 +109,7 @@ SecretString base32_encode(const unsigned char* data, std::size_t size) {
     }
   }
   if (bits > 0) text.push_back(kAlphabet[(buffer << (5 - bits)) & 31]);
+  secure_wipe(&buffer, sizeof buffer);
   SecretString secret(text);
   secure_wipe(text.data(), text.capacity());
   return secret;
@@ -166,7 +167,7 @@ SecretString hotp_code(const KeyBytes& key, std::uint64_t counter, int digits,
   for (int i = 0; i < digits; ++i) modulus *= 10;
   char text[16];
   std::snprintf(text, sizeof text, "%0*u", digits, static_cast<unsigned>(binary % modulus));
-  binary = 0;
+  secure_wipe(&binary, sizeof binary);
   SecretString code(std::string_view(text, static_cast<std::size_t>(digits)));
   secure_wipe(text, sizeof text);
   return code;

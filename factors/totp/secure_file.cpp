@@ -1,8 +1,9 @@
-// Safe open/lock/replace of secret files: O_NOFOLLOW, owner and mode checks, flock with an inode
-// re-check, and write-temp-fsync-rename-fsync for every change.
+// Safe open/lock/replace of secret files: the trust walk to the folder, the file opened and
+// re-checked through that folder's descriptor, flock, and every change by base/trusted_write.h.
 #include "factors/totp/secure_file.h"
 
 #include "base/file_trust.h"
+#include "base/trusted_write.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -67,79 +68,39 @@ bool read_whole(int fd, off_t size, SecretString& out, std::string& detail) {
   return ok;
 }
 
-bool write_all(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t wrote = write(fd, data.data(), data.size());
-    if (wrote < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    data.remove_prefix(static_cast<std::size_t>(wrote));
+OpenStatus open_status(TrustStatus status) {
+  switch (status) {
+    case TrustStatus::ok:
+      return OpenStatus::ok;
+    case TrustStatus::missing:
+      return OpenStatus::missing;
+    case TrustStatus::unsafe:
+      return OpenStatus::unsafe;
+    case TrustStatus::io_error:
+      break;
   }
-  return true;
+  return OpenStatus::io_error;
 }
 
-bool fsync_folder(const std::string& folder) {
-  int fd = open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return false;
-  bool ok = fsync(fd) == 0;
-  close(fd);
-  return ok;
-}
-
-// Writes contents to a new temporary file next to path, owned by uid/gid with mode; returns its
-// name, or empty with error.
-std::string write_temporary(const std::string& path, std::string_view contents, uid_t uid,
-                            gid_t gid, mode_t mode, std::string& error) {
-  std::string name = folder_of(path) + "/." + name_of(path) + ".XXXXXX";
-  int fd = mkostemp(name.data(), O_CLOEXEC);
-  if (fd < 0) {
-    error = "cannot create a temporary file in " + folder_of(path) + ": " + errno_text(errno);
-    return {};
+// The trust rules of a secret and its folder: root or one of `owners`, nothing for group/other.
+TrustRules secret_rules(const std::vector<uid_t>& owners) {
+  TrustRules rules;
+  for (uid_t owner : owners) {
+    if (owner != 0) rules.extra_owners.push_back(owner);
   }
-  const char* failed = nullptr;
-  struct stat created {};
-  if (fstat(fd, &created) != 0) {
-    failed = "stat";
-  } else if ((created.st_uid != uid || created.st_gid != gid) && fchown(fd, uid, gid) != 0) {
-    failed = "chown";
-  } else if (fchmod(fd, mode) != 0) {
-    failed = "chmod";
-  } else if (!write_all(fd, contents)) {
-    failed = "write";
-  } else if (fsync(fd) != 0) {
-    failed = "fsync";
-  }
-  int saved = errno;
-  if (close(fd) != 0 && failed == nullptr) {
-    failed = "close";
-    saved = errno;
-  }
-  if (failed != nullptr) {
-    unlink(name.c_str());
-    error = std::string("cannot ") + failed + " the temporary file: " + errno_text(saved);
-    return {};
-  }
-  return name;
+  rules.forbidden_file_bits = 077;
+  rules.final_symlink = false;
+  return rules;
 }
 
 }  // namespace
 
 bool SecretFile::replace(std::string_view new_contents) {
-  std::string error;
-  std::string temporary =
-      write_temporary(path, new_contents, info.st_uid, info.st_gid, info.st_mode & 0700, error);
-  if (temporary.empty()) {
-    detail = error;
-    return false;
-  }
-  if (rename(temporary.c_str(), path.c_str()) != 0) {
-    detail = "cannot rename the temporary file over " + path + ": " + errno_text(errno);
-    unlink(temporary.c_str());
-    return false;
-  }
-  if (!fsync_folder(folder_of(path))) {
-    detail = "cannot fsync the folder of " + path + ": " + errno_text(errno);
+  // Into the folder that was checked, over the file that is locked: base/trusted_write.h.
+  const NewFile attributes{info.st_uid, info.st_gid, static_cast<mode_t>(info.st_mode & 0700)};
+  const WriteResult written = replace_at(folder_, name_of(path), new_contents, attributes, &info);
+  if (!written.ok()) {
+    detail = written.reason;
     return false;
   }
   return true;
@@ -149,37 +110,28 @@ SecretFile open_secret_file(const std::string& path, const std::vector<uid_t>& o
                             std::chrono::milliseconds lock_timeout) {
   SecretFile file;
   file.path = path;
-  // Every folder above and the file itself: base/file_trust.h, with the user as an extra owner
-  // for per-user files and no group/other permission bits at all on a secret.
-  TrustRules rules;
-  for (uid_t owner : owners) {
-    if (owner != 0) rules.extra_owners.push_back(owner);
+  // The folder through the trust walk (base/file_trust.h), following root's symlinks only, with
+  // the user as an extra owner for per-user files; the file inside it by that one descriptor, so
+  // that replace() writes exactly where the file was read. No group/other bits on a secret.
+  const TrustRules rules = secret_rules(owners);
+  const std::string name = name_of(path);
+  TrustedFile folder = open_folder_trusted(folder_of(path), rules);
+  if (!folder.ok()) {
+    file.status = open_status(folder.status);
+    file.detail = folder.reason;
+    return file;
   }
-  rules.forbidden_file_bits = 077;
-  rules.final_symlink = false;  // the lock re-check below compares the inode at the path
 
   const auto deadline = std::chrono::steady_clock::now() + lock_timeout;
   for (;;) {
-    TrustedFile trusted = open_trusted(path, rules);
+    TrustedFile trusted = open_at_trusted(folder, name, rules);
     if (!trusted.ok()) {
-      switch (trusted.status) {
-        case TrustStatus::missing:
-          file.status = OpenStatus::missing;
-          break;
-        case TrustStatus::unsafe:
-          file.status = OpenStatus::unsafe;
-          break;
-        default:
-          file.status = OpenStatus::io_error;
-          break;
-      }
+      file.status = open_status(trusted.status);
       file.detail = trusted.reason;
       return file;
     }
-    file = SecretFile();  // drops (closes) the previous attempt's descriptor, if any
-    file.path = path;
-    file.info = trusted.info;
-    file.checked_ = std::move(trusted);
+    file.checked_ = std::move(trusted);  // drops the previous attempt's descriptor, if any
+    file.info = file.checked_.info;
     const int fd = file.checked_.fd();
     if (lock) {
       bool locked = false;
@@ -201,11 +153,11 @@ SecretFile open_secret_file(const std::string& path, const std::vector<uid_t>& o
         file.detail = path + " is locked by another login";
         return file;
       }
-      // Another login may have renamed a new file over the path while we waited: our lock is
+      // Another login may have renamed a new file over the name while we waited: our lock is
       // then on a file nobody will read again, so start over with the current one.
       struct stat now {};
-      if (lstat(path.c_str(), &now) != 0 || now.st_dev != file.info.st_dev ||
-          now.st_ino != file.info.st_ino) {
+      if (fstatat(folder.fd(), name.c_str(), &now, AT_SYMLINK_NOFOLLOW) != 0 ||
+          now.st_dev != file.info.st_dev || now.st_ino != file.info.st_ino) {
         if (std::chrono::steady_clock::now() >= deadline) {
           file.status = OpenStatus::busy;
           file.detail = path + " keeps changing";
@@ -218,6 +170,7 @@ SecretFile open_secret_file(const std::string& path, const std::vector<uid_t>& o
       file.status = OpenStatus::io_error;
       return file;
     }
+    file.folder_ = std::move(folder);
     file.status = OpenStatus::ok;
     return file;
   }
@@ -226,31 +179,33 @@ SecretFile open_secret_file(const std::string& path, const std::vector<uid_t>& o
 bool create_secret_file(const std::string& path, std::string_view contents, uid_t uid, gid_t gid,
                         bool overwrite, bool& exists, std::string& error) {
   exists = false;
-  std::string temporary = write_temporary(path, contents, uid, gid, 0600, error);
-  if (temporary.empty()) return false;
-  if (overwrite) {
-    if (rename(temporary.c_str(), path.c_str()) != 0) {
-      error = "cannot rename the temporary file over " + path + ": " + errno_text(errno);
-      unlink(temporary.c_str());
+  // The folder is walked like open_secret_file walks it; only its last component is created
+  // (0700) when it is missing, relative to its checked parent.
+  const TrustRules rules = secret_rules({uid});
+  const std::string folder_path = folder_of(path);
+  TrustedFile folder = open_folder_trusted(folder_path, rules);
+  if (folder.status == TrustStatus::missing) {
+    const TrustedFile parent = open_folder_trusted(folder_of(folder_path), rules);
+    if (!parent.ok()) {
+      error = parent.reason;
       return false;
     }
-  } else {
-    // link() refuses to replace anything, so two enrolments racing cannot both win.
-    int linked = link(temporary.c_str(), path.c_str());
-    int saved = errno;
-    unlink(temporary.c_str());
-    if (linked != 0) {
-      if (saved == EEXIST) {
-        exists = true;
-        error = path + " already exists";
-      } else {
-        error = "cannot create " + path + ": " + errno_text(saved);
-      }
-      return false;
-    }
+    folder = make_folder_at(parent, name_of(folder_path), 0700, rules);
   }
-  if (!fsync_folder(folder_of(path))) {
-    error = "cannot fsync the folder of " + path + ": " + errno_text(errno);
+  if (!folder.ok()) {
+    error = folder.reason;
+    return false;
+  }
+  const NewFile attributes{uid, gid, 0600};
+  const WriteResult written = overwrite ? replace_at(folder, name_of(path), contents, attributes)
+                                        : write_new_at(folder, name_of(path), contents, attributes);
+  if (written.status == WriteStatus::exists) {
+    exists = true;
+    error = path + " already exists";
+    return false;
+  }
+  if (!written.ok()) {
+    error = written.reason;
     return false;
   }
   return true;

@@ -27,25 +27,29 @@ class SecretFile {
   struct stat info {};
   SecretString contents;
 
-  // Replaces the file's contents atomically: a temporary file in the same folder with the same
-  // owner and mode, fsync, rename over the path, fsync the folder. False with detail on failure
-  // (the old file is then left as it was).
+  // Replaces the file's contents atomically through the folder descriptor it was opened by
+  // (base/trusted_write.h): same owner, mode without set-id bits, only while the name is still the
+  // file read. False with detail on failure (the old file is then left as it was, unless the
+  // folder changed under the write, which is reported too).
   bool replace(std::string_view new_contents);
 
  private:
   friend SecretFile open_secret_file(const std::string& path, const std::vector<uid_t>& owners,
                                      bool lock, std::chrono::milliseconds lock_timeout);
-  TrustedFile checked_;  // the descriptor the trust walk checked; closing it releases the flock
+  TrustedFile folder_;   // the folder the trust walk checked; every change is made relative to it
+  TrustedFile checked_;  // the file opened in it; closing it releases the flock
 };
 
-// Opens `path` (no symlink in its last component), requires a regular file owned by one of
-// `owners`, with no group/other permission bits, in a folder owned by root or one of `owners`
-// and not writable by group/other; reads it whole (at most 1 MiB). With `lock`, takes an
+// Opens `path` (no symlink in its last component; above it only root's symlinks are followed),
+// requires a regular file with one link owned by one of `owners`, with no group/other permission
+// bits, in a folder owned by root or one of `owners` and not writable by group/other; reads it
+// whole (at most 1 MiB). With `lock`, takes an
 // exclusive flock, waiting at most `lock_timeout` (busy after that).
 SecretFile open_secret_file(const std::string& path, const std::vector<uid_t>& owners, bool lock,
                             std::chrono::milliseconds lock_timeout);
 
-// Creates `path` with `contents`, mode 0600, owned by uid/gid, atomically: the file appears
+// Creates `path` with `contents`, mode 0600, owned by uid/gid, atomically, in its folder as
+// open_secret_file walks it (its last component created 0700 when missing): the file appears
 // complete or not at all. Without `overwrite`, an existing file is left alone and `exists` set.
 bool create_secret_file(const std::string& path, std::string_view contents, uid_t uid, gid_t gid,
                         bool overwrite, bool& exists, std::string& error);

@@ -10,6 +10,9 @@
 #include <climits>
 #include <cstring>
 
+#include "base/file_trust.h"
+#include "base/trusted_write.h"
+
 namespace authpolicy::u2f {
 namespace {
 
@@ -43,63 +46,56 @@ std::vector<std::string> split_lines(const std::string& text) {
   return lines;
 }
 
-// The file's text, or "" when it does not exist yet; checks it like the factor does.
-std::variant<std::string, std::string> load_for_edit(const std::string& path,
-                                                     const std::string& user, bool& exists) {
-  auto content = read_authfile(path, uid_of_user(user));
-  if (auto* problem = std::get_if<AuthfileReadError>(&content)) {
-    if (problem->kind == AuthfileReadError::Kind::missing) {
-      exists = false;
-      return std::variant<std::string, std::string>(std::in_place_index<0>, std::string());
-    }
-    return std::variant<std::string, std::string>(std::in_place_index<1>, problem->message);
+// An authfile opened for editing: its folder as the trust walk reached it (root's or the user's
+// folders, only root's symlinks followed), the file read through that folder's descriptor, and
+// what it was, so the edit replaces exactly the file read, in the folder checked.
+struct EditTarget {
+  TrustedFile folder;
+  std::string name;
+  bool exists = false;
+  struct stat info {};
+  std::string text;     // "" when it does not exist yet
+  std::string problem;  // why it cannot be edited, or empty
+};
+
+EditTarget load_for_edit(const std::string& path, const std::string& user) {
+  EditTarget target;
+  const std::size_t slash = path.rfind('/');
+  if (slash == std::string::npos) {
+    target.problem = path + " is not an absolute path";
+    return target;
   }
-  exists = true;
-  return std::variant<std::string, std::string>(std::in_place_index<0>,
-                                                std::move(std::get<std::string>(content)));
+  // The factor's rules (authfile.cpp): root's or the user's, not writable by group or others.
+  TrustRules rules;
+  if (auto owner = uid_of_user(user); owner && *owner != 0) rules.extra_owners = {*owner};
+  target.folder = open_folder_trusted(slash == 0 ? "/" : path.substr(0, slash), rules);
+  if (!target.folder.ok()) {
+    target.problem = target.folder.reason;
+    return target;
+  }
+  target.name = path.substr(slash + 1);
+  const TrustedFile file = open_at_trusted(target.folder, target.name, rules);
+  if (file.status == TrustStatus::missing) return target;
+  if (!read_trusted(file, 1 << 20, target.text, target.problem)) return target;
+  target.exists = true;
+  target.info = file.info;
+  return target;
 }
 
-// Writes `text` to a temporary file beside `path`, syncs it and renames it over `path`.
-std::optional<std::string> write_atomically(const std::string& path, const std::string& text) {
-  struct stat old {};
-  const bool existed = ::lstat(path.c_str(), &old) == 0;
-  std::string temp = path + ".XXXXXX";
-  const int fd = ::mkstemp(temp.data());
-  if (fd < 0) return "cannot create a file beside " + path + ": " + std::strerror(errno);
-  auto fail = [&](const std::string& what) -> std::optional<std::string> {
-    const std::string message = what + ": " + std::strerror(errno);
-    ::close(fd);
-    ::unlink(temp.c_str());
-    return message;
-  };
-  const mode_t mode = existed ? (old.st_mode & 07777 & ~mode_t(S_IWOTH)) : 0644;
-  if (::fchmod(fd, mode) != 0) return fail("chmod " + temp);
-  if (existed && ::geteuid() == 0 && ::fchown(fd, old.st_uid, old.st_gid) != 0)
-    return fail("chown " + temp);
-  std::size_t written = 0;
-  while (written < text.size()) {
-    const ssize_t n = ::write(fd, text.data() + written, text.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return fail("write " + temp);
-    written += static_cast<std::size_t>(n);
+// Replaces the authfile by `text` atomically (base/trusted_write.h), only while its name is still
+// the file that was read: the old file's owner and mode, never writable by others and never
+// set-id; 0644 and the caller's for a new file.
+std::optional<std::string> write_atomically(const EditTarget& target, const std::string& text) {
+  NewFile attributes{::geteuid(), ::getegid(), 0644};
+  if (target.exists) {
+    attributes = {target.info.st_uid, target.info.st_gid,
+                  static_cast<mode_t>(target.info.st_mode & 0777 & ~S_IWOTH)};
   }
-  if (::fsync(fd) != 0) return fail("fsync " + temp);
-  if (::close(fd) != 0) {
-    ::unlink(temp.c_str());
-    return "close " + temp + ": " + std::strerror(errno);
-  }
-  if (::rename(temp.c_str(), path.c_str()) != 0) {
-    const std::string message = "rename to " + path + ": " + std::strerror(errno);
-    ::unlink(temp.c_str());
-    return message;
-  }
-  const std::size_t slash = path.rfind('/');
-  const std::string folder = slash == std::string::npos ? "." : path.substr(0, slash + 1);
-  const int dir = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir >= 0) {
-    ::fsync(dir);
-    ::close(dir);
-  }
+  const WriteResult written = target.exists
+                                  ? replace_at(target.folder, target.name, text, attributes,
+                                               &target.info)
+                                  : write_new_at(target.folder, target.name, text, attributes);
+  if (!written.ok()) return written.reason;
   return std::nullopt;
 }
 
@@ -170,10 +166,9 @@ std::variant<Credential, std::string> make_credential(fido_dev_t* device,
 
 std::optional<std::string> add_to_authfile(const std::string& path, const std::string& user,
                                            const Credential& credential) {
-  bool exists = false;
-  auto loaded = load_for_edit(path, user, exists);
-  if (loaded.index() == 1) return std::get<1>(loaded);
-  const std::string& text = std::get<0>(loaded);
+  const EditTarget target = load_for_edit(path, user);
+  if (!target.problem.empty()) return target.problem;
+  const std::string& text = target.text;
   const Authfile file = parse_authfile(text);
   std::vector<std::string> lines = split_lines(text);
   const AuthfileLine* entry = file.entry_for(user);
@@ -185,20 +180,19 @@ std::optional<std::string> add_to_authfile(const std::string& path, const std::s
   } else {
     std::string& line = lines[std::size_t(entry->line - 1)];
     while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
-    if (line.back() != ':') line += ":";
+    if (line.empty() || line.back() != ':') line += ":";
     line += credential.to_field();
   }
-  return write_atomically(path, join_lines(lines));
+  return write_atomically(target, join_lines(lines));
 }
 
 std::variant<int, std::string> remove_from_authfile(const std::string& path,
                                                     const std::string& user,
                                                     const std::optional<std::string>& key_handle) {
-  bool exists = false;
-  auto loaded = load_for_edit(path, user, exists);
-  if (loaded.index() == 1) return std::get<1>(loaded);
-  if (!exists) return path + " does not exist";
-  const std::string& text = std::get<0>(loaded);
+  const EditTarget target = load_for_edit(path, user);
+  if (!target.problem.empty()) return target.problem;
+  if (!target.exists) return path + " does not exist";
+  const std::string& text = target.text;
   const Authfile file = parse_authfile(text);
   std::vector<std::string> lines = split_lines(text);
   int removed = 0;
@@ -241,7 +235,7 @@ std::variant<int, std::string> remove_from_authfile(const std::string& path,
     if (was_users && lines[i].empty()) continue;  // drop emptied lines of this user
     kept.push_back(lines[i]);
   }
-  if (auto problem = write_atomically(path, join_lines(kept))) return *problem;
+  if (auto problem = write_atomically(target, join_lines(kept))) return *problem;
   return removed;
 }
 

@@ -256,6 +256,38 @@ else
 fi
 cp "$fixtures/sudo" "$pam/sudo"
 
+# ---- backups are trusted like everything root restores (issue #21 L4) -------------------------
+# A backup planted in the state folder by someone else (here: a .orig of nobody's saying
+# pam_permit) is refused and left alone; disable then removes only the added lines.
+ap enable sudo > "$work/out" 2>&1 || fail "enable sudo again: $(cat "$work/out")"
+printf 'auth sufficient pam_permit.so\naccount sufficient pam_permit.so\n' > "$state/sudo.orig"
+chown nobody "$state/sudo.orig"
+chmod 600 "$state/sudo.orig"
+ap_disable sudo > "$work/out" 2>&1
+if same_as_debian && grep -q "backup $state/sudo.orig refused: .*owned by uid" "$work/out" &&
+  grep -q 'removed the 4 lines' "$work/out"; then
+  pass "disable refuses a planted backup and removes only the added lines"
+else
+  fail "disable with a planted .orig: $(cat "$work/out") $(cat "$work/diff")"
+fi
+rm -f "$state/sudo.orig" "$state/sudo.enabled"
+cp "$fixtures/sudo" "$pam/sudo"  # whatever happened above, the next test starts from Debian's
+cp "$fixtures/sudo-i" "$pam/sudo-i"
+# A state folder below a folder a user owns is refused before anything is written.
+mkdir -m 755 "$work/users"
+chown nobody "$work/users"
+"$authpolicy" enable sudo --pam-dir "$pam" --policy-dir "$policies" --state-dir "$work/users/backup" \
+  --module "$module" > "$work/out" 2>&1
+code=$?
+if [[ $code == 1 ]] && grep -q "backup folder $work/users/backup refused: .*owned by uid" "$work/out" &&
+  same_as_debian && [[ ! -e $work/users/backup ]]; then
+  pass "enable refuses a backup folder below a user's folder (exit 1), nothing changed"
+else
+  fail "enable with a state folder below nobody's: exit $code, $(cat "$work/out")"
+  "$authpolicy" disable sudo --pam-dir "$pam" --state-dir "$work/users/backup" > /dev/null 2>&1
+fi
+rm -rf "$work/users"
+
 # ---- su covers su-l; su - is service su-l ---------------------------------------------------------
 write_policy su 'auth password && code'
 ap enable su > "$work/out" 2>&1 || fail "enable su: $(cat "$work/out")"

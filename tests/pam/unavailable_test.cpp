@@ -1,7 +1,9 @@
 // A policy that cannot be used (missing, broken, unsafe) on real libpam: refused, but never
 // silently: one line on screen, a decision with its cause in the audit log, and no account-phase
 // lockout of root acting as root.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <string>
@@ -139,6 +141,69 @@ TEST_F(PamUnavailable, AccountRefusesRootFromElsewhereOrAfterAuth) {
     EXPECT_EQ(session.account(), PAM_AUTH_ERR);
   }
   for (const auto& row : decisions()) EXPECT_EQ(row.record.decision, "deny");
+}
+
+// Issue #21 L5: sudo with rootpw/targetpw runs the account check with real uid 0 and PAM_USER
+// root for alice; sudo and su name the invoking user in PAM_RUSER. That is not root acting as root.
+TEST_F(PamUnavailable, AccountRefusesRootAskedForBySomeoneElse) {
+  ASSERT_EQ(getuid(), 0u);
+  {
+    Script script;
+    Session session("ap_account_then_permit", "root", &script);
+    session.set_item(PAM_RUSER, "nobody");  // `sudo` by nobody, Defaults rootpw, cached
+    EXPECT_EQ(session.account(), PAM_AUTH_ERR);
+    EXPECT_EQ(errors_shown(script), 1u);
+  }
+  {
+    Script script;
+    Session session("ap_account_then_permit", "root", &script);
+    session.set_item(PAM_RUSER, "root");  // root's own sudo: still let through
+    EXPECT_EQ(session.account(), PAM_SUCCESS);
+  }
+  const auto rows = decisions();  // newest first
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].record.decision, "permit");
+  EXPECT_EQ(rows[1].record.decision, "deny");
+}
+
+// Issue #21 L5: a process of someone else's login session (its login uid is theirs) is not root
+// acting as root either, whatever PAM_RUSER says: a caller who leaves PAM_RUSER unset.
+TEST_F(PamUnavailable, AccountRefusesRootInSomeoneElsesLoginSession) {
+  ASSERT_EQ(getuid(), 0u);
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    // The login uid can be set once per process (CAP_AUDIT_CONTROL): only in this child.
+    const int fd = open("/proc/self/loginuid", O_WRONLY);
+    if (fd < 0 || write(fd, "65534", 5) != 5) _exit(3);
+    close(fd);
+    Script script;
+    int code = PAM_SYSTEM_ERR;
+    {
+      Session session("ap_account_then_permit", "root", &script);
+      code = session.account();
+    }
+    _exit(code == PAM_AUTH_ERR ? 0 : code == PAM_SUCCESS ? 1 : 2);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_NE(WEXITSTATUS(status), 3) << "could not set the child's login uid";
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "root in nobody's login session was let through";
+}
+
+// Issue #21 L2: the unusable-policy path recorded PAM_USER raw; a name with a newline and ESC
+// must reach the log escaped, as every other path shows it.
+TEST_F(PamUnavailable, HostileUserNameIsRecordedEscaped) {
+  Script script({"x"});
+  Session session("ap_policy", std::string("eve\n\x1b[2Jroot"), &script);
+  EXPECT_EQ(session.authenticate(), PAM_AUTH_ERR);
+  const auto rows = decisions();
+  ASSERT_EQ(rows.size(), 1u);
+  const std::string& user = rows[0].record.user;
+  EXPECT_EQ(user.find('\n'), std::string::npos) << user;
+  EXPECT_EQ(user.find('\x1b'), std::string::npos) << user;
+  EXPECT_NE(user.find("eve"), std::string::npos) << user;
 }
 
 }  // namespace

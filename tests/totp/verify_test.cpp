@@ -253,6 +253,42 @@ TEST_F(TotpVerify, SymlinksDirectoriesAndUnsafeFoldersAreRefused) {
   ASSERT_EQ(chmod(dir_.path().c_str(), 0700), 0);
 }
 
+// Issue #21 H1: the file is rewritten after every code, so the way to its folder may follow
+// root's symlinks only. A per-user secret reached through the user's own symlink (here to a root
+// folder holding a root file of that name, which would otherwise be replaced by hers) is refused
+// and nothing is written; the same file through the real folder is used.
+TEST_F(TotpVerify, SecretBehindTheUsersOwnSymlinkIsRefusedAndNothingIsWritten) {
+  const passwd* nobody = getpwnam("nobody");
+  ASSERT_NE(nobody, nullptr);
+  ASSERT_EQ(chmod(dir_.path().c_str(), 0755), 0);
+  ASSERT_EQ(mkdir(dir_.file("home").c_str(), 0755), 0);
+  ASSERT_EQ(mkdir(dir_.file("home/real").c_str(), 0700), 0);
+  ASSERT_EQ(mkdir(dir_.file("rootdir").c_str(), 0755), 0);
+  for (const char* folder : {"home", "home/real"}) {
+    ASSERT_EQ(chown(dir_.file(folder).c_str(), nobody->pw_uid, nobody->pw_gid), 0);
+  }
+  totp_test::write_file(dir_.file("home/real/nobody"), kSecret + "\n\" TOTP_AUTH\n", 0600);
+  ASSERT_EQ(chown(dir_.file("home/real/nobody").c_str(), nobody->pw_uid, nobody->pw_gid), 0);
+  totp_test::write_file(dir_.file("rootdir/nobody"), kSecret + "\n\" TOTP_AUTH\n", 0600);
+  ASSERT_EQ(symlink(dir_.file("rootdir").c_str(), dir_.file("home/link").c_str()), 0);
+  ASSERT_EQ(lchown(dir_.file("home/link").c_str(), nobody->pw_uid, nobody->pw_gid), 0);
+  struct stat before {};
+  ASSERT_EQ(stat(dir_.file("rootdir/nobody").c_str(), &before), 0);
+
+  config_.secrets = dir_.file("home/link") + "/%u";
+  auto result = verify("nobody", code_for(kSecret, kNow));
+  EXPECT_EQ(result.verdict, Verdict::error);
+  EXPECT_NE(result.detail.find("reached through root's symbolic links only"), std::string::npos)
+      << result.detail;
+  struct stat after {};
+  ASSERT_EQ(stat(dir_.file("rootdir/nobody").c_str(), &after), 0);
+  EXPECT_EQ(after.st_ino, before.st_ino) << "the root folder's file was replaced";
+  EXPECT_EQ(after.st_uid, 0u);
+
+  config_.secrets = dir_.file("home/real") + "/%u";
+  EXPECT_EQ(verify("nobody", code_for(kSecret, kNow)).verdict, Verdict::accepted);
+}
+
 TEST_F(TotpVerify, UserNamesThatCouldEscapeTheFolderAreRefused) {
   for (const char* user : {"../alice", "a/b", "..", "", "al ice", "al%uce"}) {
     EXPECT_EQ(verify(user, "123456").verdict, Verdict::error) << "'" << user << "'";
