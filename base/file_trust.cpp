@@ -17,6 +17,8 @@
 #include <deque>
 #include <mutex>
 
+#include "base/account_name.h"
+
 namespace authpolicy {
 namespace {
 
@@ -43,7 +45,7 @@ std::string folder_problem(const std::string& shown, const struct stat& st,
                            const TrustRules& rules) {
   if (!S_ISDIR(st.st_mode)) return shown + " is not a folder";
   if (!owner_allowed(st.st_uid, rules)) {
-    return "folder " + shown + " is owned by uid " + std::to_string(st.st_uid) + ", " +
+    return "folder " + shown + " is owned by " + uid_text(st.st_uid) + ", " +
            owners_text(rules);
   }
   if ((st.st_mode & (S_IWGRP | S_IWOTH)) == 0) return {};
@@ -60,7 +62,7 @@ std::string file_problem(const std::string& shown, const struct stat& st, const 
   }
   if (!S_ISREG(st.st_mode)) return shown + " is not a regular file";
   if (!owner_allowed(st.st_uid, rules)) {
-    return shown + " is owned by uid " + std::to_string(st.st_uid) + ", " + owners_text(rules);
+    return shown + " is owned by " + uid_text(st.st_uid) + ", " + owners_text(rules);
   }
   const mode_t bad = st.st_mode & rules.forbidden_file_bits & 0777;
   if (bad == 0) return {};
@@ -197,8 +199,8 @@ TrustedFile open_trusted(const std::string& path, const TrustRules& rules) {
         // The folder holding the link passed, so only its writers (root, or the user for their
         // own files) could have made it; its owner must be one of them too.
         if (!owner_allowed(link.st_uid, rules)) {
-          return fail(TrustStatus::unsafe, "symbolic link " + shown + " is owned by uid " +
-                                               std::to_string(link.st_uid) + ", " +
+          return fail(TrustStatus::unsafe, "symbolic link " + shown + " is owned by " +
+                                               uid_text(link.st_uid) + ", " +
                                                owners_text(rules));
         }
         if (++links > kMaxSymlinks) {

@@ -86,5 +86,25 @@ complete_words() {  # complete_words WORD...: prints what <TAB> after the last w
 [[ $(complete_words authpolicy help exp) == explain ]] ||
   fail "bash completion of 'authpolicy help exp': '$(complete_words authpolicy help exp)'"
 
+# Only commands: not the words of the prose under the command list ("'authpolicy", "man").
+first_words=" $(complete_words authpolicy '') "
+[[ $first_words == *" check "* && $first_words != *" man "* && $first_words != *"authpolicy"* ]] ||
+  fail "bash completion of 'authpolicy ': '$first_words'"
+# Arguments: the actions a command's usage names, not file names.
+if [[ " $(echo $commands) " == *" audit "* ]]; then
+  [[ $(complete_words authpolicy audit '') == "flush list prune summary verify" ]] ||
+    fail "bash completion of 'authpolicy audit ': '$(complete_words authpolicy audit '')'"
+fi
+if [[ " $(echo $commands) " == *" totp "* ]]; then
+  [[ $(complete_words authpolicy totp '') == "code enroll verify" ]] ||
+    fail "bash completion of 'authpolicy totp ': '$(complete_words authpolicy totp '')'"
+  [[ $(complete_words authpolicy totp enroll roo) == root ]] ||
+    fail "bash completion of 'authpolicy totp enroll roo': '$(complete_words authpolicy totp enroll roo)'"
+fi
+[[ -z $(cd "$src" && complete_words authpolicy status '') ]] ||
+  fail "bash completion of 'authpolicy status ': '$(cd "$src" && complete_words authpolicy status '')'"
+[[ $(cd "$src" && complete_words authpolicy enable CMakeL) == "" ]] ||
+  fail "bash completion of 'authpolicy enable CMakeL' offers files"
+
 ((failed == 0)) || { echo "man_help_test: $failed failures"; exit 1; }
 echo "man_help_test: commands [$(echo $commands)] and the three pages agree"
