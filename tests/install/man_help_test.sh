@@ -61,6 +61,12 @@ for entry in "pam_policy.8:docs/pam.md" "authpolicy.pol.5:docs/language.md" "aut
        "$mandir/$page.warnings" | grep -q .; then
     fail "$page renders with warnings: $(head -3 "$mandir/$page.warnings")"
   fi
+  # Every table fits a 100-column terminal (wc -L: display columns, box drawing included).
+  widest=$(MANWIDTH=100 LC_ALL=C.UTF-8 man -l "$mandir/$page" 2> /dev/null |
+    { grep -E '^ *[│┌├└]' || true; } | wc -L)
+  ((widest <= 100)) || fail "$page has a table $widest columns wide at MANWIDTH=100"
+  # ... and no row spills into the next column (a text block closed on its own line).
+  grep -qzP 'T\}\n\t' "$mandir/$page" && fail "$page has a table row that starts one column late"
   [[ -n $doc ]] || continue
   while IFS= read -r heading; do
     plain=$(sed -e 's/`//g' <<< "$heading")
