@@ -7,8 +7,9 @@
 # users are in group sudo; three tries, PAM_SILENT), through what issue #26 asks: `sudo` then
 # `sudo -i` under recent() (the code asked once), a typo then the right code (asked again), a
 # broken policy (the person sees the line), an unenrolled user (told so after the password) and
-# the rate limit (the person sees why the code is not asked). Then the same for `enable su` with `su USER`
-# and `su - USER`, and last `apt-get remove`, after which /etc/pam.d must again be as before.
+# the rate limit (the person sees why the code is not asked). Then the same for `enable su` with
+# `su USER` and `su - USER`, and last `apt-get remove`, after which /etc/pam.d must again be as
+# before.
 #
 # usage: deb_e2e.sh BUILD_DIR        (as root; ctest -L install, RUN_SERIAL)
 #
