@@ -29,6 +29,7 @@ pam=$work/pam.d
 policies=$work/policies
 state=$work/var-lib-authpolicy/pam.d-backup  # its parent does not exist yet, as on a fresh install
 mkdir -m 755 "$policies"
+mkdir -m 700 "$work/audit"
 cp -a "$fixtures" "$pam"
 
 ap() { "$authpolicy" "$@" --pam-dir "$pam" --policy-dir "$policies" --state-dir "$state" --module "$module"; }
@@ -40,8 +41,9 @@ for service in sudo sudo-i su su-l login sshd; do
 done
 # Readable by all: su is tested as an unprivileged caller (as root, pam_rootok lets su through).
 chmod 644 "$work/passdb" "$work/codedb"
-write_policy() {  # NAME TEXT
-  { printf 'factor password { module = "%s"; arguments = "passdb=%s" }\n' "$matrix" "$work/passdb"
+write_policy() {  # NAME TEXT   (decisions go to the test's own audit log, never the host's)
+  { printf 'audit { db = "%s" }\n' "$work/audit/audit.db"
+    printf 'factor password { module = "%s"; arguments = "passdb=%s" }\n' "$matrix" "$work/passdb"
     printf 'factor code = pam("%s", "passdb=%s")\n' "$matrix" "$work/codedb"
     printf '%s\n' "$2"; } > "$policies/$1.pol"
   chmod 644 "$policies/$1.pol"
