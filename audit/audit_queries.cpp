@@ -10,12 +10,12 @@
 #include <vector>
 
 #include "audit/address_range.h"
-#include "base/account_name.h"
-#include "base/file_trust.h"
 #include "audit/audit_store.h"
 #include "audit/audit_store_impl.h"
 #include "audit/schema.h"
 #include "audit/time_text.h"
+#include "base/account_name.h"
+#include "base/file_trust.h"
 
 namespace authpolicy::audit {
 namespace {
@@ -150,9 +150,8 @@ void check_file_modes(const std::string& path, const OpenOptions& options,
   if (folder.empty()) folder = ".";
   if (stat(folder.c_str(), &info) == 0) {
     if (info.st_uid != options.owner_uid) {
-      problems->push_back("folder " + folder.string() + " owned by " +
-                          uid_text(info.st_uid) + ", expected " +
-                          uid_text(options.owner_uid));
+      problems->push_back("folder " + folder.string() + " owned by " + uid_text(info.st_uid) +
+                          ", expected " + uid_text(options.owner_uid));
     }
     if (info.st_mode & 077) {
       problems->push_back("folder " + folder.string() + " mode " + octal_mode(info.st_mode) +

@@ -1,4 +1,5 @@
-// Naming accounts in messages: "uid 1004 (alice)", the number kept for grep and the name for people.
+// Naming accounts in messages: "uid 1004 (alice)", the number kept for grep and the name for
+// people.
 #pragma once
 
 #include <sys/types.h>

@@ -45,8 +45,7 @@ std::string folder_problem(const std::string& shown, const struct stat& st,
                            const TrustRules& rules) {
   if (!S_ISDIR(st.st_mode)) return shown + " is not a folder";
   if (!owner_allowed(st.st_uid, rules)) {
-    return "folder " + shown + " is owned by " + uid_text(st.st_uid) + ", " +
-           owners_text(rules);
+    return "folder " + shown + " is owned by " + uid_text(st.st_uid) + ", " + owners_text(rules);
   }
   if ((st.st_mode & (S_IWGRP | S_IWOTH)) == 0) return {};
   if (rules.sticky_folders && st.st_uid == 0 && (st.st_mode & S_ISVTX) != 0) return {};
@@ -200,8 +199,7 @@ TrustedFile open_trusted(const std::string& path, const TrustRules& rules) {
         // own files) could have made it; its owner must be one of them too.
         if (!owner_allowed(link.st_uid, rules)) {
           return fail(TrustStatus::unsafe, "symbolic link " + shown + " is owned by " +
-                                               uid_text(link.st_uid) + ", " +
-                                               owners_text(rules));
+                                               uid_text(link.st_uid) + ", " + owners_text(rules));
         }
         if (++links > kMaxSymlinks) {
           return fail(TrustStatus::unsafe, "too many symbolic links in " + path, ELOOP);

@@ -445,8 +445,8 @@ int run_disable(const std::vector<std::string>& args, std::ostream& out, std::os
       }
       // A typo must not look like success.
       if (!any) {
-        err << "authpolicy disable: no PAM service " << entry << ": " << o.pam_dir << "/"
-            << entry << " does not exist\n";
+        err << "authpolicy disable: no PAM service " << entry << ": " << o.pam_dir << "/" << entry
+            << " does not exist\n";
         code = kExitRefused;
       }
     }
@@ -492,7 +492,8 @@ std::vector<std::string> sshd_problems(const std::string& config, const Policy* 
                                        std::string* note) {
   const SshdSettings settings = read_sshd_settings(config);
   if (note) *note = settings.note;
-  return sshd_exposures(settings, policy ? single_factor_paths(*policy) : std::vector<std::string>{});
+  return sshd_exposures(settings,
+                        policy ? single_factor_paths(*policy) : std::vector<std::string>{});
 }
 
 // Secret stores of the policy's totp factors that group or others could read.
@@ -630,7 +631,8 @@ int run_status(const std::vector<std::string>& args, std::ostream& out, std::ost
       if (row.contains("warnings")) {
         for (const auto& w : row["warnings"]) out << "  warning: " << w.get<std::string>() << "\n";
       }
-      if (row.contains("sshd_note")) out << "  note: " << row["sshd_note"].get<std::string>() << "\n";
+      if (row.contains("sshd_note"))
+        out << "  note: " << row["sshd_note"].get<std::string>() << "\n";
     }
     report.push_back(std::move(row));
   }

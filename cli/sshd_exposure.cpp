@@ -89,7 +89,8 @@ void read_config_files(const std::string& path, std::map<std::string, std::strin
     const std::size_t i = line.find_first_not_of(" \t\r");
     if (i == std::string::npos) continue;
     const std::size_t j = line.find_first_of(" \t=", i);
-    const std::string key = lowered(line.substr(i, j == std::string::npos ? std::string::npos : j - i));
+    const std::string key =
+        lowered(line.substr(i, j == std::string::npos ? std::string::npos : j - i));
     std::string value;
     if (j != std::string::npos) {
       const std::size_t v = line.find_first_not_of(" \t=", j);
@@ -231,7 +232,7 @@ std::vector<std::string> single_factor_paths(const Policy& policy) {
 }
 
 std::optional<Diagnostic> sshd_single_factor_warning(const std::string& path,
-                                                    const Policy& policy) {
+                                                     const Policy& policy) {
   const std::string name = path.substr(path.rfind('/') + 1);
   if (name != "sshd.pol") return std::nullopt;
   const std::vector<std::string> single = single_factor_paths(policy);

@@ -22,7 +22,8 @@ struct SshdSettings {
 // Runs `SSHD -T -f CONFIG` (no shell, stderr discarded). When that fails (sshd missing, no
 // /run/sshd, no host keys), reads CONFIG and its Includes by hand and says so in `note`. Match
 // blocks are not applied either way: the global settings are judged.
-SshdSettings read_sshd_settings(const std::string& config, const std::string& sshd = "/usr/sbin/sshd");
+SshdSettings read_sshd_settings(const std::string& config,
+                                const std::string& sshd = "/usr/sbin/sshd");
 
 // The same settings from `sshd -T`'s output (one "keyword value" per line).
 SshdSettings parse_sshd_dump(const std::string& text);

@@ -287,8 +287,9 @@ void refuse_unavailable(pam_handle_t* pamh, const char* phase, const Prepared& p
 // account, such as a missing enrolment). Before any factor passed, that would tell whoever is
 // guessing more than a refusal does, so nothing held is shown.
 void explain_refusal(PamConversation& conversation, const Decision& decision) {
-  const auto passed = std::find_if(decision.attempts.begin(), decision.attempts.end(),
-                                   [](const FactorAttempt& a) { return a.outcome == Outcome::pass; });
+  const auto passed =
+      std::find_if(decision.attempts.begin(), decision.attempts.end(),
+                   [](const FactorAttempt& a) { return a.outcome == Outcome::pass; });
   if (passed == decision.attempts.end()) {
     conversation.show_held(false);
     return;

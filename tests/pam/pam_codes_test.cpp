@@ -11,7 +11,8 @@ namespace {
 TEST(PamCodes, EveryLinuxPamCodeIsNamed) {
   EXPECT_EQ(pam_delegate::outcome_for_pam_code(PAM_AUTHTOK_ERR).detail, "PAM_AUTHTOK_ERR");
   EXPECT_EQ(pam_delegate::outcome_for_pam_code(PAM_AUTHTOK_ERR).outcome, Outcome::error);
-  EXPECT_EQ(pam_delegate::outcome_for_pam_code(PAM_NEW_AUTHTOK_REQD).detail, "PAM_NEW_AUTHTOK_REQD");
+  EXPECT_EQ(pam_delegate::outcome_for_pam_code(PAM_NEW_AUTHTOK_REQD).detail,
+            "PAM_NEW_AUTHTOK_REQD");
   EXPECT_EQ(pam_delegate::outcome_for_pam_code(PAM_TRY_AGAIN).detail, "PAM_TRY_AGAIN");
   for (int code = PAM_SUCCESS; code <= PAM_INCOMPLETE; ++code) {
     const std::string name = pam_delegate::pam_code_name(code);

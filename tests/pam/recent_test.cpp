@@ -95,7 +95,8 @@ TEST_F(PamRecent, AWrongPasswordAfterTheCodeIsNotRemembered) {
 TEST_F(PamRecent, ServicesOnOnePolicyFileShareThePassOthersDoNot) {
   const std::string text = read_file(current_policy_path());
   write_file(std::string(Paths::run_dir()) + "/other.pol", text);
-  EXPECT_EQ(login(nullptr, current_code(), "ap_policy"), std::make_pair(PAM_SUCCESS, std::size_t{2}));
+  EXPECT_EQ(login(nullptr, current_code(), "ap_policy"),
+            std::make_pair(PAM_SUCCESS, std::size_t{2}));
   EXPECT_EQ(login(nullptr, "", "ap_policy_twin"), std::make_pair(PAM_SUCCESS, std::size_t{1}))
       << "the code typed for the first service is not asked again for its twin";
   EXPECT_EQ(login(nullptr, "", "ap_policy_other_file"),

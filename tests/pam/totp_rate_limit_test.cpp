@@ -172,7 +172,8 @@ TEST_F(PamTotpRateLimit, SilentFlagStillSaysTheWaitAfterThePassword) {
 // A user without an enrolment is told so after the right password, not "wrong password" three
 // times; before the password passed nothing is said.
 TEST_F(PamTotpRateLimit, UnenrolledUserIsToldAfterThePassword) {
-  const std::string expected = "Access refused: totp is unavailable for this account: not enrolled.";
+  const std::string expected =
+      "Access refused: totp is unavailable for this account: not enrolled.";
   for (const int flags : {0, static_cast<int>(PAM_SILENT)}) {
     const Login bob = login("123456", flags, "bob", "bob-pass");
     EXPECT_EQ(bob.rc, PAM_AUTH_ERR);

@@ -151,7 +151,8 @@ TEST_F(TotpCommand, VerifySaysTheRateLimitWait) {
   // refused without being looked at; both say how long to wait (30 s or a second less).
   ASSERT_EQ(totp_command({"enroll", "daemon", "--secrets", pattern()}).exit_code, 0);
   for (int i = 0; i < 2; ++i) {
-    EXPECT_EQ(totp_command({"verify", "daemon", "--secrets", pattern()}, "000000\n").out, "wrong code\n");
+    EXPECT_EQ(totp_command({"verify", "daemon", "--secrets", pattern()}, "000000\n").out,
+              "wrong code\n");
   }
   const std::regex last("wrong code \\(rate limit: wait (30|29) s\\)\n");
   const std::regex refused("rate limited \\(rate limit: wait (30|29|28) s\\)\n");
