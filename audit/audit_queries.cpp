@@ -10,11 +10,12 @@
 #include <vector>
 
 #include "audit/address_range.h"
-#include "base/file_trust.h"
 #include "audit/audit_store.h"
 #include "audit/audit_store_impl.h"
 #include "audit/schema.h"
 #include "audit/time_text.h"
+#include "base/account_name.h"
+#include "base/file_trust.h"
 
 namespace authpolicy::audit {
 namespace {
@@ -138,8 +139,8 @@ void check_file_modes(const std::string& path, const OpenOptions& options,
   struct stat info {};
   if (lstat(path.c_str(), &info) == 0) {
     if (info.st_uid != options.owner_uid) {
-      problems->push_back("file owned by uid " + std::to_string(info.st_uid) + ", expected uid " +
-                          std::to_string(options.owner_uid));
+      problems->push_back("file owned by " + uid_text(info.st_uid) + ", expected " +
+                          uid_text(options.owner_uid));
     }
     if (info.st_mode & 077) {
       problems->push_back("file mode " + octal_mode(info.st_mode) + ", expected 0600");
@@ -149,9 +150,8 @@ void check_file_modes(const std::string& path, const OpenOptions& options,
   if (folder.empty()) folder = ".";
   if (stat(folder.c_str(), &info) == 0) {
     if (info.st_uid != options.owner_uid) {
-      problems->push_back("folder " + folder.string() + " owned by uid " +
-                          std::to_string(info.st_uid) + ", expected uid " +
-                          std::to_string(options.owner_uid));
+      problems->push_back("folder " + folder.string() + " owned by " + uid_text(info.st_uid) +
+                          ", expected " + uid_text(options.owner_uid));
     }
     if (info.st_mode & 077) {
       problems->push_back("folder " + folder.string() + " mode " + octal_mode(info.st_mode) +
@@ -170,8 +170,8 @@ void check_spool_modes(const std::string& spool_path, const OpenOptions& options
     return;
   }
   if (info.st_uid != options.owner_uid) {
-    problems->push_back("spool " + spool_path + " owned by uid " + std::to_string(info.st_uid) +
-                        ", expected uid " + std::to_string(options.owner_uid));
+    problems->push_back("spool " + spool_path + " owned by " + uid_text(info.st_uid) +
+                        ", expected " + uid_text(options.owner_uid));
   }
   if (info.st_mode & 077) {
     problems->push_back("spool " + spool_path + " mode " + octal_mode(info.st_mode) +

@@ -57,16 +57,18 @@ SystemSubjects::FailureCounter failure_counter(const Settings& audit_settings,
 }
 
 SystemSubjects::RecentChecker recent_checker(const Settings& audit_settings,
-                                             std::shared_ptr<WaitBudget> budget) {
+                                             std::shared_ptr<WaitBudget> budget,
+                                             std::string policy_path) {
   const std::string path = database_path(audit_settings);
   OpenOptions options = options_for(audit_settings);
   options.read_only = true;
   options.create_if_missing = false;
-  return [path, options, budget](const RequestInfo& request, const Atom& atom,
-                                 std::string* cause) -> Tri {
+  return [path, options, budget, policy_path](const RequestInfo& request, const Atom& atom,
+                                              std::string* cause) -> Tri {
     RecentPassQuery query;
     query.user = request.user;
     query.service = request.service;
+    query.policy_path = policy_path;
     query.factor = atom.factor;
     query.window_seconds = atom.window.count();
     if (atom.scope == RecentScope::rhost) query.rhost = request.rhost.value_or("");

@@ -39,9 +39,12 @@ SystemSubjects::FailureCounter failure_counter(const Settings& audit_settings,
                                                std::shared_ptr<WaitBudget> budget = nullptr);
 
 // Answers recent(FACTOR, WINDOW[, rhost | tty]) from the policy's audit log (recent_pass.h):
-// a missing log means nothing passed yet; an unreadable one is unknown with its cause.
+// a missing log means nothing passed yet; an unreadable one is unknown with its cause. Passes
+// count when recorded under `policy_path` (the policy file in use), or, without one, under the
+// request's service.
 SystemSubjects::RecentChecker recent_checker(const Settings& audit_settings,
-                                             std::shared_ptr<WaitBudget> budget = nullptr);
+                                             std::shared_ptr<WaitBudget> budget = nullptr,
+                                             std::string policy_path = {});
 
 AuditRecord make_record(const Policy& policy, const RequestInfo& request, const Decision& decision,
                         std::chrono::microseconds duration);

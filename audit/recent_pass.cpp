@@ -31,7 +31,8 @@ RecentPass query_store(AuditStore::Impl& impl, const RecentPassQuery& query) {
   sql +=
       " JOIN factors AS f ON f.decision_id = d.id"
       " WHERE d.user = ?1 AND d.time_us >= ?2 AND d.time_us <= ?3 AND d.decision = 'permit'"
-      " AND d.service = ?4 AND f.name = ?5 AND f.outcome = 'pass'";
+      " AND f.name = ?5 AND f.outcome = 'pass'";
+  sql += query.policy_path.empty() ? " AND d.service = ?4" : " AND d.policy_path = ?4";
   if (query.rhost) sql += by_address ? " AND d.rhost_ip = ?6" : " AND d.rhost = ?6";
   if (query.tty) sql += " AND d.tty = ?6";
   detail::Statement statement;
@@ -42,7 +43,7 @@ RecentPass query_store(AuditStore::Impl& impl, const RecentPassQuery& query) {
   statement.bind(1, query.user);
   statement.bind(2, since);
   statement.bind(3, now);
-  statement.bind(4, query.service);
+  statement.bind(4, query.policy_path.empty() ? query.service : query.policy_path);
   statement.bind(5, query.factor);
   if (query.rhost) {
     if (by_address) {

@@ -13,8 +13,11 @@
 namespace authpolicy::audit {
 
 // A pass of `factor` counts only when it was recorded in a decision that PERMITTED (a pass in a
-// denied decision proves nothing the policy accepted), for the same user and the same service
-// (another service's policy may define a factor of that name differently), with
+// denied decision proves nothing the policy accepted), for the same user, under the same policy
+// file (`policy_path`: the services one `authpolicy enable` wires to one policy, sudo and sudo-i,
+// su and su-l, are one; a policy file defines each factor name once, so a pam() factor of that
+// name means the same module there, while another service's policy may define it differently),
+// or, when `policy_path` is empty, for the same service; with
 // now - window <= time <= now. With `rhost`, only decisions from that source: an IP literal
 // matches the same address in any spelling, other text matches exactly, and "" matches local
 // requests only (so a remote pass never waives a local login, nor a local pass a remote one).
@@ -22,6 +25,7 @@ namespace authpolicy::audit {
 struct RecentPassQuery {
   std::string user;
   std::string service;
+  std::string policy_path;  // the policy file the decision uses; empty: match `service` instead
   std::string factor;
   std::int64_t window_seconds = 0;
   std::optional<std::string> rhost;

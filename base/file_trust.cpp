@@ -19,6 +19,8 @@
 #include <mutex>
 #include <optional>
 
+#include "base/account_name.h"
+
 namespace authpolicy {
 namespace {
 
@@ -45,8 +47,7 @@ std::string folder_problem(const std::string& shown, const struct stat& st,
                            const TrustRules& rules) {
   if (!S_ISDIR(st.st_mode)) return shown + " is not a folder";
   if (!owner_allowed(st.st_uid, rules)) {
-    return "folder " + shown + " is owned by uid " + std::to_string(st.st_uid) + ", " +
-           owners_text(rules);
+    return "folder " + shown + " is owned by " + uid_text(st.st_uid) + ", " + owners_text(rules);
   }
   if ((st.st_mode & (S_IWGRP | S_IWOTH)) == 0 || rules.any_owner) return {};
   if (rules.sticky_folders && st.st_uid == 0 && (st.st_mode & S_ISVTX) != 0) return {};
@@ -62,7 +63,7 @@ std::string file_problem(const std::string& shown, const struct stat& st, const 
   }
   if (!S_ISREG(st.st_mode)) return shown + " is not a regular file";
   if (!owner_allowed(st.st_uid, rules)) {
-    return shown + " is owned by uid " + std::to_string(st.st_uid) + ", " + owners_text(rules);
+    return shown + " is owned by " + uid_text(st.st_uid) + ", " + owners_text(rules);
   }
   const mode_t bad = st.st_mode & rules.forbidden_file_bits & 0777;
   if (bad == 0 || rules.any_owner) return {};
@@ -205,8 +206,8 @@ TrustedFile open_trusted(const std::string& path, const TrustRules& rules) {
                                       ? owners_text(rules)
                                       : "a folder that is written into is reached through root's "
                                         "symbolic links only";
-          return fail(TrustStatus::unsafe, "symbolic link " + shown + " is owned by uid " +
-                                               std::to_string(link.st_uid) + ", " + why);
+          return fail(TrustStatus::unsafe, "symbolic link " + shown + " is owned by " +
+                                               uid_text(link.st_uid) + ", " + why);
         }
         if (++links > kMaxSymlinks) {
           return fail(TrustStatus::unsafe, "too many symbolic links in " + path, ELOOP);

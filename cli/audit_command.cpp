@@ -27,9 +27,9 @@ using audit::StoredDecision;
 constexpr const char* kDefaultRetention = "90d";
 
 constexpr const char* kUsage =
-    "usage: authpolicy audit [--failed] [--user U] [--service S] [--rhost ADDR|CIDR]\n"
-    "                        [--since 1h|DATE] [--until 1h|DATE] [--limit N]\n"
-    "                        [--format table|json|csv] [--db PATH]\n"
+    "usage: authpolicy audit [list] [--failed] [--user U] [--service S] [--rhost ADDR|CIDR]\n"
+    "                               [--since 1h|DATE] [--until 1h|DATE] [--limit N]\n"
+    "                               [--format table|json|csv] [--db PATH]\n"
     "       authpolicy audit summary [--since 1h|DATE] [--until ...] [--limit N]\n"
     "                        [--format table|json] [--db PATH]\n"
     "       authpolicy audit prune [--older-than 90d] [--db PATH]\n"
@@ -74,18 +74,37 @@ action_options() {
   return kOptions;
 }
 
+// Where the action word is: the first argument that is neither an option nor an option's value
+// (`audit --limit 3 list` as well as `audit list --limit 3`). Whether an option takes a value is
+// the same for every action that knows it. args.size() when there is none.
+std::size_t action_position(const std::vector<std::string>& args) {
+  for (std::size_t index = 0; index < args.size(); ++index) {
+    const std::string& word = args[index];
+    if (!word.starts_with("-")) return index;
+    if (word.find('=') != std::string::npos) continue;
+    for (const auto& [action, options] : action_options()) {
+      const auto option = options.find(word);
+      if (option != options.end()) {
+        if (option->second) ++index;  // skip its value
+        break;
+      }
+    }
+  }
+  return args.size();
+}
+
 bool parse_arguments(const std::vector<std::string>& args, Arguments* parsed, std::string* error) {
-  std::size_t index = 0;
-  if (!args.empty() && !args[0].starts_with("-")) {
-    if (!action_options().contains(args[0])) {
-      *error = "unknown audit action \"" + args[0] + "\"";
+  const std::size_t action_at = action_position(args);
+  if (action_at < args.size()) {
+    if (!action_options().contains(args[action_at])) {
+      *error = "unknown audit action \"" + args[action_at] + "\"";
       return false;
     }
-    parsed->action = args[0];
-    index = 1;
+    parsed->action = args[action_at];
   }
   const auto& known = action_options().at(parsed->action);
-  for (; index < args.size(); ++index) {
+  for (std::size_t index = 0; index < args.size(); ++index) {
+    if (index == action_at) continue;
     std::string name = args[index];
     std::optional<std::string> inline_value;
     if (auto equals = name.find('='); name.starts_with("--") && equals != std::string::npos) {

@@ -4,6 +4,7 @@
 
 #include "cli/args.h"
 #include "cli/command_registry.h"
+#include "cli/sshd_exposure.h"
 #include "engine/load.h"
 #include "engine/render.h"
 
@@ -52,7 +53,12 @@ int run_check(const std::vector<std::string>& args, std::ostream& out, std::ostr
   nlohmann::json json_files = nlohmann::json::array();
   nlohmann::json json_diagnostics = nlohmann::json::array();
   for (const auto& file : files) {
-    const LoadResult result = load_policy_file(file, options);
+    LoadResult result = load_policy_file(file, options);
+    if (result.policy) {
+      if (auto w = sshd_single_factor_warning(file, *result.policy)) {
+        result.diagnostics.push_back(std::move(*w));
+      }
+    }
     unreadable = unreadable || result.unreadable;
     const std::size_t file_errors = result.count(Severity::error);
     const std::size_t file_warnings = result.count(Severity::warning);

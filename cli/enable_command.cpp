@@ -19,6 +19,7 @@
 #include "cli/args.h"
 #include "cli/command_registry.h"
 #include "cli/pam_stack.h"
+#include "cli/sshd_exposure.h"
 #include "engine/geoip_lookup.h"
 #include "engine/load.h"
 #include "engine/render.h"
@@ -39,19 +40,23 @@ namespace {
 constexpr const char* kDefaultStateDir = "/var/lib/authpolicy/pam.d-backup";
 
 constexpr const char* kEnableUsage =
-    "usage: authpolicy enable [--dry-run] [--missing-ignore] SERVICE...\n"
+    "usage: authpolicy enable [--dry-run] [--missing-ignore] [--accept-warnings] SERVICE...\n"
     "  Puts pam_policy.so in charge of SERVICE's authentication, using\n"
     "  /etc/authpolicy/SERVICE.pol for every PAM stack of that entry point\n"
     "  (sudo also edits sudo-i, su also su-l). Lines are added to the service's own\n"
     "  file in front of its '@include common-auth' / '@include common-account', each\n"
     "  after a comment naming authpolicy; common-* files are not touched.\n"
-    "  Refuses (nothing changed) when the policy is missing or has errors.\n"
+    "  Refuses (nothing changed) when the policy is missing or has errors. Shows the\n"
+    "  policy's warnings, and refuses W107 (explicit permit), W110 (never permits)\n"
+    "  and W112 (a factor replaces the password) unless --accept-warnings.\n"
     "  Prints the diff, keeps a backup, writes atomically, then checks each service\n"
     "  with pam_start. Running it again changes nothing.\n"
     "  --dry-run         show the diff only\n"
     "  --missing-ignore  add missing=ignore: removing the policy file then hands the\n"
     "                    service back to its stock stack (a broken policy still fails)\n"
-    "  For sshd it also names sshd_config settings that defeat a second factor.\n"
+    "  For sshd it also names every way sshd's running configuration (sshd -T) lets a\n"
+    "  login past the policy.\n"
+    "  --accept-warnings  enable despite W107, W110 or W112\n"
     "  --pam-dir --policy-dir --state-dir --module --sshd-config   (for tests)\n"
     "  exit 0: enabled (or already); 1: refused, nothing changed; 2: usage or trouble\n";
 
@@ -61,13 +66,16 @@ constexpr const char* kDisableUsage =
     "  when it was not changed since; otherwise removes exactly the lines enable added\n"
     "  (and says so). --all: every file that carries authpolicy's lines.\n"
     "  --pam-dir DIR --state-dir DIR   (for tests)\n"
-    "  exit 0: done (or nothing to do); 2: usage or trouble\n";
+    "  exit 0: done (or nothing to do); 1: a SERVICE has no file in the PAM folder;\n"
+    "  2: usage or trouble\n";
 
 constexpr const char* kStatusUsage =
     "usage: authpolicy status [--json]\n"
     "  Which PAM services run pam_policy.so, the policy each uses, and what would\n"
     "  break: a policy missing or with errors, a missing GeoIP database, secret files\n"
-    "  readable by others, sshd_config settings that defeat a second factor.\n"
+    "  readable by others, and every way sshd's running configuration (sshd -T) lets a\n"
+    "  login past the sshd policy. Lists the policy's warnings (they do not change\n"
+    "  the exit code).\n"
     "  --pam-dir DIR --policy-dir DIR --sshd-config FILE   (for tests)\n"
     "  exit 0: no problems; 1: problems listed; 2: usage or trouble\n";
 
@@ -87,6 +95,7 @@ struct Options {
   std::string sshd_config = "/etc/ssh/sshd_config";
   bool dry_run = false;
   bool missing_ignore = false;
+  bool accept_warnings = false;
   bool json = false;
   bool all = false;
   std::vector<std::string> services;
@@ -105,6 +114,8 @@ std::optional<int> parse_options(const std::vector<std::string>& args, const Com
           o.dry_run = true;
         } else if (flag == "--missing-ignore") {
           o.missing_ignore = true;
+        } else if (flag == "--accept-warnings") {
+          o.accept_warnings = true;
         } else if (flag == "--json") {
           o.json = true;
         } else if (flag == "--all") {
@@ -156,6 +167,46 @@ std::string policy_errors(const std::string& path, std::shared_ptr<const Policy>
     text += line;
   }
   return text.empty() ? path + ": cannot be used\n" : text;
+}
+
+// Warnings `enable` refuses unless --accept-warnings: the policy is weaker than it looks (W107 an
+// explicit permit path, W112 a single factor that replaces the password) or locks everyone out
+// (W110 never permits).
+constexpr std::string_view kRefusedWarnings[] = {"W107", "W110", "W112"};
+
+bool refused_warning(const std::string& code) {
+  return std::find(std::begin(kRefusedWarnings), std::end(kRefusedWarnings), code) !=
+         std::end(kRefusedWarnings);
+}
+
+// What `authpolicy check` warns about the policy at `path` (which has no errors).
+struct PolicyWarnings {
+  std::vector<std::string> rendered;  // each with its source line and caret
+  std::vector<std::string> lines;     // each as one line: "file:line:col: warning[Wnnn]: ..."
+  std::vector<std::string> refused;   // the codes among them in kRefusedWarnings
+  std::shared_ptr<const Policy> policy;
+};
+
+PolicyWarnings policy_warnings(const std::string& path) {
+  LoadOptions options;
+  options.check_ownership = true;
+  options.warnings = true;
+  options.geoip_deny_errors = true;
+  const LoadResult result = load_policy_file(path, options);
+  PolicyWarnings found;
+  found.policy = result.policy;
+  for (const auto& d : result.diagnostics) {
+    if (d.severity != Severity::warning) continue;
+    std::string text = render_text(d, result.files);
+    if (d.location.file >= result.files.size()) text = path + ": " + text;
+    found.lines.push_back(text.substr(0, text.find('\n')));
+    found.rendered.push_back(std::move(text));
+    if (refused_warning(d.code) &&
+        std::find(found.refused.begin(), found.refused.end(), d.code) == found.refused.end()) {
+      found.refused.push_back(d.code);
+    }
+  }
+  return found;
 }
 
 int failing_conversation(int, const pam_message**, pam_response**, void*) {
@@ -275,7 +326,8 @@ std::optional<std::string> read_backup(const TrustedFile& state, const std::stri
 
 // ---- enable -----------------------------------------------------------------------------------
 
-std::vector<std::string> sshd_problems(const std::string& path);
+std::vector<std::string> sshd_problems(const std::string& config, const Policy* policy,
+                                       std::string* note);
 
 int run_enable(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   Options o;
@@ -287,6 +339,7 @@ int run_enable(const std::vector<std::string>& args, std::ostream& out, std::ost
   // Everything is checked before anything is written.
   std::vector<FilePlan> plans;
   bool refused = false;
+  std::shared_ptr<const Policy> sshd_policy;
   if (const std::string problem = module_problem(o.module); !problem.empty()) {
     err << "authpolicy enable: refusing: the PAM module " << problem << " (nothing changed)\n";
     return kExitRefused;
@@ -299,6 +352,18 @@ int run_enable(const std::vector<std::string>& args, std::ostream& out, std::ost
       refused = true;
       continue;
     }
+    const PolicyWarnings warnings = policy_warnings(policy);
+    for (const auto& text : warnings.rendered) err << text;
+    if (!warnings.refused.empty() && !o.accept_warnings) {
+      std::string codes;
+      for (const auto& code : warnings.refused) codes += (codes.empty() ? "" : ", ") + code;
+      err << "authpolicy enable: refusing " << entry << ": its policy has " << codes
+          << " (weaker than it reads, or never permits); fix it, or enable it anyway with "
+             "--accept-warnings (nothing changed)\n";
+      refused = true;
+      continue;
+    }
+    if (entry == "sshd") sshd_policy = warnings.policy;
     EnableSettings settings;
     settings.pam_dir = o.pam_dir;
     settings.policy_path = policy;
@@ -399,7 +464,11 @@ int run_enable(const std::vector<std::string>& args, std::ostream& out, std::ost
     return kExitTrouble;
   }
   if (std::find(o.services.begin(), o.services.end(), "sshd") != o.services.end()) {
-    for (const auto& p : sshd_problems(o.sshd_config)) out << "warning: " << p << "\n";
+    std::string note;
+    for (const auto& p : sshd_problems(o.sshd_config, sshd_policy.get(), &note)) {
+      out << "warning: " << p << "\n";
+    }
+    if (!note.empty()) out << "note: " << note << "\n";
   }
   if (!written.empty()) {
     out << "enabled; backups in " << o.state_dir
@@ -431,11 +500,23 @@ int run_disable(const std::vector<std::string>& args, std::ostream& out, std::os
   });
   if (end) return *end;
   std::vector<std::string> files;
+  int code = kExitOk;
   if (o.all) {
     files = files_with_markers(o.pam_dir);
   } else {
     for (const auto& entry : o.services) {
-      for (const auto& service : entry_point_services(entry)) files.push_back(service);
+      bool any = false;
+      for (const auto& service : entry_point_services(entry)) {
+        files.push_back(service);
+        struct stat st {};
+        any = any || stat((o.pam_dir + "/" + service).c_str(), &st) == 0;
+      }
+      // A typo must not look like success.
+      if (!any) {
+        err << "authpolicy disable: no PAM service " << entry << ": " << o.pam_dir << "/" << entry
+            << " does not exist\n";
+        code = kExitRefused;
+      }
     }
   }
   std::string problem;
@@ -448,7 +529,6 @@ int run_disable(const std::vector<std::string>& args, std::ostream& out, std::os
   // file in it does: a backup someone else could have planted is never put into /etc/pam.d.
   const TrustedFile state = open_state_dir(o.state_dir, false, problem);
   if (!problem.empty()) err << "authpolicy disable: " << problem << "; not restoring from it\n";
-  int code = kExitOk;
   for (const std::string& service : files) {
     const std::string path = o.pam_dir + "/" + service;
     const auto current = read_whole_file(path);
@@ -490,94 +570,14 @@ int run_disable(const std::vector<std::string>& args, std::ostream& out, std::os
 
 // ---- status -----------------------------------------------------------------------------------
 
-// sshd_config the way sshd reads it: the first value of a keyword wins; Include is followed;
-// Match blocks (conditional) are not applied.
-void read_sshd_config(const std::string& path, std::map<std::string, std::string>& values,
-                      int depth = 0) {
-  if (depth > 8) return;
-  const auto text = read_whole_file(path);
-  if (!text) return;
-  std::size_t start = 0;
-  while (start < text->size()) {
-    std::size_t end = text->find('\n', start);
-    if (end == std::string::npos) end = text->size();
-    std::string line = text->substr(start, end - start);
-    start = end + 1;
-    const auto hash = line.find('#');
-    if (hash != std::string::npos) line.resize(hash);
-    std::size_t i = line.find_first_not_of(" \t\r");
-    if (i == std::string::npos) continue;
-    std::size_t j = line.find_first_of(" \t=", i);
-    std::string key = line.substr(i, j == std::string::npos ? std::string::npos : j - i);
-    std::transform(key.begin(), key.end(), key.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    std::string value;
-    if (j != std::string::npos) {
-      const std::size_t v = line.find_first_not_of(" \t=", j);
-      if (v != std::string::npos) value = line.substr(v);
-      while (!value.empty() &&
-             (value.back() == ' ' || value.back() == '\t' || value.back() == '\r')) {
-        value.pop_back();
-      }
-    }
-    if (key == "match") return;
-    if (key == "include") {
-      std::string pattern = value;
-      if (!pattern.empty() && pattern[0] != '/') pattern = "/etc/ssh/" + pattern;
-      glob_t matches{};
-      if (glob(pattern.c_str(), 0, nullptr, &matches) == 0) {
-        for (std::size_t k = 0; k < matches.gl_pathc; ++k) {
-          read_sshd_config(matches.gl_pathv[k], values, depth + 1);
-        }
-      }
-      globfree(&matches);
-      continue;
-    }
-    std::string lowered = value;
-    std::transform(lowered.begin(), lowered.end(), lowered.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    values.emplace(key, lowered);  // first wins
-  }
-}
-
-// What in sshd_config keeps sshd from asking the policy's second factor.
-std::vector<std::string> sshd_problems(const std::string& path) {
-  std::vector<std::string> problems;
-  struct stat st {};
-  if (stat(path.c_str(), &st) != 0) return problems;
-  std::map<std::string, std::string> v;
-  read_sshd_config(path, v);
-  auto value = [&](const char* key, const char* fallback) {
-    const auto it = v.find(key);
-    return it == v.end() ? std::string(fallback) : it->second;
-  };
-  if (value("usepam", "no") != "yes") {
-    problems.push_back(path + ": UsePAM is not yes: sshd never asks pam_policy.so");
-  }
-  std::string kbd = value("kbdinteractiveauthentication", "");
-  if (kbd.empty()) kbd = value("challengeresponseauthentication", "yes");
-  if (kbd != "yes") {
-    problems.push_back(path +
-                       ": KbdInteractiveAuthentication is not yes: sshd's password method "
-                       "answers every PAM prompt with the password, so a second factor fails "
-                       "(and counts as a failure)");
-  }
-  // The password method is only open when AuthenticationMethods allows it.
-  const std::string methods = value("authenticationmethods", "any");
-  const bool password_method_open =
-      methods == "any" || (" " + methods + " ").find("password") != std::string::npos;
-  if (value("passwordauthentication", "yes") == "yes" && password_method_open) {
-    problems.push_back(path +
-                       ": PasswordAuthentication yes: clients that pick the password method "
-                       "send the password as the answer to the code prompt; set it to no (or "
-                       "AuthenticationMethods without password)");
-  }
-  if (methods != "any" && methods.find("keyboard-interactive") == std::string::npos) {
-    problems.push_back(path + ": AuthenticationMethods " + methods +
-                       " has no keyboard-interactive: the policy's auth never runs, only its "
-                       "deny rules (account)");
-  }
-  return problems;
+// What in sshd's running configuration lets a login past the sshd policy (cli/sshd_exposure.h),
+// with how the settings were read when `sshd -T` could not be used.
+std::vector<std::string> sshd_problems(const std::string& config, const Policy* policy,
+                                       std::string* note) {
+  const SshdSettings settings = read_sshd_settings(config);
+  if (note) *note = settings.note;
+  return sshd_exposures(settings,
+                        policy ? single_factor_paths(*policy) : std::vector<std::string>{});
 }
 
 // Secret stores of the policy's totp factors that group or others could read.
@@ -687,12 +687,17 @@ int run_status(const std::vector<std::string>& args, std::ostream& out, std::ost
         }
         secret_problems(*loaded, problems);
       }
+      if (loaded) row["warnings"] = policy_warnings(policy).lines;
       if (auth != account) {
         problems.push_back(std::string("pam_policy.so runs in ") + (auth ? "auth" : "account") +
                            " only");
       }
       if (service == "sshd") {
-        for (auto& p : sshd_problems(o.sshd_config)) problems.push_back(std::move(p));
+        std::string note;
+        for (auto& p : sshd_problems(o.sshd_config, loaded.get(), &note)) {
+          problems.push_back(std::move(p));
+        }
+        if (!note.empty()) row["sshd_note"] = note;
       }
     }
     row["problems"] = problems;
@@ -707,6 +712,11 @@ int run_status(const std::vector<std::string>& args, std::ostream& out, std::ost
             << (added ? " (added by authpolicy enable)" : " (wired by hand)") << "\n";
       }
       for (const auto& p : problems) out << "  problem: " << p << "\n";
+      if (row.contains("warnings")) {
+        for (const auto& w : row["warnings"]) out << "  warning: " << w.get<std::string>() << "\n";
+      }
+      if (row.contains("sshd_note"))
+        out << "  note: " << row["sshd_note"].get<std::string>() << "\n";
     }
     report.push_back(std::move(row));
   }

@@ -11,6 +11,7 @@
 #include <memory>
 #include <sstream>
 
+#include "base/account_name.h"
 #include "cli/command_registry.h"
 #include "engine/load.h"
 #include "factors/tpm/pin_backend.h"
@@ -470,9 +471,9 @@ int run_pin_command(const std::vector<std::string>& args, std::ostream& out, std
     if (ctx.options.tcti) tpm_settings.set("tcti", *ctx.options.tcti);
     ctx.config = tpm_config_from_settings(tpm_settings);
     if (!nv_index_for_uid(ctx.config.nv_base, ctx.uid)) {
-      return ctx.finish(ctx.report("error", "uid " + std::to_string(ctx.uid) +
-                                                " is outside the TPM NV index range"),
-                        kExitTrouble);
+      return ctx.finish(
+          ctx.report("error", uid_text(ctx.uid) + " is outside the TPM NV index range"),
+          kExitTrouble);
     }
     const std::string& command = ctx.options.command;
     if (command == "setup") return do_setup(ctx);

@@ -4,6 +4,8 @@
 #include <pwd.h>
 #include <unistd.h>
 
+#include <climits>
+#include <cstdlib>
 #include <filesystem>
 
 #include "audit/decision_log.h"
@@ -26,7 +28,16 @@ SystemSubjects::FailureCounter failure_counter_for(const Policy& policy) {
 }
 
 SystemSubjects::RecentChecker recent_checker_for(const Policy& policy) {
-  return audit::recent_checker(policy.audit);
+  // The module records the policy under the absolute path it opened: look the passes up under
+  // this file's absolute path, so `eval sudo.pol` in /etc/authpolicy finds sudo's and sudo-i's.
+  std::string path = policy.files.empty() ? std::string() : policy.files.front().path;
+  if (!path.empty()) {
+    if (char* resolved = realpath(path.c_str(), nullptr)) {
+      path = resolved;
+      std::free(resolved);
+    }
+  }
+  return audit::recent_checker(policy.audit, nullptr, path);
 }
 
 }  // namespace authpolicy::cli

@@ -167,6 +167,15 @@ std::optional<std::string> invoking_user() {
   return std::string(account->pw_name);
 }
 
+// Whether the user database (NSS: files, LDAP, SSSD) knows `name`.
+bool account_exists(const std::string& name) {
+  std::vector<char> buffer(16384);
+  passwd entry{};
+  passwd* found = nullptr;
+  return getpwnam_r(name.c_str(), &entry, buffer.data(), buffer.size(), &found) == 0 &&
+         found != nullptr;
+}
+
 int run_enroll(const Options& options, std::ostream& out, std::ostream& err) {
   totp::EnrolRequest request;
   std::string error;
@@ -177,6 +186,12 @@ int run_enroll(const Options& options, std::ostream& out, std::ostream& err) {
   std::optional<std::string> user = options.user ? options.user : invoking_user();
   if (!user) {
     err << "authpolicy totp: cannot tell who you are; name the user\n";
+    return kExitTrouble;
+  }
+  // A secret for a name the system does not know could never be used (the module looks every
+  // user up first), and a typo would go unnoticed.
+  if (!account_exists(*user)) {
+    err << "authpolicy totp: no such user: " << *user << " (nothing written)\n";
     return kExitTrouble;
   }
   request.user = *user;

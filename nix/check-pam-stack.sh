@@ -8,7 +8,10 @@
 #     asks nothing (pam_rootok, pam_wheel, pam_faillock, pam_faildelay);
 #   - its control is [success=done default=die], or [success=ok default=die] followed only by
 #     `optional` lines up to a [success=done default=die] pam_permit.so line ending the stack;
-#   - an `account` line with MODULE_PATH exists.
+#   - an `account` line with MODULE_PATH exists;
+#   - no rule that only works when it runs is left where it never runs: pam_faildelay,
+#     pam_systemd_home or pam_intune after the end of the stack, unless the same module also
+#     runs (pam_faildelay before the policy, the others copied between it and the end).
 # Used by the flake's checks on the real nixpkgs output and by tests/nix on sample files.
 set -u
 
@@ -44,7 +47,11 @@ for file in "$@"; do
       return 1
     }
     function base(p) { sub(/.*\//, "", p); return p }
-    BEGIN { state = "before"; account = 0; problem = "" }
+    BEGIN {
+      state = "before"; account = 0; problem = ""
+      split("pam_faildelay.so pam_systemd_home.so pam_intune.so", list, " ")
+      for (i in list) never_after[list[i]] = 1
+    }
     {
       if (!parse($0)) next
       if (type == "account" && path == module) account = 1
@@ -57,13 +64,21 @@ for file in "$@"; do
           next
         }
         b = base(path)
+        ran[b] = 1
         if (b != "pam_rootok.so" && b != "pam_wheel.so" && b != "pam_faillock.so" && b != "pam_faildelay.so")
           problem = problem b " runs before the policy; "
         next
       }
       if (state == "captures") {
         if (control == "[success=done default=die]" && base(path) == "pam_permit.so") { state = "done"; next }
+        ran[base(path)] = 1
         if (control != "optional") problem = problem base(path) " (" control ") runs after the policy before the stack ends; "
+        next
+      }
+      b = base(path)
+      if ((b in never_after) && !(b in ran) && !(b in reported)) {
+        problem = problem b " comes after the end of the stack and never runs (move it before the policy or copy it after); "
+        reported[b] = 1
       }
     }
     END {

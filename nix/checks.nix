@@ -53,6 +53,27 @@ let
   pamFile = system: service: system.config.environment.etc."pam.d/${service}".source;
   modulePath = system: "${system.config.security.authpolicy.package}/lib/security/pam_policy.so";
 
+  # nixpkgs' rules that a policy's end of the stack would leave unrun: failDelay is moved in
+  # front of the policy, homed's pam_systemd_home copied after it.
+  failDelayHomed = evalSystem {
+    services.homed.enable = true;
+    security.pam.services.login.failDelay.enable = true;
+    security.authpolicy = {
+      enable = true;
+      policies.login = "auth password\n";
+    };
+  };
+
+  # Two modules giving one service different policies: the module system's error for conflicting
+  # definitions, which names both files (never the two texts run together as one policy).
+  definedTwice = evalSystem {
+    imports = [
+      { security.authpolicy.policies.sudo = "auth password\n"; }
+      { security.authpolicy.policies.sudo = "auth u2f\n"; }
+    ];
+    security.authpolicy.enable = true;
+  };
+
   broken = evalSystem {
     security.authpolicy = {
       enable = true;
@@ -94,6 +115,19 @@ in
         grep -qx 'factor fingerprint { module = "${scenarios.config.services.fprintd.package}/lib/security/pam_fprintd.so" }' "$policies/common.pol"
         touch "$out"
       '';
+
+  pam-stack-faildelay-homed =
+    pkgs.runCommand "authpolicy-pam-stack-faildelay-homed" { }
+      ''
+        ${pkgs.runtimeShell} ${./check-pam-stack.sh} ${modulePath failDelayHomed} ${pamFile failDelayHomed "login"}
+        awk '/^auth .*pam_faildelay\.so/ { delay = 1 } /^auth .*pam_policy\.so/ { exit !delay }' ${pamFile failDelayHomed "login"}
+        grep -A3 '^auth .*pam_policy.so' ${pamFile failDelayHomed "login"} | grep -q 'optional .*pam_systemd_home.so'
+        touch "$out"
+      '';
+
+  policy-defined-twice-rejected =
+    assert !(builtins.tryEval (builtins.deepSeq definedTwice.config.security.authpolicy.policies.sudo true)).success;
+    pkgs.runCommand "authpolicy-policy-defined-twice-rejected" { } "touch $out";
 
   # A policy with an error never reaches /etc: the derivation holding the policies fails.
   broken-policy-rejected =

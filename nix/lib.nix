@@ -153,6 +153,22 @@ rec {
     "ecryptfs"
     "fscrypt"
     "zfs_key"
+    # services.homed: pam_systemd_home unlocks (activates) the home with the password.
+    "systemd_home"
+    # services.intune: pam_intune registers the session with Intune after the password.
+    "intune"
+  ];
+
+  # Auth rules of nixpkgs that only prepare the stack and must run before the policy to have any
+  # effect: the module moves them in front of it. pam_faildelay sets the delay a failure waits;
+  # after the policy's [default=die] it would never run and failures would not wait.
+  moveBeforeNames = [ "faildelay" ];
+  # Rules nixpkgs places after the policy that skipping would break (they never run there): the
+  # module moves or copies each; the stack check refuses a stack that still has one after.
+  neverAfterModules = [
+    "pam_faildelay.so"
+    "pam_systemd_home.so"
+    "pam_intune.so"
   ];
 
   policyRuleName = "authpolicy";
@@ -179,6 +195,8 @@ rec {
     in
     {
       inherit policyOrder;
+      # Where a rule of moveBeforeNames goes: right in front of the policy, after the guards.
+      moveBeforeOrder = name: policyOrder - 10 + indexOf name moveBeforeNames;
       policyControl = if withCaptures then "[success=ok default=die]" else "[success=done default=die]";
       doneEnabled = withCaptures;
       doneControl = "[success=done default=die]";

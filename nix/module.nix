@@ -15,8 +15,12 @@ let
   # Policy texts as given; a file is a Nix path value (./sudo.pol), copied with the flake. A string
   # is always policy text: reading "/etc/x.pol" at evaluation time would depend on the machine that
   # evaluates (impure, and refused by pure flake evaluation), so such a string is an assertion.
+  # A relative one ("./sudo.pol", "policies/sudo.pol") is relative to nothing once it is a string:
+  # a single word is never policy text (every policy has `auth EXPR`), so it is an assertion too.
   isFileName = p: builtins.isPath p;
-  looksLikeFileName = p: !builtins.isPath p && lib.hasPrefix "/" p && !lib.hasInfix "\n" p;
+  isOneWord = p: builtins.match "[^[:space:]]+[[:space:]]*" p != null;
+  looksLikeFileName =
+    p: !builtins.isPath p && (lib.hasPrefix "/" p && !lib.hasInfix "\n" p || isOneWord p);
   policyTexts = lib.mapAttrs (
     _: policy: if isFileName policy then builtins.readFile policy else policy
   ) managedPolicies;
@@ -134,6 +138,16 @@ let
           mount_recursively = zfs.mountRecursively or false;
         };
       };
+      systemd_home = {
+        enable = config.services.homed.enable or false;
+        modulePath = "${config.systemd.package or pkgs.systemd}/lib/security/pam_systemd_home.so";
+        settings = { };
+      };
+      intune = {
+        enable = config.services.intune.enable or false;
+        modulePath = "${pkgs.intune-portal}/lib/security/pam_intune.so";
+        settings = { };
+      };
     };
 
   # Where this module's rules go in one service. Orders are computed from the service's other
@@ -142,7 +156,9 @@ let
     service:
     let
       authRules = config.security.pam.services.${service}.rules.auth;
-      others = builtins.removeAttrs authRules (policyLib.ownAuthRuleNames ++ policyLib.guardRuleNames);
+      others = builtins.removeAttrs authRules (
+        policyLib.ownAuthRuleNames ++ policyLib.guardRuleNames ++ policyLib.moveBeforeNames
+      );
       captures = lib.filterAttrs (_: c: c.enable) (captureRules service);
     in
     policyLib.authLayout {
@@ -184,7 +200,12 @@ let
           order = layout.captureOrder name;
           control = "optional";
         }
-      ) (captureRules service);
+      ) (captureRules service)
+      # failDelay: moved in front of the policy (nixpkgs puts it among the rules the policy's
+      # [default=die] ends the stack before); only its order changes.
+      // lib.genAttrs (lib.filter (name: svc.rules.auth ? ${name}) policyLib.moveBeforeNames) (name: {
+        order = lib.mkForce (layout.moveBeforeOrder name);
+      });
 
       rules.account.${policyLib.policyRuleName} = {
         order = policyLib.accountOrder (
@@ -234,8 +255,10 @@ in
     };
 
     policies = lib.mkOption {
-      # A path value is a file; types.path alone would also take the string "/etc/x.pol".
-      type = lib.types.attrsOf (lib.types.either (lib.types.addCheck lib.types.path builtins.isPath) lib.types.lines);
+      # A path value is a file; types.path alone would also take the string "/etc/x.pol". Text is
+      # `str`, not `lines`: two modules defining one service's policy differently are an error
+      # naming both definitions, never two policies run together as one.
+      type = lib.types.attrsOf (lib.types.either (lib.types.addCheck lib.types.path builtins.isPath) lib.types.str);
       default = { };
       example = lib.literalExpression ''
         {
@@ -247,7 +270,9 @@ in
         The policy of each PAM service, as text or as a file. Each becomes
         {file}`/etc/authpolicy/<service>.pol` (a root-owned read-only copy) and puts
         pam_policy.so first in that service's auth and account stacks. Every policy is checked
-        with `authpolicy check` while the system is built.
+        with `authpolicy check` while the system is built. A service's policy is defined once:
+        two different definitions are an error naming both (they are never joined), and a file
+        name given as a string (absolute or relative) is an assertion; write a path.
       '';
     };
 
@@ -418,9 +443,10 @@ in
           ++ lib.mapAttrsToList (service: policy: {
             assertion = !looksLikeFileName policy;
             message = ''
-              security.authpolicy.policies.${service} = "${policy}" names a file as a string: it would be
-              read from whichever machine evaluates the configuration. Write it as a path
-              (policies.${service} = ./${service}.pol;) or give the policy text itself.
+              security.authpolicy.policies.${service} = "${policy}" names a file as a string: an absolute
+              one would be read from whichever machine evaluates the configuration, a relative one is
+              relative to nothing. Write it as a path (policies.${service} = ./${service}.pol;, relative
+              to the .nix file) or give the policy text itself.
             '';
           }) managedPolicies
           ++ [

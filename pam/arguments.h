@@ -15,6 +15,7 @@ struct ModuleArguments {
   std::optional<std::string> policy;  // policy=PATH
   bool debug = false;
   bool missing_ignore = false;  // missing=ignore (default missing=fail)
+  bool quiet = false;           // quiet: never say why a login was refused
 };
 
 // Parses the pam.d arguments. nullopt with `error` naming the argument on anything unknown.

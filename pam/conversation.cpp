@@ -92,8 +92,24 @@ void PamConversation::info(std::string_view text) {
 }
 
 void PamConversation::error(std::string_view text) {
-  if (silent_) return;
+  if (quiet_) return;
+  if (silent_) {
+    held_.emplace_back(text);
+    return;
+  }
   converse(PAM_ERROR_MSG, text, nullptr);
+}
+
+void PamConversation::refusal(std::string_view text) {
+  if (quiet_) return;
+  converse(PAM_ERROR_MSG, text, nullptr);
+}
+
+void PamConversation::show_held(bool show) {
+  std::vector<std::string> held;
+  held.swap(held_);
+  if (!show || quiet_) return;
+  for (const auto& text : held) converse(PAM_ERROR_MSG, text, nullptr);
 }
 
 }  // namespace authpolicy::pam_front

@@ -7,6 +7,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -223,6 +224,12 @@ SystemSubjects::FailureCounter audit_failure_counter(const Policy& policy,
   return audit::failure_counter(policy.audit, std::move(budget));
 }
 
+// The policy file a decision is recorded under (make_record's policy_path): recent() counts the
+// passes recorded under it, so the services wired to one policy share them.
+std::string policy_file(const Policy& policy) {
+  return policy.files.empty() ? std::string() : policy.files.front().path;
+}
+
 // Writes the decision's audit record (bounded wait). Returns false when it could not be written
 // and the policy says `audit { required = true }`: the caller then denies. A best-effort failure
 // is one syslog line; the next decision tries again.
@@ -274,10 +281,32 @@ void record_unavailable(pam_handle_t* pamh, const char* phase, const Prepared& p
   if (!logged.failure_line.empty()) log_line(pamh, LOG_WARNING, logged.failure_line);
 }
 
-void refuse_unavailable(pam_handle_t* pamh, int flags, const char* phase, const Prepared& p) {
-  if ((flags & PAM_SILENT) == 0)
-    pam_prompt(pamh, PAM_ERROR_MSG, nullptr, "%s", kUnavailableMessage);
+// The line is shown under PAM_SILENT too: it says nothing about the account (every login
+// through the policy gets it), and sudo, which passes PAM_SILENT by default, displays every
+// PAM_ERROR_MSG. Only the `quiet` argument drops it.
+void refuse_unavailable(pam_handle_t* pamh, const char* phase, const Prepared& p) {
+  if (!p.arguments.quiet) pam_prompt(pamh, PAM_ERROR_MSG, nullptr, "%s", kUnavailableMessage);
   record_unavailable(pamh, phase, p, false, "");
+}
+
+// After a refusal: once a first factor passed, the person learns why the rest refused them (the
+// errors PAM_SILENT held back, such as a rate limit, and factors that cannot be used for this
+// account, such as a missing enrolment). Before any factor passed, that would tell whoever is
+// guessing more than a refusal does, so nothing held is shown.
+void explain_refusal(PamConversation& conversation, const Decision& decision) {
+  const auto passed =
+      std::find_if(decision.attempts.begin(), decision.attempts.end(),
+                   [](const FactorAttempt& a) { return a.outcome == Outcome::pass; });
+  if (passed == decision.attempts.end()) {
+    conversation.show_held(false);
+    return;
+  }
+  conversation.show_held(true);
+  for (auto a = passed + 1; a != decision.attempts.end(); ++a) {
+    if (a->outcome != Outcome::unavailable) continue;
+    conversation.refusal("Access refused: " + a->name + " is unavailable for this account" +
+                         (a->detail.empty() ? std::string() : ": " + a->detail) + ".");
+  }
 }
 
 int authenticate(pam_handle_t* pamh, int flags, int argc, const char** argv) {
@@ -292,7 +321,7 @@ int authenticate(pam_handle_t* pamh, int flags, int argc, const char** argv) {
 
   Prepared prepared;
   if (const int rc = prepare(pamh, argc, argv, prepared); rc != PAM_SUCCESS) {
-    if (!prepared.unavailable.empty()) refuse_unavailable(pamh, flags, "auth", prepared);
+    if (!prepared.unavailable.empty()) refuse_unavailable(pamh, "auth", prepared);
     state->auth_code = rc;
     return rc;
   }
@@ -301,12 +330,18 @@ int authenticate(pam_handle_t* pamh, int flags, int argc, const char** argv) {
   auto audit_budget = std::make_shared<audit::WaitBudget>();
   SystemSubjects subjects(prepared.policy->geoip,
                           audit_failure_counter(*prepared.policy, audit_budget));
-  subjects.set_recent_checker(audit::recent_checker(prepared.policy->audit, audit_budget));
-  PamConversation conversation(pamh, (flags & PAM_SILENT) != 0);
+  subjects.set_recent_checker(
+      audit::recent_checker(prepared.policy->audit, audit_budget, policy_file(*prepared.policy)));
+  PamConversation conversation(pamh, (flags & PAM_SILENT) != 0, prepared.arguments.quiet);
   ModuleFactorSource factors({pamh, &state->delegates, prepared.policy.get()});
   Decision decision = decide(*prepared.policy, prepared.request, subjects, factors, conversation);
   state->delegates.finish_token(pamh);
 
+  if (decision.permit) {
+    conversation.show_held(false);
+  } else if (!decision.deny_rule) {
+    explain_refusal(conversation, decision);
+  }
   int code = PAM_SUCCESS;
   if (!decision.permit) {
     const bool conversation_broke = conversation.failed() || state->delegates.conversation_failed;
@@ -375,7 +410,7 @@ bool root_acting_as_root(pam_handle_t* pamh) {
          asked_by_root(pamh) && session_is_roots();
 }
 
-int account(pam_handle_t* pamh, int flags, int argc, const char** argv) {
+int account(pam_handle_t* pamh, int /*flags*/, int argc, const char** argv) {
   Prepared prepared;
   if (const int rc = prepare(pamh, argc, argv, prepared); rc != PAM_SUCCESS) {
     if (prepared.unavailable.empty()) return rc;
@@ -385,7 +420,7 @@ int account(pam_handle_t* pamh, int flags, int argc, const char** argv) {
                          "; not refused: root acting locally as root");
       return PAM_IGNORE;
     }
-    refuse_unavailable(pamh, flags, "account", prepared);
+    refuse_unavailable(pamh, "account", prepared);
     return rc;
   }
   const auto started = std::chrono::steady_clock::now();
@@ -393,7 +428,8 @@ int account(pam_handle_t* pamh, int flags, int argc, const char** argv) {
   auto audit_budget = std::make_shared<audit::WaitBudget>();
   SystemSubjects subjects(prepared.policy->geoip,
                           audit_failure_counter(*prepared.policy, audit_budget));
-  subjects.set_recent_checker(audit::recent_checker(prepared.policy->audit, audit_budget));
+  subjects.set_recent_checker(
+      audit::recent_checker(prepared.policy->audit, audit_budget, policy_file(*prepared.policy)));
   Decision decision = check_denies(*prepared.policy, prepared.request, subjects);
   int code = decision.permit ? PAM_SUCCESS : PAM_PERM_DENIED;
   log_line(pamh, decision.permit ? LOG_INFO : LOG_NOTICE,

@@ -77,6 +77,48 @@ TrustedFile open_module(const std::string& name, const std::string& system_dir, 
   return module;
 }
 
+// Linux-PAM's name for a return code ("PAM_AUTHTOK_ERR"), for logs and audit records: the
+// number alone means nothing to whoever reads them.
+std::string pam_code_name(int code) {
+  static constexpr const char* kNames[] = {
+      "PAM_SUCCESS",
+      "PAM_OPEN_ERR",
+      "PAM_SYMBOL_ERR",
+      "PAM_SERVICE_ERR",
+      "PAM_SYSTEM_ERR",
+      "PAM_BUF_ERR",
+      "PAM_PERM_DENIED",
+      "PAM_AUTH_ERR",
+      "PAM_CRED_INSUFFICIENT",
+      "PAM_AUTHINFO_UNAVAIL",
+      "PAM_USER_UNKNOWN",
+      "PAM_MAXTRIES",
+      "PAM_NEW_AUTHTOK_REQD",
+      "PAM_ACCT_EXPIRED",
+      "PAM_SESSION_ERR",
+      "PAM_CRED_UNAVAIL",
+      "PAM_CRED_EXPIRED",
+      "PAM_CRED_ERR",
+      "PAM_NO_MODULE_DATA",
+      "PAM_CONV_ERR",
+      "PAM_AUTHTOK_ERR",
+      "PAM_AUTHTOK_RECOVERY_ERR",
+      "PAM_AUTHTOK_LOCK_BUSY",
+      "PAM_AUTHTOK_DISABLE_AGING",
+      "PAM_TRY_AGAIN",
+      "PAM_IGNORE",
+      "PAM_ABORT",
+      "PAM_AUTHTOK_EXPIRED",
+      "PAM_MODULE_UNKNOWN",
+      "PAM_BAD_ITEM",
+      "PAM_CONV_AGAIN",
+      "PAM_INCOMPLETE",
+  };
+  static_assert(PAM_AUTHTOK_ERR == 20 && PAM_INCOMPLETE == 31, "Linux-PAM's numbering");
+  if (code >= 0 && code < static_cast<int>(std::size(kNames))) return kNames[code];
+  return "PAM code " + std::to_string(code);
+}
+
 FactorResult outcome_for_pam_code(int code) {
   const char* text = nullptr;
   switch (code) {
@@ -128,7 +170,7 @@ FactorResult outcome_for_pam_code(int code) {
       break;
   }
   if (text) return {Outcome::error, text};
-  return {Outcome::error, "PAM code " + std::to_string(code)};
+  return {Outcome::error, pam_code_name(code)};
 }
 
 // ---- DelegateSession ------------------------------------------------------------------------

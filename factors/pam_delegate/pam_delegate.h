@@ -28,6 +28,9 @@ TrustedFile open_module(const std::string& name, const std::string& system_dir, 
 // How a delegated module's return code maps to an outcome (issue 3): the detail names the code.
 FactorResult outcome_for_pam_code(int code);
 
+// Linux-PAM's name for a return code ("PAM_AUTHTOK_ERR"); "PAM code N" for numbers it has none for.
+std::string pam_code_name(int code);
+
 using ModuleEntry = int (*)(pam_handle_t*, int, int, const char**);
 
 // One dlopen()ed module; closed when the session that loaded it goes away.

@@ -143,6 +143,10 @@ Verification verify_google(const TotpConfig& config, SecretFile& file, std::stri
     return answer;
   };
 
+  // RATE_LIMIT counts failed codes only (unlike google-authenticator, which counts every try): a
+  // right code after a typo must not use up the attempts sudo's next prompt needs. A right code
+  // clears nothing either: earlier failures stay in the window. Replay protection (used steps
+  // below) is separate and unchanged.
   if (ga.rate_limit) {
     auto& times = ga.rate_limit->attempt_times;
     const std::int64_t oldest = now - ga.rate_limit->seconds;
@@ -151,10 +155,16 @@ Verification verify_google(const TotpConfig& config, SecretFile& file, std::stri
     dirty = times.size() != before;
     wait = rate_limit_wait(*ga.rate_limit, now);
     if (wait > 0) return finish({Verdict::rate_limited, "rate limited"});
-    times.push_back(now);
-    dirty = true;
-    wait = rate_limit_wait(*ga.rate_limit, now);  // this attempt may have used the last one
   }
+  // A failed code is recorded; the wait says whether it used the last attempt.
+  auto count_failure = [&](Verification answer) -> Verification {
+    if (ga.rate_limit) {
+      ga.rate_limit->attempt_times.push_back(now);
+      dirty = true;
+      wait = rate_limit_wait(*ga.rate_limit, now);
+    }
+    return finish(std::move(answer));
+  };
 
   std::optional<KeyBytes> key = base32_decode(ga.secret_base32.view());
   if (!key) return {Verdict::malformed, "malformed secret file: line 1: secret is not base32"};
@@ -168,7 +178,7 @@ Verification verify_google(const TotpConfig& config, SecretFile& file, std::stri
     const std::uint64_t matched = *search.matched_step;
     bool replayed = std::any_of(ga.used_steps.begin(), ga.used_steps.end(),
                                 [&](std::uint64_t used) { return used >= matched; });
-    if (replayed) return finish({Verdict::replayed, "replayed code"});
+    if (replayed) return count_failure({Verdict::replayed, "replayed code"});
     // Steps that have left the window can never match again; the newest is kept regardless.
     const std::uint64_t window_start =
         *now_step >= static_cast<std::uint64_t>(window) ? *now_step - window : 0;
@@ -189,7 +199,7 @@ Verification verify_google(const TotpConfig& config, SecretFile& file, std::stri
       return finish({Verdict::accepted_scratch, "accepted scratch code"});
     }
   }
-  return finish({Verdict::wrong_code, "wrong code"});
+  return count_failure({Verdict::wrong_code, "wrong code"});
 }
 
 Verification verify_oath(const TotpConfig& config, SecretFile& file, std::string_view user,

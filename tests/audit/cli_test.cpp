@@ -127,6 +127,20 @@ TEST_F(AuditCommand, FiltersCombine) {
   EXPECT_EQ(users({"--since", tomorrow}), "");
 }
 
+TEST_F(AuditCommand, OptionsMayComeBeforeTheAction) {
+  // `audit --limit 3 list` reads as `audit list --limit 3`, with values that look like actions.
+  CommandRun before = run({"--limit", "2", "--format", "json", "list"});
+  ASSERT_EQ(before.code, 0) << before.err;
+  EXPECT_EQ(users_in(before.out), "evil\\u001b[2J alice ");
+  CommandRun summary = run({"--since", "1h", "summary"});
+  ASSERT_EQ(summary.code, 0) << summary.err;
+  EXPECT_NE(summary.out.find("bob"), std::string::npos) << summary.out;
+  CommandRun value_named_like_an_action = run({"--user", "list", "--format", "json"});
+  ASSERT_EQ(value_named_like_an_action.code, 0) << value_named_like_an_action.err;
+  EXPECT_EQ(users_in(value_named_like_an_action.out), "");
+  EXPECT_EQ(run({"--failed", "summary"}).code, 2) << "summary still refuses --failed";
+}
+
 TEST_F(AuditCommand, JsonRowsCarryTheRequiredFields) {
   CommandRun result = run({"--user", "alice", "--service", "sudo", "--format", "json"});
   ASSERT_EQ(result.code, 0) << result.err;

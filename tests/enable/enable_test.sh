@@ -35,6 +35,7 @@ pam=$work/pam.d
 policies=$work/policies
 state=$work/var-lib-authpolicy/pam.d-backup  # its parent does not exist yet, as on a fresh install
 mkdir -m 755 "$policies"
+mkdir -m 700 "$work/audit"
 cp -a "$fixtures" "$pam"
 
 ap() { "$authpolicy" "$@" --pam-dir "$pam" --policy-dir "$policies" --state-dir "$state" --module "$module"; }
@@ -46,8 +47,9 @@ for service in sudo sudo-i su su-l login sshd; do
 done
 # Readable by all: su is tested as an unprivileged caller (as root, pam_rootok lets su through).
 chmod 644 "$work/passdb" "$work/codedb"
-write_policy() {  # NAME TEXT
-  { printf 'factor password { module = "%s"; arguments = "passdb=%s" }\n' "$matrix" "$work/passdb"
+write_policy() {  # NAME TEXT   (decisions go to the test's own audit log, never the host's)
+  { printf 'audit { db = "%s" }\n' "$work/audit/audit.db"
+    printf 'factor password { module = "%s"; arguments = "passdb=%s" }\n' "$matrix" "$work/passdb"
     printf 'factor code = pam("%s", "passdb=%s")\n' "$matrix" "$work/codedb"
     printf '%s\n' "$2"; } > "$policies/$1.pol"
   chmod 644 "$policies/$1.pol"
@@ -107,6 +109,34 @@ if [[ $code == 1 ]] && grep -q 'error\[E027\].*this rule denies every remote log
 else
   fail "enable with a GeoIP deny rule and no database: exit $code, $(cat "$work/out")"
 fi
+
+# Warnings that make a policy weaker than it reads are refused unless --accept-warnings: W112 (a
+# factor that replaces the password) and W107 (an explicit permit). The warning is shown either way.
+for text in 'auth password || code' 'auth code || permit'; do
+  write_policy sudo "$text"
+  ap enable sudo > "$work/out" 2>&1
+  code=$?
+  expected=W112
+  [[ $text == *permit* ]] && expected=W107
+  if [[ $code == 1 ]] && grep -q "warning\[$expected\]" "$work/out" &&
+    grep -q "refusing sudo: its policy has $expected.*--accept-warnings" "$work/out" && same_as_debian; then
+    pass "enable refuses '$text' naming $expected, nothing changed"
+  else
+    fail "enable of '$text': exit $code, $(cat "$work/out")"
+  fi
+done
+write_policy sudo 'auth password || code'
+ap enable --dry-run --accept-warnings sudo > "$work/out" 2>&1
+code=$?
+[[ $code == 0 ]] && grep -q 'warning\[W112\]' "$work/out" && same_as_debian &&
+  pass "enable --accept-warnings goes ahead (here a dry run), still showing W112" ||
+  fail "enable --accept-warnings: exit $code, $(cat "$work/out")"
+
+ap_disable no-such-service > "$work/out" 2>&1
+code=$?
+[[ $code == 1 ]] && grep -q 'no PAM service no-such-service' "$work/out" && same_as_debian &&
+  pass "disable of an unknown service says so and exits 1" ||
+  fail "disable no-such-service: exit $code, $(cat "$work/out")"
 
 write_policy sudo 'auth password && code'
 ap enable --dry-run sudo > "$work/out" 2>&1
@@ -175,6 +205,16 @@ assert not rows["su"]["auth"] and not rows["sshd"]["auth"], rows
 PY
 then pass "status --json: sudo and sudo-i covered with sudo.pol, su and sshd not"
 else fail "status --json: $(cat "$work/status.json")"; fi
+
+# status lists the policy's warnings (they do not make it exit 1).
+cp "$policies/sudo.pol" "$work/sudo.pol.good"
+write_policy sudo 'auth password || code'
+"$authpolicy" status --pam-dir "$pam" --policy-dir "$policies" --sshd-config /dev/null \
+  > "$work/out" 2>&1
+code=$?
+[[ $code == 0 ]] && grep -q "^  warning: $policies/sudo.pol:[0-9]*:[0-9]*: warning\[W112\]" "$work/out" &&
+  pass "status lists the policy's warnings" || fail "status with W112: exit $code, $(cat "$work/out")"
+cp "$work/sudo.pol.good" "$policies/sudo.pol"
 
 # The database goes missing after enable: status names the deny rule and whom it now refuses.
 cp "$policies/sudo.pol" "$work/sudo.pol.good"
@@ -315,34 +355,79 @@ else fail "su-l status: $(cat "$work/status.json")"; fi
 ap_disable --all > "$work/out" 2>&1
 same_as_debian && pass "disable --all restores su" || fail "disable --all: $(cat "$work/out")"
 
-# ---- sshd: status names the sshd_config settings that defeat a second factor ------------------
+# ---- sshd: every way the running sshd configuration lets a login past the policy ----------------
+# Read with `sshd -T` (so Include and drop-ins count), which needs sshd's /run/sshd: run status and
+# enable in a private mount namespace with a fresh /run (nothing outside it changes).
+in_ns() {
+  unshare --mount --propagation private bash -c \
+    'mount -t tmpfs -o mode=755 tmpfs /run && mkdir -m 755 /run/sshd && exec "$@"' in_ns "$@"
+}
+status_sshd() {  # CONFIG: runs status for sshd; sets code, output in $work/out
+  in_ns "$authpolicy" status --pam-dir "$pam" --policy-dir "$policies" --sshd-config "$1" \
+    > "$work/out" 2>&1
+  code=$?
+  grep -q '^  note: ' "$work/out" && fail "sshd -T was not used: $(grep note: "$work/out")"
+}
 write_policy sshd 'auth password && code'
-ap enable sshd --sshd-config "$here/sshd_config.debian" > "$work/out" 2>&1 ||
+in_ns "$authpolicy" enable sshd --pam-dir "$pam" --policy-dir "$policies" --state-dir "$state" \
+  --module "$module" --sshd-config "$here/sshd_config.debian" > "$work/out" 2>&1 ||
   fail "enable sshd: $(cat "$work/out")"
-grep -q 'warning: .*KbdInteractiveAuthentication is not yes' "$work/out" &&
-  pass "enable sshd warns about Debian's stock sshd_config" ||
-  fail "enable sshd gave no sshd_config warning: $(cat "$work/out")"
-"$authpolicy" status --pam-dir "$pam" --policy-dir "$policies" \
-  --sshd-config "$here/sshd_config.debian" > "$work/out" 2>&1
-code=$?
-if [[ $code == 1 ]] && grep -q 'KbdInteractiveAuthentication is not yes' "$work/out" &&
-  grep -q 'PasswordAuthentication yes' "$work/out"; then
-  pass "status: Debian's stock sshd_config defeats a second factor (exit 1)"
+grep -q 'warning: .*KbdInteractiveAuthentication no' "$work/out" &&
+  grep -q 'warning: .*the publickey method logs in without the policy' "$work/out" &&
+  grep -q 'warning: .*the password method runs the policy with sshd answering every prompt' "$work/out" &&
+  pass "enable sshd names each way Debian's stock sshd_config gets past the policy" ||
+  fail "enable sshd on Debian's sshd_config: $(cat "$work/out")"
+status_sshd "$here/sshd_config.debian"
+if [[ $code == 1 ]] && grep -q 'problem: .*KbdInteractiveAuthentication no' "$work/out" &&
+  grep -q 'problem: .*publickey method logs in without' "$work/out" &&
+  grep -q 'problem: .*password method runs the policy' "$work/out"; then
+  pass "status: Debian's stock sshd_config, each unsafe setting named (exit 1)"
 else
   fail "status with Debian's sshd_config: exit $code: $(cat "$work/out")"
 fi
-# docs/pam.md, section sshd: what it tells admins to put in sshd_config.d/authpolicy.conf.
+# docs/pam.md, section sshd: Debian's sshd_config with only an Include of the documented drop-in.
+mkdir -m 755 "$work/sshd_config.d"
+{ echo "Include $work/sshd_config.d/*.conf"; cat "$here/sshd_config.debian"; } > "$work/sshd_config"
 printf 'UsePAM yes\nKbdInteractiveAuthentication yes\nAuthenticationMethods keyboard-interactive\n' \
-  > "$work/sshd_config"
-"$authpolicy" status --pam-dir "$pam" --policy-dir "$policies" --sshd-config "$work/sshd_config" \
-  > "$work/out" 2>&1
-code=$?
-[[ $code == 0 ]] && ! grep -q problem "$work/out" && pass "status: the documented sshd settings pass" ||
+  > "$work/sshd_config.d/authpolicy.conf"
+status_sshd "$work/sshd_config"
+[[ $code == 0 ]] && ! grep -q problem "$work/out" &&
+  pass "status: the documented drop-in, read through Include by sshd -T, passes" ||
   fail "status with the documented sshd_config: exit $code: $(cat "$work/out")"
+# A code alone: fine behind a key (publickey,keyboard-interactive), one factor without that line.
+write_policy sshd 'auth code'
+printf 'UsePAM yes\nKbdInteractiveAuthentication yes\nAuthenticationMethods publickey,keyboard-interactive\n' \
+  > "$work/sshd_config.d/authpolicy.conf"
+status_sshd "$work/sshd_config"
+[[ $code == 0 ]] && ! grep -q problem "$work/out" &&
+  pass "status: 'auth code' behind AuthenticationMethods publickey,keyboard-interactive passes" ||
+  fail "status with a key first: exit $code: $(cat "$work/out")"
+printf 'UsePAM yes\nKbdInteractiveAuthentication yes\nPasswordAuthentication no\n' \
+  > "$work/sshd_config.d/authpolicy.conf"
+status_sshd "$work/sshd_config"
+if [[ $code == 1 ]] &&
+  grep -q 'problem: .*the keyboard-interactive method asks no key first, and the policy lets code alone pass' "$work/out" &&
+  grep -q 'problem: .*the publickey method logs in without' "$work/out" &&
+  ! grep -q 'password method' "$work/out"; then
+  pass "status: without AuthenticationMethods a code alone logs in, and a key skips the policy"
+else
+  fail "status without AuthenticationMethods: exit $code: $(cat "$work/out")"
+fi
+"$authpolicy" check --ignore-ownership "$policies/sshd.pol" > "$work/out" 2>&1
+grep -q 'warning\[W113\]: sshd: code alone lets auth pass' "$work/out" &&
+  pass "check: W113 for an sshd policy that one factor passes" ||
+  fail "check of 'auth code' as sshd.pol: $(cat "$work/out")"
+write_policy sshd 'auth password && code'
+"$authpolicy" check --ignore-ownership "$policies/sshd.pol" > "$work/out" 2>&1
+! grep -q W113 "$work/out" && pass "check: no W113 when the password is asked too" ||
+  fail "check of 'auth password && code': $(cat "$work/out")"
+printf 'UsePAM no\n' > "$work/sshd_config.d/authpolicy.conf"
+status_sshd "$work/sshd_config"
+[[ $code == 1 ]] && grep -q 'problem: .*UsePAM no: sshd never runs pam_policy.so' "$work/out" &&
+  pass "status: UsePAM no" || fail "status with UsePAM no: exit $code: $(cat "$work/out")"
 rm "$policies/sshd.pol"
-"$authpolicy" status --pam-dir "$pam" --policy-dir "$policies" --sshd-config "$work/sshd_config" \
-  > "$work/out" 2>&1
-[[ $? == 1 ]] && grep -q 'policy unusable, logins fail' "$work/out" &&
+status_sshd "$work/sshd_config"
+[[ $code == 1 ]] && grep -q 'policy unusable, logins fail' "$work/out" &&
   pass "status: a missing policy is a problem" || fail "status without sshd.pol: $(cat "$work/out")"
 ap_disable sshd > /dev/null 2>&1
 same_as_debian && pass "disable sshd restores it" || fail "disable sshd: $(cat "$work/diff")"

@@ -280,14 +280,14 @@ TEST_F(GeoIpTrustTest, GroupOrOtherWritableDatabaseIsRefused) {
 TEST_F(GeoIpTrustTest, DatabaseNotOwnedByRootIsRefused) {
   const std::string path = copy("nobody.mmdb", 0644);
   ASSERT_EQ(chown(path.c_str(), 65534, 65534), 0);
-  ExpectRefused(path, path + " is owned by uid 65534, not root");
+  ExpectRefused(path, path + " is owned by uid 65534 (nobody), not root");
 }
 
 TEST_F(GeoIpTrustTest, DatabaseInAUserOwnedFolderIsRefused) {
   // The user cannot write the file, but can rename another in its place.
   const std::string path = copy("home/country.mmdb", 0644);
   ASSERT_EQ(chown((folder_ + "/home").c_str(), 65534, 65534), 0);
-  ExpectRefused(path, "folder " + folder_ + "/home is owned by uid 65534, not root");
+  ExpectRefused(path, "folder " + folder_ + "/home is owned by uid 65534 (nobody), not root");
 }
 
 TEST_F(GeoIpTrustTest, DatabaseInAGroupWritableFolderIsRefused) {
@@ -310,7 +310,7 @@ TEST_F(GeoIpTrustTest, SymlinkIntoAUserFolderIsRefusedAndRootsOwnIsFollowed) {
   ASSERT_EQ(chown((folder_ + "/home").c_str(), 65534, 65534), 0);
   const std::string into_home = folder_ + "/db/home.mmdb";
   ASSERT_EQ(symlink(user.c_str(), into_home.c_str()), 0);
-  ExpectRefused(into_home, "folder " + folder_ + "/home is owned by uid 65534, not root");
+  ExpectRefused(into_home, "folder " + folder_ + "/home is owned by uid 65534 (nobody), not root");
 }
 
 }  // namespace

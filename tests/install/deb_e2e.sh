@@ -3,12 +3,17 @@
 # build the .deb from the build tree (CPack), `apt-get install` it, `authpolicy enable sudo` (alone)
 # with the policy `auth password && totp`, drive real `sudo -k true` and `sudo -k -i true` through
 # expect (the code must be asked, a wrong code must be refused), `authpolicy disable sudo` and
-# require /etc/pam.d to be byte for byte as before. Then the same for `enable su` with `su USER`
-# and `su - USER`, and last `apt-get remove`, after which /etc/pam.d must again be as before.
+# require /etc/pam.d to be byte for byte as before. sudo runs with Debian's default sudoers (the
+# users are in group sudo; three tries, PAM_SILENT), through what issue #26 asks: `sudo` then
+# `sudo -i` under recent() (the code asked once), a typo then the right code (asked again), a
+# broken policy (the person sees the line), an unenrolled user (told so after the password) and
+# the rate limit (the person sees why the code is not asked). Then the same for `enable su` with
+# `su USER` and `su - USER`, and last `apt-get remove`, after which /etc/pam.d must again be as
+# before.
 #
 # usage: deb_e2e.sh BUILD_DIR        (as root; ctest -L install, RUN_SERIAL)
 #
-# It changes the system (package, /etc/pam.d, users, sudoers.d, /etc/authpolicy), so it runs in
+# It changes the system (package, /etc/pam.d, users, sudo's state, /etc/authpolicy), so it runs in
 # a clean view of the machine (scripts/clean-view.sh: a private mount namespace whose /etc, /usr,
 # /var, /run and /home changes vanish with it, and where nothing of the project is installed), and
 # still every exit path runs cleanup(), which puts back whatever is left and then checks /etc/pam.d
@@ -45,8 +50,6 @@ made_state_dir=0
 users=()
 admin=apdeb$$
 other=apdeb$$x
-sudoers=/etc/sudoers.d/authpolicy-deb-e2e
-[[ ! -e $sudoers ]] || die "$sudoers exists (left over from an earlier run?)"
 
 # Contents, modes and owners of everything under /etc/pam.d, one line per entry; except the
 # services other suites make for themselves while they run (tests/pam_load: authpolicy-load-PID,
@@ -98,9 +101,10 @@ cleanup() {
   if known; then
     apt-get purge -y -q authpolicy > "$work/purge.out" 2>&1 || cat "$work/purge.out" >&2
   fi
-  rm -f "$sudoers"
   for user in "${users[@]}"; do
     userdel --remove "$user" 2> /dev/null
+    # What sudo keeps per user: the lecture mark and the credential timestamp.
+    rm -f "/var/lib/sudo/lectured/$user" "/run/sudo/ts/$user"
   done
   if ((made_policy_dir)); then
     rm -rf /etc/authpolicy
@@ -170,13 +174,11 @@ step=5  # seconds per code: each successful login waits for a fresh step (codes 
 password="pw-$(head -c 12 /dev/urandom | base64 | tr -d '/+=')"
 for user in "$admin" "$other"; do
   getent passwd "$user" > /dev/null && die "user $user already exists"
-  useradd --no-create-home --home-dir /nonexistent --shell /bin/sh --user-group "$user"
+  # Group sudo: Debian's default sudoers lets its members run anything (nothing added to sudoers).
+  useradd --no-create-home --home-dir /nonexistent --shell /bin/sh --user-group --groups sudo "$user"
   users+=("$user")
   printf '%s:%s\n' "$user" "$password" | chpasswd
 done
-printf 'Defaults:%s passwd_tries=1, !lecture\n%s ALL=(ALL:ALL) ALL\n' "$admin" "$admin" > "$sudoers"
-chmod 440 "$sudoers"
-visudo -cf "$sudoers" > /dev/null || die "visudo refused $sudoers"
 
 [[ $made_policy_dir == 1 || ! -e /etc/authpolicy/sudo.pol && ! -e /etc/authpolicy/su.pol ]] ||
   die "/etc/authpolicy/sudo.pol or su.pol exists already; this test would overwrite it"
@@ -213,6 +215,32 @@ check "still installed after the refused removal" installed
 # ---- the real clients ------------------------------------------------------------------------
 # Waits for a TOTP step no earlier login used.
 fresh_step() { sleep $((step - $(date +%s) % step)).1; }
+# session NAME USER ANSWERS WANT_PROMPTS WANT_EXIT COMMAND...: one whole session of a client with
+# its retries, run as USER through expect (tests/install/session.exp: ANSWERS is pw, badpw, code,
+# typo per prompt). Sets $said: the lines the client printed besides its prompts.
+session() {
+  local name=$1 as=$2 answers=$3 want_prompts=$4 want=$5
+  shift 5
+  [[ ,$answers, == *,code,* ]] && fresh_step
+  local out exit_status
+  out=$(setpriv --reuid="$as" --regid="$as" --init-groups -- \
+        expect "$here/session.exp" "$password" "$secret" "$step" "$answers" "$@" 2>&1) || true
+  prompts=$(sed -n 's/^prompts: //p' <<< "$out" | tr -d '\r')
+  said=$(sed -n 's/^said: //p' <<< "$out" | tr -d '\r')
+  exit_status=$(sed -n 's/^exit: //p' <<< "$out" | tr -d '\r')
+  if [[ $prompts != "$want_prompts" || $exit_status != "$want" ]]; then
+    echo "$out" >&2
+    die "$name: prompts '$prompts' (want '$want_prompts'), exit '$exit_status' (want $want)"
+  fi
+  echo "PASS $name: prompts '$prompts', exit $exit_status"
+  passed=$((passed + 1))
+}
+# said_line NAME TEXT: the last session printed a line containing TEXT.
+said_line() {
+  grep -qF -- "$2" <<< "$said" || { echo "$said" >&2; die "$1: no line with '$2' among the above"; }
+  echo "PASS $1"
+  passed=$((passed + 1))
+}
 # login NAME right|wrong WANT_EXIT COMMAND...: run as $admin (or as $other for su) through expect.
 login() {
   local name=$1 which=$2 want=$3 as=$4
@@ -231,10 +259,54 @@ login() {
   echo "PASS $name: asked password then code, exit $exit_status"
   passed=$((passed + 1))
 }
-login "sudo -k true, right code" right 0 "$admin" sudo -k true
-login "sudo -k true, wrong code refused" wrong 1 "$admin" sudo -k true
-login "sudo -k -i true, right code" right 0 "$admin" sudo -k -i true
-login "sudo -k -i true, wrong code refused" wrong 1 "$admin" sudo -k -i true
+# sudo then sudo -i: one policy for both (enable wires sudo-i to sudo.pol), so recent() counts the
+# code typed for sudo when sudo -i asks. First, before any other pass is in the audit log.
+echo 'auth password && (totp unless recent(totp, 10m))' > /etc/authpolicy/sudo.pol
+session "sudo -k true under recent(totp, 10m): the code is asked" "$admin" pw,code \
+  "password code" 0 sudo -k true
+session "then sudo -k -i true: the code is not asked again" "$admin" pw "password" 0 sudo -k -i true
+echo 'auth password && totp' > /etc/authpolicy/sudo.pol
+
+session "sudo -k true, right code" "$admin" pw,code "password code" 0 sudo -k true
+session "sudo -k true, a typo then the right code: asked again" "$admin" pw,typo,pw,code \
+  "password code password code" 0 sudo -k true
+said_line "sudo said why it asks again" "Sorry, try again."
+session "sudo -k true, three wrong codes refused" "$admin" pw,typo,pw,typo,pw,typo \
+  "password code password code password code" 1 sudo -k true
+session "sudo -k -i true, right code" "$admin" pw,code "password code" 0 sudo -k -i true
+session "sudo -k -i true, wrong codes refused" "$admin" pw,typo,pw,typo,pw,typo \
+  "password code password code password code" 1 sudo -k -i true
+
+# A user with no enrolment: told so after the password (sudo passes PAM_SILENT), not "wrong".
+session "sudo -k true by $other (not enrolled): password only" "$other" pw,pw,pw \
+  "password password password" 1 sudo -k true
+said_line "$other is told there is no code set up" \
+  "Access refused: totp is unavailable for this account: not enrolled."
+session "sudo -k true by $other with a wrong password" "$other" badpw,badpw,badpw \
+  "password password password" 1 sudo -k true
+grep -q 'Access refused' <<< "$said" && die "a wrong password must not learn about the enrolment"
+
+# A broken policy: nothing is asked and the person sees the line (also under PAM_SILENT).
+echo 'auth password &&' > /etc/authpolicy/sudo.pol
+session "sudo -k true under a broken policy: nothing asked" "$admin" "" "" 1 sudo -k true
+said_line "the sudo user sees the policy line" "authentication policy unavailable"
+echo 'auth password && totp' > /etc/authpolicy/sudo.pol
+
+# The rate limit (RATE_LIMIT 3 30, as enroll writes it by default): the third wrong code says the
+# wait, and while it holds the code is not asked and the person is told why.
+authpolicy totp enroll "$admin" --step "$step" --no-qr --force > "$work/enroll.out" 2>&1 ||
+  { cat "$work/enroll.out" >&2; die "authpolicy totp enroll --force failed"; }
+secret=$(head -n 1 "$totp_file")
+grep -q '^" RATE_LIMIT 3 30' "$totp_file" || die "enroll wrote no RATE_LIMIT 3 30"
+session "sudo -k true, three wrong codes use up the rate limit" "$admin" pw,typo,pw,typo,pw,typo \
+  "password code password code password code" 1 sudo -k true
+said_line "the third wrong code says the wait" "Too many one-time codes tried: wait"
+session "sudo -k true while the limit holds: no code asked" "$admin" pw,pw,pw \
+  "password password password" 1 sudo -k true
+said_line "the sudo user is told why the code is not asked" "Too many one-time codes tried: wait"
+authpolicy totp enroll "$admin" --step "$step" --no-qr --no-rate-limit --force > "$work/enroll.out" 2>&1 ||
+  { cat "$work/enroll.out" >&2; die "authpolicy totp enroll --force failed"; }
+secret=$(head -n 1 "$totp_file")
 
 check "authpolicy disable sudo" quietly authpolicy disable sudo
 check "/etc/pam.d byte for byte as before, after disable sudo" pam_same

@@ -61,6 +61,12 @@ for entry in "pam_policy.8:docs/pam.md" "authpolicy.pol.5:docs/language.md" "aut
        "$mandir/$page.warnings" | grep -q .; then
     fail "$page renders with warnings: $(head -3 "$mandir/$page.warnings")"
   fi
+  # Every table fits a 100-column terminal (wc -L: display columns, box drawing included).
+  widest=$(MANWIDTH=100 LC_ALL=C.UTF-8 man -l "$mandir/$page" 2> /dev/null |
+    { grep -E '^ *[│┌├└]' || true; } | wc -L)
+  ((widest <= 100)) || fail "$page has a table $widest columns wide at MANWIDTH=100"
+  # ... and no row spills into the next column (a text block closed on its own line).
+  grep -qzP 'T\}\n\t' "$mandir/$page" && fail "$page has a table row that starts one column late"
   [[ -n $doc ]] || continue
   while IFS= read -r heading; do
     plain=$(sed -e 's/`//g' <<< "$heading")
@@ -85,6 +91,26 @@ complete_words() {  # complete_words WORD...: prints what <TAB> after the last w
   fail "bash completion of 'authpolicy check --st': '$(complete_words authpolicy check --st)'"
 [[ $(complete_words authpolicy help exp) == explain ]] ||
   fail "bash completion of 'authpolicy help exp': '$(complete_words authpolicy help exp)'"
+
+# Only commands: not the words of the prose under the command list ("'authpolicy", "man").
+first_words=" $(complete_words authpolicy '') "
+[[ $first_words == *" check "* && $first_words != *" man "* && $first_words != *"authpolicy"* ]] ||
+  fail "bash completion of 'authpolicy ': '$first_words'"
+# Arguments: the actions a command's usage names, not file names.
+if [[ " $(echo $commands) " == *" audit "* ]]; then
+  [[ $(complete_words authpolicy audit '') == "flush list prune summary verify" ]] ||
+    fail "bash completion of 'authpolicy audit ': '$(complete_words authpolicy audit '')'"
+fi
+if [[ " $(echo $commands) " == *" totp "* ]]; then
+  [[ $(complete_words authpolicy totp '') == "code enroll verify" ]] ||
+    fail "bash completion of 'authpolicy totp ': '$(complete_words authpolicy totp '')'"
+  [[ $(complete_words authpolicy totp enroll roo) == root ]] ||
+    fail "bash completion of 'authpolicy totp enroll roo': '$(complete_words authpolicy totp enroll roo)'"
+fi
+[[ -z $(cd "$src" && complete_words authpolicy status '') ]] ||
+  fail "bash completion of 'authpolicy status ': '$(cd "$src" && complete_words authpolicy status '')'"
+[[ $(cd "$src" && complete_words authpolicy enable CMakeL) == "" ]] ||
+  fail "bash completion of 'authpolicy enable CMakeL' offers files"
 
 ((failed == 0)) || { echo "man_help_test: $failed failures"; exit 1; }
 echo "man_help_test: commands [$(echo $commands)] and the three pages agree"

@@ -77,6 +77,20 @@ sed "s|^auth optional $store-gnome-keyring/lib/security/pam_gnome_keyring.so # a
 # A '-auth' line hides a missing module; it does not count as the policy rule.
 sed "s|^auth \[success=done default=die\] $module|-auth [success=done default=die] $module|" "$work/su-good" >"$work/dash-auth"
 
+# failDelay, homed and intune as nixpkgs orders them: behind the policy's end, never run.
+sed "s|^auth required $pam/pam_deny.so|auth optional $pam/pam_faildelay.so delay=4000000 # faildelay (order 12500)\n&|" \
+  "$work/su-good" >"$work/faildelay-after"
+sed "s|^auth required $pam/pam_deny.so|auth sufficient $store-systemd/lib/security/pam_systemd_home.so # systemd_home (order 12800)\n&|" \
+  "$work/login-good" >"$work/homed-after"
+sed "s|^auth required $pam/pam_deny.so|auth optional $store-intune/lib/security/pam_intune.so # intune (order 12300)\n&|" \
+  "$work/login-good" >"$work/intune-after"
+# ... as nix/module.nix leaves them: faildelay moved in front, homed copied after the policy
+# (nixpkgs' original stays behind the end, harmless).
+sed "s|^auth \[success=done default=die\] $module|auth optional $pam/pam_faildelay.so delay=4000000 # faildelay (order 10840)\n&|" \
+  "$work/su-good" >"$work/faildelay-moved"
+sed "s|^auth \[success=done default=die\] $pam/pam_permit.so|auth optional $store-systemd/lib/security/pam_systemd_home.so # authpolicy-systemd_home (order 10858)\n&|" \
+  "$work/homed-after" >"$work/homed-copied"
+
 failures=0
 expect() {
   local name=$1 wanted=$2 pattern=$3 file=$4 output status
@@ -100,6 +114,11 @@ expect "no account line" 1 "no account line with the module" no-account
 expect "nothing ends the stack" 1 "nothing ends the stack" no-terminator
 expect "a deciding rule after the policy" 1 "pam_duo.so \(required\) runs after the policy" decider-after-policy
 expect "a -auth line does not count" 1 "no auth line with the module" dash-auth
+expect "failDelay after the policy" 1 "pam_faildelay.so comes after the end of the stack and never runs" faildelay-after
+expect "homed after the policy" 1 "pam_systemd_home.so comes after the end of the stack" homed-after
+expect "intune after the policy" 1 "pam_intune.so comes after the end of the stack" intune-after
+expect "failDelay moved in front of the policy" 0 ": ok$" faildelay-moved
+expect "homed copied after the policy" 0 ": ok$" homed-copied
 
 status=0
 bash "$lint" "$module" >/dev/null 2>&1 || status=$?

@@ -36,6 +36,8 @@ let
     ecryptfs = drv "ecryptfs";
     fscrypt-experimental = drv "fscrypt";
     kdePackages.kwallet-pam = drv "kwallet-pam";
+    intune-portal = drv "intune-portal";
+    systemd = drv "systemd";
   };
 
   rule = order: enable: { inherit order enable; };
@@ -106,6 +108,8 @@ let
       cfg,
       services,
       sshdPasswordAuthentication ? false,
+      homed ? false,
+      intune ? false,
     }:
     let
       config = {
@@ -122,6 +126,9 @@ let
           settings.PasswordAuthentication = sshdPasswordAuthentication;
         };
         services.fprintd.enable = false;
+        services.homed.enable = homed;
+        services.intune.enable = intune;
+        systemd.package = drv "systemd";
         boot.zfs.package = drv "zfs";
       };
       merge =
@@ -190,6 +197,27 @@ let
     cfg.policies.sudo = "/etc/authpolicy/sudo.pol";
     services.sudo = service loginAuth managedText;
   };
+  relativeStringFileName = evaluate {
+    cfg.policies.sudo = "./policies/sudo.pol\n";
+    services.sudo = service loginAuth managedText;
+  };
+  # nixpkgs' rules that the policy's [default=die] would leave behind, never run: failDelay
+  # (moved in front of the policy), homed and intune (copied after it, like the keyrings).
+  withFailDelayHomedIntune = evaluate {
+    cfg.policies.login = "auth password && totp\n";
+    services.login = service (
+      loginAuth
+      // {
+        systemd_home-early = rule 11600 true;
+        faildelay = rule 12500 true;
+        systemd_home = rule 12800 true;
+        intune = rule 12300 true;
+      }
+    ) managedText;
+    homed = true;
+    intune = true;
+  };
+  fdRules = withFailDelayHomedIntune.security.pam.services.login.rules.auth;
   badName = evaluate {
     cfg.policies."../shadow" = "auth password\n";
     services."../shadow" = service loginAuth managedText;
@@ -249,8 +277,12 @@ let
         "ecryptfs"
         "fscrypt"
         "zfs_key"
+        "systemd_home"
+        "intune"
       ];
       expected = [
+        false
+        false
         false
         false
         false
@@ -382,6 +414,64 @@ let
         filter (a: !a.assertion && lib.hasInfix "names a file as a string" a.message) stringFileName.assertions
       );
       expected = 1;
+    };
+    relative-string-file-name-refused = {
+      expr = builtins.length (
+        filter (a: !a.assertion && lib.hasInfix "names a file as a string" a.message)
+          relativeStringFileName.assertions
+      );
+      expected = 1;
+    };
+    policy-text-is-not-a-file-name = {
+      expr = builtins.length (
+        filter (a: !a.assertion && lib.hasInfix "names a file as a string" a.message) main.assertions
+      );
+      expected = 0;
+    };
+    fail-delay-moved-before-policy = {
+      expr = {
+        forced = fdRules.faildelay.order._type;
+        before = fdRules.faildelay.order.content < fdRules.authpolicy.order;
+        # failDelay no longer decides where the policy goes: still before systemd_home-early.
+        policyFirst = fdRules.authpolicy.order < 11600;
+      };
+      expected = {
+        forced = "override";
+        before = true;
+        policyFirst = true;
+      };
+    };
+    homed-and-intune-copied-after-policy = {
+      expr = map (n: {
+        inherit (fdRules.${policyLib.captureRuleName n}) enable control modulePath;
+        between =
+          fdRules.${policyLib.captureRuleName n}.order > fdRules.authpolicy.order
+          && fdRules.${policyLib.captureRuleName n}.order < fdRules.authpolicy-done.order;
+      }) [ "systemd_home" "intune" ];
+      expected = [
+        {
+          enable = true;
+          control = "optional";
+          modulePath = "${store}-systemd/lib/security/pam_systemd_home.so";
+          between = true;
+        }
+        {
+          enable = true;
+          control = "optional";
+          modulePath = "${store}-intune-portal/lib/security/pam_intune.so";
+          between = true;
+        }
+      ];
+    };
+    homed-makes-the-stack-end-with-permit = {
+      expr = {
+        inherit (fdRules.authpolicy) control;
+        done = fdRules.authpolicy-done.enable;
+      };
+      expected = {
+        control = "[success=ok default=die]";
+        done = true;
+      };
     };
     bad-service-name-refused = {
       expr = builtins.length (

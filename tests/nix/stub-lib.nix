@@ -25,6 +25,11 @@ in
     _type = "merge";
     inherit contents;
   };
+  mkForce = content: {
+    _type = "override";
+    priority = 50;
+    inherit content;
+  };
   mkOption = declaration: declaration;
   mkEnableOption = description: { inherit description; };
   literalExpression = text: { inherit text; };
@@ -53,6 +58,7 @@ in
   concatStrings = concatStringsSep "";
   concatMapStringsSep = sep: f: list: concatStringsSep sep (map f list);
   mapAttrs = builtins.mapAttrs;
+  genAttrs = names: f: listToAttrs (map (n: { name = n; value = f n; }) names);
   mapAttrs' = f: set: listToAttrs (mapAttrsToList f set);
   nameValuePair = name: value: { inherit name value; };
   filterAttrs =

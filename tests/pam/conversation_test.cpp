@@ -33,7 +33,7 @@ TEST(PamConversation, AsksSecretsWithEchoOffAndVisibleWithEchoOn) {
   EXPECT_FALSE(conversation.failed());
 }
 
-TEST(PamConversation, SilentSuppressesInfoAndErrorButStillAsks) {
+TEST(PamConversation, SilentDropsInfoAndHoldsErrorsButStillAsks) {
   Script script({"s3cret"});
   Session session("ap_policy", "alice", &script);
   PamConversation conversation(session.handle, true);
@@ -42,6 +42,36 @@ TEST(PamConversation, SilentSuppressesInfoAndErrorButStillAsks) {
   EXPECT_TRUE(conversation.ask_secret("PIN: "));
   ASSERT_EQ(script.shown.size(), 1u);
   EXPECT_EQ(script.shown[0].first, "off");
+  // The module decides whether what was held is shown: once, after the decision.
+  conversation.show_held(true);
+  ASSERT_EQ(script.shown.size(), 2u);
+  EXPECT_EQ(script.shown[1], (std::pair<std::string, std::string>{"error", "PIN locked"}));
+  conversation.show_held(true);
+  EXPECT_EQ(script.shown.size(), 2u) << "held errors are shown once";
+}
+
+TEST(PamConversation, HeldErrorsCanBeForgotten) {
+  Script script;
+  Session session("ap_policy", "alice", &script);
+  PamConversation conversation(session.handle, true);
+  conversation.error("Too many one-time codes tried: wait 3 seconds.");
+  conversation.show_held(false);
+  conversation.show_held(true);
+  EXPECT_TRUE(script.shown.empty());
+}
+
+TEST(PamConversation, RefusalLinesIgnorePamSilentButNotQuiet) {
+  Script script;
+  Session session("ap_policy", "alice", &script);
+  PamConversation silent(session.handle, true);
+  silent.refusal("Access refused: totp is unavailable for this account: not enrolled.");
+  ASSERT_EQ(script.shown.size(), 1u);
+  EXPECT_EQ(script.shown[0].first, "error");
+  PamConversation quiet(session.handle, false, /*quiet=*/true);
+  quiet.refusal("never shown");
+  quiet.error("never shown either");
+  quiet.show_held(true);
+  EXPECT_EQ(script.shown.size(), 1u);
 }
 
 TEST(PamConversation, MissingConversationFunctionFailsEveryPrompt) {

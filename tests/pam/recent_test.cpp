@@ -40,10 +40,11 @@ class PamRecent : public ::testing::Test {
 
   // One login of alice; `code` empty gives only the password. Returns the PAM code and how
   // many prompts she saw.
-  std::pair<int, std::size_t> login(const char* rhost, const std::string& code) {
+  std::pair<int, std::size_t> login(const char* rhost, const std::string& code,
+                                    const std::string& service = "ap_policy") {
     Script script(code.empty() ? std::vector<std::string>{"alice-pass"}
                                : std::vector<std::string>{"alice-pass", code});
-    Session session("ap_policy", "alice", &script);
+    Session session(service, "alice", &script);
     if (rhost) session.set_item(PAM_RHOST, rhost);
     const int rc = session.authenticate();
     return {rc, script.prompts().size()};
@@ -86,6 +87,21 @@ TEST_F(PamRecent, AWrongPasswordAfterTheCodeIsNotRemembered) {
   // code prompt takes the password as a code and the login is denied.
   EXPECT_EQ(session.authenticate(), PAM_AUTH_ERR) << "the code must be asked again";
   EXPECT_EQ(script.prompts().size(), 1u);
+}
+
+// `sudo` then `sudo -i`: two PAM services that `authpolicy enable sudo` wires to one policy file.
+// A pass under that file counts for both; the same text in another file (a policy that may define
+// its factors differently) does not share it.
+TEST_F(PamRecent, ServicesOnOnePolicyFileShareThePassOthersDoNot) {
+  const std::string text = read_file(current_policy_path());
+  write_file(std::string(Paths::run_dir()) + "/other.pol", text);
+  EXPECT_EQ(login(nullptr, current_code(), "ap_policy"),
+            std::make_pair(PAM_SUCCESS, std::size_t{2}));
+  EXPECT_EQ(login(nullptr, "", "ap_policy_twin"), std::make_pair(PAM_SUCCESS, std::size_t{1}))
+      << "the code typed for the first service is not asked again for its twin";
+  EXPECT_EQ(login(nullptr, "", "ap_policy_other_file"),
+            std::make_pair(PAM_AUTH_ERR, std::size_t{2}))
+      << "another policy file does not see the pass";
 }
 
 TEST_F(PamRecent, AnUnsafeLogIsUnknownAndTheCodeIsAsked) {

@@ -61,12 +61,14 @@ class PamTotpRateLimit : public ::testing::Test {
     std::vector<std::string> prompts;
     std::vector<std::string> errors;
   };
-  // One `sudo`-like attempt of alice: the password, then `code` if a second prompt comes.
-  static Login login(const std::string& code) {
-    Script script({"alice-pass", code});
-    Session session("ap_policy", "alice", &script);
+  // One `sudo`-like attempt of alice: the password, then `code` if a second prompt comes. sudo
+  // passes PAM_SILENT by default (`flags`).
+  static Login login(const std::string& code, int flags = 0, const std::string& user = "alice",
+                     const std::string& password = "alice-pass") {
+    Script script({password, code});
+    Session session("ap_policy", user, &script);
     Login out;
-    out.rc = session.authenticate();
+    out.rc = session.authenticate(flags);
     out.prompts = script.prompts();
     for (const auto& [kind, text] : script.shown) {
       if (kind == "error") out.errors.push_back(text);
@@ -126,6 +128,76 @@ TEST_F(PamTotpRateLimit, OnceTheAttemptsLeaveTheWindowTheCodeIsAskedAgain) {
   EXPECT_EQ(again.prompts.size(), 2u);
   EXPECT_TRUE(again.errors.empty());
   EXPECT_EQ(again.rc, PAM_SUCCESS);
+}
+
+// sudo's retry after a typo: the right code at the next prompt passes, and it spends nothing.
+// (Before, every code counted: a right one too, so a typo and a right code used two of three.)
+TEST_F(PamTotpRateLimit, OnlyFailedCodesCount) {
+  const std::string code = current_code();
+  const Login typo = login("000000");
+  EXPECT_EQ(typo.rc, PAM_AUTH_ERR);
+  EXPECT_EQ(recorded_attempts(), 1u);
+  const Login right = login(code);
+  EXPECT_EQ(right.rc, PAM_SUCCESS);
+  ASSERT_EQ(right.prompts.size(), 2u) << "asked again after the typo";
+  EXPECT_EQ(recorded_attempts(), 1u) << "a right code records no attempt and clears none";
+  // The same code again is a replay (refused) and a failure: the second of three, no wait yet.
+  const Login replay = login(code);
+  EXPECT_EQ(replay.rc, PAM_AUTH_ERR);
+  EXPECT_EQ(replay.prompts.size(), 2u);
+  EXPECT_TRUE(replay.errors.empty()) << replay.errors.front();
+  EXPECT_EQ(recorded_attempts(), 2u);
+}
+
+// Under PAM_SILENT (sudo's default) the person still learns why the code is not asked once the
+// password passed: the wait comes after the decision, before sudo's "Sorry, try again."
+TEST_F(PamTotpRateLimit, SilentFlagStillSaysTheWaitAfterThePassword) {
+  for (int attempt = 1; attempt <= 3; ++attempt) {
+    const Login l = login("000000", PAM_SILENT);
+    EXPECT_EQ(l.rc, PAM_AUTH_ERR);
+    if (attempt == 3) {
+      EXPECT_TRUE(says_wait(l.errors)) << "the try that used the last attempt";
+    }
+  }
+  const Login limited = login(current_code(), PAM_SILENT);
+  EXPECT_EQ(limited.rc, PAM_AUTH_ERR);
+  EXPECT_EQ(limited.prompts.size(), 1u);
+  EXPECT_TRUE(says_wait(limited.errors));
+  // A wrong password: nothing passed, so nothing is said about the code.
+  const Login wrong_password = login(current_code(), PAM_SILENT, "alice", "not-her-password");
+  EXPECT_EQ(wrong_password.rc, PAM_AUTH_ERR);
+  EXPECT_TRUE(wrong_password.errors.empty()) << wrong_password.errors.front();
+}
+
+// A user without an enrolment is told so after the right password, not "wrong password" three
+// times; before the password passed nothing is said.
+TEST_F(PamTotpRateLimit, UnenrolledUserIsToldAfterThePassword) {
+  const std::string expected =
+      "Access refused: totp is unavailable for this account: not enrolled.";
+  for (const int flags : {0, static_cast<int>(PAM_SILENT)}) {
+    const Login bob = login("123456", flags, "bob", "bob-pass");
+    EXPECT_EQ(bob.rc, PAM_AUTH_ERR);
+    EXPECT_EQ(bob.prompts.size(), 1u) << "only the password is asked";
+    ASSERT_EQ(bob.errors.size(), 1u);
+    EXPECT_EQ(bob.errors.front(), expected);
+    const Login guessing = login("123456", flags, "bob", "wrong");
+    EXPECT_EQ(guessing.rc, PAM_AUTH_ERR);
+    EXPECT_TRUE(guessing.errors.empty()) << guessing.errors.front();
+  }
+}
+
+// With the code asked first, a rate limit is news to whoever is guessing: under PAM_SILENT it is
+// not shown (without PAM_SILENT the host did not ask for silence, and it is shown as before).
+TEST_F(PamTotpRateLimit, SilentFlagHidesTheWaitWhenNothingPassedBeforeIt) {
+  write_policy(matrix_password_factor() + "factor totp { secrets = \"" +
+               std::string(Paths::run_dir()) + "/totp/%u\" }\n" + "auth totp && password\n");
+  const long now = static_cast<long>(std::time(nullptr));
+  write_secret(" " + std::to_string(now - 3) + " " + std::to_string(now - 2) + " " +
+               std::to_string(now - 1));
+  Script script({"000000", "alice-pass"});
+  Session session("ap_policy", "alice", &script);
+  EXPECT_EQ(session.authenticate(PAM_SILENT), PAM_AUTH_ERR);
+  EXPECT_TRUE(script.shown.empty());
 }
 
 }  // namespace

@@ -91,12 +91,30 @@ TEST_F(PamUnavailable, UnsafePolicyAndMissingPolicyAreRecordedWithTheirCause) {
   EXPECT_NE(rows[1].record.reason.find("writable"), std::string::npos) << rows[1].record.reason;
 }
 
-TEST_F(PamUnavailable, SilentFlagHidesTheLineButNotTheRecord) {
+// sudo passes PAM_SILENT by default and shows every PAM_ERROR_MSG: the line must reach the
+// person there too. It says nothing about the account (every login through the policy gets it).
+TEST_F(PamUnavailable, SilentFlagStillShowsTheLine) {
   Script script({"alice-pass"});
   Session session("ap_policy", "alice", &script);
   EXPECT_EQ(session.authenticate(PAM_SILENT), PAM_AUTH_ERR);
-  EXPECT_TRUE(script.shown.empty());
+  EXPECT_EQ(errors_shown(script), 1u);
+  EXPECT_EQ(script.shown.size(), 1u);
   EXPECT_EQ(decisions().size(), 1u);
+}
+
+// `quiet` is for sites that must show nothing after a failed logon: no line, the record stays.
+TEST_F(PamUnavailable, QuietArgumentHidesTheLineButNotTheRecord) {
+  for (const int flags : {0, static_cast<int>(PAM_SILENT)}) {
+    Script script({"alice-pass"});
+    Session session("ap_quiet", "alice", &script);
+    EXPECT_EQ(session.authenticate(flags), PAM_AUTH_ERR);
+    EXPECT_TRUE(script.shown.empty());
+    Script account_script;
+    Session account_session("ap_quiet", "alice", &account_script);
+    EXPECT_EQ(account_session.account(flags), PAM_AUTH_ERR);
+    EXPECT_TRUE(account_script.shown.empty());
+  }
+  EXPECT_EQ(decisions().size(), 4u);
 }
 
 TEST_F(PamUnavailable, AccountRefusesOthersLoudly) {

@@ -42,16 +42,16 @@ TEST_F(TotpCommand, RegistersItself) {
 
 TEST_F(TotpCommand, EnrollWritesAPrivateFileThatOathtoolAgreesWith) {
   CommandRun run =
-      totp_command({"enroll", "alice", "--secrets", pattern(), "--issuer", "Example Co"});
+      totp_command({"enroll", "daemon", "--secrets", pattern(), "--issuer", "Example Co"});
   ASSERT_EQ(run.exit_code, 0) << run.err;
   struct stat info {};
-  ASSERT_EQ(stat(dir_.file("alice").c_str(), &info), 0);
+  ASSERT_EQ(stat(dir_.file("daemon").c_str(), &info), 0);
   EXPECT_EQ(info.st_mode & 07777, 0600u);
   EXPECT_EQ(info.st_uid, geteuid());
 
   std::string error;
   auto file =
-      authpolicy::totp::parse_google_auth_file(totp_test::read_file(dir_.file("alice")), error);
+      authpolicy::totp::parse_google_auth_file(totp_test::read_file(dir_.file("daemon")), error);
   ASSERT_TRUE(file) << error;
   std::string secret(file->secret_base32.view());
   EXPECT_EQ(secret.size(), 32u);  // 160 bits
@@ -60,7 +60,7 @@ TEST_F(TotpCommand, EnrollWritesAPrivateFileThatOathtoolAgreesWith) {
   ASSERT_TRUE(file->rate_limit);
   EXPECT_EQ(file->scratch_codes.size(), 5u);
 
-  EXPECT_NE(run.out.find("otpauth://totp/Example%20Co:alice?secret=" + secret +
+  EXPECT_NE(run.out.find("otpauth://totp/Example%20Co:daemon?secret=" + secret +
                          "&issuer=Example%20Co&algorithm=SHA1&digits=6&period=30"),
             std::string::npos)
       << run.out;
@@ -74,22 +74,22 @@ TEST_F(TotpCommand, EnrollWritesAPrivateFileThatOathtoolAgreesWith) {
   std::string expected = totp_test::oathtool_totp(totp_test::hex_of_base32(secret), now,
                                                   authpolicy::totp::HashAlgorithm::sha1, 6);
   CommandRun code =
-      totp_command({"code", "alice", "--secrets", pattern(), "--now", std::to_string(now)});
+      totp_command({"code", "daemon", "--secrets", pattern(), "--now", std::to_string(now)});
   ASSERT_EQ(code.exit_code, 0) << code.err;
   EXPECT_EQ(first_line(code.out), expected);
-  CommandRun verify = totp_command({"verify", "alice", "--secrets", pattern()}, expected + "\n");
+  CommandRun verify = totp_command({"verify", "daemon", "--secrets", pattern()}, expected + "\n");
   EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
-  CommandRun replay = totp_command({"verify", "alice", "--secrets", pattern()}, expected + "\n");
+  CommandRun replay = totp_command({"verify", "daemon", "--secrets", pattern()}, expected + "\n");
   EXPECT_EQ(replay.exit_code, 1);
   EXPECT_EQ(replay.out, "replayed code\n");
 }
 
 TEST_F(TotpCommand, EnrollWithSha512AndEightDigitsRecordsThemForTheVerifier) {
-  CommandRun run = totp_command({"enroll", "bob", "--secrets", pattern(), "--algorithm", "sha512",
+  CommandRun run = totp_command({"enroll", "bin", "--secrets", pattern(), "--algorithm", "sha512",
                                  "--digits", "8", "--step", "60", "--no-qr"});
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_EQ(run.out.find("\u2588"), std::string::npos);
-  std::string text = totp_test::read_file(dir_.file("bob"));
+  std::string text = totp_test::read_file(dir_.file("bin"));
   EXPECT_NE(text.find("\" ALGORITHM SHA512\n"), std::string::npos);
   EXPECT_NE(text.find("\" DIGITS 8\n"), std::string::npos);
   EXPECT_NE(text.find("\" STEP_SIZE 60\n"), std::string::npos);
@@ -98,47 +98,47 @@ TEST_F(TotpCommand, EnrollWithSha512AndEightDigitsRecordsThemForTheVerifier) {
   std::string expected = totp_test::oathtool_totp(totp_test::hex_of_base32(secret), when,
                                                   authpolicy::totp::HashAlgorithm::sha512, 8, 60);
   CommandRun code =
-      totp_command({"code", "bob", "--secrets", pattern(), "--now", std::to_string(when)});
+      totp_command({"code", "bin", "--secrets", pattern(), "--now", std::to_string(when)});
   EXPECT_EQ(first_line(code.out), expected);
 }
 
 TEST_F(TotpCommand, EnrollNeverReplacesAnEnrolmentWithoutForce) {
-  ASSERT_EQ(totp_command({"enroll", "alice", "--secrets", pattern()}).exit_code, 0);
-  std::string before = totp_test::read_file(dir_.file("alice"));
-  CommandRun again = totp_command({"enroll", "alice", "--secrets", pattern()});
+  ASSERT_EQ(totp_command({"enroll", "daemon", "--secrets", pattern()}).exit_code, 0);
+  std::string before = totp_test::read_file(dir_.file("daemon"));
+  CommandRun again = totp_command({"enroll", "daemon", "--secrets", pattern()});
   EXPECT_EQ(again.exit_code, 1);
   EXPECT_NE(again.err.find("already enrolled"), std::string::npos);
-  EXPECT_EQ(totp_test::read_file(dir_.file("alice")), before);
-  CommandRun forced = totp_command({"enroll", "alice", "--secrets", pattern(), "--force"});
+  EXPECT_EQ(totp_test::read_file(dir_.file("daemon")), before);
+  CommandRun forced = totp_command({"enroll", "daemon", "--secrets", pattern(), "--force"});
   EXPECT_EQ(forced.exit_code, 0) << forced.err;
-  EXPECT_NE(totp_test::read_file(dir_.file("alice")), before);
-  EXPECT_EQ(dir_.entries(), std::vector<std::string>{"alice"});
+  EXPECT_NE(totp_test::read_file(dir_.file("daemon")), before);
+  EXPECT_EQ(dir_.entries(), std::vector<std::string>{"daemon"});
 }
 
 TEST_F(TotpCommand, EnrollIntoAnOathUsersFile) {
   const std::string users = dir_.file("users.oath");
   CommandRun run =
-      totp_command({"enroll", "carol", "--format", "oath", "--secrets", users, "--no-qr"});
+      totp_command({"enroll", "games", "--format", "oath", "--secrets", users, "--no-qr"});
   ASSERT_EQ(run.exit_code, 0) << run.err;
-  ASSERT_EQ(totp_command({"enroll", "dave", "--format", "oath", "--secrets", users, "--digits", "8",
+  ASSERT_EQ(totp_command({"enroll", "sys", "--format", "oath", "--secrets", users, "--digits", "8",
                           "--no-qr"})
                 .exit_code,
             0);
   std::string text = totp_test::read_file(users);
-  EXPECT_TRUE(text.starts_with("HOTP/T30/6 carol - ")) << text;
-  EXPECT_NE(text.find("\nHOTP/T30/8 dave - "), std::string::npos) << text;
+  EXPECT_TRUE(text.starts_with("HOTP/T30/6 games - ")) << text;
+  EXPECT_NE(text.find("\nHOTP/T30/8 sys - "), std::string::npos) << text;
   std::string hex = text.substr(19, 40);
   const std::int64_t when = 1750000000;
   CommandRun code = totp_command(
-      {"code", "carol", "--format", "oath", "--secrets", users, "--now", std::to_string(when)});
+      {"code", "games", "--format", "oath", "--secrets", users, "--now", std::to_string(when)});
   EXPECT_EQ(first_line(code.out),
             totp_test::oathtool_totp(hex, when, authpolicy::totp::HashAlgorithm::sha1, 6));
-  EXPECT_EQ(totp_command({"enroll", "carol", "--format", "oath", "--secrets", users}).exit_code, 1);
+  EXPECT_EQ(totp_command({"enroll", "games", "--format", "oath", "--secrets", users}).exit_code, 1);
 }
 
 TEST_F(TotpCommand, VerifyRefusesAWrongCodeAndUnknownUsers) {
-  ASSERT_EQ(totp_command({"enroll", "alice", "--secrets", pattern()}).exit_code, 0);
-  CommandRun wrong = totp_command({"verify", "alice", "--secrets", pattern()}, "12345\n");
+  ASSERT_EQ(totp_command({"enroll", "daemon", "--secrets", pattern()}).exit_code, 0);
+  CommandRun wrong = totp_command({"verify", "daemon", "--secrets", pattern()}, "12345\n");
   EXPECT_EQ(wrong.exit_code, 1);
   EXPECT_EQ(wrong.out, "wrong code\n");
   CommandRun nobody = totp_command({"verify", "zed", "--secrets", pattern()}, "123456\n");
@@ -149,15 +149,16 @@ TEST_F(TotpCommand, VerifyRefusesAWrongCodeAndUnknownUsers) {
 TEST_F(TotpCommand, VerifySaysTheRateLimitWait) {
   // enroll writes RATE_LIMIT 3 30: the third wrong code uses the last attempt, the fourth is
   // refused without being looked at; both say how long to wait (30 s or a second less).
-  ASSERT_EQ(totp_command({"enroll", "alice", "--secrets", pattern()}).exit_code, 0);
+  ASSERT_EQ(totp_command({"enroll", "daemon", "--secrets", pattern()}).exit_code, 0);
   for (int i = 0; i < 2; ++i) {
-    EXPECT_EQ(totp_command({"verify", "alice", "--secrets", pattern()}, "000000\n").out, "wrong code\n");
+    EXPECT_EQ(totp_command({"verify", "daemon", "--secrets", pattern()}, "000000\n").out,
+              "wrong code\n");
   }
   const std::regex last("wrong code \\(rate limit: wait (30|29) s\\)\n");
   const std::regex refused("rate limited \\(rate limit: wait (30|29|28) s\\)\n");
-  CommandRun third = totp_command({"verify", "alice", "--secrets", pattern()}, "000000\n");
+  CommandRun third = totp_command({"verify", "daemon", "--secrets", pattern()}, "000000\n");
   EXPECT_TRUE(std::regex_match(third.out, last)) << third.out;
-  CommandRun fourth = totp_command({"verify", "alice", "--secrets", pattern()}, "000000\n");
+  CommandRun fourth = totp_command({"verify", "daemon", "--secrets", pattern()}, "000000\n");
   EXPECT_EQ(fourth.exit_code, 1);
   EXPECT_TRUE(std::regex_match(fourth.out, refused)) << fourth.out;
 }
@@ -173,9 +174,18 @@ TEST_F(TotpCommand, UsageErrorsExitTwo) {
   EXPECT_EQ(totp_command({"--help"}).exit_code, 0);
 }
 
+TEST_F(TotpCommand, EnrollRefusesAUserTheSystemDoesNotKnow) {
+  // The module looks every user up before anything else: a secret for an unknown name (a typo)
+  // could never be used.
+  CommandRun run = totp_command({"enroll", "nosuchuser-ap", "--secrets", pattern(), "--no-qr"});
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_NE(run.err.find("no such user: nosuchuser-ap"), std::string::npos) << run.err;
+  EXPECT_TRUE(dir_.entries().empty()) << "nothing may be written";
+}
+
 TEST_F(TotpCommand, EnrollRefusesAFolderOthersCanWrite) {
   ASSERT_EQ(chmod(dir_.path().c_str(), 0777), 0);
-  CommandRun run = totp_command({"enroll", "alice", "--secrets", pattern()});
+  CommandRun run = totp_command({"enroll", "daemon", "--secrets", pattern()});
   EXPECT_EQ(run.exit_code, 2);
   // The trust walk's own words, as for every file root writes (base/file_trust.h).
   EXPECT_NE(run.err.find(dir_.path() + " is writable by others (mode 0777)"), std::string::npos)
