@@ -7,7 +7,9 @@
 
 #include "audit/audit_status.h"
 #include "audit/audit_store.h"
+#include "audit/journal_entry.h"
 #include "audit/recent_pass.h"
+#include "audit/time_text.h"
 
 namespace authpolicy::audit {
 namespace {
@@ -117,11 +119,14 @@ bool reads_audit_log(const Policy& policy) {
   return policy.uses_subject(Subject::failures) || policy.uses_subject(Subject::recent);
 }
 
-LoggedDecision log_decision(const Settings& audit_settings, const AuditRecord& record,
+LoggedDecision log_decision(const Settings& audit_settings, const AuditRecord& given,
                             WaitBudget* budget, bool spool) {
   OpenOptions options = options_for(audit_settings);
   if (budget) options.busy_timeout = budget->left();
   LoggedDecision logged;
+  // One time for the log and the journal entry, so both show the same decision the same way.
+  AuditRecord record = given;
+  if (record.time_us == 0) record.time_us = now_utc_us();
   const auto started = std::chrono::steady_clock::now();
   std::string fold_problem;
   const std::string path = database_path(audit_settings);
@@ -136,7 +141,21 @@ LoggedDecision log_decision(const Settings& audit_settings, const AuditRecord& r
         "audit spool not moved into the log (decision recorded in the spool): " + fold_problem;
   }
   logged.deny = next == AfterWrite::deny_and_warn;
+  // The journal entry says what the host was told: a required write that failed made it a deny.
+  if (logged.deny) {
+    record.decision = "deny";
+    record.reason += "; " + logged.failure_line;
+  }
+  const std::string journal = journal_socket(audit_settings);
+  if (!journal.empty()) {
+    std::string problem = send_journal_entry(journal, record);
+    if (problem != "absent") logged.journal_problem = std::move(problem);
+  }
   return logged;
+}
+
+std::string journal_socket(const Settings& audit_settings) {
+  return audit_settings.string_or("journal", kDefaultJournalSocket);
 }
 
 }  // namespace authpolicy::audit

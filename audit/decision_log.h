@@ -52,9 +52,17 @@ AuditRecord make_record(const Policy& policy, const RequestInfo& request, const 
 struct LoggedDecision {
   bool deny = false;         // `audit { required = true }` and the write failed
   std::string failure_line;  // non-empty when the write failed: send it too
+  // Non-empty when journald is there but refused the entry or its socket is untrusted (a missing
+  // journald is not a problem: the syslog line is all there is then).
+  std::string journal_problem;
 };
 
-// Writes the record (bounded wait, best effort unless required) and says what to do next. With
+// The journald socket a policy's `audit { journal = ... }` names (default
+// /run/systemd/journal/socket); "" = send no journal entries.
+std::string journal_socket(const Settings& audit_settings);
+
+// Writes the record (bounded wait, best effort unless required), sends it as one journald entry
+// (audit/journal_entry.h) when journald listens there, and says what to do next. With
 // a budget the write waits at most what the decision's reads left of it. `spool`: append it to
 // the log's spool instead of opening the database (append_decision), for a policy that never
 // reads the log; a policy with failures() or recent() has opened it already.

@@ -77,7 +77,7 @@ const std::vector<SettingSchema>& schema_for(std::string_view what) {
       {"pam", {{"remote", ValueType::boolean}, {"presence", ValueType::boolean}}},
       {"audit",
        {{"db", ValueType::string}, {"required", ValueType::boolean},
-        {"retention", ValueType::duration}}},
+        {"retention", ValueType::duration}, {"journal", ValueType::string}}},
       {"geoip",
        {{"country", ValueType::string}, {"asn", ValueType::string}, {"layout", ValueType::string}}},
       {"tpm",

@@ -242,6 +242,7 @@ bool record_decision(pam_handle_t* pamh, const Prepared& p, const Decision& deci
   const audit::LoggedDecision logged = audit::log_decision(p.policy->audit, record, &budget,
                                                            !audit::reads_audit_log(*p.policy));
   if (!logged.failure_line.empty()) log_line(pamh, LOG_WARNING, logged.failure_line);
+  if (!logged.journal_problem.empty()) log_line(pamh, LOG_WARNING, logged.journal_problem);
   return !logged.deny;
 }
 
@@ -279,6 +280,7 @@ void record_unavailable(pam_handle_t* pamh, const char* phase, const Prepared& p
   audit::WaitBudget budget;
   const audit::LoggedDecision logged = audit::log_decision(settings, record, &budget);
   if (!logged.failure_line.empty()) log_line(pamh, LOG_WARNING, logged.failure_line);
+  if (!logged.journal_problem.empty()) log_line(pamh, LOG_WARNING, logged.journal_problem);
 }
 
 // The line is shown under PAM_SILENT too: it says nothing about the account (every login
