@@ -267,11 +267,15 @@ Status AuditStore::list(const DecisionFilter& filter, std::vector<StoredDecision
       where.add("time_us < ?" + std::to_string(where.binds.size() + 1));
       where.binds.emplace_back(*filter.until_us);
     }
+    if (filter.after_id) {
+      where.add("id > ?" + std::to_string(where.binds.size() + 1));
+      where.binds.emplace_back(*filter.after_id);
+    }
     std::string sql =
         "SELECT id, time_us, service, user, ruser, rhost, tty, country, asn, policy_path, "
         "policy_sha256, decision, reason, duration_us, pid, password_asked FROM decisions" +
-        where.sql + " ORDER BY time_us DESC, id DESC LIMIT ?" +
-        std::to_string(where.binds.size() + 1);
+        where.sql + (filter.oldest_first ? " ORDER BY id" : " ORDER BY time_us DESC, id DESC") +
+        " LIMIT ?" + std::to_string(where.binds.size() + 1);
     ReadSnapshot snapshot(impl.db);
     detail::Statement statement;
     int rc = statement.prepare(impl.db, sql);

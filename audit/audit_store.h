@@ -72,7 +72,7 @@ struct FailureCount {
   bool known() const noexcept { return count.has_value(); }
 };
 
-// Filters of `authpolicy audit`. Results are newest first.
+// Filters of `authpolicy audit`. Results are newest first (oldest_first: in row id order).
 struct DecisionFilter {
   bool failed_only = false;
   std::optional<std::string> user;
@@ -82,6 +82,10 @@ struct DecisionFilter {
   std::optional<std::int64_t> since_us;  // inclusive
   std::optional<std::int64_t> until_us;  // exclusive
   std::int64_t limit = 100;              // 0 = no limit
+  // `authpolicy audit export`: rows with a larger id only, in id order (the order they were
+  // committed in: one writer at a time), so a reader can resume after the last id it printed.
+  std::optional<std::int64_t> after_id;
+  bool oldest_first = false;
 };
 
 struct CountByName {
