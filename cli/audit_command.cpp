@@ -15,7 +15,9 @@
 #include "audit/address_range.h"
 #include "audit/audit_store.h"
 #include "audit/time_text.h"
+#include "cli/audit_export.h"
 #include "cli/command_registry.h"
+#include "cli/json_text.h"
 #include "engine/load.h"
 
 namespace authpolicy::cli {
@@ -35,6 +37,8 @@ constexpr const char* kUsage =
     "       authpolicy audit prune [--older-than 90d] [--db PATH]\n"
     "       authpolicy audit verify [--db PATH]\n"
     "       authpolicy audit flush [--db PATH]\n"
+    "       authpolicy audit export [--since 1h|DATE] [--cursor FILE] [--output FILE]\n"
+    "                        [--follow] [--interval 1s|250ms] [--db PATH]\n"
     "Every action except verify first moves the decisions waiting in the log's spool into it;\n"
     "flush does only that (before reading the database with other tools).\n"
     "DATE is YYYY-MM-DD[THH:MM[:SS]] in UTC; a duration (30s, 15m, 1h, 90d, 2w) means that long\n"
@@ -70,6 +74,13 @@ action_options() {
           {"prune", {{"--db", true}, {"--older-than", true}}},
           {"verify", {{"--db", true}}},
           {"flush", {{"--db", true}}},
+          {"export",
+           {{"--db", true},
+            {"--since", true},
+            {"--cursor", true},
+            {"--output", true},
+            {"--follow", false},
+            {"--interval", true}}},
       };
   return kOptions;
 }
@@ -210,45 +221,6 @@ std::size_t display_width(std::string_view text) {
   std::size_t width = 0;
   for (unsigned char c : text) width += (c & 0xc0) != 0x80;
   return width;
-}
-
-std::string json_string(std::string_view text) {
-  std::string quoted = "\"";
-  for (std::size_t i = 0; i < text.size();) {
-    auto c = static_cast<unsigned char>(text[i]);
-    if (c == '"' || c == '\\') {
-      quoted += '\\';
-      quoted += static_cast<char>(c);
-      ++i;
-      continue;
-    }
-    if (c < 0x20 || c == 0x7f) {
-      char buffer[8];
-      std::snprintf(buffer, sizeof buffer, "\\u%04x", c);
-      quoted += buffer;
-      ++i;
-      continue;
-    }
-    if (c < 0x80) {
-      quoted += static_cast<char>(c);
-      ++i;
-      continue;
-    }
-    int length = (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
-    bool valid = length > 0 && i + length <= text.size();
-    for (int k = 1; valid && k < length; ++k) {
-      valid = (static_cast<unsigned char>(text[i + k]) & 0xc0) == 0x80;
-    }
-    if (!valid) {
-      quoted += "\\ufffd";  // JSON must stay valid UTF-8 whatever the log holds
-      ++i;
-      continue;
-    }
-    quoted.append(text.substr(i, length));
-    i += length;
-  }
-  quoted += '"';
-  return quoted;
 }
 
 std::string csv_field(std::string_view text) {
@@ -589,6 +561,39 @@ int run_verify(const Arguments& arguments, std::ostream& out, std::ostream& err)
   return kExitRefused;
 }
 
+// JSON Lines for shippers (cli/audit_export.h, docs/fleet.md).
+int run_export_action(const Arguments& arguments, std::ostream& out, std::ostream& err) {
+  std::string error;
+  ExportOptions options;
+  options.db = database_path(arguments);
+  if (!parse_when(arguments, "--since", audit::now_utc_us(), &options.since_us, &error)) {
+    err << "authpolicy audit export: " << error << "\n" << kUsage;
+    return kExitTrouble;
+  }
+  options.cursor_path = value_of(arguments, "--cursor").value_or("");
+  options.output_path = value_of(arguments, "--output").value_or("");
+  options.follow = arguments.flags.contains("--follow");
+  if (auto interval = value_of(arguments, "--interval")) {
+    std::int64_t milliseconds = 0;
+    const std::string_view text = *interval;
+    bool valid = false;
+    if (text.ends_with("ms")) {
+      auto [end, ec] = std::from_chars(text.data(), text.data() + text.size() - 2, milliseconds);
+      valid = ec == std::errc() && end == text.data() + text.size() - 2;
+    } else if (auto seconds = audit::parse_duration_seconds(text)) {
+      milliseconds = *seconds * 1000;
+      valid = true;
+    }
+    if (!valid || milliseconds < 50 || milliseconds > 3600 * 1000) {
+      err << "authpolicy audit export: --interval needs a duration from 50ms to 1h, not \""
+          << *interval << "\"\n";
+      return kExitTrouble;
+    }
+    options.interval_ms = milliseconds;
+  }
+  return run_export(options, out, err);
+}
+
 }  // namespace
 
 std::optional<std::string> common_audit_db() {
@@ -615,6 +620,7 @@ int run_audit_command(const std::vector<std::string>& args, std::ostream& out, s
     if (arguments.action == "prune") return run_prune(arguments, out, err);
     if (arguments.action == "verify") return run_verify(arguments, out, err);
     if (arguments.action == "flush") return run_flush(arguments, out, err);
+    if (arguments.action == "export") return run_export_action(arguments, out, err);
     return run_list(arguments, out, err);
   } catch (const std::exception& error) {
     err << "authpolicy audit: " << error.what() << "\n";
@@ -623,7 +629,7 @@ int run_audit_command(const std::vector<std::string>& args, std::ostream& out, s
 }
 
 namespace {
-const RegisterCommand kRegisterAudit{"audit", "list, summarize, prune, verify and flush the audit log",
+const RegisterCommand kRegisterAudit{"audit", "list, summarize, prune, verify, flush and export the audit log",
                                      run_audit_command};
 }  // namespace
 

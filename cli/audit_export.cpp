@@ -1,0 +1,403 @@
+// `authpolicy audit export`: JSON Lines for log shippers, in commit order, resumable by cursor.
+#include "cli/audit_export.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <ctime>
+#include <ostream>
+#include <vector>
+
+#include "audit/audit_store.h"
+#include "audit/syslog_line.h"
+#include "audit/time_text.h"
+#include "base/unique_fd.h"
+#include "cli/json_text.h"
+
+namespace authpolicy::cli {
+namespace {
+
+constexpr const char* kEcsVersion = "8.11.0";
+constexpr std::int64_t kBatch = 500;
+constexpr const char* kCursorMagic = "authpolicy-export-cursor 1";
+// How far back from the end of --output a killed exporter's last line is looked for.
+constexpr off_t kTailWindow = 1 << 20;
+
+volatile sig_atomic_t stop_requested = 0;
+void request_stop(int) {
+  stop_requested = 1;
+}
+
+// Where the export stands: the last id written and that decision's time (0 = not known), to
+// notice a log that was replaced (its row ids start again).
+struct Cursor {
+  std::int64_t id = 0;
+  std::int64_t time_us = 0;
+};
+
+bool parse_number(std::string_view text, std::int64_t* value) {
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), *value);
+  return !text.empty() && ec == std::errc() && end == text.data() + text.size() && *value >= 0;
+}
+
+bool read_all(int fd, std::string* content) {
+  char buffer[4096];
+  for (;;) {
+    const ssize_t n = read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return false;
+    if (n == 0) return true;
+    content->append(buffer, static_cast<std::size_t>(n));
+    if (content->size() > 4096) return false;  // a cursor is a few dozen bytes
+  }
+}
+
+bool write_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    const ssize_t n = write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+// A missing cursor file is a first run. Anything unreadable or malformed is an error: guessing a
+// position would print decisions twice or lose them.
+bool read_cursor(const std::string& path, Cursor* cursor, std::string* error) {
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (fd.get() < 0) {
+    if (errno == ENOENT) return true;
+    *error = "cannot read the cursor " + path + ": " + std::strerror(errno);
+    return false;
+  }
+  std::string content;
+  if (!read_all(fd.get(), &content)) {
+    *error = "cannot read the cursor " + path;
+    return false;
+  }
+  bool have_magic = false, have_id = false, have_time = false;
+  std::size_t start = 0;
+  while (start < content.size()) {
+    std::size_t end = content.find('\n', start);
+    if (end == std::string::npos) break;  // a line without its newline was never finished
+    const std::string_view line(content.data() + start, end - start);
+    start = end + 1;
+    if (line == kCursorMagic) have_magic = true;
+    if (line.starts_with("id=")) have_id = parse_number(line.substr(3), &cursor->id);
+    if (line.starts_with("time_us=")) have_time = parse_number(line.substr(8), &cursor->time_us);
+  }
+  if (!have_magic || !have_id || !have_time) {
+    *error = "the cursor " + path + " is not one `authpolicy audit export` wrote";
+    return false;
+  }
+  return true;
+}
+
+// Replaces the cursor file in one rename, so a reader (or the next run) sees the old or the new
+// position, never half of one.
+bool write_cursor(const std::string& path, const Cursor& cursor, std::string* error) {
+  const std::string temporary = path + ".tmp";
+  UniqueFd fd(open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
+  const std::string text = std::string(kCursorMagic) + "\nid=" + std::to_string(cursor.id) +
+                           "\ntime_us=" + std::to_string(cursor.time_us) + "\n";
+  if (fd.get() < 0 || !write_all(fd.get(), text) || fdatasync(fd.get()) != 0) {
+    *error = "cannot write the cursor " + temporary + ": " + std::strerror(errno);
+    return false;
+  }
+  fd.reset();
+  if (rename(temporary.c_str(), path.c_str()) != 0) {
+    *error = "cannot replace the cursor " + path + ": " + std::strerror(errno);
+    return false;
+  }
+  return true;
+}
+
+// The id in one exported line: lines start {"@timestamp":"…","event":{"sequence":ID,…
+std::int64_t line_id(std::string_view line) {
+  constexpr std::string_view key = "\"sequence\":";
+  const std::size_t at = line.find(key);
+  if (at == std::string_view::npos) return 0;
+  std::int64_t id = 0;
+  const char* begin = line.data() + at + key.size();
+  std::from_chars(begin, line.data() + line.size(), id);
+  return id;
+}
+
+// Opens --output for appending. A line cut short by a killed exporter is cut off, and the id of
+// the last whole line comes back in *last_id: what is in the file was written, whatever the cursor
+// says, so nothing is written twice.
+bool open_output(const std::string& path, UniqueFd* fd, std::int64_t* last_id, std::string* error) {
+  *last_id = 0;
+  fd->reset();
+  *fd->out() = open(path.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+  struct stat info {};
+  if (fd->get() < 0 || fstat(fd->get(), &info) != 0) {
+    *error = "cannot open the output " + path + ": " + std::strerror(errno);
+    return false;
+  }
+  if (!S_ISREG(info.st_mode) || info.st_size == 0) return true;
+  const off_t base = info.st_size > kTailWindow ? info.st_size - kTailWindow : 0;
+  std::string tail(static_cast<std::size_t>(info.st_size - base), '\0');
+  if (pread(fd->get(), tail.data(), tail.size(), base) != static_cast<ssize_t>(tail.size())) {
+    *error = "cannot read the end of the output " + path;
+    return false;
+  }
+  std::size_t end = tail.rfind('\n');
+  if (end + 1 != tail.size()) {  // a partial last line (or no newline at all)
+    if (end == std::string::npos && base != 0) {
+      *error = "the last line of " + path + " is longer than 1 MiB";
+      return false;
+    }
+    const off_t keep = end == std::string::npos ? base : base + static_cast<off_t>(end) + 1;
+    if (ftruncate(fd->get(), keep) != 0) {
+      *error = "cannot cut the unfinished last line of " + path + ": " + std::strerror(errno);
+      return false;
+    }
+    if (end == std::string::npos) return true;
+  }
+  const std::size_t begin = end == 0 ? std::string::npos : tail.rfind('\n', end - 1);
+  const std::size_t first = begin == std::string::npos ? 0 : begin + 1;
+  *last_id = line_id(std::string_view(tail).substr(first, end - first));
+  return true;
+}
+
+bool is_ip_literal(const std::string& text) {
+  unsigned char address[16];
+  return inet_pton(AF_INET, text.c_str(), address) == 1 ||
+         inet_pton(AF_INET6, text.c_str(), address) == 1;
+}
+
+std::string host_name() {
+  char name[256] = {};
+  if (gethostname(name, sizeof name - 1) != 0) return "";
+  return name;
+}
+
+// Where to start: after the cursor, unless the log no longer holds the decision the cursor names
+// with the time it had (the log was replaced, or emptied and begun again): then from the start,
+// or from just after that time when the rows since then all have smaller ids.
+Cursor checked_resume(audit::AuditStore& store, const Cursor& cursor, std::ostream& err) {
+  if (cursor.id == 0 || cursor.time_us == 0) return cursor;
+  audit::DecisionFilter at;
+  at.after_id = cursor.id - 1;
+  at.oldest_first = true;
+  at.limit = 1;
+  std::vector<audit::StoredDecision> rows;
+  if (!store.list(at, &rows).ok()) return cursor;
+  if (!rows.empty() && rows.front().id == cursor.id) {
+    if (rows.front().record.time_us == cursor.time_us) return cursor;
+    err << "authpolicy audit export: decision " << cursor.id
+        << " is not the one the cursor names: the log was replaced; exporting it from the start\n";
+    return Cursor{};
+  }
+  if (!rows.empty()) return cursor;  // pruned by retention; later ones are there
+  audit::DecisionFilter newer;
+  newer.since_us = cursor.time_us + 1;
+  newer.limit = 1;
+  if (!store.list(newer, &rows).ok() || rows.empty()) return cursor;
+  err << "authpolicy audit export: the log holds decisions newer than the cursor under smaller "
+         "ids: it was emptied and begun again; exporting those\n";
+  return Cursor{0, 0};
+}
+
+void json_factor_list(const audit::AuditRecord& record, std::string* line) {
+  line->append("\"factors\":[");
+  for (std::size_t i = 0; i < record.factors.size(); ++i) {
+    const auto& factor = record.factors[i];
+    line->append(i ? ",{" : "{")
+        .append("\"name\":")
+        .append(json_string(factor.name))
+        .append(",\"outcome\":")
+        .append(json_string(factor.outcome))
+        .append(",\"detail\":")
+        .append(json_string(factor.detail))
+        .append(",\"duration_us\":")
+        .append(std::to_string(factor.duration_us))
+        .append("}");
+  }
+  line->append("],\"unknowns\":[");
+  for (std::size_t i = 0; i < record.unknowns.size(); ++i) {
+    const auto& unknown = record.unknowns[i];
+    line->append(i ? ",{" : "{")
+        .append("\"condition\":")
+        .append(json_string(unknown.condition))
+        .append(",\"cause\":")
+        .append(json_string(unknown.cause))
+        .append("}");
+  }
+  line->append("]");
+}
+
+}  // namespace
+
+std::string export_line(std::int64_t id, const audit::AuditRecord& record, const std::string& host) {
+  const bool permit = record.decision == "permit";
+  std::string line;
+  line.reserve(1024);
+  line.append("{\"@timestamp\":")
+      .append(json_string(audit::format_utc_iso(record.time_us)))
+      .append(",\"event\":{\"sequence\":")
+      .append(std::to_string(id))
+      .append(",\"kind\":\"event\",\"category\":[\"authentication\"],\"type\":[\"info\"]")
+      .append(",\"action\":\"authpolicy-decision\",\"outcome\":")
+      .append(permit ? "\"success\"" : "\"failure\"")
+      .append(",\"reason\":")
+      .append(json_string(record.reason))
+      .append(",\"duration\":")
+      .append(std::to_string(record.duration_us * 1000))
+      .append(",\"module\":\"authpolicy\",\"dataset\":\"authpolicy.decision\"}")
+      .append(",\"ecs\":{\"version\":\"")
+      .append(kEcsVersion)
+      .append("\"},\"host\":{\"hostname\":")
+      .append(json_string(host))
+      .append("},\"service\":{\"name\":")
+      .append(json_string(record.service))
+      .append("},\"user\":{\"name\":")
+      .append(json_string(record.user))
+      .append("},\"process\":{\"pid\":")
+      .append(std::to_string(record.pid))
+      .append("}");
+  // source: where the request came from (PAM_RHOST) and who asked (PAM_RUSER).
+  if (!record.rhost.empty() || !record.ruser.empty() || record.country || record.asn) {
+    line.append(",\"source\":{");
+    bool first = true;
+    auto member = [&](std::string_view key, const std::string& json) {
+      line.append(first ? "\"" : ",\"").append(key).append("\":").append(json);
+      first = false;
+    };
+    if (!record.rhost.empty()) {
+      member("address", json_string(record.rhost));
+      member(is_ip_literal(record.rhost) ? "ip" : "domain", json_string(record.rhost));
+    }
+    if (!record.ruser.empty()) member("user", "{\"name\":" + json_string(record.ruser) + "}");
+    if (record.country) {
+      member("geo", "{\"country_iso_code\":" + json_string(*record.country) + "}");
+    }
+    if (record.asn) member("as", "{\"number\":" + std::to_string(*record.asn) + "}");
+    line.append("}");
+  }
+  line.append(",\"message\":")
+      .append(json_string(audit::format_syslog_line(record)))
+      .append(",\"authpolicy\":{\"decision\":")
+      .append(json_string(record.decision))
+      .append(",\"time_us\":")
+      .append(std::to_string(record.time_us))
+      .append(",\"ruser\":")
+      .append(json_string(record.ruser))
+      .append(",\"rhost\":")
+      .append(json_string(record.rhost))
+      .append(",\"tty\":")
+      .append(json_string(record.tty))
+      .append(",\"policy\":{\"path\":")
+      .append(json_string(record.policy_path))
+      .append(",\"sha256\":")
+      .append(json_string(record.policy_sha256))
+      .append("},\"password_asked\":")
+      .append(record.password_asked ? "true" : "false")
+      .append(",\"duration_us\":")
+      .append(std::to_string(record.duration_us))
+      .append(",");
+  json_factor_list(record, &line);
+  line.append("}}");
+  return line;
+}
+
+int run_export(const ExportOptions& options, std::ostream& out, std::ostream& err) {
+  stop_requested = 0;
+  struct sigaction action {};
+  action.sa_handler = request_stop;
+  action.sa_flags = SA_RESTART;  // a write to a slow reader finishes; the loop then stops
+  sigemptyset(&action.sa_mask);
+  for (int signal_number : {SIGTERM, SIGINT, SIGHUP}) sigaction(signal_number, &action, nullptr);
+  signal(SIGPIPE, SIG_IGN);  // a closed reader is a failed write, not a silent death
+
+  std::string error;
+  Cursor cursor;
+  if (!options.cursor_path.empty() && !read_cursor(options.cursor_path, &cursor, &error)) {
+    err << "authpolicy audit export: " << error << "\n";
+    return 2;
+  }
+  UniqueFd output;
+  if (!options.output_path.empty()) {
+    std::int64_t written = 0;
+    if (!open_output(options.output_path, &output, &written, &error)) {
+      err << "authpolicy audit export: " << error << "\n";
+      return 2;
+    }
+    // Written to the output but killed before the cursor said so: the output is right.
+    if (written > cursor.id) cursor = Cursor{written, 0};
+  }
+  const std::string host = host_name();
+  bool resumed = false;
+  while (!stop_requested) {
+    // Opening moves the spool into the tables (audit_store.h), so spooled decisions get their
+    // ids, in the order they were made, before anything is read.
+    audit::OpenOptions open_options;
+    open_options.create_if_missing = false;
+    open_options.check_ownership = false;
+    auto opened = audit::AuditStore::open(options.db, open_options);
+    if (!opened.status.ok()) {
+      err << "authpolicy audit export: cannot read the audit log: " << opened.status.message
+          << "\n";
+      if (!options.follow) return 2;
+    } else {
+      auto& store = *opened.store;
+      if (!resumed) {
+        cursor = checked_resume(store, cursor, err);
+        resumed = true;
+      }
+      for (;;) {
+        audit::DecisionFilter filter;
+        filter.after_id = cursor.id;
+        filter.since_us = options.since_us;
+        filter.oldest_first = true;
+        filter.limit = kBatch;
+        std::vector<audit::StoredDecision> rows;
+        const audit::Status status = store.list(filter, &rows);
+        if (!status.ok()) {
+          err << "authpolicy audit export: " << status.message << "\n";
+          return 2;
+        }
+        if (rows.empty()) break;
+        std::string batch;
+        for (const auto& row : rows) batch.append(export_line(row.id, row.record, host)).append("\n");
+        if (output.get() >= 0) {
+          if (!write_all(output.get(), batch)) {
+            err << "authpolicy audit export: cannot write " << options.output_path << ": "
+                << std::strerror(errno) << "\n";
+            return 2;
+          }
+        } else {
+          out << batch;
+          out.flush();
+          if (!out) {
+            err << "authpolicy audit export: cannot write the output\n";
+            return 2;
+          }
+        }
+        cursor = Cursor{rows.back().id, rows.back().record.time_us};
+        if (!options.cursor_path.empty() && !write_cursor(options.cursor_path, cursor, &error)) {
+          err << "authpolicy audit export: " << error << "\n";
+          return 2;
+        }
+        if (static_cast<std::int64_t>(rows.size()) < kBatch || stop_requested) break;
+      }
+    }
+    if (!options.follow) break;
+    // Sleep in short steps so a stop request ends the export promptly.
+    for (std::int64_t slept = 0; slept < options.interval_ms && !stop_requested; slept += 50) {
+      const timespec step{0, 50 * 1000 * 1000};
+      nanosleep(&step, nullptr);
+    }
+  }
+  return 0;
+}
+
+}  // namespace authpolicy::cli
