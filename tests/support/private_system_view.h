@@ -1,7 +1,8 @@
 // A private view of /etc and /var/lib for test programs that run pam_policy.so through libpam:
 // what the module and the CLI write at their defaults (the audit log in /var/lib/authpolicy, a
 // service file in /etc/pam.d) goes to a throw-away overlay, and the view starts as on a machine
-// where the project never ran (no /var/lib/authpolicy, no /etc/authpolicy).
+// where the project never ran (no /var/lib/authpolicy, no /etc/authpolicy). /run/systemd is an
+// empty tmpfs, so decisions never reach a journald of the host.
 #pragma once
 
 #include <sched.h>
@@ -48,6 +49,14 @@ class PrivateSystemView {
       if (mount("ap-system-view", top, "overlay", 0, options.c_str()) != 0) {
         return failed(std::string("overlay on ") + top);
       }
+    }
+    // The module sends each decision to journald's socket unless a policy says otherwise: an
+    // empty /run/systemd here, so no test reaches the host's journal (the journal tests start
+    // their own journald, listening in a folder of their own).
+    struct stat run_systemd {};
+    if (stat("/run/systemd", &run_systemd) == 0 &&
+        mount("ap-system-view", "/run/systemd", "tmpfs", 0, "mode=0755") != 0) {
+      return failed("tmpfs on /run/systemd");
     }
     std::error_code ignored;
     std::filesystem::remove_all("/var/lib/authpolicy", ignored);
