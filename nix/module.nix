@@ -29,7 +29,7 @@ let
 
   commonText = policyLib.commonPolicy {
     audit = {
-      inherit (cfg.audit) db required;
+      inherit (cfg.audit) db required journal;
       retention = if cfg.audit.retention == null then null else { duration = cfg.audit.retention; };
     };
     geoip = {
@@ -335,6 +335,16 @@ in
         default = null;
         example = "90d";
         description = "How long audit records are kept.";
+      };
+      journal = lib.mkOption {
+        type = lib.types.nullOr (lib.types.strMatching "(/[^\n\r\"]*)?");
+        default = null;
+        example = "";
+        description = ''
+          journald's native socket: each decision is also sent there as one structured entry
+          (`MESSAGE_ID=ffb6b6402a884c488c638c6fcd5905a7`, `AUTHPOLICY_*` fields) when journald
+          listens. The package's default is {file}`/run/systemd/journal/socket`; `""` sends none.
+        '';
       };
     };
 
