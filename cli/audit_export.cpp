@@ -237,7 +237,8 @@ void json_factor_list(const audit::AuditRecord& record, std::string* line) {
 
 }  // namespace
 
-std::string export_line(std::int64_t id, const audit::AuditRecord& record, const std::string& host) {
+std::string export_line(std::int64_t id, const audit::AuditRecord& record,
+                        const std::string& host) {
   const bool permit = record.decision == "permit";
   std::string line;
   line.reserve(1024);
@@ -367,7 +368,8 @@ int run_export(const ExportOptions& options, std::ostream& out, std::ostream& er
         }
         if (rows.empty()) break;
         std::string batch;
-        for (const auto& row : rows) batch.append(export_line(row.id, row.record, host)).append("\n");
+        for (const auto& row : rows)
+          batch.append(export_line(row.id, row.record, host)).append("\n");
         if (output.get() >= 0) {
           if (!write_all(output.get(), batch)) {
             err << "authpolicy audit export: cannot write " << options.output_path << ": "

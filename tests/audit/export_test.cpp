@@ -185,9 +185,8 @@ TEST_F(AuditExport, FollowPrintsNewDecisionsWithinTheIntervalAndStopsOnSigterm) 
   ASSERT_GE(child, 0);
   if (child == 0) {
     std::ostringstream out, err;
-    _exit(run_audit_command({"export", "--db", db_, "--output", output, "--follow", "--interval",
-                             "100ms"},
-                            out, err));
+    _exit(run_audit_command(
+        {"export", "--db", db_, "--output", output, "--follow", "--interval", "100ms"}, out, err));
   }
   auto wait_lines = [&](std::size_t count) {
     for (int i = 0; i < 100 && lines(read(output)).size() < count; ++i) usleep(20000);

@@ -118,8 +118,8 @@ void export_while_logging_in(bool with_output) {
   for (int run = 0; run < 5; ++run) {
     const bool hard = with_output && run % 2 == 0;
     const std::string stdout_file = folder.file("stdout." + std::to_string(run));
-    std::vector<std::string> arguments{"--db", db, "--cursor", cursor, "--follow", "--interval",
-                                       "100ms"};
+    std::vector<std::string> arguments{"--db",     db,           "--cursor", cursor,
+                                       "--follow", "--interval", "100ms"};
     if (with_output) {
       arguments.insert(arguments.end(), {"--output", shared_output});
     } else {

@@ -60,7 +60,8 @@ class TestJournalRemote {
  public:
   TestJournalRemote(const std::string& output, const std::string& log) {
     port_ = free_port();
-    std::vector<std::string> argv{kJournalRemote, "--listen-http=127.0.0.1:" + std::to_string(port_),
+    std::vector<std::string> argv{kJournalRemote,
+                                  "--listen-http=127.0.0.1:" + std::to_string(port_),
                                   "--split-mode=none", "--output=" + output};
     std::vector<char*> args;
     for (auto& a : argv) args.push_back(a.data());

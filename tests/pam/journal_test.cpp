@@ -79,11 +79,11 @@ TEST_F(PamJournal, EachDecisionIsOneEntryWithTheFieldsTheAuditLogShows) {
   EXPECT_EQ(denials, 4u);
   EXPECT_EQ(hostile, 2u);
   // journalctl's own matching works on the fields.
-  const auto run = run_process({"/usr/bin/journalctl", "-D", journald_->journal_folder(), "-o",
-                                "json", "--no-pager",
-                                std::string("MESSAGE_ID=") + audit::kDecisionMessageId,
-                                "AUTHPOLICY_DECISION=deny", "AUTHPOLICY_USER=bob"},
-                               {{"LD_PRELOAD", ""}}, "");
+  const auto run =
+      run_process({"/usr/bin/journalctl", "-D", journald_->journal_folder(), "-o", "json",
+                   "--no-pager", std::string("MESSAGE_ID=") + audit::kDecisionMessageId,
+                   "AUTHPOLICY_DECISION=deny", "AUTHPOLICY_USER=bob"},
+                  {{"LD_PRELOAD", ""}}, "");
   std::size_t bob_denials = 0;
   for (std::size_t at = 0; (at = run.output.find("\n{", at)) != std::string::npos; ++at) {
     ++bob_denials;

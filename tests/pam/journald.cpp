@@ -156,9 +156,9 @@ std::string field_bytes(const nlohmann::json& entry, const std::string& name) {
 }
 
 nlohmann::json audit_rows(const std::string& db) {
-  const ProcessResult result = run_process(
-      {AP_TEST_AUTHPOLICY, "audit", "--db", db, "--format", "json", "--limit", "0"},
-      {{"LD_PRELOAD", ""}}, "");
+  const ProcessResult result =
+      run_process({AP_TEST_AUTHPOLICY, "audit", "--db", db, "--format", "json", "--limit", "0"},
+                  {{"LD_PRELOAD", ""}}, "");
   auto rows = nlohmann::json::parse(result.output.substr(result.output.find('[')));
   std::reverse(rows.begin(), rows.end());
   return rows;
@@ -180,13 +180,14 @@ std::string compare_entry_with_row(const nlohmann::json& entry, const nlohmann::
   auto expect = [&](const std::string& field, const std::string& shown) {
     const std::string sent = field_bytes(entry, field);
     if (sent != shown) {
-      differences += field + ": journal " + nlohmann::json(sent).dump(
-                                                -1, ' ', false, nlohmann::json::error_handler_t::replace) +
-                     ", audit " + nlohmann::json(shown).dump() + "\n";
+      differences +=
+          field + ": journal " +
+          nlohmann::json(sent).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
+          ", audit " + nlohmann::json(shown).dump() + "\n";
     }
   };
-  for (const char* name : {"decision", "time", "service", "user", "ruser", "rhost", "tty",
-                           "reason", "policy_path", "policy_sha256"}) {
+  for (const char* name : {"decision", "time", "service", "user", "ruser", "rhost", "tty", "reason",
+                           "policy_path", "policy_sha256"}) {
     std::string field = "AUTHPOLICY_";
     for (const char* c = name; *c; ++c) field += static_cast<char>(std::toupper(*c));
     expect(field, row.at(name).get<std::string>());
@@ -196,7 +197,8 @@ std::string compare_entry_with_row(const nlohmann::json& entry, const nlohmann::
     for (const char* c = name; *c; ++c) field += static_cast<char>(std::toupper(*c));
     expect(field, json_text(row.at(name)));
   }
-  expect("AUTHPOLICY_COUNTRY", row.at("country").is_null() ? "<absent>" : json_text(row.at("country")));
+  expect("AUTHPOLICY_COUNTRY",
+         row.at("country").is_null() ? "<absent>" : json_text(row.at("country")));
   expect("AUTHPOLICY_ASN", row.at("asn").is_null() ? "<absent>" : json_text(row.at("asn")));
   std::string compact;
   int index = 0;

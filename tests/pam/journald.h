@@ -42,8 +42,7 @@ class TestJournald {
 // to 10 s until at least `expected` are there.
 std::vector<nlohmann::json> decision_entries_in_folder(const std::string& folder,
                                                        std::size_t expected);
-std::vector<nlohmann::json> decision_entries_in_file(const std::string& file,
-                                                     std::size_t expected);
+std::vector<nlohmann::json> decision_entries_in_file(const std::string& file, std::size_t expected);
 
 // A journal field as bytes: journalctl prints values that are not printable UTF-8 as an array of
 // byte values, and a field sent more than once as an array of values ("<repeated>" then).
