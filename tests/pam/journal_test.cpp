@@ -140,5 +140,21 @@ TEST_F(PamJournal, NoJournaldThereIsNoEntryAndNoComplaintAnUntrustedSocketIsRefu
   EXPECT_EQ(decision_entries_in_folder(journald_->journal_folder(), 0).size(), 0u);
 }
 
+TEST_F(PamJournal, AnEntryTooLargeForOneDatagramArrivesWhole) {
+  // Larger than a datagram may be (the socket's send buffer): sent as a sealed memfd instead.
+  audit::AuditRecord record;
+  record.time_us = 1796600000000000;
+  record.pid = 4242;
+  record.service = "sshd";
+  record.user = "alice";
+  record.decision = "deny";
+  record.reason = std::string(300000, 'r') + "\nend";
+  EXPECT_EQ(audit::send_journal_entry(journald_->socket(), record), "");
+  const auto entries = decision_entries_in_folder(journald_->journal_folder(), 1);
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(field_bytes(entries[0], "AUTHPOLICY_REASON"), record.reason);
+  EXPECT_EQ(field_bytes(entries[0], "AUTHPOLICY_PID"), "4242");
+}
+
 }  // namespace
 }  // namespace authpolicy::pam_test
