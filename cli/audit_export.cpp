@@ -337,6 +337,7 @@ int run_export(const ExportOptions& options, std::ostream& out, std::ostream& er
   }
   const std::string host = host_name();
   bool resumed = false;
+  std::string last_problem;
   while (!stop_requested) {
     // Opening moves the spool into the tables (audit_store.h), so spooled decisions get their
     // ids, in the order they were made, before anything is read.
@@ -345,10 +346,15 @@ int run_export(const ExportOptions& options, std::ostream& out, std::ostream& er
     open_options.check_ownership = false;
     auto opened = audit::AuditStore::open(options.db, open_options);
     if (!opened.status.ok()) {
-      err << "authpolicy audit export: cannot read the audit log: " << opened.status.message
-          << "\n";
+      // Following, the same trouble is said once, not at every look.
+      if (opened.status.message != last_problem) {
+        err << "authpolicy audit export: cannot read the audit log: " << opened.status.message
+            << "\n";
+        last_problem = opened.status.message;
+      }
       if (!options.follow) return 2;
     } else {
+      last_problem.clear();
       auto& store = *opened.store;
       if (!resumed) {
         cursor = checked_resume(store, cursor, err);
