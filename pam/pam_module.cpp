@@ -470,9 +470,10 @@ int guarded(pam_handle_t* pamh, const char* entry, Body&& body) noexcept {
 
 using authpolicy::pam_front::guarded;
 
-// libpam unloads the module at every pam_end: release the compiled policies and the GeoIP
-// databases this copy of the engine cached, so hosts that authenticate again and again do not
-// pile them up.
+// The module is linked -z nodelete (pam/CMakeLists.txt): libpam's dlclose at pam_end leaves it
+// loaded, so this runs once, when the host exits (or never, when it ends by _exit). The caches
+// stay bounded meanwhile: one entry per policy path, one per GeoIP file, each replaced when its
+// file changes. Released here so that leak checkers of the host see nothing of ours.
 __attribute__((destructor)) static void release_engine_caches() {
   authpolicy::pam_front::policy_cache_clear();
   if (!authpolicy::pam_front::geoip_used) return;
