@@ -386,8 +386,10 @@ Status open_impl(AuditStore::Impl& impl) {
     if (!status.ok()) return status;
   }
   status = migrate_if_needed(impl, fold);
-  if (!status.ok() || !fold) return status;
-  return internal::fold_spool(impl);
+  if (!status.ok()) return status;
+  if (fold) return internal::fold_spool(impl);
+  if (options.refresh_tally && !options.read_only) return internal::rebuild_tally(impl);
+  return status;
 }
 
 }  // namespace

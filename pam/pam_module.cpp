@@ -238,9 +238,10 @@ bool record_decision(pam_handle_t* pamh, const Prepared& p, const Decision& deci
   const auto duration = std::chrono::duration_cast<std::chrono::microseconds>(
       std::chrono::steady_clock::now() - started);
   const audit::AuditRecord record = audit::make_record(*p.policy, p.request, decision, duration);
-  // A policy that reads the log has opened it already; any other appends to its spool.
-  const audit::LoggedDecision logged = audit::log_decision(p.policy->audit, record, &budget,
-                                                           !audit::reads_audit_log(*p.policy));
+  // A decision whose reads had to open the log writes there too; any other (no reads, or all
+  // answered by the tally) appends to the spool and the tally.
+  const audit::LoggedDecision logged =
+      audit::log_decision(p.policy->audit, record, &budget, !budget.opened_log());
   if (!logged.failure_line.empty()) log_line(pamh, LOG_WARNING, logged.failure_line);
   return !logged.deny;
 }
@@ -277,7 +278,7 @@ void record_unavailable(pam_handle_t* pamh, const char* phase, const Prepared& p
   const Settings settings =
       load_common_settings("audit", folder + "common.pol").value_or(Settings{});
   audit::WaitBudget budget;
-  const audit::LoggedDecision logged = audit::log_decision(settings, record, &budget);
+  const audit::LoggedDecision logged = audit::log_decision(settings, record, &budget, true);
   if (!logged.failure_line.empty()) log_line(pamh, LOG_WARNING, logged.failure_line);
 }
 
