@@ -54,7 +54,8 @@ struct OpenOptions {
   // is set. false (verify) leaves the spool as it is.
   bool fold_spool = true;
   // Without a fold: rebuild the tally beside the log (audit/tally.h) when it does not match the
-  // log, leaving the spool as it is. A spool writer that found the tally stale asks for this.
+  // log, leaving the spool as it is; record_decision() does it after its write. A spool writer
+  // that found the tally stale, and the module's direct writes, ask for this.
   bool refresh_tally = false;
 };
 

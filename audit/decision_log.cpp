@@ -134,6 +134,9 @@ LoggedDecision log_decision(const Settings& audit_settings, const AuditRecord& r
   const auto started = std::chrono::steady_clock::now();
   std::string fold_problem;
   const std::string path = database_path(audit_settings);
+  // A direct write leaves the tally behind the tables: it is rebuilt after the write, so that the
+  // next decision's reads need no sqlite.
+  options.refresh_tally = !spool;
   const Status status = spool ? append_decision(path, options, record, &fold_problem)
                               : record_decision(path, options, record);
   if (budget) budget->spend(std::chrono::steady_clock::now() - started);

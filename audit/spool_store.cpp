@@ -290,9 +290,10 @@ Status rebuild_tally(AuditStore::Impl& impl) {
     AuditStore::Impl& impl;
     ~RollBack() { impl.rollback_if_open(); }
   } roll_back{impl};
+  // Created (empty) when missing, as a writer would: its lock is what keeps writers out.
   UniqueFd fd(openat(impl.folder_fd, spool_name(impl.name).c_str(),
-                       O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
-  if (fd.get() < 0) return Status::success();  // only a writer asks for this, after appending
+                       O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600));
+  if (fd.get() < 0) return errno_failure(errno, "cannot open " + spool_path);
   struct stat info {};
   status = check_spool(fd.get(), spool_path, impl.options, &info);
   if (status.ok()) status = lock_spool(fd.get(), impl.deadline, spool_path);
