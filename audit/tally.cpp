@@ -288,6 +288,26 @@ bool log_prints(int folder_fd, const std::string& name, const OpenOptions& optio
   return true;
 }
 
+// Whether another process holds the database in sqlite's EXCLUSIVE lock (a connection in
+// exclusive locking mode, or one switching the journal): it may be about to change anything, and
+// a read of the log waits for it within the decision's budget. The tally then leaves the answer
+// to that read, as before it existed. A probe (F_GETLK) only: nothing is locked.
+bool held_exclusively(int folder_fd, const std::string& name) {
+  // sqlite's unix lock bytes: SHARED_FIRST (0x40000002) and the 510 after it, write-locked for
+  // EXCLUSIVE, read-locked by every connection for SHARED.
+  constexpr off_t kSharedFirst = 0x40000002;
+  constexpr off_t kSharedSize = 510;
+  UniqueFd db(openat(folder_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  if (db.get() < 0) return true;  // cannot look: not the tally's to answer
+  struct flock probe {};
+  probe.l_type = F_RDLCK;
+  probe.l_whence = SEEK_SET;
+  probe.l_start = kSharedFirst;
+  probe.l_len = kSharedSize;
+  if (fcntl(db.get(), F_GETLK, &probe) != 0) return true;
+  return probe.l_type != F_UNLCK;
+}
+
 // The tally folder, checked (a folder, the log's owner, 0700); -1 when absent (*absent) or refused.
 int open_tally_folder(int folder_fd, const std::string& name, const OpenOptions& options,
                       bool* absent) {
@@ -478,6 +498,7 @@ std::optional<UserView> read_user(const std::string& path, const OpenOptions& op
     LogPrints now;
     if (!log_prints(folder.get(), name, options, &now)) return std::nullopt;
     if (!(now == state->prints)) continue;  // the log moved on: a writer, or the tally is stale
+    if (held_exclusively(folder.get(), name)) return std::nullopt;
     UserView view;
     view.complete_from_us = state->complete_from_us;
     UniqueFd file(open_tally_file(dir.get(), file_name, O_RDONLY, options, &info));
