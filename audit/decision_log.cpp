@@ -44,10 +44,11 @@ SystemSubjects::FailureCounter failure_counter(const Settings& audit_settings,
     query.user = request.user;
     query.window_seconds = window.count();
     if (by_rhost) query.rhost = request.rhost.value_or("");
-    if (const auto tallied = tally::count_failures(path, options, query)) {
+    tally::Miss miss = tally::Miss::unusable;
+    if (const auto tallied = tally::count_failures(path, options, query, &miss)) {
       return static_cast<long>(*tallied->count);
     }
-    if (budget) budget->note_opened_log();
+    if (budget && miss == tally::Miss::unusable) budget->note_opened_log();
     OpenOptions reading = options;
     if (budget) reading.busy_timeout = budget->left();
     const auto started = std::chrono::steady_clock::now();
@@ -78,10 +79,11 @@ SystemSubjects::RecentChecker recent_checker(const Settings& audit_settings,
     query.window_seconds = atom.window.count();
     if (atom.scope == RecentScope::rhost) query.rhost = request.rhost.value_or("");
     if (atom.scope == RecentScope::tty) query.tty = request.tty;
-    if (const auto tallied = tally::find_recent_pass(path, options, query)) {
+    tally::Miss miss = tally::Miss::unusable;
+    if (const auto tallied = tally::find_recent_pass(path, options, query, &miss)) {
       return *tallied->found ? Tri::yes : Tri::no;
     }
-    if (budget) budget->note_opened_log();
+    if (budget && miss == tally::Miss::unusable) budget->note_opened_log();
     OpenOptions reading = options;
     const auto started = std::chrono::steady_clock::now();
     if (budget) reading.busy_timeout = budget->left();

@@ -27,8 +27,10 @@ class WaitBudget {
       : left_(total) {}
   std::chrono::milliseconds left() const { return left_; }
   void spend(std::chrono::steady_clock::duration used);
-  // Whether a read of this decision had to open the log (the tally could not answer it): the
-  // decision's write then goes there too, within what is left of the budget.
+  // Whether a read of this decision had to open the log because the tally was unusable (absent,
+  // stale, refused, the log held exclusively): the decision's write then goes there too, within
+  // what is left of the budget, and the tally is rebuilt after it. A read that only reached back
+  // before what a current tally holds does not count: that decision still spools.
   bool opened_log() const { return opened_log_; }
   void note_opened_log() { opened_log_ = true; }
 

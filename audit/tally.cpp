@@ -471,7 +471,7 @@ struct UserView {
 };
 
 std::optional<UserView> read_user(const std::string& path, const OpenOptions& options,
-                                  const std::string& user) {
+                                  const std::string& user, bool* too_long) {
   if (!options.check_ownership || boot_id().empty() || path.empty()) return std::nullopt;
   std::error_code no_folder;
   const std::filesystem::path absolute = std::filesystem::absolute(path, no_folder);
@@ -504,8 +504,12 @@ std::optional<UserView> read_user(const std::string& path, const OpenOptions& op
     UniqueFd file(open_tally_file(dir.get(), file_name, O_RDONLY, options, &info));
     if (file.get() < 0 && errno != ENOENT) return std::nullopt;
     if (file.get() >= 0) {
-      if (info.st_size > 2 * kUserFileCap ||
-          !read_exactly(file.get(), static_cast<std::size_t>(info.st_size), 0, &view.bytes)) {
+      if (info.st_size > 2 * kUserFileCap) {
+        // Written whole by a rebuild: the next append compacts it. Current, only too long.
+        if (too_long != nullptr) *too_long = true;
+        return std::nullopt;
+      }
+      if (!read_exactly(file.get(), static_cast<std::size_t>(info.st_size), 0, &view.bytes)) {
         return std::nullopt;
       }
       const auto parsed = parse_user_file(view.bytes);
@@ -617,14 +621,22 @@ std::string folder_name(const std::string& name) {
 }
 
 std::optional<FailureCount> count_failures(const std::string& path, const OpenOptions& options,
-                                           const FailureQuery& query) noexcept {
+                                           const FailureQuery& query, Miss* why) noexcept {
+  Miss ignored;
+  Miss& miss = why != nullptr ? *why : ignored;
+  miss = Miss::unusable;
   try {
     if (query.window_seconds < 0) return std::nullopt;
-    const auto view = read_user(path, options, query.user);
+    bool too_long = false;
+    const auto view = read_user(path, options, query.user, &too_long);
+    if (too_long) miss = Miss::window;
     if (!view) return std::nullopt;
     const std::int64_t now = query.now_us != 0 ? query.now_us : now_utc_us();
     const std::int64_t since = now - query.window_seconds * 1000000;
-    if (since < view->complete_from_us) return std::nullopt;
+    if (since < view->complete_from_us) {
+      miss = Miss::window;
+      return std::nullopt;
+    }
     std::optional<AddressKey> key;
     if (query.rhost) key = parse_address(*query.rhost);
     std::int64_t count = 0;
@@ -641,14 +653,22 @@ std::optional<FailureCount> count_failures(const std::string& path, const OpenOp
 }
 
 std::optional<RecentPass> find_recent_pass(const std::string& path, const OpenOptions& options,
-                                           const RecentPassQuery& query) noexcept {
+                                           const RecentPassQuery& query, Miss* why) noexcept {
+  Miss ignored;
+  Miss& miss = why != nullptr ? *why : ignored;
+  miss = Miss::unusable;
   try {
     if (query.window_seconds <= 0) return std::nullopt;
-    const auto view = read_user(path, options, query.user);
+    bool too_long = false;
+    const auto view = read_user(path, options, query.user, &too_long);
+    if (too_long) miss = Miss::window;
     if (!view) return std::nullopt;
     const std::int64_t now = query.now_us != 0 ? query.now_us : now_utc_us();
     const std::int64_t since = now - query.window_seconds * 1000000;
-    if (since < view->complete_from_us) return std::nullopt;
+    if (since < view->complete_from_us) {
+      miss = Miss::window;
+      return std::nullopt;
+    }
     if (query.tty && query.tty->empty()) return RecentPass{false, {}, 0};
     std::optional<AddressKey> key;
     if (query.rhost && !query.rhost->empty()) key = parse_address(*query.rhost);

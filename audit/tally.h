@@ -33,13 +33,25 @@ namespace authpolicy::audit::tally {
 // (and an hour more). A window reaching further back than the tally holds is answered by the log.
 inline constexpr std::int64_t kHorizonUs = 24LL * 3600 * 1000000;
 
-// failures() from the tally, or nullopt: then only the log can answer (audit::count_failures).
-std::optional<FailureCount> count_failures(const std::string& path, const OpenOptions& options,
-                                           const FailureQuery& query) noexcept;
+// Why the tally did not answer.
+enum class Miss {
+  unusable,  // absent, stale, refused, damaged, or the log held exclusively: ask the log, and
+             // write the decision there (the tally is rebuilt after that write)
+  window,    // current, but the window reaches before what it holds for this user: ask the log;
+             // the decision's record still goes to the spool, which keeps the tally current
+};
 
-// recent() from the tally, or nullopt: then only the log can answer (find_recent_pass).
+// failures() from the tally, or nullopt (and *why): then only the log can answer
+// (audit::count_failures).
+std::optional<FailureCount> count_failures(const std::string& path, const OpenOptions& options,
+                                           const FailureQuery& query,
+                                           Miss* why = nullptr) noexcept;
+
+// recent() from the tally, or nullopt (and *why): then only the log can answer
+// (find_recent_pass).
 std::optional<RecentPass> find_recent_pass(const std::string& path, const OpenOptions& options,
-                                           const RecentPassQuery& query) noexcept;
+                                           const RecentPassQuery& query,
+                                           Miss* why = nullptr) noexcept;
 
 // The folder's tally name for the database file `name`.
 std::string folder_name(const std::string& name);

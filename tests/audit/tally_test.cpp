@@ -76,8 +76,11 @@ TEST(AuditTally, ADirectWriteToTheTablesMakesItStepAsideUntilTheNextFoldRebuilds
   EXPECT_EQ(tallied_failures(db, failures_of("bob", 900, now_utc_us())), 1);
   // Written to sqlite by something that does not keep the tally (an older module, a tool).
   ASSERT_TRUE(record_decision(db, {}, sample_record("bob", "deny")).ok());
-  EXPECT_EQ(tallied_failures(db, failures_of("bob", 900, now_utc_us())), std::nullopt)
+  tally::Miss why = tally::Miss::window;
+  EXPECT_EQ(tally::count_failures(db, {}, failures_of("bob", 900, now_utc_us()), &why),
+            std::nullopt)
       << "the tally must not answer once the tables changed behind it";
+  EXPECT_EQ(why, tally::Miss::unusable);
   // The next spooled decision sees it stale and folds; the fold rebuilds it from the tables.
   ASSERT_TRUE(append_decision(db, {}, sample_record("bob", "deny"), nullptr).ok());
   EXPECT_EQ(tallied_failures(db, failures_of("bob", 900, now_utc_us())), 3);
@@ -146,8 +149,10 @@ TEST(AuditTally, AWindowReachingBeforeWhatItHoldsGoesToTheLog) {
   ASSERT_TRUE(append_decision(db, {}, sample_record("erin", "deny"), nullptr).ok());
   const std::int64_t now = now_utc_us();
   EXPECT_EQ(tallied_failures(db, failures_of("erin", 3600, now)), 1);
-  EXPECT_EQ(tallied_failures(db, failures_of("erin", 30 * 86400, now)), std::nullopt)
+  tally::Miss why = tally::Miss::unusable;
+  EXPECT_EQ(tally::count_failures(db, {}, failures_of("erin", 30 * 86400, now), &why), std::nullopt)
       << "30 days reach before the tally's 24 hours";
+  EXPECT_EQ(why, tally::Miss::window) << "the tally is current: that decision still spools";
 }
 
 // Random decisions (users, sources in several spellings, terminals, services, factors, times)
