@@ -169,6 +169,8 @@ TEST(AuditTally, EveryAnswerIsTheLogsAnswer) {
   const std::vector<std::string> ttys = {"pts/1", "ssh", ""};
   const std::vector<std::string> services = {"sshd", "sudo"};
   const std::vector<std::string> factors = {"password", "totp", "u2f"};
+  const std::vector<std::string> policies = {"/etc/authpolicy/sudo.pol",
+                                             "/etc/authpolicy/sshd.pol"};
   auto pick = [&](const std::vector<std::string>& from) {
     return from[random() % from.size()];
   };
@@ -182,6 +184,7 @@ TEST(AuditTally, EveryAnswerIsTheLogsAnswer) {
                                          pick(sources));
       record.tty = pick(ttys);
       record.service = pick(services);
+      record.policy_path = pick(policies);
       record.factors.clear();
       for (const auto& factor : factors) {
         if (random() % 2 == 0) record.factors.push_back({factor, random() % 3 ? "pass" : "fail", "", 1});
@@ -207,6 +210,7 @@ TEST(AuditTally, EveryAnswerIsTheLogsAnswer) {
       RecentPassQuery recent;
       recent.user = user;
       recent.service = pick(services);
+      if (random() % 2) recent.policy_path = pick(policies);  // else matched by service
       recent.factor = pick(factors);
       recent.window_seconds = window;
       recent.now_us = now;
