@@ -386,8 +386,10 @@ Status open_impl(AuditStore::Impl& impl) {
     if (!status.ok()) return status;
   }
   status = migrate_if_needed(impl, fold);
-  if (!status.ok() || !fold) return status;
-  return internal::fold_spool(impl);
+  if (!status.ok()) return status;
+  if (fold) return internal::fold_spool(impl);
+  if (options.refresh_tally && !options.read_only) return internal::rebuild_tally(impl);
+  return status;
 }
 
 }  // namespace
@@ -694,11 +696,19 @@ Status AuditStore::prune(std::int64_t before_us, std::int64_t* removed) noexcept
 
 Status record_decision(const std::string& path, const OpenOptions& options,
                        const AuditRecord& record) noexcept {
-  auto opened = AuditStore::open(path, options);
+  OpenOptions opening = options;
+  opening.refresh_tally = false;  // the write below would make it stale again
+  auto opened = AuditStore::open(path, opening);
   if (!opened.status.ok()) return opened.status;
   // Opening and writing share one deadline: the decision's whole wait stays bounded.
   opened.store->impl_->deadline_from_open = true;
-  return opened.store->write(record);
+  Status status = opened.store->write(record);
+  // The tally no longer matches the tables: rebuilt now, within what is left of the deadline,
+  // so that the next decision reads it instead of sqlite. Housekeeping: never the write's failure.
+  if (status.ok() && options.refresh_tally && !options.read_only) {
+    internal::rebuild_tally(*opened.store->impl_);
+  }
+  return status;
 }
 
 }  // namespace authpolicy::audit

@@ -53,6 +53,10 @@ struct OpenOptions {
   // opening, so that every query sees them; that opens the file for writing even when read_only
   // is set. false (verify) leaves the spool as it is.
   bool fold_spool = true;
+  // Without a fold: rebuild the tally beside the log (audit/tally.h) when it does not match the
+  // log, leaving the spool as it is; record_decision() does it after its write. A spool writer
+  // that found the tally stale, and the module's direct writes, ask for this.
+  bool refresh_tally = false;
 };
 
 // failures(WINDOW) and failures(WINDOW, rhost): failed (deny) decisions of `user`, all services,

@@ -80,6 +80,10 @@ bool spool_pending(int folder_fd, const std::string& name);
 // Moves the spool's records into the tables (spool_store.cpp). Needs a writable connection at the
 // current schema; waits for locks until the store's deadline.
 Status fold_spool(AuditStore::Impl& impl);
+// Rebuilds the tally (audit/tally.h) from the tables and the spool's records not yet in them,
+// under the database's write lock and the spool's lock, changing neither; when it is current,
+// does nothing. Needs a writable connection at the current schema.
+Status rebuild_tally(AuditStore::Impl& impl);
 
 }  // namespace internal
 }  // namespace authpolicy::audit

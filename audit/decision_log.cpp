@@ -9,6 +9,7 @@
 #include "audit/audit_store.h"
 #include "audit/journal_entry.h"
 #include "audit/recent_pass.h"
+#include "audit/tally.h"
 #include "audit/time_text.h"
 
 namespace authpolicy::audit {
@@ -45,6 +46,11 @@ SystemSubjects::FailureCounter failure_counter(const Settings& audit_settings,
     query.user = request.user;
     query.window_seconds = window.count();
     if (by_rhost) query.rhost = request.rhost.value_or("");
+    tally::Miss miss = tally::Miss::unusable;
+    if (const auto tallied = tally::count_failures(path, options, query, &miss)) {
+      return static_cast<long>(*tallied->count);
+    }
+    if (budget && miss == tally::Miss::unusable) budget->note_opened_log();
     OpenOptions reading = options;
     if (budget) reading.busy_timeout = budget->left();
     const auto started = std::chrono::steady_clock::now();
@@ -75,6 +81,11 @@ SystemSubjects::RecentChecker recent_checker(const Settings& audit_settings,
     query.window_seconds = atom.window.count();
     if (atom.scope == RecentScope::rhost) query.rhost = request.rhost.value_or("");
     if (atom.scope == RecentScope::tty) query.tty = request.tty;
+    tally::Miss miss = tally::Miss::unusable;
+    if (const auto tallied = tally::find_recent_pass(path, options, query, &miss)) {
+      return *tallied->found ? Tri::yes : Tri::no;
+    }
+    if (budget && miss == tally::Miss::unusable) budget->note_opened_log();
     OpenOptions reading = options;
     const auto started = std::chrono::steady_clock::now();
     if (budget) reading.busy_timeout = budget->left();
@@ -130,6 +141,9 @@ LoggedDecision log_decision(const Settings& audit_settings, const AuditRecord& g
   const auto started = std::chrono::steady_clock::now();
   std::string fold_problem;
   const std::string path = database_path(audit_settings);
+  // A direct write leaves the tally behind the tables: it is rebuilt after the write, so that the
+  // next decision's reads need no sqlite.
+  options.refresh_tally = !spool;
   const Status status = spool ? append_decision(path, options, record, &fold_problem)
                               : record_decision(path, options, record);
   if (budget) budget->spend(std::chrono::steady_clock::now() - started);

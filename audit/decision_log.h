@@ -27,21 +27,30 @@ class WaitBudget {
       : left_(total) {}
   std::chrono::milliseconds left() const { return left_; }
   void spend(std::chrono::steady_clock::duration used);
+  // Whether a read of this decision had to open the log because the tally was unusable (absent,
+  // stale, refused, the log held exclusively): the decision's write then goes there too, within
+  // what is left of the budget, and the tally is rebuilt after it. A read that only reached back
+  // before what a current tally holds does not count: that decision still spools.
+  bool opened_log() const { return opened_log_; }
+  void note_opened_log() { opened_log_ = true; }
 
  private:
   std::chrono::milliseconds left_;
+  bool opened_log_ = false;
 };
 
-// Answers failures(WINDOW[, rhost]) from the policy's audit log: a missing log means none
-// recorded yet; an unreadable one is unknown with its cause. With a budget, each read waits
-// at most what is left of it (and spends what it took); without, each read waits up to 2 s.
+// Answers failures(WINDOW[, rhost]) from the policy's audit log: from its tally when that can
+// answer (audit/tally.h: no sqlite, no lock, no wait), else from the log itself. A missing log
+// means none recorded yet; an unreadable one is unknown with its cause. With a budget, each read
+// of the log waits at most what is left of it (and spends what it took); without, each read
+// waits up to 2 s.
 SystemSubjects::FailureCounter failure_counter(const Settings& audit_settings,
                                                std::shared_ptr<WaitBudget> budget = nullptr);
 
-// Answers recent(FACTOR, WINDOW[, rhost | tty]) from the policy's audit log (recent_pass.h):
-// a missing log means nothing passed yet; an unreadable one is unknown with its cause. Passes
-// count when recorded under `policy_path` (the policy file in use), or, without one, under the
-// request's service.
+// Answers recent(FACTOR, WINDOW[, rhost | tty]) from the policy's audit log (recent_pass.h),
+// through its tally when that can answer, as failure_counter: a missing log means nothing passed
+// yet; an unreadable one is unknown with its cause. Passes count when recorded under
+// `policy_path` (the policy file in use), or, without one, under the request's service.
 SystemSubjects::RecentChecker recent_checker(const Settings& audit_settings,
                                              std::shared_ptr<WaitBudget> budget = nullptr,
                                              std::string policy_path = {});
@@ -64,8 +73,8 @@ std::string journal_socket(const Settings& audit_settings);
 // Writes the record (bounded wait, best effort unless required), sends it as one journald entry
 // (audit/journal_entry.h) when journald listens there, and says what to do next. With
 // a budget the write waits at most what the decision's reads left of it. `spool`: append it to
-// the log's spool instead of opening the database (append_decision), for a policy that never
-// reads the log; a policy with failures() or recent() has opened it already.
+// the log's spool (and tally) instead of opening the database (append_decision): for a decision
+// whose reads, if any, the tally answered; one that had to open the log writes there.
 LoggedDecision log_decision(const Settings& audit_settings, const AuditRecord& record,
                             WaitBudget* budget = nullptr, bool spool = false);
 

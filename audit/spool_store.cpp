@@ -10,11 +10,13 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 
 #include "audit/audit_store.h"
 #include "audit/audit_store_impl.h"
 #include "audit/schema.h"
 #include "audit/spool.h"
+#include "audit/tally.h"
 #include "audit/time_text.h"
 #include "base/unique_fd.h"
 
@@ -104,11 +106,11 @@ std::uint64_t new_generation() {
 }
 
 // Inside the caller's transaction: the spool's records past what an earlier fold of the same
-// spool generation stored, and the new progress mark.
-Status store_records(AuditStore::Impl& impl, const std::string& data, std::int64_t* stored) {
+// spool generation stored (*generation: the spool's, for the progress mark).
+Status unfolded_records(AuditStore::Impl& impl, const std::string& data, spool::Scan* scan,
+                        std::int64_t* generation) {
   const auto header = spool::parse_header(data);
-  const std::int64_t generation =
-      header ? static_cast<std::int64_t>(header->generation) : std::int64_t{0};
+  *generation = header ? static_cast<std::int64_t>(header->generation) : std::int64_t{0};
   std::size_t from = header ? spool::kHeaderBytes : 0;
   detail::Statement progress;
   int rc = progress.prepare(impl.db,
@@ -116,16 +118,26 @@ Status store_records(AuditStore::Impl& impl, const std::string& data, std::int64
   if (rc != SQLITE_OK) {
     return detail::sqlite_failure(impl.db, rc, "reading the spool's progress", impl.path);
   }
-  progress.bind(1, generation);
+  progress.bind(1, *generation);
   if (progress.step() == SQLITE_ROW) {
     const std::int64_t done = progress.column_int(0);
     if (done >= static_cast<std::int64_t>(from) && done <= static_cast<std::int64_t>(data.size())) {
       from = static_cast<std::size_t>(done);
     }
   }
-  progress = detail::Statement();
-  const spool::Scan scan = spool::scan_records(data, from);
-  Status status = internal::prepare_inserts(impl);
+  *scan = spool::scan_records(data, from);
+  return Status::success();
+}
+
+// Inside the caller's transaction: the spool's records past what an earlier fold of the same
+// spool generation stored, and the new progress mark.
+Status store_records(AuditStore::Impl& impl, const std::string& data, std::int64_t* stored) {
+  std::int64_t generation = 0;
+  spool::Scan scan;
+  Status status = unfolded_records(impl, data, &scan, &generation);
+  if (!status.ok()) return status;
+  int rc = SQLITE_OK;
+  status = internal::prepare_inserts(impl);
   if (!status.ok()) return status;
   for (const auto& record : scan.records) {
     // A record the tables would refuse is skipped, never allowed to block the rest.
@@ -230,6 +242,9 @@ Status fold_spool(AuditStore::Impl& impl) {
     status = Status::failure(StatusCode::corrupt,
                              "the audit spool is larger than writers make it: " + spool_path);
   }
+  // The tally is kept through the fold (or rebuilt after it) with both locks held.
+  std::optional<internal::TallyFold> tally;
+  if (status.ok()) tally.emplace(impl, info);
   std::string data;
   if (status.ok() && !read_all(fd.get(), info.st_size, &data)) {
     status = Status::failure(StatusCode::io_error, "cannot read " + spool_path);
@@ -260,6 +275,48 @@ Status fold_spool(AuditStore::Impl& impl) {
                   &removed);
     }
   }
+  tally->folded(fd.get());
+  return Status::success();
+}
+
+Status rebuild_tally(AuditStore::Impl& impl) {
+  if (impl.options.read_only || impl.version != schema::kCurrentVersion) return Status::success();
+  const std::string spool_path = impl.path + "-spool";
+  // The database's write lock, then the spool's, as a fold takes them: nothing changes the log
+  // while the tally is read from it. Nothing is written, so the transaction is rolled back.
+  Status status = internal::begin_immediate(impl, "rebuilding the audit tally");
+  if (!status.ok()) return status;
+  struct RollBack {
+    AuditStore::Impl& impl;
+    ~RollBack() { impl.rollback_if_open(); }
+  } roll_back{impl};
+  // Created (empty) when missing, as a writer would: its lock is what keeps writers out.
+  UniqueFd fd(openat(impl.folder_fd, spool_name(impl.name).c_str(),
+                       O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600));
+  if (fd.get() < 0) return errno_failure(errno, "cannot open " + spool_path);
+  struct stat info {};
+  status = check_spool(fd.get(), spool_path, impl.options, &info);
+  if (status.ok()) status = lock_spool(fd.get(), impl.deadline, spool_path);
+  if (status.ok() && fstat(fd.get(), &info) != 0) status = errno_failure(errno, spool_path);
+  if (status.ok() && (!still_named(impl.folder_fd, impl.name, info) ||
+                      info.st_size > kMaxSpoolBytes + static_cast<off_t>(
+                                                          spool::kRecordHeaderBytes +
+                                                          spool::kMaxPayloadBytes +
+                                                          spool::kHeaderBytes))) {
+    return Status::success();  // the next fold says what is wrong with it
+  }
+  if (!status.ok()) return status;
+  TallyFold tally(impl, info);
+  if (tally.current()) return Status::success();
+  std::string data;
+  if (!read_all(fd.get(), info.st_size, &data)) {
+    return Status::failure(StatusCode::io_error, "cannot read " + spool_path);
+  }
+  spool::Scan scan;
+  std::int64_t generation = 0;
+  status = unfolded_records(impl, data, &scan, &generation);
+  if (!status.ok()) return status;
+  tally.rebuild(fd.get(), scan.records);
   return Status::success();
 }
 
@@ -320,6 +377,8 @@ Status append_decision(const std::string& path, const OpenOptions& options,
                              "the audit spool is full: the log has not taken its decisions "
                              "(see the earlier syslog lines): " + spool_path);
     }
+    // The tally beside the log takes the decision too, under the same lock (audit/tally.h).
+    tally::SpoolWriter tally(folder.get(), name, options, info);
     std::string bytes;
     std::int64_t first_time_us = stamped.time_us;
     if (info.st_size < static_cast<off_t>(spool::kHeaderBytes)) {
@@ -353,9 +412,12 @@ Status append_decision(const std::string& path, const OpenOptions& options,
     if (options.durable && fdatasync(spool.get()) != 0) {
       return errno_failure(errno, "audit write failed (fdatasync): " + spool_path);
     }
+    tally.appended(stamped, spool.get());
     const off_t size = info.st_size + static_cast<off_t>(bytes.size());
     const bool fold_due = size >= kFoldBytes || stamped.time_us - first_time_us >= kFoldAgeUs;
-    if (!fold_due) return Status::success();
+    // A tally that could not be kept is rebuilt now (from the tables and the spool, which stays
+    // as it is), not at the next fold: until then every failures() goes to sqlite.
+    if (!fold_due && !tally.wants_rebuild()) return Status::success();
     // The decision is stored; moving the spool into the tables is housekeeping, done after the
     // spool's lock is released (the fold takes the database's lock first).
     spool.reset();
@@ -363,6 +425,8 @@ Status append_decision(const std::string& path, const OpenOptions& options,
     folding.create_if_missing = false;
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     folding.busy_timeout = std::max(std::chrono::milliseconds(0), std::min(left, kWriterFoldWait));
+    folding.fold_spool = fold_due;  // a fold keeps or rebuilds the tally itself
+    folding.refresh_tally = !fold_due;
     auto opened = AuditStore::open(path, folding);
     if (!opened.status.ok() && fold_problem != nullptr) *fold_problem = opened.status.message;
     return Status::success();

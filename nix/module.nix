@@ -319,7 +319,8 @@ in
           The sqlite audit log. When it is under {file}`/var/lib/authpolicy`, that folder is
           created root-only (0700); elsewhere its folder is yours to create. Decisions of
           policies that never read the log wait in {file}`<db>-spool` until the next reader
-          (`authpolicy audit`, `authpolicy audit flush`) moves them into it.
+          (`authpolicy audit`, `authpolicy audit flush`) moves them into it; {file}`<db>-tally/`
+          holds what `failures()` and `recent()` read at login, derived from the log.
         '';
       };
       required = lib.mkOption {

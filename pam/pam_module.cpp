@@ -238,9 +238,10 @@ bool record_decision(pam_handle_t* pamh, const Prepared& p, const Decision& deci
   const auto duration = std::chrono::duration_cast<std::chrono::microseconds>(
       std::chrono::steady_clock::now() - started);
   const audit::AuditRecord record = audit::make_record(*p.policy, p.request, decision, duration);
-  // A policy that reads the log has opened it already; any other appends to its spool.
-  const audit::LoggedDecision logged = audit::log_decision(p.policy->audit, record, &budget,
-                                                           !audit::reads_audit_log(*p.policy));
+  // A decision whose reads had to open the log writes there too; any other (no reads, or all
+  // answered by the tally) appends to the spool and the tally.
+  const audit::LoggedDecision logged =
+      audit::log_decision(p.policy->audit, record, &budget, !budget.opened_log());
   if (!logged.failure_line.empty()) log_line(pamh, LOG_WARNING, logged.failure_line);
   if (!logged.journal_problem.empty()) log_line(pamh, LOG_WARNING, logged.journal_problem);
   return !logged.deny;
@@ -278,7 +279,7 @@ void record_unavailable(pam_handle_t* pamh, const char* phase, const Prepared& p
   const Settings settings =
       load_common_settings("audit", folder + "common.pol").value_or(Settings{});
   audit::WaitBudget budget;
-  const audit::LoggedDecision logged = audit::log_decision(settings, record, &budget);
+  const audit::LoggedDecision logged = audit::log_decision(settings, record, &budget, true);
   if (!logged.failure_line.empty()) log_line(pamh, LOG_WARNING, logged.failure_line);
   if (!logged.journal_problem.empty()) log_line(pamh, LOG_WARNING, logged.journal_problem);
 }
@@ -472,9 +473,10 @@ int guarded(pam_handle_t* pamh, const char* entry, Body&& body) noexcept {
 
 using authpolicy::pam_front::guarded;
 
-// libpam unloads the module at every pam_end: release the compiled policies and the GeoIP
-// databases this copy of the engine cached, so hosts that authenticate again and again do not
-// pile them up.
+// The module is linked -z nodelete (pam/CMakeLists.txt): libpam's dlclose at pam_end leaves it
+// loaded, so this runs once, when the host exits (or never, when it ends by _exit). The caches
+// stay bounded meanwhile: one entry per policy path, one per GeoIP file, each replaced when its
+// file changes. Released here so that leak checkers of the host see nothing of ours.
 __attribute__((destructor)) static void release_engine_caches() {
   authpolicy::pam_front::policy_cache_clear();
   if (!authpolicy::pam_front::geoip_used) return;

@@ -18,7 +18,8 @@ struct Entry {
 };
 
 // std::mutex is constant-initialised and has nothing to destroy. The entries live behind a
-// pointer that policy_cache_clear() frees when libpam unloads the module (at every pam_end).
+// pointer that policy_cache_clear() frees when the host exits (the module is never unloaded:
+// -z nodelete), so one host process parses a policy once however often it calls pam_start.
 std::mutex cache_lock;
 std::map<std::string, Entry>* cache_entries = nullptr;
 
