@@ -59,7 +59,7 @@ std::optional<std::string> parse_options(const std::vector<std::string>& args, O
         std::int64_t number = 0;
         auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), number);
         if (ec != std::errc() || end != value.data() + value.size() || number < 1 ||
-            number > 1000) {
+            number > tpm::kMaxPinAttempts) {
           return "--max-attempts needs a number between 1 and 1000";
         }
         options.max_attempts = number;

@@ -1203,7 +1203,7 @@ void weaker_alternative_warning(const Policy& policy, std::vector<Diagnostic>& o
   if (auth.kind != Expr::Kind::any_of) return;
   auto is_password = [&](const Expr* e) {
     return e->kind == Expr::Kind::factor &&
-           policy.factors[e->factor].kind == FactorSpec::Kind::password;
+           policy.factors[e->factor].kit->traits.password;
   };
   auto asks_password = [&](const Expr* e) {
     if (is_password(e)) return true;
@@ -1214,7 +1214,7 @@ void weaker_alternative_warning(const Policy& policy, std::vector<Diagnostic>& o
   for (const Expr* operand : auth.operands) {
     if (operand->kind != Expr::Kind::factor) continue;
     const FactorSpec& spec = policy.factors[operand->factor];
-    if (spec.kind != FactorSpec::Kind::totp && spec.kind != FactorSpec::Kind::pam) continue;
+    if (!spec.kit->traits.weak_second_step) continue;
     out.push_back({Severity::warning,
                    "W112",
                    "'" + spec.name + "' alone can replace the password: whoever passes " +
@@ -1327,15 +1327,16 @@ void analyse_policy(const Policy& policy, const LoadOptions& options,
   geoip_diagnostics(space, options.geoip_deny_errors, true, diagnostics);
   weaker_alternative_warning(policy, diagnostics);
   for (const auto& spec : policy.factors) {
-    if (spec.kind == FactorSpec::Kind::u2f && spec.used && !spec.settings.has("origin")) {
-      diagnostics.push_back(
-          {Severity::warning,
-           "W111",
-           "u2f has no explicit origin: it defaults to pam://<hostname>, and renaming the host "
-           "silently breaks every enrolled key",
-           spec.location,
-           {"set it: factor u2f { origin = \"pam://myhost\" }"}});
-    }
+    if (!spec.kit->traits.needs_origin || !spec.used || spec.settings.has("origin")) continue;
+    const SettingRule* origin = spec.kit->setting("origin");
+    const std::string fallback = origin ? std::string(origin->default_text) : "the host name";
+    diagnostics.push_back(
+        {Severity::warning,
+         "W111",
+         spec.name + " has no explicit origin: it defaults to " + fallback +
+             ", and renaming the host silently breaks every enrolled key",
+         spec.location,
+         {"set it: factor " + spec.name + " { origin = \"pam://myhost\" }"}});
   }
 }
 
@@ -1905,7 +1906,7 @@ PolicyDiff diff_policies(const Policy& old_policy, const Policy& new_policy) {
     const auto other = new_policy.factor_index(f.name);
     if (!other || !f.used || !new_policy.factors[*other].used) continue;
     const FactorSpec& g = new_policy.factors[*other];
-    if (f.kind != g.kind || f.module != g.module || f.arguments != g.arguments ||
+    if (f.kit != g.kit || f.module != g.module || f.arguments != g.arguments ||
         f.settings.values() != g.settings.values() || f.remote_allowed != g.remote_allowed) {
       result.factor_differences.push_back(
           "factor " + f.name + ": " + describe_factor(f) + " before, " + describe_factor(g) +

@@ -45,76 +45,36 @@ namespace {
 
 constexpr int kMaxIncludeDepth = 16;
 
-enum class ValueType { string, integer, boolean, duration };
-
-struct SettingSchema {
-  std::string_view key;
-  ValueType type;
+// The settings of the blocks that are no factor's (factor kinds describe their own: factors/*/kit.cpp).
+constexpr SettingRule kAuditSettings[] = {
+    {.key = "db", .type = SettingType::string},
+    {.key = "required", .type = SettingType::boolean},
+    {.key = "retention", .type = SettingType::duration},
+};
+constexpr SettingRule kGeoipSettings[] = {
+    {.key = "country", .type = SettingType::string},
+    {.key = "asn", .type = SettingType::string},
+    {.key = "layout", .type = SettingType::string},
+};
+constexpr SettingRule kTpmSettings[] = {
+    {.key = "tcti", .type = SettingType::string},
+    {.key = "nv_base", .type = SettingType::integer},
+    {.key = "owner_auth_file", .type = SettingType::string},
 };
 
-// The settings each factor kind and block accepts. Providers read them through Settings.
-const std::vector<SettingSchema>& schema_for(std::string_view what) {
-  static const std::map<std::string_view, std::vector<SettingSchema>> schemas = {
-      {"password", {{"module", ValueType::string}, {"arguments", ValueType::string}}},
-      {"fingerprint",
-       {{"module", ValueType::string}, {"arguments", ValueType::string},
-        {"remote", ValueType::boolean}}},
-      {"pin",
-       {{"min_length", ValueType::integer}, {"max_length", ValueType::integer},
-        {"max_attempts", ValueType::integer}, {"digits_only", ValueType::boolean},
-        {"prompt", ValueType::string}}},
-      {"u2f",
-       {{"authfile", ValueType::string}, {"origin", ValueType::string}, {"appid", ValueType::string},
-        {"timeout", ValueType::duration}, {"detect", ValueType::duration},
-        {"cue", ValueType::string}, {"pin_prompt", ValueType::string},
-        {"remote", ValueType::boolean}, {"presence", ValueType::boolean},
-        {"pin", ValueType::boolean}, {"verification", ValueType::boolean}}},
-      {"totp",
-       {{"secrets", ValueType::string}, {"format", ValueType::string},
-        {"digits", ValueType::integer}, {"step", ValueType::duration},
-        {"window", ValueType::integer}, {"algorithm", ValueType::string},
-        {"allow_user_files", ValueType::boolean}, {"prompt", ValueType::string}}},
-      {"pam", {{"remote", ValueType::boolean}, {"presence", ValueType::boolean}}},
-      {"audit",
-       {{"db", ValueType::string}, {"required", ValueType::boolean},
-        {"retention", ValueType::duration}}},
-      {"geoip",
-       {{"country", ValueType::string}, {"asn", ValueType::string}, {"layout", ValueType::string}}},
-      {"tpm",
-       {{"tcti", ValueType::string}, {"nv_base", ValueType::integer},
-        {"owner_auth_file", ValueType::string}}},
-  };
-  return schemas.at(what);
+std::span<const SettingRule> block_settings(std::string_view block) {
+  if (block == "audit") return kAuditSettings;
+  if (block == "geoip") return kGeoipSettings;
+  return kTpmSettings;
 }
 
-std::string_view type_name(ValueType type) {
-  switch (type) {
-    case ValueType::string: return "a string";
-    case ValueType::integer: return "a number";
-    case ValueType::boolean: return "true or false";
-    case ValueType::duration: return "a duration such as 15s";
+// The names a factor may have without pam(), for "did you mean".
+std::vector<std::string> kit_names() {
+  std::vector<std::string> names;
+  for (const FactorKit* kit : factor_catalogue()) {
+    if (kit->named) names.emplace_back(kit->name);
   }
-  return "a value";
-}
-
-struct Builtin {
-  std::string_view name;
-  FactorSpec::Kind kind;
-  std::string_view module;
-};
-constexpr Builtin kBuiltins[] = {
-    {"password", FactorSpec::Kind::password, "pam_unix.so"},
-    {"pin", FactorSpec::Kind::pin, ""},
-    {"u2f", FactorSpec::Kind::u2f, ""},
-    {"totp", FactorSpec::Kind::totp, ""},
-    {"fingerprint", FactorSpec::Kind::fingerprint, "pam_fprintd.so"},
-};
-
-const Builtin* find_builtin(std::string_view name) {
-  for (const auto& b : kBuiltins) {
-    if (b.name == name) return &b;
-  }
-  return nullptr;
+  return names;
 }
 
 constexpr std::chrono::seconds kMaxRecentWindow{30L * 24 * 3600};
@@ -379,7 +339,7 @@ class Compiler {
         if (!fresh) duplicate("set", def.name, def.location, it->second.definition->location);
       }
       for (const auto& def : file.lets) {
-        if (find_builtin(def.name) || factor_defined_anywhere(def.name)) {
+        if (find_factor_kit(def.name) || factor_defined_anywhere(def.name)) {
           error("E017", "let '" + def.name + "' has the name of a factor", def.location);
           continue;
         }
@@ -413,15 +373,13 @@ class Compiler {
            std::to_string(l.column);
   }
 
-  // Turns `factor` statements into specs: built-ins with settings, or pam() delegations.
+  // Turns `factor` statements into specs: built-in kinds with settings, or pam() delegations.
   void compile_factor_definitions() {
     for (const auto& [name, def] : factor_definitions_) {
-      const Builtin* builtin = find_builtin(name);
-      if (!builtin && !def->delegates) {
-        std::vector<std::string> names;
-        for (const auto& b : kBuiltins) names.emplace_back(b.name);
+      const FactorKit* named_kit = find_factor_kit(name);
+      if (!named_kit && !def->delegates) {
         error("E002",
-              "unknown factor '" + name + "'" + suggestion(name, names) +
+              "unknown factor '" + name + "'" + suggestion(name, kit_names()) +
                   ": a new factor is declared with factor " + name + " = pam(\"module.so\", ...)",
               def->location);
         continue;
@@ -438,20 +396,15 @@ class Compiler {
                 {"a policy cannot ask itself; the module would call itself until the host "
                  "crashed"});
         }
-        spec.kind = builtin ? builtin->kind : FactorSpec::Kind::pam;
-        if (spec.kind == FactorSpec::Kind::pin || spec.kind == FactorSpec::Kind::u2f ||
-            spec.kind == FactorSpec::Kind::totp) {
-          spec.kind = FactorSpec::Kind::pam;  // the built-in provider is replaced by the module
+        // A delegated kind (password, fingerprint) keeps its kind with another module; any other
+        // kind's provider is replaced by the module (its presence and lockout traits stay).
+        if (!named_kit || named_kit->delivery != Delivery::delegated) {
+          spec.kit = &delegated_factor_kit();
         }
         spec.module = def->module;
         spec.arguments = def->arguments;
       }
-      const std::string_view schema_name =
-          def->delegates && !(builtin && (builtin->kind == FactorSpec::Kind::password ||
-                                          builtin->kind == FactorSpec::Kind::fingerprint))
-              ? "pam"
-              : std::string_view(builtin ? builtin->name : "pam");
-      apply_settings(def->settings, schema_name, "factor " + name, spec.settings);
+      apply_factor_settings(*def, spec);
       if (spec.settings.has("module")) spec.module = spec.settings.string_or("module", spec.module);
       if (spec.settings.has("arguments")) {
         spec.arguments = split_arguments(spec.settings.string_or("arguments", ""));
@@ -459,10 +412,32 @@ class Compiler {
       spec.remote_allowed = spec.settings.boolean_or("remote", false);
       // Only a module of our own choosing may declare itself a presence factor; u2f's own
       // `presence` setting is about the touch and never makes it usable remotely.
-      if (spec.kind == FactorSpec::Kind::pam && spec.settings.has("presence")) {
+      if (spec.kit->traits.presence_setting && spec.settings.has("presence")) {
         spec.presence = spec.settings.boolean_or("presence", false);
       }
       policy_->factors.push_back(std::move(spec));
+    }
+  }
+
+  // Types each setting against the kit's description, then applies its rules (ranges, words,
+  // rules between settings) through validate_settings: the same call the providers make at
+  // login, so a policy that passes here cannot fail there on its settings (E020).
+  void apply_factor_settings(const ast::FactorDefinition& def, FactorSpec& spec) {
+    const std::string owner = "factor " + def.name;
+    const std::size_t before = result_.diagnostics.size();
+    apply_settings(def.settings, spec.kit->settings, owner, spec.settings);
+    if (result_.diagnostics.size() != before) return;  // typed badly: reported already
+    std::vector<SettingProblem> problems = validate_settings(*spec.kit, spec.settings, def.name);
+    // In the order the policy writes the settings; a problem of the factor as a whole last.
+    for (const auto& setting : def.settings) {
+      for (auto& problem : problems) {
+        if (problem.key != setting.key) continue;
+        error("E020", std::move(problem.message), setting.value.location);
+        problem.key = "\n";  // reported
+      }
+    }
+    for (auto& problem : problems) {
+      if (problem.key != "\n") error("E020", std::move(problem.message), def.location);
     }
   }
 
@@ -484,23 +459,22 @@ class Compiler {
   static FactorSpec builtin_spec(const std::string& name) {
     FactorSpec spec;
     spec.name = name;
-    const Builtin* builtin = find_builtin(name);
-    if (!builtin) return spec;
-    spec.kind = builtin->kind;
-    spec.module = std::string(builtin->module);
-    spec.presence = builtin->kind == FactorSpec::Kind::u2f ||
-                    builtin->kind == FactorSpec::Kind::fingerprint;
-    spec.lockout = builtin->kind == FactorSpec::Kind::pin;
+    const FactorKit* kit = find_factor_kit(name);
+    spec.kit = kit ? kit : &delegated_factor_kit();
+    if (!kit) return spec;
+    spec.module = std::string(kit->module);
+    spec.presence = kit->traits.presence;
+    spec.lockout = kit->traits.lockout;
     return spec;
   }
 
-  void apply_settings(const std::vector<ast::Setting>& settings, std::string_view schema_name,
-                      const std::string& owner, Settings& out) {
-    const auto& schema = schema_for(schema_name);
+  void apply_settings(const std::vector<ast::Setting>& settings,
+                      std::span<const SettingRule> schema, const std::string& owner,
+                      Settings& out) {
     std::map<std::string, Location, std::less<>> seen;
     for (const auto& setting : settings) {
       const auto it = std::find_if(schema.begin(), schema.end(),
-                                   [&](const SettingSchema& s) { return s.key == setting.key; });
+                                   [&](const SettingRule& s) { return s.key == setting.key; });
       if (it == schema.end()) {
         std::vector<std::string> keys;
         for (const auto& s : schema) keys.emplace_back(s.key);
@@ -520,30 +494,28 @@ class Compiler {
     }
   }
 
-  std::optional<SettingValue> setting_value(const ast::Setting& setting, ValueType type,
+  std::optional<SettingValue> setting_value(const ast::Setting& setting, SettingType type,
                                             const std::string& owner) {
     const ast::Literal& v = setting.value;
     auto mismatch = [&]() -> std::optional<SettingValue> {
-      error("E020",
-            "setting '" + setting.key + "' of " + owner + " takes " + std::string(type_name(type)),
-            v.location);
+      error("E020", wrong_type_message(setting.key, owner, type), v.location);
       return std::nullopt;
     };
     switch (type) {
-      case ValueType::string:
+      case SettingType::string:
         if (v.kind != ast::Literal::Kind::string && v.kind != ast::Literal::Kind::word) return mismatch();
         if (v.text.find('\0') != std::string::npos) return mismatch();
         return SettingValue{v.text};
-      case ValueType::boolean:
+      case SettingType::boolean:
         if (v.kind != ast::Literal::Kind::boolean) return mismatch();
         return SettingValue{v.text == "true"};
-      case ValueType::integer: {
+      case SettingType::integer: {
         if (v.kind != ast::Literal::Kind::integer) return mismatch();
         auto n = parse_integer(v);
         if (!n) return std::nullopt;
         return SettingValue{*n};
       }
-      case ValueType::duration: {
+      case SettingType::duration: {
         if (v.kind != ast::Literal::Kind::duration) return mismatch();
         std::string problem;
         auto d = parse_duration(v.text, &problem);
@@ -581,7 +553,8 @@ class Compiler {
         Settings& target = block.kind == "audit" ? policy_->audit
                            : block.kind == "geoip" ? policy_->geoip
                                                    : policy_->tpm;
-        apply_settings(block.settings, block.kind, block.kind + " settings", target);
+        apply_settings(block.settings, block_settings(block.kind), block.kind + " settings",
+                       target);
         if (block.kind == "geoip" && target.has("layout")) {
           const std::string layout = target.string_or("layout", "");
           if (layout != "auto" && layout != "geoip2" && layout != "flat") {
@@ -660,15 +633,14 @@ class Compiler {
       it->second.used = true;
       return compile_let(it->second);
     }
-    if (find_builtin(e.name) || factor_definitions_.count(e.name)) {
+    if (find_factor_kit(e.name) || factor_definitions_.count(e.name)) {
       const auto index = factor_for_use(e.name, e.location);
       policy_->factors[index].used = true;
       Expr* node = new_expr(Expr::Kind::factor, e.location);
       node->factor = index;
       return node;
     }
-    std::vector<std::string> names;
-    for (const auto& b : kBuiltins) names.emplace_back(b.name);
+    std::vector<std::string> names = kit_names();
     for (const auto& [n, def] : factor_definitions_) names.push_back(n);
     for (const auto& [n, let] : lets_) names.push_back(n);
     std::string message = "unknown factor or let '" + e.name + "'" + suggestion(e.name, names);
@@ -821,9 +793,8 @@ class Compiler {
     atom.subject = Subject::recent;
     atom.location = c.location;
     atom.text = describe(c);
-    if (!find_builtin(c.factor) && !factor_definitions_.count(c.factor)) {
-      std::vector<std::string> names;
-      for (const auto& b : kBuiltins) names.emplace_back(b.name);
+    if (!find_factor_kit(c.factor) && !factor_definitions_.count(c.factor)) {
+      std::vector<std::string> names = kit_names();
       for (const auto& [n, def] : factor_definitions_) names.push_back(n);
       std::string message = "recent() needs a factor, and '" + c.factor + "' is not one" +
                             suggestion(c.factor, names);

@@ -129,8 +129,8 @@ EnrolResult enrol_user(const EnrolRequest& request) {
   }
   result.path = *path;
   const TotpConfig& config = request.config;
-  if (config.digits < kMinDigits || config.digits > kMaxDigits || config.step < 1 ||
-      config.step > 300 || request.scratch_codes < 0 || request.scratch_codes > 20) {
+  if (config.digits < kMinDigits || config.digits > kMaxDigits || config.step < kMinStepSeconds ||
+      config.step > kMaxStepSeconds || request.scratch_codes < 0 || request.scratch_codes > 20) {
     result.detail = "digits must be 6..8, step 1..300 s, scratch codes 0..20";
     return result;
   }

@@ -96,7 +96,7 @@ FactorResult PinFactorProvider::authenticate(const FactorRequest& request,
       conversation.info(attempts_left(status.counter->remaining()));
     }
 
-    std::optional<SecretString> pin = conversation.ask_secret("PIN: ");
+    std::optional<SecretString> pin = conversation.ask_secret(rules_.prompt);
     if (!pin) return result(Outcome::fail, "no answer");
     // Typos that cannot be a PIN (letters, wrong length) cost no attempt.
     if (auto violation = pin_rule_violation(rules_, pin->view())) {
