@@ -11,6 +11,7 @@
 #include <optional>
 #include <string_view>
 
+#include "base/user_lookup.h"
 #include "cli/command_registry.h"
 #include "engine/secret.h"
 #include "factors/totp/enrol.h"
@@ -148,9 +149,9 @@ bool make_config(const Options& options, totp::TotpConfig& config, std::string& 
 }
 
 std::optional<std::string> invoking_user() {
-  struct passwd* account = getpwuid(geteuid());
-  if (account == nullptr || account->pw_name == nullptr) return std::nullopt;
-  return std::string(account->pw_name);
+  const UserLookup found = find_user(geteuid());
+  if (!found.found()) return std::nullopt;
+  return found.account.name;
 }
 
 // Whether the user database (NSS: files, LDAP, SSSD) knows `name`.

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "base/user_lookup.h"
 #include "factors/totp/kit.h"
 #include "factors/totp/secret_files.h"
 #include "factors/totp/secure_file.h"
@@ -22,20 +23,9 @@ struct Account {
 };
 
 std::optional<Account> lookup_account(std::string_view user) {
-  std::string name(user);
-  long suggested = sysconf(_SC_GETPW_R_SIZE_MAX);
-  std::vector<char> buffer(suggested > 0 ? static_cast<std::size_t>(suggested) : 16384);
-  struct passwd entry {};
-  struct passwd* found = nullptr;
-  for (;;) {
-    int rc = getpwnam_r(name.c_str(), &entry, buffer.data(), buffer.size(), &found);
-    if (rc == ERANGE && buffer.size() < (1u << 20)) {
-      buffer.resize(buffer.size() * 2);
-      continue;
-    }
-    if (rc != 0 || found == nullptr) return std::nullopt;
-    return Account{found->pw_uid, found->pw_gid, found->pw_dir ? found->pw_dir : ""};
-  }
+  const UserLookup found = find_user(user);
+  if (!found.found()) return std::nullopt;
+  return Account{found.account.uid, found.account.gid, found.account.home};
 }
 
 // A user name that is safe to put in a path and in a whitespace-separated users file.

@@ -5,6 +5,8 @@
 
 #include <vector>
 
+#include "base/user_lookup.h"
+
 namespace authpolicy::tpm {
 
 namespace {
@@ -13,13 +15,9 @@ namespace {
 constexpr std::uint32_t kWarnRemaining = 2;
 
 std::optional<uid_t> uid_of(const std::string& user) {
-  std::vector<char> buffer(16384);
-  passwd entry{};
-  passwd* found = nullptr;
-  if (::getpwnam_r(user.c_str(), &entry, buffer.data(), buffer.size(), &found) != 0 || !found) {
-    return std::nullopt;
-  }
-  return found->pw_uid;
+  const UserLookup found = find_user(user);
+  if (!found.found()) return std::nullopt;
+  return found.account.uid;
 }
 
 FactorResult result(Outcome outcome, std::string detail) {
