@@ -156,11 +156,7 @@ std::optional<std::string> invoking_user() {
 
 // Whether the user database (NSS: files, LDAP, SSSD) knows `name`.
 bool account_exists(const std::string& name) {
-  std::vector<char> buffer(16384);
-  passwd entry{};
-  passwd* found = nullptr;
-  return getpwnam_r(name.c_str(), &entry, buffer.data(), buffer.size(), &found) == 0 &&
-         found != nullptr;
+  return find_user(name).found();
 }
 
 int run_enroll(const Options& options, std::ostream& out, std::ostream& err) {
