@@ -16,7 +16,7 @@ struct FactorAttempt {
   std::int64_t duration_us = 0;
 };
 
-// A condition that evaluated to unknown, and why (language brief §4).
+// A condition that evaluated to unknown, and why (docs/language.md, "Conditions").
 struct UnknownCondition {
   std::string condition;  // e.g. "rhost.country in { DE }"
   std::string cause;      // e.g. "GeoIP database unreadable"

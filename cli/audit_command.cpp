@@ -15,9 +15,9 @@
 #include "audit/address_range.h"
 #include "audit/audit_store.h"
 #include "audit/time_text.h"
+#include "base/json_text.h"
 #include "cli/audit_export.h"
 #include "cli/command_registry.h"
-#include "cli/json_text.h"
 #include "engine/load.h"
 
 namespace authpolicy::cli {

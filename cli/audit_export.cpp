@@ -17,8 +17,8 @@
 #include "audit/audit_store.h"
 #include "audit/syslog_line.h"
 #include "audit/time_text.h"
+#include "base/json_text.h"
 #include "base/unique_fd.h"
-#include "cli/json_text.h"
 
 namespace authpolicy::cli {
 namespace {

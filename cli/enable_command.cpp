@@ -580,43 +580,10 @@ std::vector<std::string> sshd_problems(const std::string& config, const Policy* 
                         policy ? single_factor_paths(*policy) : std::vector<std::string>{});
 }
 
-// Secret stores of the policy's totp factors that group or others could read.
+// What each used factor's kit checks on this machine (secret folders, authfiles, TPM).
 void secret_problems(const Policy& policy, std::vector<std::string>& problems) {
   for (const auto& factor : policy.factors) {
-    if (factor.kind != FactorSpec::Kind::totp || !factor.used) continue;
-    const std::string pattern = factor.settings.string_or("secrets", "/etc/authpolicy/totp/%u");
-    const auto percent = pattern.find('%');
-    const std::string head = pattern.substr(0, percent);
-    const std::string folder = head.substr(0, head.rfind('/'));
-    // The folder as the provider reaches it (the trust walk from "/"), then looked into through
-    // that one descriptor.
-    TrustRules rules;
-    rules.folder = true;
-    TrustedFile walked = open_trusted(folder, rules);
-    if (walked.status == TrustStatus::missing) {
-      problems.push_back("totp secrets folder " + folder + " is missing: nobody is enrolled");
-      continue;
-    }
-    if (!walked.ok()) {
-      problems.push_back("totp secrets folder " + folder + " refused: " + walked.reason);
-      continue;
-    }
-    if ((walked.info.st_mode & 077) != 0) {
-      problems.push_back("totp secrets folder " + folder +
-                         " must be owned by root and closed to group and others (0700)");
-    }
-    DIR* dir = fdopendir(walked.release());
-    if (!dir) continue;
-    while (const dirent* entry = readdir(dir)) {
-      if (entry->d_name[0] == '.') continue;
-      struct stat st {};
-      if (fstatat(dirfd(dir), entry->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-          S_ISREG(st.st_mode) && (st.st_uid != 0 || (st.st_mode & 077) != 0)) {
-        problems.push_back("totp secret " + folder + "/" + entry->d_name +
-                           " must be owned by root, mode 0600");
-      }
-    }
-    closedir(dir);
+    if (factor.used && factor.kit->deployment) factor.kit->deployment(factor.settings, problems);
   }
 }
 

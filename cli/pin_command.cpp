@@ -12,6 +12,8 @@
 #include <sstream>
 
 #include "base/account_name.h"
+#include "base/json_text.h"
+#include "base/user_lookup.h"
 #include "cli/command_registry.h"
 #include "engine/load.h"
 #include "factors/tpm/pin_backend.h"
@@ -59,7 +61,7 @@ std::optional<std::string> parse_options(const std::vector<std::string>& args, O
         std::int64_t number = 0;
         auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), number);
         if (ec != std::errc() || end != value.data() + value.size() || number < 1 ||
-            number > 1000) {
+            number > tpm::kMaxPinAttempts) {
           return "--max-attempts needs a number between 1 and 1000";
         }
         options.max_attempts = number;
@@ -80,23 +82,6 @@ std::optional<std::string> parse_options(const std::vector<std::string>& args, O
   if (!known) return "unknown sub-command " + options.command;
   if (options.max_attempts && options.command != "setup") return "--max-attempts is for setup";
   return std::nullopt;
-}
-
-std::string json_string(std::string_view text) {
-  std::string quoted = "\"";
-  for (char c : text) {
-    if (c == '"' || c == '\\') {
-      quoted += '\\';
-      quoted += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char escape[8];
-      std::snprintf(escape, sizeof escape, "\\u%04x", c);
-      quoted += escape;
-    } else {
-      quoted += c;
-    }
-  }
-  return quoted + "\"";
 }
 
 // One result of a command, printed as a sentence or as one JSON object.
@@ -377,23 +362,15 @@ int do_test(Context& ctx) {
 }
 
 std::optional<std::pair<std::string, uid_t>> lookup_user(const std::string& name) {
-  std::vector<char> buffer(16384);
-  passwd entry{};
-  passwd* found = nullptr;
-  if (::getpwnam_r(name.c_str(), &entry, buffer.data(), buffer.size(), &found) != 0 || !found) {
-    return std::nullopt;
-  }
-  return std::make_pair(std::string(found->pw_name), found->pw_uid);
+  const UserLookup found = find_user(name);
+  if (!found.found()) return std::nullopt;
+  return std::make_pair(found.account.name, found.account.uid);
 }
 
 std::optional<std::string> name_of_uid(uid_t uid) {
-  std::vector<char> buffer(16384);
-  passwd entry{};
-  passwd* found = nullptr;
-  if (::getpwuid_r(uid, &entry, buffer.data(), buffer.size(), &found) != 0 || !found) {
-    return std::nullopt;
-  }
-  return std::string(found->pw_name);
+  const UserLookup found = find_user(uid);
+  if (!found.found()) return std::nullopt;
+  return found.account.name;
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "audit/decision_log.h"
+#include "base/user_lookup.h"
 
 namespace authpolicy::cli {
 
@@ -19,7 +20,8 @@ std::string service_from_path(const std::string& path) {
 }
 
 std::string current_user_name() {
-  if (const passwd* pw = getpwuid(getuid())) return pw->pw_name;
+  const UserLookup found = find_user(getuid());
+  if (found.found()) return found.account.name;
   return std::to_string(getuid());
 }
 

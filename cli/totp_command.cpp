@@ -5,11 +5,13 @@
 #include <unistd.h>
 
 #include <charconv>
+#include <chrono>
 #include <ctime>
 #include <iostream>
 #include <optional>
 #include <string_view>
 
+#include "base/user_lookup.h"
 #include "cli/command_registry.h"
 #include "engine/secret.h"
 #include "factors/totp/enrol.h"
@@ -111,69 +113,50 @@ bool parse_options(const std::vector<std::string>& args, Options& options, std::
   return true;
 }
 
-// The factor configuration these options describe (the CLI may always name a home-folder file).
+// The factor configuration these options describe, checked by the factor's own description
+// (factors/totp/kit.cpp) as a policy's settings are. The CLI may always name a home-folder file.
 bool make_config(const Options& options, totp::TotpConfig& config, std::string& error) {
-  config.allow_user_files = true;
-  if (options.format) {
-    if (*options.format == "oath") {
-      config.format = totp::SecretFormat::oath;
-      config.secrets = std::string(totp::kDefaultOathUsersFile);
-    } else if (*options.format != "google-authenticator" &&
-               *options.format != "google_authenticator") {
-      error = "--format must be google-authenticator or oath";
-      return false;
-    }
-  }
-  if (options.secrets) {
-    if (options.secrets->empty() ||
-        !(options.secrets->front() == '/' || options.secrets->starts_with("~/"))) {
-      error = "--secrets must be an absolute path or start with ~/";
-      return false;
-    }
-    config.secrets = *options.secrets;
-  }
-  if (options.algorithm) {
-    std::optional<totp::HashAlgorithm> algorithm = totp::parse_algorithm(*options.algorithm);
-    if (!algorithm) {
-      error = "--algorithm must be sha1, sha256 or sha512";
-      return false;
-    }
-    config.algorithm = *algorithm;
-  }
+  Settings settings;
+  settings.set("allow_user_files", true);
+  if (options.format) settings.set("format", *options.format);
+  if (options.secrets) settings.set("secrets", *options.secrets);
+  if (options.algorithm) settings.set("algorithm", *options.algorithm);
   long long number = 0;
   if (options.digits) {
-    if (!parse_int(*options.digits, number) || number < totp::kMinDigits ||
-        number > totp::kMaxDigits) {
-      error = "--digits must be 6, 7 or 8";
+    if (!parse_int(*options.digits, number)) {
+      error = "--digits needs a number";
       return false;
     }
-    config.digits = static_cast<int>(number);
+    settings.set("digits", std::int64_t{number});
   }
   if (options.step) {
     std::string_view text = *options.step;
     if (text.ends_with("s")) text.remove_suffix(1);
-    if (!parse_int(text, number) || number < 1 || number > 300) {
-      error = "--step must be 1..300 seconds";
+    if (!parse_int(text, number)) {
+      error = "--step needs a number of seconds";
       return false;
     }
-    config.step = number;
+    settings.set("step", std::chrono::seconds(number));
   }
+  std::vector<std::string> problems;
+  std::optional<totp::TotpConfig> made = totp::config_from_settings(settings, problems);
+  if (!made) {
+    error = problems.empty() ? "bad options" : problems.front();
+    return false;
+  }
+  config = std::move(*made);
   return true;
 }
 
 std::optional<std::string> invoking_user() {
-  struct passwd* account = getpwuid(geteuid());
-  if (account == nullptr || account->pw_name == nullptr) return std::nullopt;
-  return std::string(account->pw_name);
+  const UserLookup found = find_user(geteuid());
+  if (!found.found()) return std::nullopt;
+  return found.account.name;
 }
 
 // Whether the user database (NSS: files, LDAP, SSSD) knows `name`.
 bool account_exists(const std::string& name) {
-  std::vector<char> buffer(16384);
-  passwd entry{};
-  passwd* found = nullptr;
-  return getpwnam_r(name.c_str(), &entry, buffer.data(), buffer.size(), &found) == 0 &&
-         found != nullptr;
+  return find_user(name).found();
 }
 
 int run_enroll(const Options& options, std::ostream& out, std::ostream& err) {

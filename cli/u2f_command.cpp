@@ -14,6 +14,8 @@
 #include <string_view>
 #include <thread>
 
+#include "base/json_text.h"
+#include "base/user_lookup.h"
 #include "cli/command_registry.h"
 #include "factors/u2f/authfile.h"
 #include "factors/u2f/enroll.h"
@@ -96,9 +98,9 @@ std::optional<std::string> parse(const std::vector<std::string>& args, Options& 
 }
 
 std::optional<std::string> current_user() {
-  struct passwd* pw = ::getpwuid(::getuid());
-  if (pw == nullptr || pw->pw_name == nullptr) return std::nullopt;
-  return std::string(pw->pw_name);
+  const UserLookup found = find_user(::getuid());
+  if (!found.found()) return std::nullopt;
+  return found.account.name;
 }
 
 // Prompts on the terminal itself, so a PIN never goes through redirected streams.
@@ -145,35 +147,6 @@ class TerminalConversation final : public Conversation {
  private:
   std::ostream& out_;
 };
-
-std::string json_string(std::string_view text) {
-  std::string out = "\"";
-  for (char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-          out += buf;
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out + "\"";
-}
 
 int run_list(const Options& o, std::ostream& out, std::ostream& err) {
   if (!o.user && o.authfile.find("%u") != std::string::npos) {

@@ -285,7 +285,7 @@ class Evaluator {
     FactorResult result = attempt(spec);
     const auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(
         std::chrono::steady_clock::now() - started);
-    if (spec.kind == FactorSpec::Kind::password && result.outcome != Outcome::unavailable) {
+    if (spec.kit->traits.password && result.outcome != Outcome::unavailable) {
       decision_.password_asked = true;
     }
     decision_.attempts.push_back({spec.name, result.outcome, result.detail, elapsed});

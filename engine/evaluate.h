@@ -12,7 +12,7 @@
 
 namespace authpolicy {
 
-// Three-valued truth (language brief §4).
+// Three-valued truth (docs/language.md, "Conditions").
 enum class Tri { no, yes, unknown };
 
 // A GeoIP answer: a value, a known absence of one (membership is false), or unknown.

@@ -15,7 +15,7 @@
 
 namespace authpolicy {
 
-// How one factor attempt ended (language brief §2).
+// How one factor attempt ended (docs/language.md, "Factors").
 enum class Outcome { pass, fail, unavailable, error };
 
 std::string_view to_string(Outcome outcome) noexcept;

@@ -12,6 +12,7 @@
 
 #include "engine/address.h"
 #include "engine/factor.h"
+#include "engine/factor_kit.h"
 #include "grammar/ast.h"
 
 namespace authpolicy {
@@ -113,15 +114,17 @@ struct Condition {
 // ---- Expressions ---------------------------------------------------------------------------
 
 struct FactorSpec {
-  enum class Kind { password, pin, u2f, totp, fingerprint, pam };
   std::string name;
-  Kind kind = Kind::pam;
-  std::string module;  // pam-delegated factors (password and fingerprint too)
+  // Its kind's description (factors/<kind>/kit.cpp): settings, traits, delivery. Never null in
+  // a compiled policy: a pam() factor is of delegated_factor_kit().
+  const FactorKit* kit = nullptr;
+  std::string module;  // delegated factors (password and fingerprint too)
   std::vector<std::string> arguments;
   Settings settings;
-  bool presence = false;        // needs a person at the machine (u2f, fingerprint)
+  bool presence = false;        // needs a person at the machine (the kit's trait, or pam()'s
+                                // `presence = true`)
   bool remote_allowed = false;  // `remote = true`
-  bool lockout = false;         // hardware lockout on failures (pin)
+  bool lockout = false;         // locks itself after failures (the kit's trait)
   bool used = false;
   Location location;  // its definition, or its first use for an undeclared built-in
   bool declared = false;

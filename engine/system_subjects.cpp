@@ -9,6 +9,7 @@
 #include <cstring>
 #include <vector>
 
+#include "base/user_lookup.h"
 #include "engine/geoip_lookup.h"
 
 namespace authpolicy {
@@ -20,23 +21,13 @@ LocalTime local_time_of(std::time_t moment) {
 }
 
 UserNameLookup passwd_user_lookup(const std::string& typed) {
-  std::vector<char> buffer(16384);
-  for (;;) {
-    passwd pw{};
-    passwd* found = nullptr;
-    const int rc = getpwnam_r(typed.c_str(), &pw, buffer.data(), buffer.size(), &found);
-    if (rc == ERANGE && buffer.size() < (1u << 20)) {
-      buffer.resize(buffer.size() * 4);
-      continue;
-    }
-    if (rc == 0 && found) return {UserNameLookup::Status::found, found->pw_name};
-    // getpwnam_r(3): these codes are also how some services say "no such name".
-    if (rc == 0 || rc == ENOENT || rc == ESRCH || rc == EBADF || rc == EPERM) {
-      return {UserNameLookup::Status::unknown, {}};
-    }
-    return {UserNameLookup::Status::error, std::string("user database unavailable: ") +
-                                               std::strerror(rc)};
+  const UserLookup found = find_user(typed);
+  switch (found.status) {
+    case UserLookup::Status::found: return {UserNameLookup::Status::found, found.account.name};
+    case UserLookup::Status::unknown: return {UserNameLookup::Status::unknown, {}};
+    case UserLookup::Status::error: break;
   }
+  return {UserNameLookup::Status::error, found.reason};
 }
 
 std::optional<std::string> canonical_user_name(const std::string& typed,
@@ -66,13 +57,9 @@ Tri SystemSubjects::in_group(const std::string& user, const std::string& group, 
     if (cause) *cause = std::move(why);
     return Tri::unknown;
   };
-  std::vector<char> buffer(16384);
-  passwd pw{};
-  passwd* found_user = nullptr;
-  if (getpwnam_r(user.c_str(), &pw, buffer.data(), buffer.size(), &found_user) != 0) {
-    return unknown("user database unavailable");
-  }
-  if (!found_user) return Tri::no;  // an unknown user is in no group
+  const UserLookup found_user = find_user(user);
+  if (found_user.status == UserLookup::Status::error) return unknown("user database unavailable");
+  if (!found_user.found()) return Tri::no;  // an unknown user is in no group
   std::vector<char> group_buffer(16384);
   struct group gr {};
   struct group* found_group = nullptr;
@@ -83,10 +70,10 @@ Tri SystemSubjects::in_group(const std::string& user, const std::string& group, 
   const gid_t wanted = found_group->gr_gid;
   int count = 64;
   std::vector<gid_t> groups(static_cast<std::size_t>(count));
-  if (getgrouplist(user.c_str(), found_user->pw_gid, groups.data(), &count) < 0) {
+  if (getgrouplist(user.c_str(), found_user.account.gid, groups.data(), &count) < 0) {
     if (count <= 0 || count > 65536) return unknown("group list unavailable");
     groups.resize(static_cast<std::size_t>(count));
-    if (getgrouplist(user.c_str(), found_user->pw_gid, groups.data(), &count) < 0) {
+    if (getgrouplist(user.c_str(), found_user.account.gid, groups.data(), &count) < 0) {
       return unknown("group list unavailable");
     }
   }

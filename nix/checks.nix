@@ -1,4 +1,4 @@
-# The flake's checks: the package, the generated PAM stacks of the §6 scenarios, a broken policy failing the build, and the VM test.
+# The flake's checks: the package, the generated PAM stacks of the example scenarios (policies/), a broken policy failing the build, and the VM test.
 {
   pkgs,
   nixpkgs,

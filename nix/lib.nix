@@ -37,7 +37,7 @@ let
   fields = line: filter (t: isString t && t != "") (split "[[:space:]]+" line);
 in
 rec {
-  # Names pam_policy.so accepts for /etc/authpolicy/<service>.pol (language brief §1).
+  # Names pam_policy.so accepts for /etc/authpolicy/<service>.pol (docs/language.md, first paragraph).
   validServiceName = name: name != "" && match "[^/]*" name != null && substring 0 1 name != ".";
 
   # A policy string literal: backslash and double quote escaped. A newline cannot be written

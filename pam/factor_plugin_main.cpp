@@ -1,5 +1,5 @@
-// One factor plugin (pin, u2f or totp, chosen at build time by AUTHPOLICY_PLUGIN_KIND): the
-// factory of that provider behind a C entry point.
+// One factor plugin: the factory of a plugin-delivered kind (factors/<kind>/plugin.cpp, chosen
+// by the kit's ap_factor_plugin() in CMake) behind the C entry point pam_policy.so looks up.
 #include <cstdio>
 #include <memory>
 #include <new>
@@ -7,32 +7,10 @@
 #include <string>
 #include <utility>
 
+#include "factors/plugin_entry.h"
 #include "pam/factor_plugin.h"
 
-#if AUTHPOLICY_PLUGIN_TOTP
-#include "factors/totp/totp_provider.h"
-#elif AUTHPOLICY_PLUGIN_U2F
-#include "factors/u2f/u2f_provider.h"
-#elif AUTHPOLICY_PLUGIN_PIN
-#include "factors/tpm/pin_provider.h"
-#else
-#error "set one of AUTHPOLICY_PLUGIN_TOTP, AUTHPOLICY_PLUGIN_U2F, AUTHPOLICY_PLUGIN_PIN"
-#endif
-
 namespace {
-
-std::unique_ptr<authpolicy::FactorProvider> make(const authpolicy::Settings& factor_settings,
-                                                 const authpolicy::Settings& tpm_settings) {
-#if AUTHPOLICY_PLUGIN_TOTP
-  (void)tpm_settings;
-  return authpolicy::make_totp_provider(factor_settings);
-#elif AUTHPOLICY_PLUGIN_U2F
-  (void)tpm_settings;
-  return authpolicy::make_u2f_provider(factor_settings);
-#else
-  return authpolicy::make_pin_provider(factor_settings, tpm_settings);
-#endif
-}
 
 // pam_policy.so carries its own copy of libstdc++ while a plugin uses the shared one, so no
 // exception may travel between them: every call is caught here and becomes an error outcome.
@@ -88,7 +66,7 @@ authpolicy_factor_plugin_make(const authpolicy::Settings* factor_settings,
     return nullptr;
   }
   try {
-    auto provider = make(*factor_settings, *tpm_settings);
+    auto provider = authpolicy::make_plugin_provider(*factor_settings, *tpm_settings);
     if (!provider) {
       set_error(error, error_size, "the factory made no provider");
       return nullptr;

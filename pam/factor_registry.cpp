@@ -1,4 +1,4 @@
-// The factor registry: delegated kinds go to factors/pam_delegate, pin/u2f/totp to plugins.
+// The factor registry: delegated kinds go to factors/pam_delegate, plugin kinds to their plugins.
 #include "pam/factor_registry.h"
 
 #include <dlfcn.h>
@@ -109,64 +109,21 @@ std::unique_ptr<FactorProvider> delegate(const FactorContext& context, const Fac
 
 }  // namespace
 
-std::unique_ptr<FactorProvider> make_password_factor(const FactorContext& context,
+std::unique_ptr<FactorProvider> make_factor_provider(const FactorContext& context,
                                                      const FactorSpec& spec) {
-  return delegate(context, spec);  // pam_unix.so unless `factor password { module = … }`
+  if (!spec.kit) return std::make_unique<NotBuiltProvider>("no kind for factor " + spec.name);
+  switch (spec.kit->delivery) {
+    case Delivery::delegated:
+      return delegate(context, spec);  // the kit's module unless `module = …` or pam() says
+    case Delivery::plugin:
+      return from_plugin(std::string(spec.kit->plugin), context, spec);
+  }
+  return std::make_unique<NotBuiltProvider>("no provider for factor " + spec.name);
 }
 
-std::unique_ptr<FactorProvider> make_fingerprint_factor(const FactorContext& context,
-                                                        const FactorSpec& spec) {
-  return delegate(context, spec);  // pam_fprintd.so unless `factor fingerprint { module = … }`
-}
-
-std::unique_ptr<FactorProvider> make_pam_factor(const FactorContext& context,
-                                                const FactorSpec& spec) {
-  return delegate(context, spec);
-}
-
-std::unique_ptr<FactorProvider> make_pin_factor(const FactorContext& context,
-                                                const FactorSpec& spec) {
-  return from_plugin("pin", context, spec);  // factors/tpm: make_pin_provider
-}
-
-std::unique_ptr<FactorProvider> make_u2f_factor(const FactorContext& context,
-                                                const FactorSpec& spec) {
-  return from_plugin("u2f", context, spec);  // factors/u2f: make_u2f_provider
-}
-
-std::unique_ptr<FactorProvider> make_totp_factor(const FactorContext& context,
-                                                 const FactorSpec& spec) {
-  return from_plugin("totp", context, spec);  // factors/totp: make_totp_provider
-}
-
-FactorProvider* ModuleFactorSource::provider(const FactorSpec& spec, std::string* error) {
+FactorProvider* ModuleFactorSource::provider(const FactorSpec& spec, std::string*) {
   if (auto it = providers_.find(spec.name); it != providers_.end()) return it->second.get();
-  std::unique_ptr<FactorProvider> made;
-  switch (spec.kind) {
-    case FactorSpec::Kind::password:
-      made = make_password_factor(context_, spec);
-      break;
-    case FactorSpec::Kind::fingerprint:
-      made = make_fingerprint_factor(context_, spec);
-      break;
-    case FactorSpec::Kind::pam:
-      made = make_pam_factor(context_, spec);
-      break;
-    case FactorSpec::Kind::pin:
-      made = make_pin_factor(context_, spec);
-      break;
-    case FactorSpec::Kind::u2f:
-      made = make_u2f_factor(context_, spec);
-      break;
-    case FactorSpec::Kind::totp:
-      made = make_totp_factor(context_, spec);
-      break;
-  }
-  if (!made) {
-    if (error) *error = "no provider for factor " + spec.name;
-    return nullptr;
-  }
-  return providers_.emplace(spec.name, std::move(made)).first->second.get();
+  return providers_.emplace(spec.name, make_factor_provider(context_, spec)).first->second.get();
 }
 
 }  // namespace authpolicy::pam_front

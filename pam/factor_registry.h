@@ -1,4 +1,4 @@
-// Which provider serves each factor kind inside pam_policy.so: one factory function per kind.
+// Which provider serves each factor inside pam_policy.so: the one its kit's delivery names.
 #pragma once
 
 #include <security/pam_modules.h>
@@ -21,17 +21,13 @@ struct FactorContext {
   const Policy* policy = nullptr;
 };
 
-// One function per kind. Each returns a provider, never nullptr: a kind whose plugin is missing
-// or unsafe gives a provider whose every answer is error "<kind> support not installed…" (fail
-// closed). password, fingerprint and pam() delegate to PAM modules (factors/pam_delegate); pin,
-// u2f and totp come from plugins next to pam_policy.so (pam_policy-factors/factor_<kind>.so),
-// loaded on first use so that a password-only login never maps libfido2, tpm2-tss or OpenSSL.
-std::unique_ptr<FactorProvider> make_password_factor(const FactorContext&, const FactorSpec&);
-std::unique_ptr<FactorProvider> make_fingerprint_factor(const FactorContext&, const FactorSpec&);
-std::unique_ptr<FactorProvider> make_pam_factor(const FactorContext&, const FactorSpec&);
-std::unique_ptr<FactorProvider> make_pin_factor(const FactorContext&, const FactorSpec&);
-std::unique_ptr<FactorProvider> make_u2f_factor(const FactorContext&, const FactorSpec&);
-std::unique_ptr<FactorProvider> make_totp_factor(const FactorContext&, const FactorSpec&);
+// The provider of one factor, as its kit says it is delivered (engine/factor_kit.h), never
+// nullptr: a delegated kind runs its PAM module (factors/pam_delegate); a plugin kind comes from
+// pam_policy-factors/factor_<plugin>.so next to pam_policy.so, loaded on first use so that a
+// password-only login never maps libfido2, tpm2-tss or OpenSSL. A plugin that is missing or
+// unsafe gives a provider whose every answer is error "<kind> support not installed…" (fail
+// closed).
+std::unique_ptr<FactorProvider> make_factor_provider(const FactorContext&, const FactorSpec&);
 
 // The FactorSource the evaluator asks: one provider per factor name, made on first use.
 class ModuleFactorSource final : public FactorSource {

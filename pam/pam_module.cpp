@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "audit/decision_log.h"
+#include "base/user_lookup.h"
 #include "engine/evaluate.h"
 #include "engine/geoip/geoip.h"
 #include "engine/load.h"
@@ -399,11 +400,8 @@ bool asked_by_root(pam_handle_t* pamh) {
   bool set = false;
   const std::string ruser = item_string(pamh, PAM_RUSER, &set);
   if (!set || ruser.empty()) return true;
-  passwd entry {};
-  passwd* account = nullptr;
-  std::vector<char> buffer(16384);
-  return getpwnam_r(ruser.c_str(), &entry, buffer.data(), buffer.size(), &account) == 0 &&
-         account != nullptr && account->pw_uid == 0;
+  const UserLookup account = find_user(ruser);
+  return account.found() && account.account.uid == 0;
 }
 
 bool root_acting_as_root(pam_handle_t* pamh) {

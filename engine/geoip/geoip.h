@@ -32,7 +32,7 @@ struct GeoIpSettings {
   GeoLayout layout = GeoLayout::automatic;
 };
 
-// The three-valued answer of one lookup (language brief §4). no_value: the address is known to
+// The three-valued answer of one lookup (docs/language.md, "Conditions"). no_value: the address is known to
 // have no country/ASN (no record, or a record without that field), so membership is false.
 // unknown: it could not be determined (not an IP address, database missing, unreadable, corrupt
 // or of the wrong type); guards resolve it the strict way and `cause` goes to the audit record.

@@ -270,7 +270,7 @@ DelegateProvider::DelegateProvider(pam_handle_t* pamh, DelegateSession& session,
     : pamh_(pamh),
       session_(session),
       factor_(spec.name),
-      is_password_(spec.kind == FactorSpec::Kind::password),
+      is_password_(spec.kit->traits.password),
       module_name_(spec.module),
       arguments_(spec.arguments) {}
 

@@ -4,6 +4,7 @@
 #include <pwd.h>
 #include <unistd.h>
 
+#include "base/user_lookup.h"
 #include "factors/totp/secret_files.h"
 #include "factors/totp/secure_file.h"
 
@@ -129,8 +130,8 @@ EnrolResult enrol_user(const EnrolRequest& request) {
   }
   result.path = *path;
   const TotpConfig& config = request.config;
-  if (config.digits < kMinDigits || config.digits > kMaxDigits || config.step < 1 ||
-      config.step > 300 || request.scratch_codes < 0 || request.scratch_codes > 20) {
+  if (config.digits < kMinDigits || config.digits > kMaxDigits || config.step < kMinStepSeconds ||
+      config.step > kMaxStepSeconds || request.scratch_codes < 0 || request.scratch_codes > 20) {
     result.detail = "digits must be 6..8, step 1..300 s, scratch codes 0..20";
     return result;
   }
@@ -173,13 +174,13 @@ EnrolResult enrol_user(const EnrolRequest& request) {
   uid_t uid = geteuid();
   gid_t gid = getegid();
   if (pattern_is_user_file(config.secrets)) {
-    struct passwd* account = getpwnam(request.user.c_str());
-    if (account == nullptr) {
-      result.detail = "unknown user " + request.user;
+    const UserLookup account = find_user(request.user);
+    if (!account.found()) {
+      result.detail = account.reason.empty() ? "unknown user " + request.user : account.reason;
       return result;
     }
-    uid = account->pw_uid;
-    gid = account->pw_gid;
+    uid = account.account.uid;
+    gid = account.account.gid;
   }
   bool exists = false;
   if (!create_secret_file(result.path, serialize_google_auth_file(file).view(), uid, gid,

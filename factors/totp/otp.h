@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "engine/secret.h"
+#include "factors/totp/totp_limits.h"
 
 namespace authpolicy::totp {
 
@@ -18,8 +19,6 @@ enum class HashAlgorithm { sha1, sha256, sha512 };
 std::optional<HashAlgorithm> parse_algorithm(std::string_view text) noexcept;
 std::string_view algorithm_name(HashAlgorithm algorithm) noexcept;  // "SHA1", "SHA256", "SHA512"
 
-inline constexpr int kMinDigits = 6;
-inline constexpr int kMaxDigits = 8;
 // RFC 4226 §4 asks for at least 128 bits; google-authenticator enrols 80-bit secrets, so 80 is
 // the floor below which a secret file is treated as malformed.
 inline constexpr std::size_t kMinKeyBytes = 10;

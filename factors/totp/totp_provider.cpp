@@ -101,10 +101,4 @@ std::unique_ptr<FactorProvider> make_totp_provider(const Settings& factor_settin
   return std::make_unique<TotpFactorProvider>(factor_settings, std::move(clock));
 }
 
-std::vector<std::string> validate_totp_settings(const Settings& factor_settings) {
-  std::vector<std::string> errors;
-  totp::config_from_settings(factor_settings, errors);
-  return errors;
-}
-
 }  // namespace authpolicy

@@ -38,7 +38,4 @@ std::unique_ptr<FactorProvider> make_totp_provider(const Settings& factor_settin
 std::unique_ptr<FactorProvider> make_totp_provider(const Settings& factor_settings,
                                                    TotpFactorProvider::Clock clock);
 
-// The checker's view of the settings: one message per problem, empty when they are fine.
-std::vector<std::string> validate_totp_settings(const Settings& factor_settings);
-
 }  // namespace authpolicy

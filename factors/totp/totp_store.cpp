@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "base/user_lookup.h"
+#include "factors/totp/kit.h"
 #include "factors/totp/secret_files.h"
 #include "factors/totp/secure_file.h"
 
@@ -21,20 +23,9 @@ struct Account {
 };
 
 std::optional<Account> lookup_account(std::string_view user) {
-  std::string name(user);
-  long suggested = sysconf(_SC_GETPW_R_SIZE_MAX);
-  std::vector<char> buffer(suggested > 0 ? static_cast<std::size_t>(suggested) : 16384);
-  struct passwd entry {};
-  struct passwd* found = nullptr;
-  for (;;) {
-    int rc = getpwnam_r(name.c_str(), &entry, buffer.data(), buffer.size(), &found);
-    if (rc == ERANGE && buffer.size() < (1u << 20)) {
-      buffer.resize(buffer.size() * 2);
-      continue;
-    }
-    if (rc != 0 || found == nullptr) return std::nullopt;
-    return Account{found->pw_uid, found->pw_gid, found->pw_dir ? found->pw_dir : ""};
-  }
+  const UserLookup found = find_user(user);
+  if (!found.found()) return std::nullopt;
+  return Account{found.account.uid, found.account.gid, found.account.home};
 }
 
 // A user name that is safe to put in a path and in a whitespace-separated users file.
@@ -43,19 +34,6 @@ bool user_name_is_safe(std::string_view user) {
   return std::none_of(user.begin(), user.end(), [](char c) {
     return c == '/' || c == '%' || static_cast<unsigned char>(c) <= ' ' || c == 0x7f;
   });
-}
-
-std::string_view type_name(const SettingValue& value) {
-  switch (value.index()) {
-    case 0:
-      return "a boolean";
-    case 1:
-      return "an integer";
-    case 2:
-      return "a string";
-    default:
-      return "a duration";
-  }
 }
 
 // Time steps, attempt times and codes of one verification, for both formats.
@@ -237,108 +215,28 @@ Verification verify_oath(const TotpConfig& config, SecretFile& file, std::string
 
 }  // namespace
 
-const std::vector<std::string_view>& totp_setting_keys() {
-  static const std::vector<std::string_view> keys = {
-      "secrets", "format", "digits", "step", "window", "algorithm", "allow_user_files", "prompt"};
-  return keys;
-}
-
 std::optional<TotpConfig> config_from_settings(const Settings& settings,
                                                std::vector<std::string>& errors) {
+  // One validation for the checker, the module and this provider: the kit's description.
+  const std::vector<SettingProblem> problems = validate_settings(totp_kit, settings);
+  if (!problems.empty()) {
+    for (const auto& problem : problems) errors.push_back(problem.message);
+    return std::nullopt;
+  }
   TotpConfig config;
-  const std::size_t errors_before = errors.size();
-  bool secrets_given = false;
-  auto wrong_type = [&](const std::string& key, std::string_view wanted, const SettingValue& v) {
-    errors.push_back("totp: " + key + " must be " + std::string(wanted) + ", not " +
-                     std::string(type_name(v)));
-  };
-  for (const auto& [key, value] : settings.values()) {
-    const auto* text = std::get_if<std::string>(&value);
-    const auto* number = std::get_if<std::int64_t>(&value);
-    if (key == "secrets") {
-      if (!text) {
-        wrong_type(key, "a string", value);
-      } else if (text->empty() || !(text->front() == '/' || text->starts_with("~/"))) {
-        errors.push_back("totp: secrets must be an absolute path or start with ~/");
-      } else {
-        config.secrets = *text;
-        secrets_given = true;
-      }
-    } else if (key == "format") {
-      if (!text) {
-        wrong_type(key, "a string", value);
-      } else if (*text == "google-authenticator" || *text == "google_authenticator") {
-        config.format = SecretFormat::google_authenticator;
-      } else if (*text == "oath") {
-        config.format = SecretFormat::oath;
-      } else {
-        errors.push_back("totp: format must be \"google-authenticator\" or \"oath\"");
-      }
-    } else if (key == "digits") {
-      if (!number) {
-        wrong_type(key, "an integer", value);
-      } else if (*number < kMinDigits || *number > kMaxDigits) {
-        errors.push_back("totp: digits must be 6, 7 or 8");
-      } else {
-        config.digits = static_cast<int>(*number);
-      }
-    } else if (key == "step") {
-      std::optional<std::int64_t> seconds;
-      if (const auto* d = std::get_if<std::chrono::seconds>(&value)) seconds = d->count();
-      if (number) seconds = *number;
-      if (!seconds) {
-        wrong_type(key, "a duration", value);
-      } else if (*seconds < 1 || *seconds > 300) {
-        errors.push_back("totp: step must be 1s..300s");
-      } else {
-        config.step = *seconds;
-      }
-    } else if (key == "window") {
-      if (!number) {
-        wrong_type(key, "an integer", value);
-      } else if (*number < 0 || *number > 10) {
-        errors.push_back("totp: window must be 0..10 (steps either side)");
-      } else {
-        config.window = static_cast<int>(*number);
-      }
-    } else if (key == "algorithm") {
-      std::optional<HashAlgorithm> algorithm;
-      if (text) algorithm = parse_algorithm(*text);
-      if (!text) {
-        wrong_type(key, "a string", value);
-      } else if (!algorithm) {
-        errors.push_back("totp: algorithm must be \"sha1\", \"sha256\" or \"sha512\"");
-      } else {
-        config.algorithm = *algorithm;
-      }
-    } else if (key == "allow_user_files") {
-      if (const auto* flag = std::get_if<bool>(&value)) {
-        config.allow_user_files = *flag;
-      } else {
-        wrong_type(key, "a boolean", value);
-      }
-    } else if (key == "prompt") {
-      if (!text || text->empty()) {
-        errors.push_back("totp: prompt must be a non-empty string");
-      } else {
-        config.prompt = *text;
-      }
-    } else {
-      errors.push_back("totp: unknown setting '" + key + "'");
-    }
-  }
-  if (!secrets_given && config.format == SecretFormat::oath) {
-    config.secrets = std::string(kDefaultOathUsersFile);
-  }
-  if (pattern_is_user_file(config.secrets) && !config.allow_user_files) {
-    errors.push_back("totp: secrets in the user's home folder need allow_user_files = true");
-  }
-  if (errors.size() != errors_before) return std::nullopt;
+  const std::string format = settings.string_or("format", "google-authenticator");
+  config.format = format == "oath" ? SecretFormat::oath : SecretFormat::google_authenticator;
+  config.secrets = settings.string_or(
+      "secrets", config.format == SecretFormat::oath ? std::string(kDefaultOathUsersFile)
+                                                     : config.secrets);
+  config.algorithm =
+      parse_algorithm(settings.string_or("algorithm", "sha1")).value_or(HashAlgorithm::sha1);
+  config.digits = static_cast<int>(settings.integer_or("digits", config.digits));
+  config.step = settings.duration_or("step", std::chrono::seconds(config.step)).count();
+  config.window = static_cast<int>(settings.integer_or("window", config.window));
+  config.allow_user_files = settings.boolean_or("allow_user_files", config.allow_user_files);
+  config.prompt = settings.string_or("prompt", config.prompt);
   return config;
-}
-
-bool pattern_is_user_file(std::string_view pattern) {
-  return pattern.starts_with("~/") || pattern.find("%h") != std::string_view::npos;
 }
 
 std::optional<std::string> secret_path_for(const TotpConfig& config, std::string_view user,

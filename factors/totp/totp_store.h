@@ -34,10 +34,9 @@ struct TotpConfig {
 
 inline constexpr std::string_view kDefaultOathUsersFile = "/etc/users.oath";
 
-// Every key the `factor totp { … }` block accepts.
-const std::vector<std::string_view>& totp_setting_keys();
-// Builds the config; errors (unknown key, wrong type, value out of range) are appended to errors
-// and make the result nullopt.
+// Builds the config from settings checked by the kit's description (factors/totp/kit.cpp): its
+// problems (unknown key, wrong type, value out of range) are appended to errors and make the
+// result nullopt.
 std::optional<TotpConfig> config_from_settings(const Settings& settings,
                                                std::vector<std::string>& errors);
 
@@ -45,8 +44,6 @@ std::optional<TotpConfig> config_from_settings(const Settings& settings,
 // (only with allow_user_files). Nullopt with error for an unsafe user name or pattern.
 std::optional<std::string> secret_path_for(const TotpConfig& config, std::string_view user,
                                            std::string& error);
-// True when the pattern reads from the user's home folder.
-bool pattern_is_user_file(std::string_view pattern);
 // Uids that may own the user's file: root, and the user unless the format is a shared oath file.
 std::vector<uid_t> allowed_owners(const TotpConfig& config, std::string_view user);
 

@@ -5,6 +5,8 @@
 
 #include <vector>
 
+#include "base/user_lookup.h"
+
 namespace authpolicy::tpm {
 
 namespace {
@@ -13,13 +15,9 @@ namespace {
 constexpr std::uint32_t kWarnRemaining = 2;
 
 std::optional<uid_t> uid_of(const std::string& user) {
-  std::vector<char> buffer(16384);
-  passwd entry{};
-  passwd* found = nullptr;
-  if (::getpwnam_r(user.c_str(), &entry, buffer.data(), buffer.size(), &found) != 0 || !found) {
-    return std::nullopt;
-  }
-  return found->pw_uid;
+  const UserLookup found = find_user(user);
+  if (!found.found()) return std::nullopt;
+  return found.account.uid;
 }
 
 FactorResult result(Outcome outcome, std::string detail) {
@@ -96,7 +94,7 @@ FactorResult PinFactorProvider::authenticate(const FactorRequest& request,
       conversation.info(attempts_left(status.counter->remaining()));
     }
 
-    std::optional<SecretString> pin = conversation.ask_secret("PIN: ");
+    std::optional<SecretString> pin = conversation.ask_secret(rules_.prompt);
     if (!pin) return result(Outcome::fail, "no answer");
     // Typos that cannot be a PIN (letters, wrong length) cost no attempt.
     if (auto violation = pin_rule_violation(rules_, pin->view())) {

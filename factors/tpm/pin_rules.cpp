@@ -3,27 +3,26 @@
 
 #include <algorithm>
 
+#include "factors/tpm/kit.h"
 #include "factors/tpm/pin_store.h"
 #include "factors/tpm/tpm_config.h"
 
 namespace authpolicy::tpm {
 
 PinRules pin_rules_from_settings(const Settings& factor_settings) {
-  const std::int64_t min_length = factor_settings.integer_or("min_length", 4);
-  const std::int64_t max_length = factor_settings.integer_or("max_length", 8);
-  const std::int64_t max_attempts = factor_settings.integer_or("max_attempts", 5);
-  if (min_length < 1 || max_length > static_cast<std::int64_t>(kMaxPinBytes) ||
-      min_length > max_length) {
-    throw ConfigError("pin: need 1 <= min_length <= max_length <= 32");
-  }
-  if (max_attempts < 1 || max_attempts > 1000) {
-    throw ConfigError("pin: max_attempts must be between 1 and 1000");
+  // The same rules `authpolicy check` applies, from the kit's description.
+  if (const auto problems = validate_settings(pin_kit, factor_settings); !problems.empty()) {
+    throw ConfigError(problems.front().message);
   }
   PinRules rules;
-  rules.min_length = static_cast<std::size_t>(min_length);
-  rules.max_length = static_cast<std::size_t>(max_length);
-  rules.max_attempts = static_cast<std::uint32_t>(max_attempts);
+  rules.min_length = static_cast<std::size_t>(
+      factor_settings.integer_or("min_length", kDefaultMinPinLength));
+  rules.max_length = static_cast<std::size_t>(
+      factor_settings.integer_or("max_length", kDefaultMaxPinLength));
+  rules.max_attempts = static_cast<std::uint32_t>(
+      factor_settings.integer_or("max_attempts", kDefaultMaxPinAttempts));
   rules.digits_only = factor_settings.boolean_or("digits_only", true);
+  rules.prompt = factor_settings.string_or("prompt", rules.prompt);
   return rules;
 }
 

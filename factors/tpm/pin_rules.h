@@ -16,10 +16,11 @@ struct PinRules {
   std::size_t max_length = 8;
   std::uint32_t max_attempts = 5;  // pinLimit written at setup
   bool digits_only = true;
+  std::string prompt = "PIN: ";  // the question asked
 };
 
-// Reads the factor settings; throws ConfigError (tpm_config.h) when they contradict each other or
-// the TPM: lengths 1..32 with min <= max, max_attempts 1..1000.
+// Reads the factor settings; throws ConfigError (tpm_config.h) with the first problem the kit's
+// description finds (factors/tpm/kit.cpp: lengths 1..32 with min <= max, max_attempts 1..1000).
 PinRules pin_rules_from_settings(const Settings& factor_settings);
 
 // A message for the person when the PIN breaks the rules, nullopt when it is acceptable.

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "engine/secret.h"
+#include "factors/tpm/pin_limits.h"
 #include "factors/tpm/tpm_config.h"
 #include "factors/tpm/tpm_esys.h"
 
@@ -20,8 +21,6 @@ inline constexpr std::uint32_t kPinIndexAttributes = 0x02060088;
 inline constexpr std::array<std::uint8_t, 32> kPinIndexPolicy = {
     0xb7, 0xaf, 0xec, 0xee, 0x9b, 0xf7, 0xbc, 0xbd, 0x50, 0x78, 0xf2, 0x64, 0xde, 0x85, 0xf7, 0xe3,
     0x61, 0xdc, 0x84, 0xf7, 0x45, 0xda, 0x7e, 0xfa, 0x34, 0xe9, 0x1f, 0xda, 0xf2, 0x00, 0xee, 0x9b};
-// The TPM limits an authValue to the nameAlg digest size (SHA-256).
-inline constexpr std::size_t kMaxPinBytes = 32;
 
 struct PinCounter {
   std::uint32_t used = 0;   // pinCount: wrong attempts since the last correct one

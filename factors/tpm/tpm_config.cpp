@@ -10,6 +10,8 @@
 #include <charconv>
 #include <cstring>
 
+#include "base/file_trust.h"
+
 namespace authpolicy::tpm {
 
 namespace {
@@ -63,17 +65,21 @@ std::optional<std::uint32_t> nv_index_for_uid(std::uint32_t nv_base, uid_t uid) 
 }
 
 SecretString read_owner_auth_file(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
-  if (fd < 0) {
-    throw ConfigError("tpm: cannot open owner_auth_file " + path + ": " + std::strerror(errno));
+  // The one way to open a trusted file (base/file_trust.h): every folder on the way checked, the
+  // file root's alone, no symlink at the end, closed to group and others.
+  TrustRules rules;
+  rules.forbidden_file_bits = S_IRWXG | S_IRWXO;
+  rules.final_symlink = false;
+  TrustedFile file = open_trusted(path, rules);
+  if (file.status == TrustStatus::missing || file.status == TrustStatus::io_error) {
+    throw ConfigError("tpm: cannot open owner_auth_file " + path + ": " + file.reason);
   }
-  struct stat info {};
-  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode) || info.st_uid != 0 ||
-      (info.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-    ::close(fd);
+  if (!file.ok()) {
     throw ConfigError("tpm: owner_auth_file " + path +
-                      " must be a regular file owned by root with mode 0600 or 0400");
+                      " must be a regular file owned by root with mode 0600 or 0400: " +
+                      file.reason);
   }
+  const int fd = file.fd();
   // The owner password is at most a SHA-512 digest long; read one byte more to notice overflow.
   std::array<char, 66> buffer{};
   std::size_t used = 0;
@@ -82,13 +88,11 @@ SecretString read_owner_auth_file(const std::string& path) {
     if (got < 0 && errno == EINTR) continue;
     if (got < 0) {
       secure_wipe(buffer.data(), buffer.size());
-      ::close(fd);
       throw ConfigError("tpm: cannot read owner_auth_file " + path);
     }
     if (got == 0) break;
     used += static_cast<std::size_t>(got);
   }
-  ::close(fd);
   if (used > 0 && buffer[used - 1] == '\n') --used;
   if (used > 64) {
     secure_wipe(buffer.data(), buffer.size());

@@ -15,6 +15,8 @@
 #include <cstring>
 #include <memory>
 
+#include "base/user_lookup.h"
+
 namespace authpolicy::u2f {
 namespace {
 
@@ -327,15 +329,9 @@ std::variant<std::string, AuthfileReadError> read_authfile(const std::string& pa
 }
 
 std::optional<uid_t> uid_of_user(const std::string& user) {
-  long size = ::sysconf(_SC_GETPW_R_SIZE_MAX);
-  std::vector<char> buffer(size > 0 ? static_cast<std::size_t>(size) : 16384);
-  struct passwd entry {};
-  struct passwd* result = nullptr;
-  while (::getpwnam_r(user.c_str(), &entry, buffer.data(), buffer.size(), &result) == ERANGE &&
-         buffer.size() < (1u << 20))
-    buffer.resize(buffer.size() * 2);
-  if (result == nullptr) return std::nullopt;
-  return result->pw_uid;
+  const UserLookup found = find_user(user);
+  if (!found.found()) return std::nullopt;
+  return found.account.uid;
 }
 
 }  // namespace authpolicy::u2f

@@ -10,7 +10,10 @@
 
 #include <cerrno>
 #include <climits>
+#include <stdexcept>
 #include <thread>
+
+#include "factors/u2f/kit.h"
 
 namespace authpolicy {
 namespace {
@@ -356,6 +359,10 @@ FactorResult U2fFactorProvider::authenticate(const FactorRequest& request,
 
 std::unique_ptr<FactorProvider> make_u2f_provider(const Settings& factor_settings,
                                                   std::shared_ptr<u2f::DeviceSource> devices) {
+  // The same rules `authpolicy check` applies, from the kit's description.
+  if (const auto problems = validate_settings(u2f_kit, factor_settings); !problems.empty()) {
+    throw std::invalid_argument(problems.front().message);
+  }
   return std::make_unique<U2fFactorProvider>(u2f_options_from_settings(factor_settings),
                                              std::move(devices));
 }

@@ -73,7 +73,8 @@ class U2fFactorProvider final : public FactorProvider {
   std::atomic<bool> cancel_requested_{false};
 };
 
-// The factory the engine uses for `factor u2f { … }`.
+// The factory the engine uses for `factor u2f { … }`. Settings the kit's description refuses
+// (factors/u2f/kit.cpp) throw std::invalid_argument with its message.
 std::unique_ptr<FactorProvider> make_u2f_provider(
     const Settings& factor_settings, std::shared_ptr<u2f::DeviceSource> devices = nullptr);
 

@@ -164,7 +164,7 @@ const std::vector<Case> kCases = {
     {"recent_unknown_if_guard_asks", "auth password && (totp if !recent(totp, 1h))", {.recent = Tri::unknown}, {{"password", P}}, false, {"password"}, 1},
     {"recent_deny_unknown_denies", "deny if !recent(u2f, 10m, tty)\nauth password", {.recent = Tri::unknown}, {{"password", P}}, false, {}, 1},
 
-    // ---- scenarios of the language brief
+    // ---- the scenarios of policies/
     {"scenario_screen_unlock_fingerprint", "auth fingerprint || password", {}, {{"fingerprint", P}}, true, {"fingerprint"}},
     {"scenario_screen_unlock_no_reader", "auth fingerprint || password", {}, {{"password", P}}, true, {"password"}},
     {"scenario_sudo_key_remote_denied", "auth fingerprint || u2f", {.rhost = "192.0.2.1"}, {{"fingerprint", P}, {"u2f", P}}, false, {}},

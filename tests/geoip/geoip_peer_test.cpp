@@ -105,7 +105,7 @@ TEST_F(GeoIpPeerTest, FlatCountryAgreesWithMmdblookup) {
 
 TEST_F(GeoIpPeerTest, MappedAddressWithoutAliasDiffersOnlyInThePeer) {
   // The peer looks ::ffff:81.2.69.1 up literally and finds nothing in a file written without
-  // the alias; the component looks up 81.2.69.1, as the language brief asks.
+  // the alias; the component looks up 81.2.69.1, as docs/geoip.md says.
   std::string file = db("country-v6-noalias.mmdb");
   std::string error;
   auto database = GeoIpDatabase::open(file, GeoLayout::automatic, &error);

@@ -63,11 +63,11 @@ generate_common() {
 mkdir -p "$work/good" "$work/bad" "$work/common" "$work/fingerprint"
 printf 'auth password\n' >"$work/good/sudo.pol"
 printf 'set trusted = { 10.0.0.0/8 }\nauth password && totp unless rhost in trusted\n' >"$work/good/sshd.pol"
-# An unused set is a warning, not an error (language brief §5).
+# An unused set is a warning, not an error (docs/language.md, "Static checks").
 printf 'set unused = { alice }\nauth password\n' >"$work/good/warned.pol"
 printf 'auth passwrd\n' >"$work/bad/typo.pol"
 printf 'auth password &&\n' >"$work/bad/syntax.pol"
-# The module's injected first line plus a scenario of the language brief (§6).
+# The module's injected first line plus an example scenario (policies/).
 printf 'include "common.pol"  # added by security.authpolicy\nauth password && (u2f || totp)\n' \
   >"$work/common/login.pol"
 # GeoIP conditions with the databases set in common.pol (unreadable here: the gate keeps them a

@@ -90,7 +90,7 @@ let
   '';
 
   cases = {
-    # Service names (language brief §1).
+    # Service names (docs/language.md, first paragraph).
     service-name-plain = {
       expr = l.validServiceName "sudo";
       expected = true;

@@ -451,6 +451,21 @@ TEST_F(PamFailures, CheckerErrorsFailClosedWithTheFirstDiagnostic) {
   EXPECT_TRUE(contains(lines, "pasword"));
 }
 
+// Issue #22: the settings `authpolicy check` refuses are refused by the module in the same words,
+// before anything is asked (they used to pass the check and fail every login at the factor).
+TEST_F(PamFailures, FactorSettingsOutOfRangeAreRefusedLikeCheckRefusesThem) {
+  write_policy(matrix_password_factor() + "factor totp { digits = 9 }\nauth password && totp\n");
+  SyslogCapture capture;
+  Script script({"alice-pass"});
+  Session session("ap_policy", "alice", &script);
+  EXPECT_EQ(session.authenticate(), PAM_AUTH_ERR);
+  EXPECT_TRUE(script.prompts().empty());
+  EXPECT_TRUE(contains(capture.module_lines(),
+                       "error[E020]: setting 'digits' of factor totp must be between 6 and 8, "
+                       "not 9"))
+      << capture.all_text();
+}
+
 TEST_F(PamFailures, UnknownModuleArgumentIsAServiceError) {
   SyslogCapture capture;
   Script script({"alice-pass"});

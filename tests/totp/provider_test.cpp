@@ -178,7 +178,8 @@ TEST_F(TotpProvider, BadSettingsMakeEveryAttemptAnError) {
   auto probed = provider()->probe(request_);
   ASSERT_TRUE(probed);
   EXPECT_EQ(probed->outcome, Outcome::error);
-  EXPECT_NE(probed->detail.find("digits must be 6, 7 or 8"), std::string::npos);
+  EXPECT_NE(probed->detail.find("setting 'digits' of factor totp must be between 6 and 8, not 9"),
+            std::string::npos);
   EXPECT_NE(probed->detail.find("unknown setting 'colour'"), std::string::npos);
 }
 
@@ -190,16 +191,20 @@ TEST(TotpSettings, ValidationNamesEachProblem) {
   settings.set("algorithm", std::string("md5"));
   settings.set("allow_user_files", std::string("yes"));
   settings.set("step", std::chrono::seconds(0));
-  auto errors = authpolicy::validate_totp_settings(settings);
+  std::vector<std::string> errors;
+  EXPECT_FALSE(authpolicy::totp::config_from_settings(settings, errors));
   EXPECT_EQ(errors.size(), 6u);
   authpolicy::Settings user_files;
   user_files.set("secrets", std::string("~/.google_authenticator"));
-  EXPECT_EQ(authpolicy::validate_totp_settings(user_files),
-            std::vector<std::string>{
-                "totp: secrets in the user's home folder need allow_user_files = true"});
+  errors.clear();
+  EXPECT_FALSE(authpolicy::totp::config_from_settings(user_files, errors));
+  EXPECT_EQ(errors, std::vector<std::string>{"factor totp: secrets in the user's home folder "
+                                             "need allow_user_files = true"});
   user_files.set("allow_user_files", true);
-  EXPECT_TRUE(authpolicy::validate_totp_settings(user_files).empty());
-  EXPECT_TRUE(authpolicy::validate_totp_settings(authpolicy::Settings()).empty());
+  errors.clear();
+  EXPECT_TRUE(authpolicy::totp::config_from_settings(user_files, errors));
+  EXPECT_TRUE(authpolicy::totp::config_from_settings(authpolicy::Settings(), errors));
+  EXPECT_TRUE(errors.empty());
 }
 
 }  // namespace

@@ -1,0 +1,10 @@
+// The `pin` factor kind's description (kit.cpp beside this file; listed in factors/catalogue.cpp).
+#pragma once
+
+#include "engine/factor_kit.h"
+
+namespace authpolicy {
+
+extern constinit const FactorKit pin_kit;
+
+}  // namespace authpolicy

@@ -1,0 +1,12 @@
+// factor_u2f.so's provider factory (pam/factor_plugin_main.cpp is the rest of the plugin).
+#include "factors/plugin_entry.h"
+#include "factors/u2f/u2f_provider.h"
+
+namespace authpolicy {
+
+std::unique_ptr<FactorProvider> make_plugin_provider(const Settings& factor_settings,
+                                                     const Settings&) {
+  return make_u2f_provider(factor_settings);
+}
+
+}  // namespace authpolicy
