@@ -179,6 +179,29 @@ void check_spool_modes(const std::string& spool_path, const OpenOptions& options
   }
 }
 
+// The files sqlite keeps beside the database are the log too (a -wal someone else made reads
+// and erases decisions): a regular file with one name, the owner's, writable by nobody else.
+void check_companion_modes(const std::string& path, const OpenOptions& options,
+                           std::vector<std::string>* problems) {
+  for (const char* suffix : {"-wal", "-shm", "-journal"}) {
+    const std::string companion = path + suffix;
+    struct stat info {};
+    if (lstat(companion.c_str(), &info) != 0) continue;
+    if (!S_ISREG(info.st_mode) || info.st_nlink != 1) {
+      problems->push_back(companion + " is not a regular file with one name");
+      continue;
+    }
+    if (info.st_uid != options.owner_uid) {
+      problems->push_back(companion + " owned by uid " + std::to_string(info.st_uid) +
+                          ", expected uid " + std::to_string(options.owner_uid));
+    }
+    if (info.st_mode & 022) {
+      problems->push_back(companion + " mode " + octal_mode(info.st_mode) +
+                          ", writable by group or others");
+    }
+  }
+}
+
 }  // namespace
 
 FailureCount AuditStore::count_failures(const FailureQuery& query) noexcept {
@@ -443,6 +466,7 @@ VerifyReport verify_database(const std::string& path, const OpenOptions& options
     examining.fold_spool = false;       // verify changes nothing; the spool waits for a reader
     check_file_modes(path, options, &report.problems);
     check_spool_modes(path + "-spool", options, &report.problems);
+    check_companion_modes(path, options, &report.problems);
     auto opened = AuditStore::open(path, examining);
     if (!opened.status.ok()) {
       if (opened.status.code == StatusCode::corrupt ||

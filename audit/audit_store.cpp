@@ -16,6 +16,7 @@
 #include "audit/schema.h"
 #include "audit/time_text.h"
 #include "base/file_trust.h"
+#include "base/unique_fd.h"
 
 namespace authpolicy::audit {
 namespace {
@@ -81,15 +82,37 @@ int name_as_given(sqlite3_vfs*, const char* name, int size, char* out) {
   return SQLITE_OK;
 }
 
+// The deadline of the operation this thread runs in the log (internal::limit_sleeps).
+thread_local std::chrono::steady_clock::time_point sleep_deadline =
+    std::chrono::steady_clock::time_point::max();
+int (*base_sleep)(sqlite3_vfs*, int) = nullptr;
+
+// sqlite's sleeps, never past the current operation's deadline. sqlite sleeps through the VFS
+// where it retries without the busy handler: opening a read transaction on a WAL whose index
+// another process holds (walTryBeginRead: ~100 retries, ~10 s in all, per statement). Past the
+// deadline every retry comes at once, so the statement fails (SQLITE_PROTOCOL) within a
+// millisecond instead.
+int sleep_within_deadline(sqlite3_vfs* vfs, int microseconds) {
+  if (sleep_deadline != std::chrono::steady_clock::time_point::max()) {
+    const auto left = std::chrono::duration_cast<std::chrono::microseconds>(
+        sleep_deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return 0;
+    if (left.count() < microseconds) microseconds = static_cast<int>(left.count());
+  }
+  return base_sleep(vfs, microseconds);
+}
+
 sqlite3_vfs* folder_vfs() {
   static sqlite3_vfs vfs{};
   static bool ready = [] {
     sqlite3_vfs* base = sqlite3_vfs_find(nullptr);
-    if (base == nullptr) return false;
+    if (base == nullptr || base->xSleep == nullptr) return false;
     vfs = *base;  // pAppData too: the unix VFS keeps its locking-style finder there
     vfs.pNext = nullptr;
     vfs.zName = kFolderVfsName;
     vfs.xFullPathname = name_as_given;
+    base_sleep = base->xSleep;
+    vfs.xSleep = sleep_within_deadline;
     return sqlite3_vfs_register(&vfs, 0) == SQLITE_OK;
   }();
   return ready ? &vfs : nullptr;
@@ -118,6 +141,10 @@ Status folder_failure(const TrustedFile& walked, const std::string& folder) {
 }  // namespace
 
 namespace internal {
+
+void limit_sleeps(std::chrono::steady_clock::time_point deadline) noexcept {
+  sleep_deadline = deadline;
+}
 
 StatusCode code_for_errno(int error) {
   if (error == EACCES || error == EROFS || error == EPERM) return StatusCode::read_only;
@@ -189,25 +216,232 @@ Status open_folder(const std::string& folder, const OpenOptions& options, int* f
   return Status::success();
 }
 
-// Creates an empty database file with mode 0600 (sqlite would use 0644), so the -wal and -shm
-// files, which sqlite gives the database's mode, are private too.
-Status ensure_file(int folder_fd, const std::string& name, const std::string& path) {
-  int fd =
-      ::openat(folder_fd, name.c_str(), O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd >= 0) {
-    ::close(fd);
+}  // namespace internal
+
+namespace {
+
+// What a new log starts as: an empty database of one 4096-byte page whose header already says
+// WAL (file format 2), as sqlite itself writes it when an empty file is switched to WAL. sqlite
+// treats an empty (0-byte) database specially: it deletes the -wal it finds beside it, and it
+// writes the switch to WAL through a rollback journal it creates and deletes, and each of those
+// leaves a name free that anyone who may write the folder could take (a sticky folder). A log
+// that is a WAL database from its first byte never goes through either.
+std::string initial_database() {
+  std::string page(4096, '\0');
+  auto put32 = [&page](std::size_t at, std::uint32_t value) {
+    for (int i = 0; i < 4; ++i) page[at + i] = static_cast<char>(value >> (24 - 8 * i));
+  };
+  std::memcpy(page.data(), "SQLite format 3", 16);  // with its NUL
+  page[16] = 0x10;                                  // page size 4096, big-endian
+  page[17] = 0x00;
+  page[18] = 2;  // write version: WAL
+  page[19] = 2;  // read version: WAL
+  page[21] = 64;  // maximum, minimum and leaf payload fractions (fixed values)
+  page[22] = 32;
+  page[23] = 32;
+  put32(24, 1);   // file change counter
+  put32(28, 1);   // database size in pages
+  put32(44, 4);   // schema format
+  put32(56, 1);   // text encoding UTF-8
+  put32(92, 1);   // the change counter the size is valid for
+  put32(96, static_cast<std::uint32_t>(sqlite3_libversion_number()));
+  page[100] = 0x0d;  // page 1: an empty table b-tree leaf, cell content from the page's end
+  page[105] = 0x10;
+  page[106] = 0x00;
+  return page;
+}
+
+bool write_all(int fd, const std::string& bytes) {
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = pwrite(fd, bytes.data() + done, bytes.size() - done, static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    done += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+}  // namespace
+
+namespace internal {
+
+// Creates the database file with mode 0600 (sqlite would use 0644, and gives -wal and -shm the
+// database's mode), as initial_database(): written in an unnamed file in the checked folder and
+// then given its name, which fails when the name exists, so no process ever finds it half
+// written. *created: this call made it.
+Status ensure_file(int folder_fd, const std::string& name, const std::string& path, bool* created) {
+  *created = false;
+  const std::string image = initial_database();
+  UniqueFd fd(::openat(folder_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
+  if (fd.get() >= 0) {
+    if (!write_all(fd.get(), image) || fdatasync(fd.get()) != 0) {
+      const int error = errno;
+      return Status::failure(code_for_errno(error),
+                             "cannot create " + path + ": " + errno_text(error));
+    }
+    const std::string unnamed = "/proc/self/fd/" + std::to_string(fd.get());
+    if (linkat(AT_FDCWD, unnamed.c_str(), folder_fd, name.c_str(), AT_SYMLINK_FOLLOW) == 0) {
+      *created = true;
+      return Status::success();
+    }
+    if (errno == EEXIST) return Status::success();
+    if (errno != ENOENT) {  // ENOENT: no /proc; any other: the link itself failed
+      const int error = errno;
+      return Status::failure(code_for_errno(error),
+                             "cannot create " + path + ": " + errno_text(error));
+    }
+  } else if (errno == EEXIST) {
     return Status::success();
   }
-  if (errno == EEXIST) return Status::success();
-  const int error = errno;
-  return Status::failure(code_for_errno(error), "cannot create " + path + ": " + errno_text(error));
+  // No unnamed files on this file system (or no /proc): created by name, then written.
+  fd.reset();
+  *fd.out() =
+      ::openat(folder_fd, name.c_str(), O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd.get() < 0) {
+    if (errno == EEXIST) return Status::success();
+    const int error = errno;
+    return Status::failure(code_for_errno(error),
+                           "cannot create " + path + ": " + errno_text(error));
+  }
+  *created = true;
+  if (!write_all(fd.get(), image)) {
+    const int error = errno;
+    return Status::failure(code_for_errno(error), "cannot create " + path + ": " + errno_text(error));
+  }
+  return Status::success();
+}
+
+}  // namespace internal
+
+namespace {
+
+using internal::code_for_errno;
+
+// An empty (0-byte) database, as an older release or another tool creates it, becomes
+// initial_database() before sqlite opens it, for the reasons given there. Every writer writes the
+// same bytes, so processes doing it at once agree. Left as it is when this process may not write
+// it (sqlite then opens it as before).
+void fill_empty_database(int folder_fd, const std::string& name) {
+  UniqueFd fd(::openat(folder_fd, name.c_str(), O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  struct stat info {};
+  if (fd.get() < 0 || fstat(fd.get(), &info) != 0 || !S_ISREG(info.st_mode) || info.st_size != 0) {
+    return;
+  }
+  write_all(fd.get(), initial_database());
+}
+
+// The files sqlite keeps beside the database, named after it. sqlite opens each by name, with
+// O_CREAT, and when it runs as root gives it the database's owner: in a folder others may write
+// (a sticky one such as /tmp), a file someone else made first would be used, their descriptor on
+// it still open, to read decisions and to empty the log. -journal is never written in WAL mode,
+// but sqlite plays back a "hot" one it finds when it opens the database: an empty one of ours
+// holds the name.
+constexpr const char* kCompanionSuffixes[] = {"-wal", "-shm", "-journal"};
+
+Status companion_failure(int error, const std::string& shown) {
+  if (error == ELOOP) {
+    return Status::failure(StatusCode::unsafe_file,
+                           "not a regular file (symbolic link or other): " + shown + ": refused");
+  }
+  return Status::failure(code_for_errno(error), "cannot examine " + shown + ": " + errno_text(error));
+}
+
+// Held to the database's rules, on the open descriptor: a regular file with one name, owned by
+// the log's owner, writable by nobody else.
+Status check_companion(const struct stat& info, const std::string& shown,
+                       const OpenOptions& options) {
+  if (!S_ISREG(info.st_mode) || info.st_nlink != 1) {
+    return Status::failure(StatusCode::unsafe_file,
+                           "not a regular file with one name: " + shown + ": refused");
+  }
+  if (info.st_uid != options.owner_uid) {
+    return Status::failure(StatusCode::unsafe_file,
+                           shown + " is owned by uid " + std::to_string(info.st_uid) +
+                               ", expected uid " + std::to_string(options.owner_uid) +
+                               ": refused (someone else made it)");
+  }
+  if (info.st_mode & 022) {
+    return Status::failure(StatusCode::unsafe_file, shown + " is writable by group or others (mode " +
+                                                        octal_mode(info.st_mode) + "): refused");
+  }
+  return Status::success();
+}
+
+// Before sqlite opens the database: each companion file is made here (O_EXCL, in the checked
+// folder, 0600, the database's owner) or, when it exists, checked by descriptor; a stale -wal or
+// -journal beside a database this process just created is emptied (sqlite would delete the -wal,
+// and play the journal back). Where this
+// process cannot create files (a reader that is not the owner, a read-only file system), sqlite
+// finds what is there, as before; what exists is checked all the same.
+Status prepare_companions(int folder_fd, const std::string& name, const std::string& path,
+                          const OpenOptions& options, bool database_created) {
+  struct stat database {};
+  const bool have_database = fstatat(folder_fd, name.c_str(), &database, AT_SYMLINK_NOFOLLOW) == 0;
+  for (const char* suffix : kCompanionSuffixes) {
+    const std::string companion = name + suffix;
+    const std::string shown = path + suffix;
+    UniqueFd fd(::openat(folder_fd, companion.c_str(),
+                         O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600));
+    if (fd.get() >= 0) {
+      if (geteuid() == 0 && have_database && (database.st_uid != 0 || database.st_gid != 0) &&
+          fchown(fd.get(), database.st_uid, database.st_gid) != 0) {
+        return companion_failure(errno, shown);
+      }
+      continue;
+    }
+    if (errno != EEXIST) {
+      if (errno == EACCES || errno == EROFS || errno == EPERM) continue;
+      return companion_failure(errno, shown);
+    }
+    // Left from a database removed since: never played into the one just created.
+    const bool empty_it = database_created && std::strcmp(suffix, "-shm") != 0;
+    fd.reset();
+    *fd.out() = ::openat(folder_fd, companion.c_str(),
+                         (empty_it ? O_RDWR : O_RDONLY) | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
+                             O_CLOEXEC);
+    struct stat info {};
+    if (fd.get() < 0 && errno == EACCES) {
+      // Not readable by this process: checked by name instead (it cannot be used by it either).
+      if (fstatat(folder_fd, companion.c_str(), &info, AT_SYMLINK_NOFOLLOW) != 0) {
+        return companion_failure(errno, shown);
+      }
+    } else if (fd.get() < 0 || fstat(fd.get(), &info) != 0) {
+      return companion_failure(errno, shown);
+    }
+    Status status = check_companion(info, shown, options);
+    if (!status.ok()) return status;
+    if (empty_it && fd.get() >= 0 && info.st_size > 0 && ftruncate(fd.get(), 0) != 0) {
+      return companion_failure(errno, shown);
+    }
+  }
+  return Status::success();
+}
+
+}  // namespace
+
+namespace internal {
+
+Status check_companions(int folder_fd, const std::string& name, const std::string& path,
+                        const OpenOptions& options) {
+  for (const char* suffix : kCompanionSuffixes) {
+    struct stat info {};
+    if (fstatat(folder_fd, (name + suffix).c_str(), &info, AT_SYMLINK_NOFOLLOW) != 0) {
+      if (errno == ENOENT) continue;
+      return companion_failure(errno, path + suffix);
+    }
+    Status status = check_companion(info, path + suffix, options);
+    if (!status.ok()) return status;
+  }
+  return Status::success();
 }
 
 // The log is only as trustworthy as its file: its owner decides what failures() sees. Looked at
 // in the checked folder, never by path.
 Status check_owner_and_mode(int folder_fd, const std::string& name, const std::string& path,
-                            const OpenOptions& options) {
-  struct stat info {};
+                            const OpenOptions& options, struct stat* found) {
+  struct stat local {};
+  struct stat& info = found != nullptr ? *found : local;
   if (fstatat(folder_fd, name.c_str(), &info, AT_SYMLINK_NOFOLLOW) != 0) {
     int error = errno;
     if (error == ENOENT) {
@@ -335,12 +569,22 @@ Status open_impl(AuditStore::Impl& impl) {
   // a reader opens for writing then (and fails, like any unreadable log, when it cannot).
   const bool fold = options.fold_spool && internal::spool_pending(impl.folder_fd, name);
   const bool writable = !options.read_only || fold;
+  bool created = false;
   if (options.create_if_missing && !options.read_only) {
-    status = ensure_file(impl.folder_fd, name, impl.path);
+    status = ensure_file(impl.folder_fd, name, impl.path, &created);
     if (!status.ok()) return status;
   }
-  status = check_owner_and_mode(impl.folder_fd, name, impl.path, options);
+  struct stat database {};
+  status = check_owner_and_mode(impl.folder_fd, name, impl.path, options, &database);
   if (!status.ok()) return status;
+  // The files sqlite names after the log are the log's too (H2 of issue #21): made or checked
+  // here before sqlite opens any. Without ownership checks (`authpolicy audit` reading a copy,
+  // verify), sqlite finds what is there.
+  if (options.check_ownership) {
+    if (database.st_size == 0) fill_empty_database(impl.folder_fd, name);
+    status = prepare_companions(impl.folder_fd, name, impl.path, options, created);
+    if (!status.ok()) return status;
+  }
 
   sqlite3_vfs* vfs = folder_vfs();
   if (vfs == nullptr) {
@@ -560,6 +804,7 @@ using internal::valid_decision;
 using internal::write_once;
 
 AuditStore::Impl::~Impl() {
+  internal::limit_sleeps(std::chrono::steady_clock::time_point::max());
   insert_decision = detail::Statement();
   insert_factor = detail::Statement();
   insert_unknown = detail::Statement();

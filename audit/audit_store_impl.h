@@ -10,10 +10,24 @@
 
 #include "audit/audit_store.h"
 #include "audit/sqlite_util.h"
+#include "base/user_stop_shield.h"
 
 namespace authpolicy::audit {
 
+namespace internal {
+// sqlite's WAL code retries some locks (the WAL index's, held by a process rebuilding it or
+// starting a read) by sleeping through the VFS, about 10 s a statement, without asking the busy
+// handler. The folder VFS's xSleep (audit_store.cpp) sleeps no further than the deadline set here
+// for the calling thread (by every start of a store operation; time_point::max() lifts it), so
+// those retries end at the operation's deadline too.
+void limit_sleeps(std::chrono::steady_clock::time_point deadline) noexcept;
+}  // namespace internal
+
 struct AuditStore::Impl {
+  // First member, so the last to end: from before the log's first lock until after the
+  // connection and the folder are closed, the user this process acts for cannot stop it
+  // (base/user_stop_shield.h; docs/audit.md, "A user who stops their own su").
+  UserStopShield shield;
   std::string path;
   OpenOptions options;
   sqlite3* db = nullptr;
@@ -33,7 +47,10 @@ struct AuditStore::Impl {
 
   ~Impl();
   // Starts an operation's bounded wait.
-  void start_deadline() { deadline = std::chrono::steady_clock::now() + options.busy_timeout; }
+  void start_deadline() {
+    deadline = std::chrono::steady_clock::now() + options.busy_timeout;
+    internal::limit_sleeps(deadline);
+  }
   bool time_left() const { return std::chrono::steady_clock::now() < deadline; }
   // Sleeps a short, jittered, growing pause, never past the deadline.
   void pause(int attempt);
@@ -59,11 +76,18 @@ void pause_before_retry(int attempt, std::chrono::steady_clock::time_point deadl
 std::uint64_t jitter_seed();
 
 Status open_folder(const std::string& folder, const OpenOptions& options, int* fd);
-Status ensure_file(int folder_fd, const std::string& name, const std::string& path);
+Status ensure_file(int folder_fd, const std::string& name, const std::string& path, bool* created);
+// The database's owner and mode, looked at in the folder; *found (when given) gets what was seen.
 Status check_owner_and_mode(int folder_fd, const std::string& name, const std::string& path,
-                            const OpenOptions& options);
+                            const OpenOptions& options, struct stat* found = nullptr);
 Status check_owner_and_mode(const struct stat& info, const std::string& path,
                             const OpenOptions& options);
+// The files sqlite keeps beside the database (-wal, -shm, -journal), where they exist, held to
+// the database's rules (a regular file with one name, the owner's, writable by nobody else):
+// for a writer that appends to the spool and does not open sqlite. (Opening the store makes or
+// checks them by descriptor first.)
+Status check_companions(int folder_fd, const std::string& name, const std::string& path,
+                        const OpenOptions& options);
 bool valid_decision(const std::string& decision);
 Status prepare_inserts(AuditStore::Impl& impl);
 // Inserts one decision with its factors and unknowns inside the caller's transaction.
