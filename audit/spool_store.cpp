@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <optional>
@@ -19,6 +20,7 @@
 #include "audit/tally.h"
 #include "audit/time_text.h"
 #include "base/unique_fd.h"
+#include "base/user_stop_shield.h"
 
 namespace authpolicy::audit {
 namespace {
@@ -39,6 +41,12 @@ constexpr std::chrono::milliseconds kWriterFoldWait{100};
 constexpr const char kSqliteMagic[16] = {'S', 'Q', 'L', 'i', 't', 'e', ' ', 'f',
                                          'o', 'r', 'm', 'a', 't', ' ', '3', '\0'};
 
+std::string mode_text(mode_t mode) {
+  char buffer[8];
+  std::snprintf(buffer, sizeof buffer, "%04o", static_cast<unsigned>(mode & 07777));
+  return buffer;
+}
+
 Status errno_failure(int error, const std::string& what) {
   return Status::failure(internal::code_for_errno(error), what + ": " + std::strerror(error));
 }
@@ -57,6 +65,13 @@ Status check_spool(int fd, const std::string& spool_path, const OpenOptions& opt
     return Status::failure(StatusCode::unsafe_file,
                            spool_path + " is owned by uid " + std::to_string(info->st_uid) +
                                " or writable by group or others: refused");
+  }
+  // Private like the database's own decisions (0600): a spool others may read tells them who
+  // logged in from where, and so would every decision appended to it.
+  if ((info->st_mode & 077) != 0) {
+    return Status::failure(StatusCode::unsafe_file,
+                           spool_path + " is readable by group or others (mode " +
+                               mode_text(info->st_mode) + ", expected 0600): refused");
   }
   return Status::success();
 }
@@ -196,6 +211,33 @@ Status check_database(int folder_fd, const std::string& name, const std::string&
   return Status::success();
 }
 
+// Opens the spool in the checked folder (creating it, 0600, when missing), checks it by
+// descriptor and takes its lock: *spool and *info describe the file the folder names.
+Status open_locked_spool(int folder_fd, const std::string& name, const std::string& spool_path,
+                         const OpenOptions& options, Clock::time_point deadline, UniqueFd* spool,
+                         struct stat* info) {
+  // O_EXCL first: a spool this call creates is its own; one that exists is opened without
+  // O_CREAT and judged by descriptor (someone else's is refused, never written to). O_NONBLOCK:
+  // a FIFO put in its place would otherwise hang the host in open().
+  constexpr int kSpoolFlags = O_WRONLY | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
+  const std::string spool_file = internal::spool_name(name);
+  spool->reset();
+  *spool->out() = openat(folder_fd, spool_file.c_str(), kSpoolFlags | O_CREAT | O_EXCL, 0600);
+  if (spool->get() < 0 && errno == EEXIST) {
+    *spool->out() = openat(folder_fd, spool_file.c_str(), kSpoolFlags);
+  }
+  if (spool->get() < 0) return errno_failure(errno, "cannot open " + spool_path);
+  Status status = check_spool(spool->get(), spool_path, options, info);
+  if (status.ok()) status = lock_spool(spool->get(), deadline, spool_path);
+  if (status.ok() && fstat(spool->get(), info) != 0) status = errno_failure(errno, spool_path);
+  if (status.ok() && !still_named(folder_fd, name, *info)) {
+    status = Status::failure(StatusCode::io_error,
+                             "the audit spool was renamed or replaced while opening it: " +
+                                 spool_path);
+  }
+  return status;
+}
+
 }  // namespace
 
 namespace internal {
@@ -333,6 +375,9 @@ Status append_decision(const std::string& path, const OpenOptions& options,
     if (options.read_only) {
       return Status::failure(StatusCode::read_only, "audit log opened read-only: " + path);
     }
+    // From before the spool's lock (and the fold's locks) until after they are released, the
+    // user this process acts for cannot stop it (base/user_stop_shield.h).
+    const UserStopShield shield;
     const auto deadline = Clock::now() + options.busy_timeout;
     std::error_code no_folder;
     const std::filesystem::path absolute = std::filesystem::absolute(path, no_folder);
@@ -345,6 +390,9 @@ Status append_decision(const std::string& path, const OpenOptions& options,
     if (!status.ok()) return status;
     bool missing = false;
     status = check_database(folder.get(), name, path, options, &missing);
+    if (status.ok() && !missing && options.check_ownership) {
+      status = internal::check_companions(folder.get(), name, path, options);
+    }
     if (!status.ok()) return status;
     // No database yet (the first decision): written directly, which creates it.
     if (missing) return record_decision(path, options, record);
@@ -356,26 +404,32 @@ Status append_decision(const std::string& path, const OpenOptions& options,
       return record_decision(path, options, stamped);
     }
     const std::string spool_path = path + "-spool";
-    // O_NONBLOCK: a FIFO put in its place would otherwise hang the host in open(); check_spool
-    // then refuses anything but a regular file.
-    constexpr int kSpoolFlags =
-        O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
-    UniqueFd spool(openat(folder.get(), internal::spool_name(name).c_str(), kSpoolFlags, 0600));
-    if (spool.get() < 0) return errno_failure(errno, "cannot open " + spool_path);
+    UniqueFd spool;
     struct stat info {};
-    status = check_spool(spool.get(), spool_path, options, &info);
-    if (status.ok()) status = lock_spool(spool.get(), deadline, spool_path);
-    if (status.ok() && fstat(spool.get(), &info) != 0) status = errno_failure(errno, spool_path);
-    if (status.ok() && !still_named(folder.get(), name, info)) {
-      status = Status::failure(StatusCode::io_error,
-                               "the audit spool was renamed or replaced while opening it: " +
-                                   spool_path);
-    }
+    status = open_locked_spool(folder.get(), name, spool_path, options, deadline, &spool, &info);
     if (!status.ok()) return status;
     if (info.st_size >= kMaxSpoolBytes) {
-      return Status::failure(StatusCode::full,
-                             "the audit spool is full: the log has not taken its decisions "
-                             "(see the earlier syslog lines): " + spool_path);
+      // Full: the database refused the folds for a while. Writers drain it too (or every
+      // `required = true` login would be denied until a reader came): moved into the log now,
+      // within what is left of this decision's wait, and appended to after.
+      spool.reset();
+      OpenOptions folding = options;
+      folding.create_if_missing = false;
+      folding.busy_timeout = std::max(std::chrono::milliseconds(0),
+                                      std::chrono::duration_cast<std::chrono::milliseconds>(
+                                          deadline - Clock::now()));
+      auto drained = AuditStore::open(path, folding);
+      if (!drained.status.ok()) {
+        return Status::failure(StatusCode::full,
+                               "the audit spool is full and could not be moved into the log: " +
+                                   drained.status.message);
+      }
+      drained.store.reset();
+      status = open_locked_spool(folder.get(), name, spool_path, options, deadline, &spool, &info);
+      if (!status.ok()) return status;
+      if (info.st_size >= kMaxSpoolBytes) {
+        return Status::failure(StatusCode::full, "the audit spool is full: " + spool_path);
+      }
     }
     // The tally beside the log takes the decision too, under the same lock (audit/tally.h).
     tally::SpoolWriter tally(folder.get(), name, options, info);
