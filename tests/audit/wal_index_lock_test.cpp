@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 
 #include "audit/audit_store.h"
 #include "audit/recent_pass.h"
@@ -59,6 +60,11 @@ pid_t hold_wal_index(const std::string& path, bool write_lock_too) {
   return holder;
 }
 
+void report(const char* what, Clock::duration took) {
+  std::printf("[wal-index] %s: %.3f s with a 0.5 s deadline\n", what,
+              std::chrono::duration<double>(took).count());
+}
+
 void end(pid_t holder) {
   kill(holder, SIGKILL);
   waitpid(holder, nullptr, 0);
@@ -85,6 +91,7 @@ TEST(AuditWalIndexLock, ReadsAndWritesEndAtTheirDeadlineWhileAnotherProcessHolds
     auto took = Clock::now() - started;
     EXPECT_FALSE(count.known()) << "read the log while its index was held";
     EXPECT_LT(took, std::chrono::milliseconds(1000)) << "failures() waited past its deadline";
+    report("failures()", took);
 
     RecentPassQuery recent;
     recent.user = "bob";
@@ -96,6 +103,7 @@ TEST(AuditWalIndexLock, ReadsAndWritesEndAtTheirDeadlineWhileAnotherProcessHolds
     took = Clock::now() - started;
     EXPECT_FALSE(pass.found.has_value());
     EXPECT_LT(took, std::chrono::milliseconds(1000)) << "recent() waited past its deadline";
+    report("recent()", took);
 
     started = Clock::now();
     const Status written = record_decision(path, options, sample_record("bob", "deny"));
@@ -103,6 +111,7 @@ TEST(AuditWalIndexLock, ReadsAndWritesEndAtTheirDeadlineWhileAnotherProcessHolds
     EXPECT_FALSE(written.ok());
     EXPECT_EQ(after_write(written, true), AfterWrite::deny_and_warn);
     EXPECT_LT(took, std::chrono::milliseconds(1000)) << "the write waited past its deadline";
+    report("the write", took);
 
     // The spool needs no sqlite lock: a decision of a policy that does not read the log is
     // stored at once.
@@ -111,6 +120,7 @@ TEST(AuditWalIndexLock, ReadsAndWritesEndAtTheirDeadlineWhileAnotherProcessHolds
     EXPECT_TRUE(append_decision(path, options, sample_record("carol", "permit"), &fold_problem).ok());
     took = Clock::now() - started;
     EXPECT_LT(took, std::chrono::milliseconds(1000));
+    report("a spooled write", took);
     end(holder);
   }
   // Released: everything works, and the spooled decisions are there.
