@@ -42,10 +42,20 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/private_system_view.h"
 #include "tests/support/temp_folder.h"
 
 // ---- What pam_policy.so logs (see race_test.cpp: no syslog daemon in a test run) --------------
 namespace {
+
+// Whatever the module would write at its defaults stays in this program's own view of /etc and
+// /var/lib (tests/support/private_system_view.h), entered before the first test.
+class PrivateSystemViewEnvironment : public ::testing::Environment {
+ public:
+  void SetUp() override { authpolicy::test_support::enter_private_system_view_or_exit(); }
+};
+[[maybe_unused]] ::testing::Environment* const kPrivateSystemView =
+    ::testing::AddGlobalTestEnvironment(new PrivateSystemViewEnvironment);
 std::vector<std::string>& captured_log() {
   static std::vector<std::string> lines;
   return lines;
@@ -205,8 +215,9 @@ bool wait_stopped(pid_t pid) {
 }
 
 // Whether `pid` holds, per /proc/locks (readable by anyone), the lock of `form`: an exclusive
-// POSIX lock on the -shm file covering bytes 121-128 (recovery, checkpoint, read marks, the
-// "open" byte), one covering byte 120 alone (the WAL write lock), or the spool's flock.
+// POSIX lock on the -shm file covering byte 122 (recovery: sqlite holds 120-127 while it rebuilds
+// the index) or byte 128 (resetting the index), one covering byte 120 without those (the WAL
+// write lock of a transaction), or the spool's flock.
 bool holds(pid_t pid, Form form, ino_t shm, ino_t spool) {
   std::ifstream locks("/proc/locks");
   bool index = false, write = false, spool_lock = false;
@@ -224,7 +235,9 @@ bool holds(pid_t pid, Form form, ino_t shm, ino_t spool) {
     const long first = std::strtol(start.c_str(), nullptr, 10);
     const long last = end == "EOF" ? 1L << 40 : std::strtol(end.c_str(), nullptr, 10);
     if (first <= 120 && last >= 120) write = true;
-    if (first <= 128 && last >= 121) index = true;
+    // The ones every other connection waits for: the recover lock (the index being rebuilt)
+    // and the exclusive "open" byte (the index being reset).
+    if ((first <= 122 && last >= 122) || (first <= 128 && last >= 128)) index = true;
   }
   switch (form) {
     case Form::wal_index: return index;
