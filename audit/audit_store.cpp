@@ -272,6 +272,11 @@ namespace internal {
 // written. *created: this call made it.
 Status ensure_file(int folder_fd, const std::string& name, const std::string& path, bool* created) {
   *created = false;
+  // The usual case, one system call: the log exists (what it is is checked next).
+  struct stat existing {};
+  if (fstatat(folder_fd, name.c_str(), &existing, AT_SYMLINK_NOFOLLOW) == 0) {
+    return Status::success();
+  }
   const std::string image = initial_database();
   UniqueFd fd(::openat(folder_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
   if (fd.get() >= 0) {
