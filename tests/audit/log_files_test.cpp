@@ -208,8 +208,7 @@ TEST(AuditLogFiles, ASpoolOthersCanReadIsRefused) {
   ASSERT_EQ(chmod((path + "-spool").c_str(), 0644), 0);
   const Status written = append_decision(path, {}, sample_record("alice", "deny"), nullptr);
   EXPECT_EQ(written.code, StatusCode::unsafe_file) << written.message;
-  EXPECT_NE(written.message.find("mode 0644, expected 0600"), std::string::npos)
-      << written.message;
+  EXPECT_NE(written.message.find("mode 0644, expected 0600"), std::string::npos) << written.message;
   EXPECT_FALSE(count_failures(path, {}, {"alice", 900, std::nullopt, 0}).known())
       << "failures() answered without the spool it could not take";
   ASSERT_EQ(chmod((path + "-spool").c_str(), 0600), 0);

@@ -117,7 +117,8 @@ TEST(AuditWalIndexLock, ReadsAndWritesEndAtTheirDeadlineWhileAnotherProcessHolds
     // stored at once.
     started = Clock::now();
     std::string fold_problem;
-    EXPECT_TRUE(append_decision(path, options, sample_record("carol", "permit"), &fold_problem).ok());
+    EXPECT_TRUE(
+        append_decision(path, options, sample_record("carol", "permit"), &fold_problem).ok());
     took = Clock::now() - started;
     EXPECT_LT(took, std::chrono::milliseconds(1000));
     report("a spooled write", took);

@@ -179,21 +179,24 @@ enum class Form { wal_index, wal_write, spool };
 
 const char* form_name(Form form) {
   switch (form) {
-    case Form::wal_index: return "the WAL index's locks";
-    case Form::wal_write: return "the WAL write lock";
-    case Form::spool: return "the spool's lock";
+    case Form::wal_index:
+      return "the WAL index's locks";
+    case Form::wal_write:
+      return "the WAL write lock";
+    case Form::spool:
+      return "the spool's lock";
   }
   return "?";
 }
 
 struct Shared {
-  std::atomic<long> logins{0};      // the su-like process's completed logins
-  std::atomic<int> attempts{0};     // kill(SIGSTOP) calls
-  std::atomic<int> refused{0};      // ... that failed with EPERM
-  std::atomic<int> stops{0};        // ... after which the process was seen stopped
-  std::atomic<bool> caught{false};  // stopped holding the lock of the form
-  std::atomic<bool> stopped{false}; // left stopped when the attacker finished
-  std::atomic<int> phase{0};        // attacker: 1 running, 2 done, 3 could not become nobody
+  std::atomic<long> logins{0};       // the su-like process's completed logins
+  std::atomic<int> attempts{0};      // kill(SIGSTOP) calls
+  std::atomic<int> refused{0};       // ... that failed with EPERM
+  std::atomic<int> stops{0};         // ... after which the process was seen stopped
+  std::atomic<bool> caught{false};   // stopped holding the lock of the form
+  std::atomic<bool> stopped{false};  // left stopped when the attacker finished
+  std::atomic<int> phase{0};         // attacker: 1 running, 2 done, 3 could not become nobody
 };
 
 // The state letter of /proc/PID/stat ('T' stopped), or 0.
@@ -240,9 +243,12 @@ bool holds(pid_t pid, Form form, ino_t shm, ino_t spool) {
     if ((first <= 122 && last >= 122) || (first <= 128 && last >= 128)) index = true;
   }
   switch (form) {
-    case Form::wal_index: return index;
-    case Form::wal_write: return write && !index;
-    case Form::spool: return spool_lock;
+    case Form::wal_index:
+      return index;
+    case Form::wal_write:
+      return write && !index;
+    case Form::spool:
+      return spool_lock;
   }
   return false;
 }
@@ -250,8 +256,8 @@ bool holds(pid_t pid, Form form, ino_t shm, ino_t spool) {
 class StoppedSu {
  public:
   StoppedSu() {
-    void* memory = mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE,
-                        MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    void* memory =
+        mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (memory != MAP_FAILED) shared_ = new (memory) Shared;
   }
   ~StoppedSu() {
@@ -305,8 +311,8 @@ class StoppedSu {
         jitter ^= jitter << 17;
         std::this_thread::sleep_for(std::chrono::microseconds(jitter % 500));
       };
-      for (int i = 0; i < kMaxAttempts && shared_->stops.load() < kWantedStops &&
-                      Clock::now() < limit;
+      for (int i = 0;
+           i < kMaxAttempts && shared_->stops.load() < kWantedStops && Clock::now() < limit;
            ++i, pause()) {
         shared_->attempts.fetch_add(1);
         if (kill(target, SIGSTOP) != 0) {
@@ -416,8 +422,8 @@ class AuditRace : public ::testing::Test {
   // The victim's decisions in the log, as `authpolicy audit` lists them (which first moves the
   // spool in).
   int recorded_for_victim(const std::string& db) {
-    const std::string command = cli_path() + " audit --db " + db + " --user " + kVictim +
-                                " --format csv --limit 0 2>&1";
+    const std::string command =
+        cli_path() + " audit --db " + db + " --user " + kVictim + " --format csv --limit 0 2>&1";
     FILE* pipe = popen(command.c_str(), "r");
     if (pipe == nullptr) return -1;
     int lines = 0;
@@ -463,11 +469,11 @@ class AuditRace : public ::testing::Test {
     ASSERT_TRUE(su.attack(attacker_uid_, attacker_gid_, form, shm, spool))
         << "the attacker did not run as nobody";
     const Shared& counts = su.shared();
-    std::printf("[audit-race] su stopped holding %s: %s (%d stop attempts, %d refused with EPERM, "
-                "%d stops, %ld logins of the su-like process; module %s)\n",
-                form_name(form), counts.caught.load() ? "YES" : "no", counts.attempts.load(),
-                counts.refused.load(), counts.stops.load(), counts.logins.load(),
-                module_path().c_str());
+    std::printf(
+        "[audit-race] su stopped holding %s: %s (%d stop attempts, %d refused with EPERM, "
+        "%d stops, %ld logins of the su-like process; module %s)\n",
+        form_name(form), counts.caught.load() ? "YES" : "no", counts.attempts.load(),
+        counts.refused.load(), counts.stops.load(), counts.logins.load(), module_path().c_str());
     ASSERT_TRUE(counts.stopped.load()) << "the attacker could never stop the su-like process";
     EXPECT_TRUE(counts.caught.load() || counts.stops.load() >= kWantedStops)
         << "too few stops to mean anything";
@@ -479,8 +485,9 @@ class AuditRace : public ::testing::Test {
     logins.push_back(timed_login(confdir_, service, kWrongPassword));
     for (std::size_t i = 0; i < logins.size(); ++i) {
       const int expected = i < 3 ? PAM_SUCCESS : PAM_AUTH_ERR;
-      EXPECT_EQ(logins[i].code, expected) << "login " << i << " of " << kVictim << " while " <<
-          form_name(form) << " was held by a stopped process: " << logins[i].took.count() << " ms";
+      EXPECT_EQ(logins[i].code, expected)
+          << "login " << i << " of " << kVictim << " while " << form_name(form)
+          << " was held by a stopped process: " << logins[i].took.count() << " ms";
       EXPECT_LE(logins[i].took, kDecisionLimit) << "login " << i << " waited on a stopped process";
       std::printf("[audit-race]   %s login %zu: %s in %lld ms\n", kVictim, i,
                   logins[i].code == PAM_SUCCESS ? "permit" : "deny",
@@ -571,10 +578,11 @@ TEST_F(AuditRace, PlantedWalAndShmInAStickyFolderAreRefusedNeverUsed) {
   close(answers[0]);
   ASSERT_GT(length, 0);
   const long seen = std::strtol(report, nullptr, 10);
-  std::printf("[audit-race] planted -wal/-shm: the attacker read %ld bytes of the log and %s it "
-              "(module %s)\n",
-              seen, std::strstr(report, "emptied") != nullptr ? "emptied" : "could not empty",
-              module_path().c_str());
+  std::printf(
+      "[audit-race] planted -wal/-shm: the attacker read %ld bytes of the log and %s it "
+      "(module %s)\n",
+      seen, std::strstr(report, "emptied") != nullptr ? "emptied" : "could not empty",
+      module_path().c_str());
 
   const Timed after = timed_login(confdir_, "ap-audit-sticky", kPassword);
   EXPECT_EQ(after.code, PAM_AUTH_ERR) << "three failures forgotten through planted -wal/-shm";
