@@ -98,7 +98,7 @@ first_words=" $(complete_words authpolicy '') "
   fail "bash completion of 'authpolicy ': '$first_words'"
 # Arguments: the actions a command's usage names, not file names.
 if [[ " $(echo $commands) " == *" audit "* ]]; then
-  [[ $(complete_words authpolicy audit '') == "flush list prune summary verify" ]] ||
+  [[ $(complete_words authpolicy audit '') == "export flush list prune summary verify" ]] ||
     fail "bash completion of 'authpolicy audit ': '$(complete_words authpolicy audit '')'"
 fi
 if [[ " $(echo $commands) " == *" totp "* ]]; then

@@ -89,6 +89,7 @@ let
       db = null;
       required = null;
       retention = null;
+      journal = null;
     };
     tpm = {
       tcti = null;
@@ -168,6 +169,7 @@ let
         db = "/var/lib/authpolicy/audit.db";
         required = false;
         retention = "90d";
+        journal = null;
       };
       strictCheck = true;
     };
