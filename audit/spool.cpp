@@ -3,6 +3,8 @@
 
 #include <cstring>
 
+#include "audit/record_bytes.h"
+
 namespace authpolicy::audit::spool {
 namespace {
 
@@ -19,19 +21,10 @@ std::uint64_t fnv1a(std::string_view bytes) {
   return hash;
 }
 
-void put_u32(std::string& out, std::uint32_t value) {
-  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
-}
-void put_u64(std::string& out, std::uint64_t value) {
-  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
-}
-void put_i64(std::string& out, std::int64_t value) {
-  put_u64(out, static_cast<std::uint64_t>(value));
-}
-void put_text(std::string& out, std::string_view text) {
-  put_u32(out, static_cast<std::uint32_t>(text.size()));
-  out.append(text);
-}
+using record_bytes::put_i64;
+using record_bytes::put_text;
+using record_bytes::put_u32;
+using record_bytes::put_u64;
 
 std::uint32_t get_u32_at(std::string_view bytes, std::size_t at) {
   std::uint32_t value = 0;

@@ -18,6 +18,7 @@
 
 #include "audit/address_range.h"
 #include "audit/audit_store_impl.h"
+#include "audit/record_bytes.h"
 #include "audit/time_text.h"
 #include "base/sha256.h"
 #include "base/unique_fd.h"
@@ -45,19 +46,10 @@ constexpr int kReadAttempts = 3;
 
 // ---- Bytes --------------------------------------------------------------------------------
 
-void put_u32(std::string& out, std::uint32_t value) {
-  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
-}
-void put_u64(std::string& out, std::uint64_t value) {
-  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
-}
-void put_i64(std::string& out, std::int64_t value) {
-  put_u64(out, static_cast<std::uint64_t>(value));
-}
-void put_text(std::string& out, std::string_view text) {
-  put_u32(out, static_cast<std::uint32_t>(text.size()));
-  out.append(text);
-}
+using record_bytes::put_i64;
+using record_bytes::put_text;
+using record_bytes::put_u32;
+using record_bytes::put_u64;
 std::uint64_t get_u64(const char* at) {
   std::uint64_t value = 0;
   for (int i = 7; i >= 0; --i) value = (value << 8) | static_cast<unsigned char>(at[i]);
