@@ -158,7 +158,8 @@ void export_while_logging_in(bool with_output) {
       // Whether this kill fell between writing and the cursor's update (the case --output's
       // recovery is for): the file holds a later decision than the cursor, or half a line.
       const std::string text = read_file(shared_output);
-      const std::string saved = read_file(cursor);
+      // No cursor yet is the first run killed before its first cursor write: position 0.
+      const std::string saved = access(cursor.c_str(), F_OK) == 0 ? read_file(cursor) : "";
       const auto at = saved.find("id=");
       const std::int64_t cursor_id =
           at == std::string::npos ? 0 : std::atoll(saved.c_str() + at + 3);
