@@ -296,7 +296,8 @@ Status AuditStore::list(const DecisionFilter& filter, std::vector<StoredDecision
     }
     std::string sql =
         "SELECT id, time_us, service, user, ruser, rhost, tty, country, asn, policy_path, "
-        "policy_sha256, decision, reason, duration_us, pid, password_asked FROM decisions" +
+        "policy_sha256, decision, reason, duration_us, pid, password_asked, global_id "
+        "FROM decisions" +
         where.sql + (filter.oldest_first ? " ORDER BY id" : " ORDER BY time_us DESC, id DESC") +
         " LIMIT ?" + std::to_string(where.binds.size() + 1);
     ReadSnapshot snapshot(impl.db);
@@ -327,6 +328,7 @@ Status AuditStore::list(const DecisionFilter& filter, std::vector<StoredDecision
       record.duration_us = statement.column_int(13);
       record.pid = statement.column_int(14);
       record.password_asked = statement.column_int(15) != 0;
+      record.decision_id = statement.column_text(16);
       out->push_back(std::move(row));
     }
     if (rc != SQLITE_DONE)

@@ -25,6 +25,9 @@ struct UnknownCondition {
 // One decision. The record carries no secret by construction: there is no field for one.
 struct AuditRecord {
   std::int64_t time_us = 0;  // UTC, microseconds since the Unix epoch; 0 = now, filled on write
+  // 32 lowercase hex digits (128 random bits), the same in the log, the journal and an export;
+  // empty = a new one, filled on write. Decisions logged before schema 4 read back empty.
+  std::string decision_id;
   std::string service;
   std::string user;
   std::string ruser;
@@ -42,6 +45,9 @@ struct AuditRecord {
   std::vector<FactorAttempt> factors;      // in the order they were asked
   std::vector<UnknownCondition> unknowns;  // in the order they were met
 };
+
+// A fresh decision id: 32 lowercase hex digits from the kernel's random pool.
+std::string new_decision_id();
 
 // A record as read back, with its row id (increasing in write order).
 struct StoredDecision {

@@ -138,6 +138,7 @@ LoggedDecision log_decision(const Settings& audit_settings, const AuditRecord& g
   // One time for the log and the journal entry, so both show the same decision the same way.
   AuditRecord record = given;
   if (record.time_us == 0) record.time_us = now_utc_us();
+  if (record.decision_id.empty()) record.decision_id = new_decision_id();
   const auto started = std::chrono::steady_clock::now();
   std::string fold_problem;
   const std::string path = database_path(audit_settings);

@@ -79,6 +79,7 @@ std::string encode_journal_entry(const AuditRecord& record) {
   field(&entry, "AUTHPOLICY_DECISION", record.decision);
   field(&entry, "AUTHPOLICY_TIME", format_utc_iso(record.time_us));
   field(&entry, "AUTHPOLICY_TIME_US", std::to_string(record.time_us));
+  field(&entry, "AUTHPOLICY_DECISION_ID", record.decision_id);
   field(&entry, "AUTHPOLICY_SERVICE", record.service);
   field(&entry, "AUTHPOLICY_USER", record.user);
   field(&entry, "AUTHPOLICY_RUSER", record.ruser);

@@ -67,6 +67,14 @@ CREATE TABLE spool_progress (
 );
 )sql";
 
+// Version 4: each decision's random id (AuditRecord::decision_id), the name the journal entry and
+// every export give it; "global" because the row id (what factors.decision_id refers to) is only
+// this log's. Rows from before have none ('').
+constexpr const char* kVersion4 = R"sql(
+ALTER TABLE decisions ADD COLUMN global_id TEXT NOT NULL DEFAULT '';
+CREATE INDEX decisions_by_global_id ON decisions(global_id) WHERE global_id <> '';
+)sql";
+
 // Fills rhost_ip for rows written before version 2.
 Status backfill_address_keys(sqlite3* db, const std::string& path) {
   detail::Statement select;
@@ -114,6 +122,9 @@ Status migrate(sqlite3* db, int from_version, int to_version, const std::string&
       case 3:
         status = run_script(db, kVersion3, 3, path);
         break;
+      case 4:
+        status = run_script(db, kVersion4, 4, path);
+        break;
       default:
         return Status::failure(StatusCode::schema_too_new,
                                "no migration to schema version " + std::to_string(version));
@@ -135,13 +146,13 @@ std::vector<std::string> schema_problems(sqlite3* db) {
       {"decisions",
        {"id", "time_us", "service", "user", "ruser", "rhost", "tty", "policy_path", "policy_sha256",
         "decision", "reason", "duration_us", "pid", "country", "asn", "password_asked",
-        "rhost_ip"}},
+        "rhost_ip", "global_id"}},
       {"factors", {"decision_id", "seq", "name", "outcome", "detail", "duration_us"}},
       {"unknowns", {"decision_id", "seq", "condition", "cause"}},
       {"spool_progress", {"generation", "folded_bytes"}},
   };
   static const char* kIndexes[] = {"decisions_by_time", "failures_by_user", "decisions_by_user",
-                                   "failures_by_user_source"};
+                                   "failures_by_user_source", "decisions_by_global_id"};
   std::vector<std::string> problems;
   for (const auto& table : kTables) {
     detail::Statement info;

@@ -15,7 +15,8 @@ namespace authpolicy::audit::schema {
 //   2  country, asn, password_asked, rhost_ip (16-byte address key, back-filled from rhost),
 //      unknowns table, indexes by user and by user's failures per source address
 //   3  spool_progress: how much of the spool file has been moved into the tables
-inline constexpr int kCurrentVersion = 3;
+//   4  global_id: the decision's random id, shared with the journal entry and exports
+inline constexpr int kCurrentVersion = 4;
 
 // Applies the migrations from `from_version` (0 = empty database) up to `to_version`, and sets
 // user_version. Must run inside a write transaction the caller owns (BEGIN IMMEDIATE), so that

@@ -9,7 +9,11 @@ namespace authpolicy::audit::spool {
 namespace {
 
 constexpr char kHeaderMagic[8] = {'A', 'P', 'S', 'P', 'O', 'O', 'L', '1'};
-constexpr char kRecordMagic[4] = {'A', 'P', 'R', '1'};
+// APR1: the fields up to unknowns. APR2 (schema 4 on): the same, then tagged extra fields, so a
+// field added later is one more tag that older APR2 readers skip.
+constexpr char kRecordMagicV1[4] = {'A', 'P', 'R', '1'};
+constexpr char kRecordMagic[4] = {'A', 'P', 'R', '2'};
+constexpr std::uint32_t kTagDecisionId = 1;
 constexpr std::uint32_t kMaxListLength = 4096;
 
 std::uint64_t fnv1a(std::string_view bytes) {
@@ -110,10 +114,16 @@ std::string encode_payload(const AuditRecord& r) {
     put_text(out, u.condition);
     put_text(out, u.cause);
   }
+  // Tagged fields: (tag, text) pairs.
+  put_u32(out, r.decision_id.empty() ? 0 : 1);
+  if (!r.decision_id.empty()) {
+    put_u32(out, kTagDecisionId);
+    put_text(out, r.decision_id);
+  }
   return out;
 }
 
-std::optional<AuditRecord> decode_payload(std::string_view payload) {
+std::optional<AuditRecord> decode_payload(std::string_view payload, bool tagged) {
   Reader in(payload);
   AuditRecord r;
   r.time_us = in.i64();
@@ -140,6 +150,13 @@ std::optional<AuditRecord> decode_payload(std::string_view payload) {
     u.cause = in.text();
     r.unknowns.push_back(std::move(u));
   }
+  if (tagged) {
+    for (std::uint32_t n = in.count(), i = 0; i < n && !in.bad(); ++i) {
+      const std::uint32_t tag = in.u32();
+      std::string value = in.text();
+      if (tag == kTagDecisionId) r.decision_id = std::move(value);  // other tags: a later build's
+    }
+  }
   if (in.bad() || !in.at_end()) return std::nullopt;
   return r;
 }
@@ -147,14 +164,17 @@ std::optional<AuditRecord> decode_payload(std::string_view payload) {
 // The record starting at `at`, with its framed size, when it is whole and its checksum holds.
 std::optional<AuditRecord> record_at(std::string_view data, std::size_t at, std::size_t* size) {
   if (data.size() - at < kRecordHeaderBytes) return std::nullopt;
-  if (std::memcmp(data.data() + at, kRecordMagic, sizeof kRecordMagic) != 0) return std::nullopt;
+  const bool tagged = std::memcmp(data.data() + at, kRecordMagic, sizeof kRecordMagic) == 0;
+  if (!tagged && std::memcmp(data.data() + at, kRecordMagicV1, sizeof kRecordMagicV1) != 0) {
+    return std::nullopt;
+  }
   const std::uint32_t length = get_u32_at(data, at + 4);
   if (length > kMaxPayloadBytes || data.size() - at - kRecordHeaderBytes < length) {
     return std::nullopt;
   }
   const std::string_view payload = data.substr(at + kRecordHeaderBytes, length);
   if (fnv1a(payload) != get_u64_at(data, at + 8)) return std::nullopt;
-  auto record = decode_payload(payload);
+  auto record = decode_payload(payload, tagged);
   if (record) *size = kRecordHeaderBytes + length;
   return record;
 }
@@ -174,8 +194,9 @@ std::optional<Header> parse_header(std::string_view bytes) {
   return Header{get_u64_at(bytes, 8), static_cast<std::int64_t>(get_u64_at(bytes, 16))};
 }
 
-std::string frame(std::string_view payload) {
-  std::string out(kRecordMagic, sizeof kRecordMagic);
+std::string frame(std::string_view payload, bool tagged) {
+  std::string out = tagged ? std::string(kRecordMagic, sizeof kRecordMagic)
+                           : std::string(kRecordMagicV1, sizeof kRecordMagicV1);
   put_u32(out, static_cast<std::uint32_t>(payload.size()));
   put_u64(out, fnv1a(payload));
   out += payload;
@@ -183,7 +204,7 @@ std::string frame(std::string_view payload) {
 }
 
 std::string encode_record(const AuditRecord& record) {
-  return frame(encode_payload(record));
+  return frame(encode_payload(record), true);
 }
 
 Scan scan_records(std::string_view data, std::size_t from) {
@@ -199,7 +220,7 @@ Scan scan_records(std::string_view data, std::size_t from) {
     // Not a record that checks out: look for the next one that does.
     std::size_t next = at + 1;
     for (; next < data.size(); ++next) {
-      if (data[next] == kRecordMagic[0] && record_at(data, next, &size)) break;
+      if (data[next] == kRecordMagic[0] && record_at(data, next, &size)) break;  // 'A' of both
     }
     scan.skipped_bytes += next - at;
     at = next;

@@ -4,7 +4,9 @@
 // A spool file is a header, then records:
 //   header  "APSPOOL1", generation (8 random bytes naming this file's life since it was last
 //           emptied), time of its first record (int64, UTC microseconds)
-//   record  "APR1", payload length (uint32), FNV-1a 64 of the payload, the payload
+//   record  "APR2", payload length (uint32), FNV-1a 64 of the payload, the payload: the record's
+//           fields in a fixed order, then tagged fields (count, then tag and text each). "APR1"
+//           records (written before schema 4) have no tagged fields; both are read.
 // All integers are little-endian. A record is written with one write(2) under the spool's lock,
 // and a writer that could not write all of it cuts the file back, so a damaged record can only
 // come from a crash in the middle of a write or from outside meddling: readers skip it (and
@@ -41,7 +43,8 @@ std::string encode_record(const AuditRecord& record);
 
 // `payload` behind a record header with its length and checksum, as encode_record frames a
 // record's fields (the fuzzer frames arbitrary bytes this way to reach the field decoder).
-std::string frame(std::string_view payload);
+// `tagged` false frames it as an APR1 record, as builds before schema 4 wrote.
+std::string frame(std::string_view payload, bool tagged = true);
 
 // The records found in `data` from offset `from` on, in order, and how many bytes did not form a
 // record that checks out.

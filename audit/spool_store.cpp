@@ -399,6 +399,7 @@ Status append_decision(const std::string& path, const OpenOptions& options,
 
     AuditRecord stamped = record;
     if (stamped.time_us == 0) stamped.time_us = now_utc_us();
+    if (stamped.decision_id.empty()) stamped.decision_id = new_decision_id();
     const std::string framed = spool::encode_record(stamped);
     if (framed.size() > spool::kRecordHeaderBytes + spool::kMaxPayloadBytes) {
       return record_decision(path, options, stamped);

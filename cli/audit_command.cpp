@@ -292,7 +292,7 @@ void print_json(const std::vector<StoredDecision>& rows, std::ostream& out) {
     const auto& record = row.record;
     out << (first ? "\n" : ",\n");
     first = false;
-    out << "{\"id\":" << row.id
+    out << "{\"id\":" << row.id << ",\"decision_id\":" << json_string(record.decision_id)
         << ",\"time\":" << json_string(audit::format_utc_iso(record.time_us))
         << ",\"time_us\":" << record.time_us << ",\"service\":" << json_string(record.service)
         << ",\"user\":" << json_string(record.user) << ",\"ruser\":" << json_string(record.ruser)

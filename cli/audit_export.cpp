@@ -245,7 +245,10 @@ std::string export_line(std::int64_t id, const audit::AuditRecord& record,
   line.append("{\"@timestamp\":")
       .append(json_string(audit::format_utc_iso(record.time_us)))
       .append(",\"event\":{\"sequence\":")
-      .append(std::to_string(id))
+      .append(std::to_string(id));
+  // event.id: the decision's own id, the journal's AUTHPOLICY_DECISION_ID (none before schema 4).
+  if (!record.decision_id.empty()) line.append(",\"id\":").append(json_string(record.decision_id));
+  line
       .append(",\"kind\":\"event\",\"category\":[\"authentication\"],\"type\":[\"info\"]")
       .append(",\"action\":\"authpolicy-decision\",\"outcome\":")
       .append(permit ? "\"success\"" : "\"failure\"")

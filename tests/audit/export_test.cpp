@@ -90,6 +90,20 @@ TEST_F(AuditExport, OneEcsObjectPerLineInTheOrderTheyWereWritten) {
   const auto parsed = lines(result.out);
   ASSERT_EQ(ids(parsed), (std::vector<std::int64_t>{1, 2, 3, 4}));
   const auto& bob = parsed[1];
+  {  // event.id is the decision's own id, as the log (and the journal entry) name it
+    auto opened = audit::AuditStore::open(db_, {});
+    ASSERT_TRUE(opened.store) << opened.status.message;
+    audit::DecisionFilter all;
+    all.limit = 0;
+    all.oldest_first = true;
+    std::vector<audit::StoredDecision> rows;
+    ASSERT_TRUE(opened.store->list(all, &rows).ok());
+    ASSERT_EQ(rows.size(), 4u);
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      ASSERT_EQ(rows[i].record.decision_id.size(), 32u);
+      EXPECT_EQ(parsed[i]["event"]["id"], rows[i].record.decision_id);
+    }
+  }
   EXPECT_EQ(bob["@timestamp"], audit::format_utc_iso(now_ - 5 * kMinute));
   EXPECT_EQ(bob["ecs"]["version"], "8.11.0");
   EXPECT_EQ(bob["event"]["category"], nlohmann::json::array({"authentication"}));

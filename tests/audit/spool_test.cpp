@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -83,6 +84,7 @@ TEST(AuditSpoolFormat, EveryFieldSurvivesTheRoundTrip) {
   record.ruser = "bob";
   record.reason = std::string("quote \" newline \n nul ") + '\0' + " end";
   record.unknowns.push_back({"rhost.country in { DE }", "GeoIP database unreadable"});
+  record.decision_id = new_decision_id();
   const std::string framed = spool::encode_record(record);
   const auto scan = spool::scan_records(framed, 0);
   ASSERT_EQ(scan.records.size(), 1u);
@@ -105,6 +107,42 @@ TEST(AuditSpoolFormat, EveryFieldSurvivesTheRoundTrip) {
   EXPECT_EQ(back.factors[0].outcome, "fail");
   ASSERT_EQ(back.unknowns.size(), 1u);
   EXPECT_EQ(back.unknowns[0].cause, "GeoIP database unreadable");
+  EXPECT_EQ(back.decision_id, record.decision_id);
+}
+
+// A spool left by a build before schema 4 (APR1 records, no decision id) is still read whole
+// after an upgrade, beside new records; its decisions get an id when they reach the tables.
+TEST(AuditSpoolFormat, RecordsFromBeforeDecisionIdsAreStillReadAndGetOneInTheLog) {
+  const std::string v2 = spool::encode_record(sample_record("alice", "deny", 1700000000000001));
+  // An APR1 payload is an APR2 one without its tagged-field count (0 here).
+  const std::string v1 =
+      spool::frame(v2.substr(spool::kRecordHeaderBytes,
+                             v2.size() - spool::kRecordHeaderBytes - 4),
+                   false);
+  ASSERT_EQ(v1.substr(0, 4), "APR1");
+  AuditRecord with_id = sample_record("bob", "permit", 1700000000000002);
+  with_id.decision_id = new_decision_id();
+  const auto scan = spool::scan_records(v1 + spool::encode_record(with_id), 0);
+  ASSERT_EQ(scan.records.size(), 2u);
+  EXPECT_EQ(scan.skipped_bytes, 0u);
+  EXPECT_EQ(scan.records[0].user, "alice");
+  EXPECT_TRUE(scan.records[0].decision_id.empty());
+  EXPECT_EQ(scan.records[1].decision_id, with_id.decision_id);
+
+  TempFolder temp;
+  const std::string path = temp.file("audit.db");
+  ASSERT_TRUE(append(path, sample_record("carol", "deny")).ok());  // creates the log
+  ASSERT_TRUE(append(path, sample_record("dave", "deny")).ok());   // and the spool
+  append_file(path + "-spool", v1);
+  const auto rows = list_all(path);
+  ASSERT_EQ(rows.size(), 3u);
+  std::set<std::string> ids;
+  for (const auto& row : rows) {
+    EXPECT_EQ(row.record.decision_id.size(), 32u) << row.record.user;
+    EXPECT_EQ(row.record.decision_id.find_first_not_of("0123456789abcdef"), std::string::npos);
+    ids.insert(row.record.decision_id);
+  }
+  EXPECT_EQ(ids.size(), 3u);
 }
 
 TEST(AuditSpoolFormat, DamagedBytesAreSkippedAndTheNextWholeRecordIsFound) {

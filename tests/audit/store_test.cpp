@@ -400,10 +400,18 @@ TEST(AuditStore, MigratesVersionOneAndKeepsRows) {
   EXPECT_EQ(rows[0].record.factors[0].detail, "wrong password");
   EXPECT_FALSE(rows[0].record.country.has_value());
   EXPECT_FALSE(rows[0].record.password_asked);
+  EXPECT_EQ(rows[0].record.decision_id, "");  // decided before decisions had ids
   // Back-filled address keys make old rows count for failures(WINDOW, rhost).
   auto count = store->count_failures({"bob", 900, "::ffff:203.0.113.7", 0});
   EXPECT_EQ(count.count, 1);
   ASSERT_TRUE(store->write(sample_record("bob", "deny")).ok());
+  ASSERT_TRUE(store->write(sample_record("bob", "deny")).ok());
+  rows.clear();
+  ASSERT_TRUE(store->list({}, &rows).ok());
+  ASSERT_EQ(rows.size(), 4u);  // newest first: the two new ones have distinct 32-digit ids
+  EXPECT_EQ(rows[0].record.decision_id.size(), 32u);
+  EXPECT_EQ(rows[1].record.decision_id.size(), 32u);
+  EXPECT_NE(rows[0].record.decision_id, rows[1].record.decision_id);
   auto report = verify_database(path, {});
   EXPECT_TRUE(report.clean()) << (report.problems.empty() ? report.status.message
                                                           : report.problems[0]);

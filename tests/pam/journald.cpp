@@ -165,12 +165,10 @@ nlohmann::json audit_rows(const std::string& db) {
 }
 
 nlohmann::json row_for_entry(const nlohmann::json& rows, const nlohmann::json& entry) {
+  const std::string id = field_bytes(entry, "AUTHPOLICY_DECISION_ID");
+  if (id.size() != 32) return nullptr;  // every entry names its decision
   for (const auto& row : rows) {
-    if (std::to_string(row.at("time_us").get<long long>()) ==
-            field_bytes(entry, "AUTHPOLICY_TIME_US") &&
-        std::to_string(row.at("pid").get<long long>()) == field_bytes(entry, "AUTHPOLICY_PID")) {
-      return row;
-    }
+    if (row.at("decision_id").get<std::string>() == id) return row;
   }
   return nullptr;
 }
@@ -186,7 +184,7 @@ std::string compare_entry_with_row(const nlohmann::json& entry, const nlohmann::
           ", audit " + nlohmann::json(shown).dump() + "\n";
     }
   };
-  for (const char* name : {"decision", "time", "service", "user", "ruser", "rhost", "tty", "reason",
+  for (const char* name : {"decision_id", "decision", "time", "service", "user", "ruser", "rhost", "tty", "reason",
                            "policy_path", "policy_sha256"}) {
     std::string field = "AUTHPOLICY_";
     for (const char* c = name; *c; ++c) field += static_cast<char>(std::toupper(*c));

@@ -55,7 +55,8 @@ nlohmann::json audit_rows(const std::string& db);
 // decision; the differences, one a line ("" when they agree).
 std::string compare_entry_with_row(const nlohmann::json& entry, const nlohmann::json& row);
 
-// The row with the entry's AUTHPOLICY_TIME_US and AUTHPOLICY_PID, or null.
+// The row whose decision id is the entry's AUTHPOLICY_DECISION_ID, or null (also when the entry
+// carries none).
 nlohmann::json row_for_entry(const nlohmann::json& rows, const nlohmann::json& entry);
 
 }  // namespace authpolicy::pam_test
