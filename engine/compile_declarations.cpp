@@ -24,22 +24,28 @@ namespace authpolicy {
 namespace compiler {
 
 constexpr SettingRule kAuditSettings[] = {
-    {.key = "db", .type = SettingType::string},
+    {.key = "db", .type = SettingType::string, .limit = SettingLimit::path},
     {.key = "required", .type = SettingType::boolean},
     {.key = "retention", .type = SettingType::duration},
-    {.key = "journal", .type = SettingType::string},
+    // The journald socket; "" sends no journal entries.
+    {.key = "journal", .type = SettingType::string, .limit = SettingLimit::path_or_off},
 };
 
+constexpr std::string_view kGeoipLayouts[] = {"auto", "geoip2", "flat"};
 constexpr SettingRule kGeoipSettings[] = {
-    {.key = "country", .type = SettingType::string},
-    {.key = "asn", .type = SettingType::string},
-    {.key = "layout", .type = SettingType::string},
+    {.key = "country", .type = SettingType::string, .limit = SettingLimit::path},
+    {.key = "asn", .type = SettingType::string, .limit = SettingLimit::path},
+    {.key = "layout", .type = SettingType::string, .limit = SettingLimit::words,
+     .words = kGeoipLayouts},
 };
 
+// nv_base: the range the TPM PIN factor's tpm_config accepts (TPM2 owner NV indices
+// 0x01000000..0x01BFFFFF, factors/tpm/tpm_config.h).
 constexpr SettingRule kTpmSettings[] = {
-    {.key = "tcti", .type = SettingType::string},
-    {.key = "nv_base", .type = SettingType::integer},
-    {.key = "owner_auth_file", .type = SettingType::string},
+    {.key = "tcti", .type = SettingType::string, .limit = SettingLimit::non_empty},
+    {.key = "nv_base", .type = SettingType::integer, .limit = SettingLimit::range,
+     .min = 0x01000000, .max = 0x01BFFFFF},
+    {.key = "owner_auth_file", .type = SettingType::string, .limit = SettingLimit::path},
 };
 
 std::span<const SettingRule> block_settings(std::string_view block) {
@@ -328,14 +334,14 @@ void Compiler::compile_blocks() {
                                                  : policy_->tpm;
       apply_settings(block.settings, block_settings(block.kind), block.kind + " settings",
                      target);
-      if (block.kind == "geoip" && target.has("layout")) {
-        const std::string layout = target.string_or("layout", "");
-        if (layout != "auto" && layout != "geoip2" && layout != "flat") {
-          const auto it = std::find_if(block.settings.begin(), block.settings.end(),
-                                       [](const ast::Setting& s) { return s.key == "layout"; });
-          error("E020", "geoip layout must be \"auto\", \"geoip2\" or \"flat\", not \"" + layout + "\"",
-                it->value.location);
-        }
+      // Values of the right type against their limits (paths, ranges, words): one problem a
+      // setting, at its value (an error: the policy is not used, by check or by the module).
+      for (auto& problem : validate_block_settings(block_settings(block.kind), target,
+                                                   block.kind)) {
+        const auto it = std::find_if(block.settings.begin(), block.settings.end(),
+                                     [&](const ast::Setting& s) { return s.key == problem.key; });
+        error("E020", std::move(problem.message),
+              it != block.settings.end() ? it->value.location : block.location);
       }
     }
   }

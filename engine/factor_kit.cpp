@@ -71,6 +71,11 @@ std::string limit_problem(const SettingRule& rule, const SettingValue& value) {
       if (text.starts_with("/")) return {};
       return "must be an absolute path, not " + quoted(text);
     }
+    case SettingLimit::path_or_off: {
+      const auto& text = std::get<std::string>(value);
+      if (text.empty() || text.starts_with("/")) return {};
+      return "must be an absolute path (or \"\" for none), not " + quoted(text);
+    }
     case SettingLimit::home_path: {
       const auto& text = std::get<std::string>(value);
       if (text.starts_with("/") || text.starts_with("~/")) return {};
@@ -104,14 +109,16 @@ const SettingRule* FactorKit::setting(std::string_view key) const noexcept {
   return nullptr;
 }
 
-std::vector<SettingProblem> validate_settings(const FactorKit& kit, const Settings& settings,
-                                              std::string_view factor_name) {
+namespace {
+
+// Each value against its rule: known key, type, limit.
+std::vector<SettingProblem> rule_problems(std::span<const SettingRule> rules,
+                                          const Settings& settings, const std::string& owner) {
   std::vector<SettingProblem> problems;
-  const std::string owner =
-      "factor " + std::string(factor_name.empty() ? kit.name : factor_name);
   for (const auto& [key, value] : settings.values()) {
-    const SettingRule* rule = kit.setting(key);
-    if (!rule) {
+    const auto rule = std::find_if(rules.begin(), rules.end(),
+                                   [&](const SettingRule& r) { return r.key == key; });
+    if (rule == rules.end()) {
       problems.push_back({key, "unknown setting '" + key + "' for " + owner});
       continue;
     }
@@ -123,6 +130,22 @@ std::vector<SettingProblem> validate_settings(const FactorKit& kit, const Settin
       problems.push_back({key, "setting '" + key + "' of " + owner + " " + why});
     }
   }
+  return problems;
+}
+
+}  // namespace
+
+std::vector<SettingProblem> validate_block_settings(std::span<const SettingRule> rules,
+                                                    const Settings& settings,
+                                                    std::string_view block) {
+  return rule_problems(rules, settings, std::string(block) + " settings");
+}
+
+std::vector<SettingProblem> validate_settings(const FactorKit& kit, const Settings& settings,
+                                              std::string_view factor_name) {
+  const std::string owner =
+      "factor " + std::string(factor_name.empty() ? kit.name : factor_name);
+  std::vector<SettingProblem> problems = rule_problems(kit.settings, settings, owner);
   // The kit's own rules read settings as valid; they only run when each one is.
   if (!problems.empty() || !kit.check) return problems;
   kit.check(settings, problems);

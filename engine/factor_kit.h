@@ -25,6 +25,7 @@ enum class SettingLimit {
   words,      // strings: one of `words`
   non_empty,  // strings: anything but ""
   path,       // strings: an absolute path
+  path_or_off,  // strings: an absolute path, or "" to turn the thing off (audit's journal)
   home_path,  // strings: an absolute path or one in the user's home folder ("~/...")
 };
 
@@ -95,6 +96,13 @@ struct FactorKit {
 // read through this one function. Messages name the factor `factor_name` (default: the kind).
 std::vector<SettingProblem> validate_settings(const FactorKit& kit, const Settings& settings,
                                               std::string_view factor_name = {});
+
+// The same rules for a settings block's values (audit, geoip, tpm: engine/compiler.h's
+// block_settings): problems name "BLOCK settings". Check and the module both compile blocks
+// through this.
+std::vector<SettingProblem> validate_block_settings(std::span<const SettingRule> rules,
+                                                    const Settings& settings,
+                                                    std::string_view block);
 
 // The message for a setting whose value has the wrong type: "setting 'digits' of factor totp
 // takes a number".

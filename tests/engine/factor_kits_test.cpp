@@ -5,8 +5,10 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <map>
 #include <set>
 
+#include "engine/compiler.h"
 #include "engine/factor_kit.h"
 #include "test_support.h"
 
@@ -35,6 +37,7 @@ std::string refused_literal(const SettingRule& rule) {
     case SettingLimit::words: return "\"no-such-word\"";
     case SettingLimit::non_empty: return "\"\"";
     case SettingLimit::path:
+    case SettingLimit::path_or_off:
     case SettingLimit::home_path: return "\"relative/file\"";
   }
   return {};
@@ -148,6 +151,59 @@ TEST(FactorCatalogue, RulesBetweenSettingsAreErrorsAtTheSetting) {
   EXPECT_TRUE(load_text("factor totp { secrets = \"~/.google_authenticator\"; "
                         "allow_user_files = true }\nauth password && totp\n")
                   .policy);
+}
+
+// The settings blocks go through the same rules: a relative log path, journal socket or GeoIP
+// database, an unknown GeoIP layout, an empty tcti or an nv_base outside the TPM's owner range
+// is an E020 at the value, in check and in the module, instead of a login-time surprise.
+TEST(SettingsBlocks, EverySettingRefusesAValueItsRuleDoesNotAllow) {
+  const std::set<std::string> any_value = {
+      "audit.retention",  // any duration; 0 keeps everything (docs/audit.md)
+  };
+  const std::map<std::string, std::string> accepted = {
+      {"audit.db", "\"/var/lib/authpolicy/audit.db\""},
+      {"audit.journal", "\"\""},
+      {"audit.retention", "0s"},
+      {"geoip.country", "\"/usr/share/GeoIP/GeoLite2-Country.mmdb\""},
+      {"geoip.asn", "\"/usr/share/GeoIP/GeoLite2-ASN.mmdb\""},
+      {"geoip.layout", "\"flat\""},
+      {"tpm.tcti", "\"swtpm:port=2321\""},
+      {"tpm.nv_base", "0x01BFFFFF"},
+      {"tpm.owner_auth_file", "\"/etc/authpolicy/tpm-owner\""},
+  };
+  for (std::string_view block : {"audit", "geoip", "tpm"}) {
+    for (const SettingRule& rule : compiler::block_settings(block)) {
+      const std::string where = std::string(block) + "." + std::string(rule.key);
+      SCOPED_TRACE(where);
+      const std::string head = std::string(block) + " { " + std::string(rule.key) + " = ";
+      if (rule.type != SettingType::boolean) {
+        ASSERT_TRUE(accepted.count(where)) << "give the walk an accepted value";
+        const LoadResult good = load_text(head + accepted.at(where) + " }\nauth password\n");
+        EXPECT_TRUE(errors_of(good, "E020").empty()) << accepted.at(where);
+      }
+      const std::string refused = refused_literal(rule);
+      if (refused.empty()) {
+        EXPECT_TRUE(rule.type == SettingType::boolean || any_value.count(where))
+            << "a block setting that takes any " << setting_type_name(rule.type);
+        continue;
+      }
+      const LoadResult r = load_text(head + refused + " }\nauth password\n");
+      const auto errors = errors_of(r, "E020");
+      ASSERT_EQ(errors.size(), 1u) << refused;
+      EXPECT_EQ(errors[0]->location.column, head.size() + 1);
+      EXPECT_NE(errors[0]->message.find("setting '" + std::string(rule.key) + "' of " +
+                                        std::string(block) + " settings"),
+                std::string::npos)
+          << errors[0]->message;
+      EXPECT_FALSE(r.policy);
+    }
+  }
+  // The TPM range's edges, and the journal's own way to say "off".
+  EXPECT_FALSE(errors_of(load_text("tpm { nv_base = 0x00FFFFFF }\nauth password\n"), "E020").empty());
+  EXPECT_FALSE(errors_of(load_text("tpm { nv_base = 0x01C00000 }\nauth password\n"), "E020").empty());
+  EXPECT_TRUE(errors_of(load_text("tpm { nv_base = 0x01000000 }\nauth password\n"), "E020").empty());
+  EXPECT_TRUE(errors_of(load_text("audit { journal = \"/run/systemd/journal/socket\" }\n"
+                                  "auth password\n"), "E020").empty());
 }
 
 // Issue #22's two policies that passed check and failed every login.
