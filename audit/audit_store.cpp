@@ -16,6 +16,7 @@
 #include "audit/schema.h"
 #include "audit/time_text.h"
 #include "base/file_trust.h"
+#include "base/trusted_write.h"
 #include "base/unique_fd.h"
 
 namespace authpolicy::audit {
@@ -179,7 +180,8 @@ void pause_before_retry(int attempt, std::chrono::steady_clock::time_point deadl
 // walk (every folder from / owned by root or the owner, none writable by group or others),
 // creating the last one (0700) below a checked parent when asked. Without them (`authpolicy
 // audit verify` reports problems itself), a plain open.
-Status open_folder(const std::string& folder, const OpenOptions& options, int* fd) {
+Status open_folder(const std::string& folder, const OpenOptions& options, TrustedFile* trusted,
+                   int* fd) {
   if (!options.check_ownership) {
     *fd = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (*fd >= 0) return Status::success();
@@ -212,8 +214,16 @@ Status open_folder(const std::string& folder, const OpenOptions& options, int* f
     walked = open_trusted(folder, rules);
   }
   if (!walked.ok()) return folder_failure(walked, folder);
-  *fd = walked.release();
+  *trusted = std::move(walked);
+  *fd = trusted->fd();
   return Status::success();
+}
+
+Status open_folder(const std::string& folder, const OpenOptions& options, int* fd) {
+  TrustedFile trusted;
+  Status status = open_folder(folder, options, &trusted, fd);
+  if (status.ok() && trusted.ok()) *fd = trusted.release();
+  return status;
 }
 
 }  // namespace internal
@@ -267,10 +277,12 @@ bool write_all(int fd, const std::string& bytes) {
 namespace internal {
 
 // Creates the database file with mode 0600 (sqlite would use 0644, and gives -wal and -shm the
-// database's mode), as initial_database(): written in an unnamed file in the checked folder and
-// then given its name, which fails when the name exists, so no process ever finds it half
-// written. *created: this call made it.
-Status ensure_file(int folder_fd, const std::string& name, const std::string& path, bool* created) {
+// database's mode), as initial_database(). In a checked folder through write_new_at (a temporary
+// file renamed into place only when the name is free), so no process ever finds it half written;
+// otherwise (ownership not checked) written in an unnamed file and then given its name, which
+// fails when the name exists. *created: this call made it.
+Status ensure_file(const TrustedFile& trusted, int folder_fd, const std::string& name,
+                   const std::string& path, bool* created) {
   *created = false;
   // The usual case, one system call: the log exists (what it is is checked next).
   struct stat existing {};
@@ -278,6 +290,18 @@ Status ensure_file(int folder_fd, const std::string& name, const std::string& pa
     return Status::success();
   }
   const std::string image = initial_database();
+  if (trusted.ok()) {
+    const WriteResult written =
+        write_new_at(trusted, name, image, NewFile{geteuid(), getegid(), 0600});
+    if (written.status == WriteStatus::exists) return Status::success();  // another made it
+    if (!written.ok()) {
+      const int error = written.error_number;
+      if (error != 0) return Status::failure(code_for_errno(error), written.reason);
+      return Status::failure(StatusCode::unsafe_file, written.reason);
+    }
+    *created = true;
+    return Status::success();
+  }
   UniqueFd fd(::openat(folder_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
   if (fd.get() >= 0) {
     if (!write_all(fd.get(), image) || fdatasync(fd.get()) != 0) {
@@ -379,25 +403,27 @@ Status check_companion(const struct stat& info, const std::string& shown,
 // and play the journal back). Where this
 // process cannot create files (a reader that is not the owner, a read-only file system), sqlite
 // finds what is there, as before; what exists is checked all the same.
-Status prepare_companions(int folder_fd, const std::string& name, const std::string& path,
-                          const OpenOptions& options, bool database_created) {
+Status prepare_companions(const TrustedFile& folder, const std::string& name,
+                          const std::string& path, const OpenOptions& options,
+                          bool database_created) {
+  const int folder_fd = folder.fd();
   struct stat database {};
   const bool have_database = fstatat(folder_fd, name.c_str(), &database, AT_SYMLINK_NOFOLLOW) == 0;
+  // Root gives a new companion the database's owner; anyone else can only make their own.
+  const bool root = geteuid() == 0;
+  const NewFile attributes{root && have_database ? database.st_uid : geteuid(),
+                           root && have_database ? database.st_gid : getegid(), 0600};
   for (const char* suffix : kCompanionSuffixes) {
     const std::string companion = name + suffix;
     const std::string shown = path + suffix;
-    UniqueFd fd(::openat(folder_fd, companion.c_str(),
-                         O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600));
-    if (fd.get() >= 0) {
-      if (geteuid() == 0 && have_database && (database.st_uid != 0 || database.st_gid != 0) &&
-          fchown(fd.get(), database.st_uid, database.st_gid) != 0) {
-        return companion_failure(errno, shown);
-      }
-      continue;
-    }
-    if (errno != EEXIST) {
-      if (errno == EACCES || errno == EROFS || errno == EPERM) continue;
-      return companion_failure(errno, shown);
+    UniqueFd fd;
+    const WriteResult made = create_exclusive_at(folder, companion, attributes, fd);
+    if (made.ok()) continue;
+    if (made.status != WriteStatus::exists) {
+      const int error = made.error_number;
+      if (error == EACCES || error == EROFS || error == EPERM) continue;
+      if (error != 0) return companion_failure(error, shown);
+      return Status::failure(StatusCode::unsafe_file, made.reason);
     }
     // Left from a database removed since: never played into the one just created.
     const bool empty_it = database_created && std::strcmp(suffix, "-shm") != 0;
@@ -568,7 +594,7 @@ Status open_impl(AuditStore::Impl& impl) {
     return Status::failure(StatusCode::invalid_argument, "not a file name: " + impl.path);
   }
   impl.name = name;
-  Status status = open_folder(folder, options, &impl.folder_fd);
+  Status status = open_folder(folder, options, &impl.trusted_folder, &impl.folder_fd);
   if (!status.ok()) return status;
   // Decisions waiting in the spool are moved into the tables before anything reads them, so even
   // a reader opens for writing then (and fails, like any unreadable log, when it cannot).
@@ -576,7 +602,7 @@ Status open_impl(AuditStore::Impl& impl) {
   const bool writable = !options.read_only || fold;
   bool created = false;
   if (options.create_if_missing && !options.read_only) {
-    status = ensure_file(impl.folder_fd, name, impl.path, &created);
+    status = ensure_file(impl.trusted_folder, impl.folder_fd, name, impl.path, &created);
     if (!status.ok()) return status;
   }
   struct stat database {};
@@ -587,7 +613,7 @@ Status open_impl(AuditStore::Impl& impl) {
   // verify), sqlite finds what is there.
   if (options.check_ownership) {
     if (database.st_size == 0) fill_empty_database(impl.folder_fd, name);
-    status = prepare_companions(impl.folder_fd, name, impl.path, options, created);
+    status = prepare_companions(impl.trusted_folder, name, impl.path, options, created);
     if (!status.ok()) return status;
   }
 
@@ -817,7 +843,8 @@ AuditStore::Impl::~Impl() {
   insert_unknown = detail::Statement();
   if (db != nullptr) sqlite3_close_v2(db);
   // After the connection: sqlite reaches the -wal and -shm files through it until it closes.
-  if (folder_fd >= 0) ::close(folder_fd);
+  // (A checked folder's descriptor is trusted_folder's, closed after this, a member.)
+  if (folder_fd >= 0 && !trusted_folder.ok()) ::close(folder_fd);
 }
 
 void AuditStore::Impl::pause(int attempt) {

@@ -10,6 +10,7 @@
 
 #include "audit/audit_store.h"
 #include "audit/sqlite_util.h"
+#include "base/file_trust.h"
 #include "base/user_stop_shield.h"
 
 namespace authpolicy::audit {
@@ -34,6 +35,10 @@ struct AuditStore::Impl {
   // The checked folder of the log: sqlite opens the file, its -wal and -shm as
   // /proc/self/fd/FOLDER_FD/NAME, so they are the files in the folder the trust walk checked.
   int folder_fd = -1;
+  // The same folder as the trust walk opened it (it owns folder_fd then): what the log's files
+  // are created through (base/trusted_write.h). Not ok when ownership is not checked; folder_fd
+  // is then a plain descriptor of its own.
+  TrustedFile trusted_folder;
   std::string name;  // the database's file name in that folder
   int version = 0;
   std::int64_t folded = 0;  // decisions this open moved from the spool into the tables
@@ -75,8 +80,16 @@ void pause_before_retry(int attempt, std::chrono::steady_clock::time_point deadl
                         std::uint64_t* jitter_state);
 std::uint64_t jitter_seed();
 
+// The log's folder, walked and checked (options.check_ownership) into *trusted, which then owns
+// the descriptor *fd names; otherwise opened plainly into *fd (the caller's to close).
+Status open_folder(const std::string& folder, const OpenOptions& options, TrustedFile* trusted,
+                   int* fd);
+// The same, the descriptor always the caller's.
 Status open_folder(const std::string& folder, const OpenOptions& options, int* fd);
-Status ensure_file(int folder_fd, const std::string& name, const std::string& path, bool* created);
+// Creates the database (an empty WAL database, 0600) when missing: through base/trusted_write's
+// write_new_at in a checked folder, so it appears whole or not at all.
+Status ensure_file(const TrustedFile& trusted, int folder_fd, const std::string& name,
+                   const std::string& path, bool* created);
 // The database's owner and mode, looked at in the folder; *found (when given) gets what was seen.
 Status check_owner_and_mode(int folder_fd, const std::string& name, const std::string& path,
                             const OpenOptions& options, struct stat* found = nullptr);

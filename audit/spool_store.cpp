@@ -19,6 +19,7 @@
 #include "audit/spool.h"
 #include "audit/tally.h"
 #include "audit/time_text.h"
+#include "base/trusted_write.h"
 #include "base/unique_fd.h"
 #include "base/user_stop_shield.h"
 
@@ -213,19 +214,31 @@ Status check_database(int folder_fd, const std::string& name, const std::string&
 
 // Opens the spool in the checked folder (creating it, 0600, when missing), checks it by
 // descriptor and takes its lock: *spool and *info describe the file the folder names.
-Status open_locked_spool(int folder_fd, const std::string& name, const std::string& spool_path,
-                         const OpenOptions& options, Clock::time_point deadline, UniqueFd* spool,
-                         struct stat* info) {
-  // O_EXCL first: a spool this call creates is its own; one that exists is opened without
-  // O_CREAT and judged by descriptor (someone else's is refused, never written to). O_NONBLOCK:
-  // a FIFO put in its place would otherwise hang the host in open().
+Status open_locked_spool(const TrustedFile& folder, int folder_fd, const std::string& name,
+                         const std::string& spool_path, const OpenOptions& options,
+                         Clock::time_point deadline, UniqueFd* spool, struct stat* info) {
+  // Created exclusively first: a spool this call creates is its own; one that exists is opened
+  // without O_CREAT and judged by descriptor (someone else's is refused, never written to).
+  // O_NONBLOCK: a FIFO put in its place would otherwise hang the host in open().
   constexpr int kSpoolFlags = O_WRONLY | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
   const std::string spool_file = internal::spool_name(name);
   spool->reset();
-  *spool->out() = openat(folder_fd, spool_file.c_str(), kSpoolFlags | O_CREAT | O_EXCL, 0600);
-  if (spool->get() < 0 && errno == EEXIST) {
-    *spool->out() = openat(folder_fd, spool_file.c_str(), kSpoolFlags);
+  if (folder.ok()) {  // a checked folder: through base/trusted_write, as every file we make
+    const WriteResult made = create_exclusive_at(folder, spool_file, {geteuid(), getegid(), 0600},
+                                                 *spool);
+    if (made.ok() && fcntl(spool->get(), F_SETFL, O_APPEND | O_NONBLOCK) != 0) {
+      return errno_failure(errno, "cannot open " + spool_path);
+    }
+    if (!made.ok() && made.status != WriteStatus::exists) {
+      return Status::failure(made.error_number != 0 ? internal::code_for_errno(made.error_number)
+                                                    : StatusCode::unsafe_file,
+                             made.reason);
+    }
+  } else {
+    *spool->out() = openat(folder_fd, spool_file.c_str(), kSpoolFlags | O_CREAT | O_EXCL, 0600);
+    if (spool->get() < 0 && errno != EEXIST) return errno_failure(errno, "cannot open " + spool_path);
   }
+  if (spool->get() < 0) *spool->out() = openat(folder_fd, spool_file.c_str(), kSpoolFlags);
   if (spool->get() < 0) return errno_failure(errno, "cannot open " + spool_path);
   Status status = check_spool(spool->get(), spool_path, options, info);
   if (status.ok()) status = lock_spool(spool->get(), deadline, spool_path);
@@ -333,8 +346,20 @@ Status rebuild_tally(AuditStore::Impl& impl) {
     ~RollBack() { impl.rollback_if_open(); }
   } roll_back{impl};
   // Created (empty) when missing, as a writer would: its lock is what keeps writers out.
-  UniqueFd fd(openat(impl.folder_fd, spool_name(impl.name).c_str(),
-                       O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600));
+  UniqueFd fd;
+  if (impl.trusted_folder.ok()) {
+    const WriteResult made = create_exclusive_at(impl.trusted_folder, spool_name(impl.name),
+                                                 {geteuid(), getegid(), 0600}, fd);
+    if (!made.ok() && made.status != WriteStatus::exists) {
+      return Status::failure(made.error_number != 0 ? internal::code_for_errno(made.error_number)
+                                                    : StatusCode::unsafe_file,
+                             made.reason);
+    }
+  }
+  if (fd.get() < 0) {
+    *fd.out() = openat(impl.folder_fd, spool_name(impl.name).c_str(),
+                       O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+  }
   if (fd.get() < 0) return errno_failure(errno, "cannot open " + spool_path);
   struct stat info {};
   status = check_spool(fd.get(), spool_path, impl.options, &info);
@@ -385,13 +410,17 @@ Status append_decision(const std::string& path, const OpenOptions& options,
     if (no_folder || path.empty() || name.empty() || name == "." || name == "..") {
       return record_decision(path, options, record);  // its messages say what is wrong
     }
-    UniqueFd folder;
-    Status status = internal::open_folder(absolute.parent_path().string(), options, folder.out());
+    TrustedFile trusted;
+    UniqueFd plain;  // the folder's descriptor when ownership is not checked
+    int folder_fd = -1;
+    Status status =
+        internal::open_folder(absolute.parent_path().string(), options, &trusted, &folder_fd);
     if (!status.ok()) return status;
+    if (!trusted.ok()) *plain.out() = folder_fd;
     bool missing = false;
-    status = check_database(folder.get(), name, path, options, &missing);
+    status = check_database(folder_fd, name, path, options, &missing);
     if (status.ok() && !missing && options.check_ownership) {
-      status = internal::check_companions(folder.get(), name, path, options);
+      status = internal::check_companions(folder_fd, name, path, options);
     }
     if (!status.ok()) return status;
     // No database yet (the first decision): written directly, which creates it.
@@ -407,7 +436,7 @@ Status append_decision(const std::string& path, const OpenOptions& options,
     const std::string spool_path = path + "-spool";
     UniqueFd spool;
     struct stat info {};
-    status = open_locked_spool(folder.get(), name, spool_path, options, deadline, &spool, &info);
+    status = open_locked_spool(trusted, folder_fd, name, spool_path, options, deadline, &spool, &info);
     if (!status.ok()) return status;
     if (info.st_size >= kMaxSpoolBytes) {
       // Full: the database refused the folds for a while. Writers drain it too (or every
@@ -426,14 +455,14 @@ Status append_decision(const std::string& path, const OpenOptions& options,
                                    drained.status.message);
       }
       drained.store.reset();
-      status = open_locked_spool(folder.get(), name, spool_path, options, deadline, &spool, &info);
+      status = open_locked_spool(trusted, folder_fd, name, spool_path, options, deadline, &spool, &info);
       if (!status.ok()) return status;
       if (info.st_size >= kMaxSpoolBytes) {
         return Status::failure(StatusCode::full, "the audit spool is full: " + spool_path);
       }
     }
     // The tally beside the log takes the decision too, under the same lock (audit/tally.h).
-    tally::SpoolWriter tally(folder.get(), name, options, info);
+    tally::SpoolWriter tally(folder_fd, name, options, info);
     std::string bytes;
     std::int64_t first_time_us = stamped.time_us;
     if (info.st_size < static_cast<off_t>(spool::kHeaderBytes)) {

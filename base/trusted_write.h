@@ -3,7 +3,7 @@
 // resolved twice and nobody can point a write somewhere else between the check and the change.
 //
 // The one atomic file write of the tree (TOTP secrets, `fmt`, `enable`/`disable` and their
-// backups, u2f authfiles). Use:
+// backups, u2f authfiles, the audit log's database, -wal/-shm/-journal and spool). Use:
 //   TrustedFile folder = open_folder_trusted("/var/lib/x", rules);   // base/file_trust.h
 //   WriteResult done = replace_at(folder, "name", text, {owner, group, 0600});
 //   if (!done.ok()) ... done.reason ...

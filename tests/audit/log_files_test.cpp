@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <filesystem>
+#include <set>
 #include <fstream>
 #include <string>
 
@@ -72,6 +74,41 @@ TEST(AuditLogFiles, ANewLogIsWalFromItsFirstByteAndHoldsEveryNameSqliteUses) {
     EXPECT_NE(problem.find("folder"), std::string::npos) << problem;
   }
   FailureCount count = count_failures(path, {}, {"alice", 900, std::nullopt, 0});
+  ASSERT_TRUE(count.known()) << count.cause;
+  EXPECT_EQ(*count.count, 1);
+}
+
+// The log, its companions and its spool are made through base/trusted_write in the checked
+// folder (write_new_at for the database, create_exclusive_at for the rest): after the first
+// decisions the folder holds exactly the log's names, each root's and 0600, and no temporary
+// file a creation left behind.
+TEST(AuditLogFiles, EveryFileOfTheLogIsMadeWholeInItsFolderAndNothingElseIsLeft) {
+  ASSERT_EQ(geteuid(), 0u) << "runs as root (the log's owner)";
+  TempFolder temp;
+  make_sticky(temp);
+  const std::string path = temp.file("audit.db");
+  ASSERT_TRUE(record_decision(path, {}, sample_record("alice", "deny")).ok());
+  std::string problem;
+  ASSERT_TRUE(append_decision(path, {}, sample_record("bob", "deny"), &problem).ok());
+  std::set<std::string> names;
+  for (const auto& entry : std::filesystem::directory_iterator(temp.path())) {
+    const std::string name = entry.path().filename().string();
+    names.insert(name);
+    const struct stat info = stat_of(entry.path().string());
+    EXPECT_EQ(info.st_uid, 0u) << name;
+    if (S_ISREG(info.st_mode)) {
+      EXPECT_EQ(info.st_mode & 07777, 0600u) << name;
+    }
+  }
+  for (const std::string& name : names) {
+    EXPECT_TRUE(name.rfind("audit.db", 0) == 0) << "left behind: " << name;
+  }
+  for (const char* expected : {"audit.db", "audit.db-wal", "audit.db-shm", "audit.db-journal",
+                               "audit.db-spool"}) {
+    EXPECT_TRUE(names.count(expected)) << expected;
+  }
+  // Both decisions are there, the spooled one moved in by the next reader.
+  FailureCount count = count_failures(path, {}, {"bob", 900, std::nullopt, 0});
   ASSERT_TRUE(count.known()) << count.cause;
   EXPECT_EQ(*count.count, 1);
 }
