@@ -16,29 +16,17 @@ constexpr char kRecordMagic[4] = {'A', 'P', 'R', '2'};
 constexpr std::uint32_t kTagDecisionId = 1;
 constexpr std::uint32_t kMaxListLength = 4096;
 
-std::uint64_t fnv1a(std::string_view bytes) {
-  std::uint64_t hash = 0xcbf29ce484222325ull;
-  for (unsigned char byte : bytes) {
-    hash ^= byte;
-    hash *= 0x100000001b3ull;
-  }
-  return hash;
-}
-
+using record_bytes::fnv1a;
 using record_bytes::put_i64;
 using record_bytes::put_text;
 using record_bytes::put_u32;
 using record_bytes::put_u64;
 
 std::uint32_t get_u32_at(std::string_view bytes, std::size_t at) {
-  std::uint32_t value = 0;
-  for (int i = 3; i >= 0; --i) value = (value << 8) | static_cast<unsigned char>(bytes[at + i]);
-  return value;
+  return record_bytes::get_u32(bytes.data() + at);
 }
 std::uint64_t get_u64_at(std::string_view bytes, std::size_t at) {
-  std::uint64_t value = 0;
-  for (int i = 7; i >= 0; --i) value = (value << 8) | static_cast<unsigned char>(bytes[at + i]);
-  return value;
+  return record_bytes::get_u64(bytes.data() + at);
 }
 
 // Reads fields front to back; any read past the end sets `bad` and yields empty values.

@@ -50,20 +50,8 @@ using record_bytes::put_i64;
 using record_bytes::put_text;
 using record_bytes::put_u32;
 using record_bytes::put_u64;
-std::uint64_t get_u64(const char* at) {
-  std::uint64_t value = 0;
-  for (int i = 7; i >= 0; --i) value = (value << 8) | static_cast<unsigned char>(at[i]);
-  return value;
-}
-
-std::uint64_t fnv1a(std::string_view bytes) {
-  std::uint64_t hash = 0xcbf29ce484222325ull;
-  for (unsigned char byte : bytes) {
-    hash ^= byte;
-    hash *= 0x100000001b3ull;
-  }
-  return hash;
-}
+using record_bytes::get_u64;
+using record_bytes::fnv1a;
 
 // Reads fields front to back; a read past the end sets bad() and yields empty values.
 class Cursor {
@@ -612,6 +600,30 @@ std::string folder_name(const std::string& name) {
   return name + "-tally";
 }
 
+namespace {
+
+// The user's entries when they cover the window of `window_seconds` before `now_us` (0: now):
+// *now and *since get the window's ends. Otherwise nullopt, and *miss says whether the log must
+// answer because the tally is unusable or because the window reaches before what it holds.
+std::optional<UserView> window_view(const std::string& path, const OpenOptions& options,
+                                    const std::string& user, std::int64_t window_seconds,
+                                    std::int64_t now_us, std::int64_t* now, std::int64_t* since,
+                                    Miss* miss) {
+  bool too_long = false;
+  auto view = read_user(path, options, user, &too_long);
+  if (too_long) *miss = Miss::window;
+  if (!view) return std::nullopt;
+  *now = now_us != 0 ? now_us : now_utc_us();
+  *since = *now - window_seconds * 1000000;
+  if (*since < view->complete_from_us) {
+    *miss = Miss::window;
+    return std::nullopt;
+  }
+  return view;
+}
+
+}  // namespace
+
 std::optional<FailureCount> count_failures(const std::string& path, const OpenOptions& options,
                                            const FailureQuery& query, Miss* why) noexcept {
   Miss ignored;
@@ -619,16 +631,12 @@ std::optional<FailureCount> count_failures(const std::string& path, const OpenOp
   miss = Miss::unusable;
   try {
     if (query.window_seconds < 0) return std::nullopt;
-    bool too_long = false;
-    const auto view = read_user(path, options, query.user, &too_long);
-    if (too_long) miss = Miss::window;
+    std::int64_t now = 0;
+    std::int64_t since = 0;
+    const auto view =
+        window_view(path, options, query.user, query.window_seconds, query.now_us, &now, &since,
+                    &miss);
     if (!view) return std::nullopt;
-    const std::int64_t now = query.now_us != 0 ? query.now_us : now_utc_us();
-    const std::int64_t since = now - query.window_seconds * 1000000;
-    if (since < view->complete_from_us) {
-      miss = Miss::window;
-      return std::nullopt;
-    }
     std::optional<AddressKey> key;
     if (query.rhost) key = parse_address(*query.rhost);
     std::int64_t count = 0;
@@ -651,16 +659,12 @@ std::optional<RecentPass> find_recent_pass(const std::string& path, const OpenOp
   miss = Miss::unusable;
   try {
     if (query.window_seconds <= 0) return std::nullopt;
-    bool too_long = false;
-    const auto view = read_user(path, options, query.user, &too_long);
-    if (too_long) miss = Miss::window;
+    std::int64_t now = 0;
+    std::int64_t since = 0;
+    const auto view =
+        window_view(path, options, query.user, query.window_seconds, query.now_us, &now, &since,
+                    &miss);
     if (!view) return std::nullopt;
-    const std::int64_t now = query.now_us != 0 ? query.now_us : now_utc_us();
-    const std::int64_t since = now - query.window_seconds * 1000000;
-    if (since < view->complete_from_us) {
-      miss = Miss::window;
-      return std::nullopt;
-    }
     if (query.tty && query.tty->empty()) return RecentPass{false, {}, 0};
     std::optional<AddressKey> key;
     if (query.rhost && !query.rhost->empty()) key = parse_address(*query.rhost);
