@@ -204,14 +204,15 @@ Status open_folder(const std::string& folder, const OpenOptions& options, Truste
                              "cannot create folder " + folder + ": " + errno_text(ENOENT));
     }
     if (!above.ok()) return folder_failure(above, parent);
-    if (mkdirat(above.fd(), leaf.c_str(), 0700) != 0 && errno != EEXIST) {
-      const int error = errno;
+    // Made and opened relative to the checked parent (base/file_trust.h), checked like the walk.
+    walked = make_folder_at(above, leaf, 0700, rules);
+    const int error = walked.error_number;
+    if (!walked.ok() && walked.status != TrustStatus::unsafe && error != 0) {
       StatusCode code = (error == EACCES || error == EROFS || error == EPERM)
                             ? StatusCode::read_only
                             : StatusCode::cannot_open;
       return Status::failure(code, "cannot create folder " + folder + ": " + errno_text(error));
     }
-    walked = open_trusted(folder, rules);
   }
   if (!walked.ok()) return folder_failure(walked, folder);
   *trusted = std::move(walked);
@@ -398,14 +399,14 @@ Status check_companion(const struct stat& info, const std::string& shown,
 }
 
 // Before sqlite opens the database: each companion file is made here (O_EXCL, in the checked
-// folder, 0600, the database's owner) or, when it exists, checked by descriptor; a stale -wal or
-// -journal beside a database this process just created is emptied (sqlite would delete the -wal,
-// and play the journal back). Where this
-// process cannot create files (a reader that is not the owner, a read-only file system), sqlite
+// folder, 0600, the database's owner) or, when it exists, checked by descriptor. Called once
+// before a new database is published (`database_missing`): a stale -wal or -journal is emptied
+// then (sqlite would delete the -wal, and play the journal back). Where this process cannot
+// create files (a reader that is not the owner, a read-only file system), sqlite
 // finds what is there, as before; what exists is checked all the same.
 Status prepare_companions(const TrustedFile& folder, const std::string& name,
                           const std::string& path, const OpenOptions& options,
-                          bool database_created) {
+                          bool database_missing) {
   const int folder_fd = folder.fd();
   struct stat database {};
   const bool have_database = fstatat(folder_fd, name.c_str(), &database, AT_SYMLINK_NOFOLLOW) == 0;
@@ -425,8 +426,10 @@ Status prepare_companions(const TrustedFile& folder, const std::string& name,
       if (error != 0) return companion_failure(error, shown);
       return Status::failure(StatusCode::unsafe_file, made.reason);
     }
-    // Left from a database removed since: never played into the one just created.
-    const bool empty_it = database_created && std::strcmp(suffix, "-shm") != 0;
+    // Left from a database removed since (the database is still missing: re-checked just
+    // before, so a log another process has just published keeps its live -wal).
+    const bool empty_it = database_missing && std::strcmp(suffix, "-shm") != 0 &&
+                          fstatat(folder_fd, name.c_str(), &database, AT_SYMLINK_NOFOLLOW) != 0;
     fd.reset();
     *fd.out() = ::openat(folder_fd, companion.c_str(),
                          (empty_it ? O_RDWR : O_RDONLY) | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
@@ -602,8 +605,20 @@ Status open_impl(AuditStore::Impl& impl) {
   const bool writable = !options.read_only || fold;
   bool created = false;
   if (options.create_if_missing && !options.read_only) {
+    struct stat present {};
+    Status companions = Status::success();
+    if (options.check_ownership &&
+        fstatat(impl.folder_fd, name.c_str(), &present, AT_SYMLINK_NOFOLLOW) != 0) {
+      // A new log: its companions are made (or a stale -wal/-journal emptied) before the
+      // database appears, so no process that opens the new log can find them half prepared.
+      companions = prepare_companions(impl.trusted_folder, name, impl.path, options, true);
+    }
+    // The database is made even beside a refused companion: a log that exists with someone
+    // else's -wal is refused by every reader (failures() unknown, the strict reading), where a
+    // missing one would count as no failures.
     status = ensure_file(impl.trusted_folder, impl.folder_fd, name, impl.path, &created);
     if (!status.ok()) return status;
+    if (!companions.ok()) return companions;
   }
   struct stat database {};
   status = check_owner_and_mode(impl.folder_fd, name, impl.path, options, &database);
@@ -613,7 +628,7 @@ Status open_impl(AuditStore::Impl& impl) {
   // verify), sqlite finds what is there.
   if (options.check_ownership) {
     if (database.st_size == 0) fill_empty_database(impl.folder_fd, name);
-    status = prepare_companions(impl.trusted_folder, name, impl.path, options, created);
+    status = prepare_companions(impl.trusted_folder, name, impl.path, options, false);
     if (!status.ok()) return status;
   }
 
