@@ -107,7 +107,12 @@ std::vector<PolicyCase> cases() {
        {kPass},
        PAM_AUTH_ERR,
        1},
-      {"SshdKeyOrPasswordWrongPassword", "sshd-key-or-password", "203.0.113.9", {"x"}, PAM_AUTH_ERR, 1},
+      {"SshdKeyOrPasswordWrongPassword",
+       "sshd-key-or-password",
+       "203.0.113.9",
+       {"x"},
+       PAM_AUTH_ERR,
+       1},
       // sudo: a fresh audit log (no failures); the password passes, but no key, PIN or code is
       // enrolled here, so it is denied after one prompt
       {"SudoNeedsASecondFactor", "sudo", nullptr, {kPass}, PAM_AUTH_ERR, 1},
