@@ -87,7 +87,10 @@ std::string example_of(const RequestInfo& request) {
   if (request.ssh_auth_info) {
     std::string problem;
     const auto methods = parse_ssh_auth_info(*request.ssh_auth_info, &problem);
-    if (methods) out += ", ssh.auth { " + ssh_method_list(*methods) + " }";
+    if (methods) {
+      out += *methods ? ", ssh.auth { " + ssh_method_list(*methods) + " }"
+                      : ", ssh.auth empty (sshd completed nothing before)";
+    }
   }
   return out;
 }
