@@ -7,6 +7,7 @@
 #include <ctime>
 
 #include "cli/args.h"
+#include "engine/ssh_auth.h"
 #include "engine/values.h"
 
 namespace authpolicy::cli {
@@ -48,9 +49,31 @@ Lookup parse_geo(const std::string& label, const std::string& text, bool country
   return Lookup{Lookup::Kind::value, {}, *number, {}};
 }
 
-constexpr std::string_view kKnobs[] = {"service", "user",    "group", "rhost",    "tty",   "ruser",
-                                       "at",      "country", "asn",   "failures", "recent",
-                                       "factor"};
+// "publickey,password" as SSH_AUTH_INFO_0 says it, "empty" for nothing completed, "unknown" for
+// no SSH_AUTH_INFO_0 at all (outside sshd).
+std::optional<std::string> parse_ssh_auth_knob(const std::string& text, const std::string& label) {
+  if (text == "unknown") return std::nullopt;
+  if (text == "empty") return std::string();
+  unsigned mask = 0;
+  std::size_t start = 0;
+  for (;;) {
+    const std::size_t comma = text.find(',', start);
+    const std::string method = text.substr(start, comma - start);
+    const auto bit = ssh_method_bit(method);
+    if (!bit) {
+      throw UsageError(label + " takes sshd's methods (" + ssh_method_list(~0u) +
+                       ") separated by commas, empty or unknown, not '" + text + "'");
+    }
+    mask |= *bit;
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return ssh_auth_info_for(mask);
+}
+
+constexpr std::string_view kKnobs[] = {"service", "user",   "group",   "rhost", "tty",
+                                       "ruser",   "at",     "country", "asn",   "failures",
+                                       "recent",  "factor", "ssh-auth"};
 
 }  // namespace
 
@@ -98,6 +121,8 @@ void Situation::set(const std::string& key, const std::string& value, const std:
     }
     recent_answers[value.substr(0, eq)] =
         answer == "yes" ? Tri::yes : answer == "no" ? Tri::no : Tri::unknown;
+  } else if (key == "ssh-auth") {
+    request.ssh_auth_info = parse_ssh_auth_knob(value, label);
   } else if (key == "factor") {
     const auto eq = value.find('=');
     const auto outcome =

@@ -30,7 +30,7 @@ struct Situation {
   std::vector<std::pair<std::string, Outcome>> factors;  // in the order given; later ones win
 
   // Whether `key` names a knob: service, user, group, rhost, tty, ruser, at, country, asn,
-  // failures, recent, factor.
+  // failures, recent, factor, ssh-auth.
   static bool is_knob(std::string_view key);
   // Sets one knob from its text. Throws UsageError; messages name the knob as `label`
   // ("--at" for eval's flags, "at" for a test case line).

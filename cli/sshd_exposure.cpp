@@ -216,7 +216,10 @@ SshdSettings read_sshd_settings(const std::string& config, const std::string& ss
 std::vector<std::string> single_factor_paths(const Policy& policy) {
   std::vector<std::string> found;
   if (!policy.auth) return found;
-  const Explanation explanation = explain_policy(policy);
+  // As keyboard-interactive alone reaches the policy: sshd completed nothing before it. A path
+  // that needs ssh.auth to hold a key is not one factor; unknown ssh.auth is never weaker.
+  const Explanation explanation =
+      explain_policy(policy, ExplainOptions{.ssh_nothing_completed = true});
   for (const auto& answer : explanation.answers) {
     if (answer.denied) continue;
     for (const auto& combination : answer.accepted) {
@@ -243,8 +246,9 @@ std::optional<Diagnostic> sshd_single_factor_warning(const std::string& path,
                         " alone lets auth pass: without 'AuthenticationMethods "
                         "publickey,keyboard-interactive' in sshd_config that one factor logs in",
                     policy.auth_location,
-                    {"ask the password too ('auth password && totp'), or make sure sshd asks a "
-                     "key first; 'authpolicy status' checks the running sshd configuration"}};
+                    {"ask the password unless sshd checked a key: 'auth (password unless ssh.auth "
+                     "in { publickey }) && totp'; 'authpolicy status' checks the running sshd "
+                     "configuration"}};
 }
 
 std::vector<std::string> sshd_exposures(const SshdSettings& settings,

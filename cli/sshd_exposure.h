@@ -28,9 +28,10 @@ SshdSettings read_sshd_settings(const std::string& config,
 // The same settings from `sshd -T`'s output (one "keyword value" per line).
 SshdSettings parse_sshd_dump(const std::string& text);
 
-// The factors that alone let auth pass in some situation, other than the password: without an
-// AuthenticationMethods line that puts publickey first, such a factor alone logs in over ssh.
-// Each entry is "totp" or "totp (when rhost in office)".
+// The factors that alone let auth pass in some situation, other than the password, when sshd
+// completed no method before PAM (ssh.auth empty: keyboard-interactive first, as without an
+// AuthenticationMethods line): such a factor alone logs in over ssh. Each entry is "totp" or
+// "totp (when rhost in office)".
 std::vector<std::string> single_factor_paths(const Policy& policy);
 
 // W113 for a policy file named sshd.pol whose single_factor_paths are not empty: the policy is

@@ -128,7 +128,8 @@ TestFile parse_test_file(std::istream& in, const std::string& path) {
       } else {
         throw UsageError("unknown line '" + key +
                          "': expected policy, case, expect, asked, or a situation (service, user, "
-                         "group, rhost, tty, ruser, at, country, asn, failures, recent, factor)");
+                         "group, rhost, tty, ruser, at, country, asn, failures, recent, factor, "
+                         "ssh-auth)");
       }
     } catch (const UsageError& e) {
       throw TestFileError{number, e.what()};

@@ -43,7 +43,13 @@ struct Explanation {
   bool complete = true;  // false when the situation space was too large to list
 };
 
-Explanation explain_policy(const Policy& policy);
+struct ExplainOptions {
+  // Only the logins where sshd completed no method before PAM ran (SSH_AUTH_INFO_0 empty): what
+  // keyboard-interactive alone gets, as without an AuthenticationMethods line in sshd_config.
+  bool ssh_nothing_completed = false;
+};
+
+Explanation explain_policy(const Policy& policy, const ExplainOptions& options = {});
 
 // The exact semantic difference of two policies (`authpolicy diff`). Situations are cut into
 // classes by the atoms of both policies together; in each class both policies are evaluated with

@@ -1,20 +1,22 @@
 // Compiling conditions into atoms: subjects, typed sets, failures() and recent().
-#include "engine/compiler.h"
-
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
 #include <climits>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <map>
+
 #include "base/sha256.h"
 #include "engine/analysis.h"
+#include "engine/compiler.h"
 #include "engine/describe.h"
 #include "engine/self_module.h"
+#include "engine/ssh_auth.h"
 #include "engine/values.h"
 #include "grammar/parser.h"
 
@@ -133,7 +135,7 @@ const Condition* Compiler::compile_atom(const ast::Condition& c) {
     std::vector<std::string> names(std::begin(kSubjects), std::end(kSubjects));
     error("E004", "unknown subject '" + s + "'" + suggestion(s, names), c.subject_location,
           {"subjects: rhost, rhost.country, rhost.asn, user, service, tty, ruser, time, "
-           "weekday, failures(WINDOW)"});
+           "weekday, ssh.auth, failures(WINDOW)"});
     return nullptr;
   }
   if (c.kind == ast::Condition::Kind::is_local) {
@@ -181,6 +183,7 @@ const Condition* Compiler::compile_atom(const ast::Condition& c) {
   if (s == "rhost") return compile_rhost(std::move(atom), *literal, named, set_label, ref);
   if (s == "time") return compile_time(std::move(atom), *literal, set_label, ref);
   if (s == "weekday") return compile_weekday(std::move(atom), *literal, set_label, ref);
+  if (s == "ssh.auth") return compile_ssh_auth(std::move(atom), *literal, set_label, ref);
   return compile_names(std::move(atom), s, *literal, set_label, ref);
 }
 
@@ -350,6 +353,28 @@ const Condition* Compiler::compile_names(Atom atom, const std::string& subject,
       continue;
     }
     atom.names.insert(e.text);
+  }
+  return add_atom(std::move(atom));
+}
+
+const Condition* Compiler::compile_ssh_auth(Atom atom, const ast::SetLiteral& set,
+                                            const std::string& label, const ast::SetRef& ref) {
+  atom.subject = Subject::ssh_auth;
+  for (const auto& e : set.elements) {
+    if (e.kind != ast::Literal::Kind::word && e.kind != ast::Literal::Kind::string) {
+      mismatch(set, "ssh.auth", "sshd's method names such as publickey", label, ref);
+      return nullptr;
+    }
+    const auto bit = ssh_method_bit(e.text);
+    if (!bit) {
+      const std::vector<std::string> methods(std::begin(kSshMethods), std::end(kSshMethods));
+      error("E005",
+            "type mismatch: '" + e.text + "' is not an sshd authentication method" +
+                suggestion(e.text, methods),
+            e.location, {"ssh.auth holds sshd's method names: " + ssh_method_list(~0u)});
+      return nullptr;
+    }
+    atom.ssh_methods |= *bit;
   }
   return add_atom(std::move(atom));
 }

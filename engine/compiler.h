@@ -28,8 +28,9 @@ std::vector<std::string> kit_names();
 
 inline constexpr std::chrono::seconds kMaxRecentWindow{30L * 24 * 3600};
 
-inline constexpr std::string_view kSubjects[] = {"rhost",   "rhost.country", "rhost.asn", "user", "service",
-                                          "tty",     "ruser",         "time",      "weekday"};
+inline constexpr std::string_view kSubjects[] = {"rhost",   "rhost.country", "rhost.asn", "user",
+                                                 "service", "tty",           "ruser",     "time",
+                                                 "weekday", "ssh.auth"};
 
 // "did you mean" for a misspelt name among candidates; empty when nothing is close.
 std::string suggestion(std::string_view name, const std::vector<std::string>& candidates);
@@ -186,6 +187,9 @@ class Compiler {
   const Condition* compile_names(Atom atom, const std::string& subject,
                                  const ast::SetLiteral& set, const std::string& label,
                                  const ast::SetRef& ref);
+
+  const Condition* compile_ssh_auth(Atom atom, const ast::SetLiteral& set, const std::string& label,
+                                    const ast::SetRef& ref);
 
   // ---- Unused definitions ---------------------------------------------------------------
 

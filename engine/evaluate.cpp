@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <set>
 
+#include "engine/ssh_auth.h"
+
 namespace authpolicy {
 
 bool is_remote(const RequestInfo& request) {
@@ -180,6 +182,18 @@ class Evaluator {
     return from_bool(a.numbers.count(l.number) > 0);
   }
 
+  // Unknown unless sshd said which methods completed: outside sshd (and before OpenSSH 7.8) the
+  // variable is absent, and a value sshd would not write is not trusted either.
+  Tri ssh_auth(const Atom& a) {
+    if (!request_.ssh_auth_info) {
+      return unknown_because(a, "SSH_AUTH_INFO_0 is not set (not a login through sshd)");
+    }
+    std::string problem;
+    const auto methods = parse_ssh_auth_info(*request_.ssh_auth_info, &problem);
+    if (!methods) return unknown_because(a, problem);
+    return from_bool((*methods & a.ssh_methods) != 0);
+  }
+
   Tri evaluate_atom(const Atom& a) {
     switch (a.subject) {
       case Subject::rhost:
@@ -221,6 +235,8 @@ class Evaluator {
         if (t == Tri::unknown) return unknown_because(a, cause);
         return t;
       }
+      case Subject::ssh_auth:
+        return ssh_auth(a);
     }
     return Tri::unknown;
   }

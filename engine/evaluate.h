@@ -36,6 +36,9 @@ struct RequestInfo {
   std::string tty;
   std::string ruser;
   std::optional<std::string> rhost;
+  // SSH_AUTH_INFO_0 from the PAM environment (sshd's methods that completed before PAM ran);
+  // nullopt when it is not there, as outside sshd: ssh.auth is then unknown.
+  std::optional<std::string> ssh_auth_info = std::nullopt;
 };
 
 // True when the request comes from elsewhere: rhost set and not loopback. A host name counts as

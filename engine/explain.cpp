@@ -56,9 +56,10 @@ class Explainer {
  public:
   Explainer(const Space& space) : space_(space), policy_(space.policy()) {}
 
-  Explanation run() {
+  Explanation run(const ExplainOptions& options) {
     Explanation result;
     Space::Assignment a = space_.empty_assignment();
+    if (options.ssh_nothing_completed) space_.pin_ssh_nothing_completed(a);
     try {
       walk(a, result);
     } catch (const Budget&) {
@@ -451,7 +452,7 @@ std::string answer_key(const Explanation::Row& row) {
 
 }  // namespace
 
-Explanation explain_policy(const Policy& policy) {
+Explanation explain_policy(const Policy& policy, const ExplainOptions& options) {
   std::optional<Space> built;
   try {
     built.emplace(policy);
@@ -462,7 +463,7 @@ Explanation explain_policy(const Policy& policy) {
   }
   const Space& space = *built;
   Explainer explainer(space);
-  Explanation result = explainer.run();
+  Explanation result = explainer.run(options);
   if (!result.complete) return result;
   const Simplifier simplifier(space);
   std::vector<std::string> keys;

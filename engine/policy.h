@@ -64,6 +64,7 @@ enum class Subject {
   weekday,
   failures,  // failures(WINDOW[, rhost]) OP N
   recent,    // recent(FACTOR, WINDOW[, rhost | tty])
+  ssh_auth,  // ssh.auth in SET: methods sshd completed before PAM (engine/ssh_auth.h)
 };
 
 // What a recent() pass must share with this request besides the user and service.
@@ -101,6 +102,7 @@ struct Atom {
   long count = 0;                               // failures
   std::string factor;                           // recent: the factor's name
   RecentScope scope = RecentScope::any;         // recent
+  unsigned ssh_methods = 0;                     // ssh.auth: mask of kSshMethods
 };
 
 struct Condition {

@@ -1,7 +1,6 @@
 // `authpolicy diff`: the exact semantic difference of two policies, class by class.
-#include "engine/analysis.h"
-
 #include <unistd.h>
+
 #include <algorithm>
 #include <functional>
 #include <map>
@@ -9,11 +8,13 @@
 #include <set>
 #include <unordered_map>
 
+#include "engine/analysis.h"
 #include "engine/describe.h"
 #include "engine/evaluate.h"
 #include "engine/geoip_lookup.h"
 #include "engine/scripted.h"
 #include "engine/situation_search.h"
+#include "engine/ssh_auth.h"
 
 namespace authpolicy {
 
@@ -83,6 +84,14 @@ std::string example_of(const RequestInfo& request) {
   out += request.rhost ? ", rhost " + *request.rhost : ", no rhost";
   if (!request.tty.empty()) out += ", tty " + request.tty;
   if (!request.ruser.empty()) out += ", ruser " + request.ruser;
+  if (request.ssh_auth_info) {
+    std::string problem;
+    const auto methods = parse_ssh_auth_info(*request.ssh_auth_info, &problem);
+    if (methods) {
+      out += *methods ? ", ssh.auth { " + ssh_method_list(*methods) + " }"
+                      : ", ssh.auth empty (sshd completed nothing before)";
+    }
+  }
   return out;
 }
 

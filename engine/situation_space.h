@@ -21,6 +21,7 @@
 #pragma once
 
 #include <unistd.h>
+
 #include <algorithm>
 #include <functional>
 #include <map>
@@ -33,6 +34,7 @@
 #include "engine/evaluate.h"
 #include "engine/geoip_lookup.h"
 #include "engine/scripted.h"
+#include "engine/ssh_auth.h"
 
 namespace authpolicy::analysis {
 
@@ -62,6 +64,7 @@ struct Representative {
   int minute = 0;
   int weekday = 0;
   std::optional<long> count;
+  unsigned methods = 0;  // ssh.auth (tri unknown: SSH_AUTH_INFO_0 absent)
 };
 
 enum class VarKind {
@@ -76,7 +79,8 @@ enum class VarKind {
   time,
   weekday,
   failures,
-  recent
+  recent,
+  ssh_auth
 };
 
 struct Variable {
@@ -114,6 +118,8 @@ inline VarKind var_kind(Subject s) {
       return VarKind::failures;
     case Subject::recent:
       return VarKind::recent;
+    case Subject::ssh_auth:
+      return VarKind::ssh_auth;
   }
   return VarKind::user;
 }
@@ -156,6 +162,9 @@ inline Tri atom_value(const Atom& a, const Representative& own) {
       return from_bool(compare(*own.count, a.comparison, a.count));
     case Subject::recent:
       return own.tri;
+    case Subject::ssh_auth:
+      if (own.tri == Tri::unknown) return Tri::unknown;
+      return from_bool((own.methods & a.ssh_methods) != 0);
   }
   return Tri::unknown;
 }
@@ -200,6 +209,18 @@ class Space {
 
   using Assignment = std::vector<int>;  // class per variable, -1 unassigned
   Assignment empty_assignment() const { return Assignment(vars_.size(), -1); }
+
+  // An assignment that fixes ssh.auth to "known, nothing completed" (SSH_AUTH_INFO_0 empty, as
+  // sshd sets it when keyboard-interactive is the first method), when the policy tests ssh.auth.
+  void pin_ssh_nothing_completed(Assignment& a) const {
+    for (std::size_t v = 0; v < vars_.size(); ++v) {
+      if (vars_[v].kind != VarKind::ssh_auth) continue;
+      for (std::size_t c = 0; c < vars_[v].classes.size(); ++c) {
+        const Representative& rep = vars_[v].classes[c];
+        if (rep.tri != Tri::unknown && rep.methods == 0) a[v] = static_cast<int>(c);
+      }
+    }
+  }
 
   // Which values the atom may still take under a partial assignment.
   TriMask atom_mask(std::size_t atom_index, const Assignment& a) const {
@@ -286,6 +307,12 @@ class Space {
           break;
         case VarKind::recent:
           subjects.recent_answers[vars_[v].group] = rep.tri;
+          break;
+        case VarKind::ssh_auth:
+          if (rep.tri == Tri::unknown)
+            request.ssh_auth_info.reset();
+          else
+            request.ssh_auth_info = ssh_auth_info_for(rep.methods);
           break;
       }
     }
@@ -544,6 +571,23 @@ class Space {
           out.push_back(r);
         }
         return out;
+      case VarKind::ssh_auth: {
+        // Atoms ask whether any of their methods completed, so every subset of the methods they
+        // name is a candidate (kSshMethods keeps that at most 2^7); other methods change nothing.
+        unsigned named = 0;
+        for (std::size_t i : atoms) named |= policy_.atoms[i].ssh_methods;
+        for (unsigned subset = named;; subset = (subset - 1) & named) {
+          Representative r;
+          r.methods = subset;
+          out.push_back(r);
+          if (subset == 0) break;
+        }
+        std::reverse(out.begin(), out.end());  // the empty set first: nothing completed
+        Representative absent;
+        absent.tri = Tri::unknown;
+        out.push_back(absent);
+        return out;
+      }
       case VarKind::failures: {
         std::set<long> counts = {0};
         for (std::size_t i : atoms) {

@@ -23,7 +23,7 @@ using namespace authpolicy;
   std::abort();
 }
 
-Decision decide_once(const Policy& policy, std::size_t size) {
+Decision decide_once(const Policy& policy, std::size_t size, std::string_view text) {
   // Derive factor outcomes and a situation from the input so evaluation paths vary too.
   ScriptedFactors factors(Outcome::unavailable);
   const Outcome outcomes[] = {Outcome::pass, Outcome::fail, Outcome::unavailable, Outcome::error};
@@ -33,6 +33,11 @@ Decision decide_once(const Policy& policy, std::size_t size) {
   RequestInfo request{"alice", "sudo", "pts/0", "", std::nullopt};
   if (size % 3 == 1) request.rhost = "10.1.2.3";
   if (size % 3 == 2) request.rhost = "host.example";
+  // ssh.auth: absent, nothing completed, sshd's lines, or the input itself as SSH_AUTH_INFO_0.
+  const char* const infos[] = {"", "publickey ssh-ed25519 AAAA\n",
+                               "password\nkeyboard-interactive/pam\n"};
+  if (size % 5 == 4) request.ssh_auth_info = std::string(text);
+  if (size % 5 < 3) request.ssh_auth_info = infos[size % 5];
   StaticSubjects subjects;
   subjects.time = LocalTime{static_cast<int>(size % 1440), static_cast<int>(size % 7)};
   SilentConversation conversation;
@@ -58,8 +63,8 @@ void check_format(std::string_view text, const LoadResult& original, std::size_t
   options.check_ownership = false;
   const LoadResult loaded = load_policy_text(out, "/nonexistent/fuzz/policy.pol", options);
   if (!loaded.policy) fail("the formatted policy does not load", text, out);
-  const Decision a = decide_once(*original.policy, size);
-  const Decision b = decide_once(*loaded.policy, size);
+  const Decision a = decide_once(*original.policy, size, text);
+  const Decision b = decide_once(*loaded.policy, size, text);
   if (a.permit != b.permit || a.asked() != b.asked() || a.reason != b.reason) {
     fail("the formatted policy decides differently", text, out);
   }
@@ -88,6 +93,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
   }
   (void)explain_policy(*result.policy);
-  (void)decide_once(*result.policy, size);
+  (void)decide_once(*result.policy, size, text);
   return 0;
 }

@@ -178,6 +178,11 @@ int prepare(pam_handle_t* pamh, int argc, const char** argv, Prepared& prepared)
   bool rhost_set = false;
   std::string rhost = item_string(pamh, PAM_RHOST, &rhost_set);
   if (rhost_set) prepared.request.rhost = std::move(rhost);
+  // Only PAM's own environment, which sshd sets before pam_authenticate and pam_acct_mgmt; the
+  // process environment is the caller's and is never read.
+  if (const char* info = pam_getenv(pamh, "SSH_AUTH_INFO_0")) {
+    prepared.request.ssh_auth_info = std::string(info);
+  }
   return PAM_SUCCESS;
 }
 

@@ -99,6 +99,20 @@ std::vector<PolicyCase> cases() {
        true},
       // sshd: no GeoIP database here, so the country is unknown: denied before anything is asked
       {"SshdDeniesWhileTheCountryIsUnknown", "sshd", "10.20.1.1", {kPass}, PAM_AUTH_ERR, 0},
+      // (password unless ssh.auth in { publickey }) && totp: no SSH_AUTH_INFO_0 here (not
+      // sshd), so ssh.auth is unknown and the password is asked; no code is enrolled: denied
+      {"SshdKeyOrPasswordOutsideSshdAsksThePassword",
+       "sshd-key-or-password",
+       "203.0.113.9",
+       {kPass},
+       PAM_AUTH_ERR,
+       1},
+      {"SshdKeyOrPasswordWrongPassword",
+       "sshd-key-or-password",
+       "203.0.113.9",
+       {"x"},
+       PAM_AUTH_ERR,
+       1},
       // sudo: a fresh audit log (no failures); the password passes, but no key, PIN or code is
       // enrolled here, so it is denied after one prompt
       {"SudoNeedsASecondFactor", "sudo", nullptr, {kPass}, PAM_AUTH_ERR, 1},

@@ -198,10 +198,17 @@ ap_make_host_key() {
 # only, as docs/pam.md recommends; "stock": the authentication settings of Debian's stock
 # sshd_config (/usr/share/openssh/sshd_config: KbdInteractiveAuthentication no, UsePAM yes;
 # password and public-key methods at their defaults, keys from ~/.ssh/authorized_keys);
-# "key+kbdint": a key, then keyboard-interactive (docs/pam.md's second setting).
+# "key+kbdint": a key, then keyboard-interactive (docs/pam.md's second setting);
+# "stock+include=FILE": Debian's stock settings after `Include FILE` (a drop-in, whose values win
+# because sshd keeps the first value it reads, as with /etc/ssh/sshd_config.d/).
 ap_start_sshd() {
   local service=$1 port=$2 auth=${3:-kbdint} auth_lines
-  if [[ $auth == key+kbdint ]]; then
+  if [[ $auth == stock+include=* ]]; then
+    local stock=/usr/share/openssh/sshd_config
+    [[ -f $stock ]] || ap_die "Debian's stock sshd_config $stock missing (package openssh-server)"
+    auth_lines="Include ${auth#stock+include=}
+$(grep -E '^(UsePAM|KbdInteractiveAuthentication|ChallengeResponseAuthentication|PasswordAuthentication|PubkeyAuthentication|AuthenticationMethods|AuthorizedKeysFile)[[:space:]]' "$stock")"
+  elif [[ $auth == key+kbdint ]]; then
     auth_lines="UsePAM yes
 KbdInteractiveAuthentication yes
 AuthenticationMethods publickey,keyboard-interactive
