@@ -34,7 +34,8 @@ class RecordingSubjects : public SubjectSource {
   Tri recent(const RequestInfo& request, const Atom& atom, std::string* cause) override;
 
   // The situation lines: the wall-clock time `now` (local), the user's groups (all of them, as
-  // `groups` gives them; nullopt when the lookup failed: "groups unknown"), then every failures,
+  // `groups` gives them; nullopt when they were not looked up or the lookup failed: "groups
+  // unknown"), then every failures,
   // recent, country and asn answer given so far. Values holding a line break are left out.
   std::string situation_text(std::time_t now,
                              const std::optional<std::vector<std::string>>& groups) const;

@@ -253,6 +253,14 @@ bool record_decision(pam_handle_t* pamh, const Prepared& p, const Decision& deci
   return !logged.deny;
 }
 
+// The user's groups for the record (replay answers group conditions from them), unless
+// `audit { groups = false }` spares the lookup (one getgrouplist through every group source:
+// docs/cost.md); nullopt then, or when the name service fails: "groups unknown".
+std::optional<std::vector<std::string>> recorded_groups(const Prepared& p) {
+  if (!p.policy->audit.boolean_or("groups", true)) return std::nullopt;
+  return user_group_names(p.request.user, nullptr);
+}
+
 // ---- Shadow policy ---------------------------------------------------------------------------
 // The verdict of the shadow=PATH policy on the request the live policy just decided: the same
 // subjects (answers the live decision got are reused) and the live decision's factor outcomes.
@@ -402,7 +410,7 @@ int authenticate(pam_handle_t* pamh, int flags, int argc, const char** argv) {
   std::string situation;
   std::string shadow;
   try {
-    situation = subjects.situation_text(now, user_group_names(prepared.request.user, nullptr));
+    situation = subjects.situation_text(now, recorded_groups(prepared));
     shadow = shadow_verdict(prepared, subjects, decision);
   } catch (const std::exception&) {
     situation.clear();  // out of memory: the decision is recorded without it
@@ -501,7 +509,7 @@ int account(pam_handle_t* pamh, int /*flags*/, int argc, const char** argv) {
     decision.reason = "account: " + decision.reason;
     std::string situation;
     try {
-      situation = subjects.situation_text(now, user_group_names(prepared.request.user, nullptr));
+      situation = subjects.situation_text(now, recorded_groups(prepared));
     } catch (const std::exception&) {
       situation.clear();  // out of memory: the decision is recorded without it
     }
