@@ -239,6 +239,11 @@ TEST_F(PamReplay, TextReportGroupsLikeDiffAndErrorsExitTwo) {
   EXPECT_NE(text.output.find("permit -> deny: 2 requests\n"), std::string::npos) << text.output;
   EXPECT_NE(text.output.find("alice on ap_policy from 203.0.113.9"), std::string::npos)
       << text.output;
+  // The lines docs/audit.md shows.
+  EXPECT_NE(text.output.find("  was: permit (auth passed: password)\n"
+                             "  now: deny (denied by 'deny if rhost in { 203.0.113.0/24 }')\n"),
+            std::string::npos)
+      << text.output;
   EXPECT_NE(text.output.find("replayed 3 requests through " + tighter +
                              ": 1 unchanged, 2 would change, 0 cannot be decided"),
             std::string::npos)
