@@ -248,6 +248,26 @@ TEST_F(PamReplay, TextReportGroupsLikeDiffAndErrorsExitTwo) {
                              ": 1 unchanged, 2 would change, 0 cannot be decided"),
             std::string::npos)
       << text.output;
+  // With `audit { groups = false }` the groups are not looked up: a policy that asks a group
+  // cannot decide that request; the earlier ones (groups recorded: alice is in none) it can.
+  write_policy(matrix_password_factor() + matrix_fingerprint_factor() + "audit { db = \"" + db_ +
+               "\"; groups = false }\nauth password\n");
+  {
+    Script script({"alice-pass"});
+    Session session("ap_policy", "alice", &script);
+    ASSERT_EQ(session.authenticate(), PAM_SUCCESS);
+  }
+  const std::string by_group =
+      write_candidate("by-group.pol", "deny if user in group(\"adm\")\nauth password\n");
+  const ProcessResult grouped = authpolicy({"replay", by_group, "--db", db_});
+  EXPECT_EQ(grouped.exit_code, 1) << grouped.output;
+  EXPECT_NE(grouped.output.find("cannot decide: 1 request needs the user's groups, which was not "
+                                "recorded\n"),
+            std::string::npos)
+      << grouped.output;
+  EXPECT_NE(grouped.output.find(": 3 unchanged, 0 would change, 1 cannot be decided"),
+            std::string::npos)
+      << grouped.output;
   // --since in the future: nothing to replay, nothing changes.
   EXPECT_EQ(authpolicy({"replay", tighter, "--db", db_, "--since", "2999-01-01"}).exit_code, 0);
   // A policy with errors, a missing log, a bad --since: exit 2.
