@@ -259,6 +259,7 @@ Status AuditStore::list(const DecisionFilter& filter, std::vector<StoredDecision
     impl.start_deadline();
     Where where;
     if (filter.failed_only) where.add("decision = 'deny'");
+    if (filter.shadow_disagreements) where.add("shadow IS NOT NULL AND shadow <> 'same'");
     if (filter.user) {
       where.add("user = ?" + std::to_string(where.binds.size() + 1));
       where.binds.emplace_back(*filter.user);
@@ -296,7 +297,8 @@ Status AuditStore::list(const DecisionFilter& filter, std::vector<StoredDecision
     }
     std::string sql =
         "SELECT id, time_us, service, user, ruser, rhost, tty, country, asn, policy_path, "
-        "policy_sha256, decision, reason, duration_us, pid, password_asked, global_id "
+        "policy_sha256, decision, reason, duration_us, pid, password_asked, global_id, "
+        "situation, shadow "
         "FROM decisions" +
         where.sql + (filter.oldest_first ? " ORDER BY id" : " ORDER BY time_us DESC, id DESC") +
         " LIMIT ?" + std::to_string(where.binds.size() + 1);
@@ -329,6 +331,8 @@ Status AuditStore::list(const DecisionFilter& filter, std::vector<StoredDecision
       record.pid = statement.column_int(14);
       record.password_asked = statement.column_int(15) != 0;
       record.decision_id = statement.column_text(16);
+      record.situation = statement.column_text(17);
+      record.shadow = statement.column_text(18);
       out->push_back(std::move(row));
     }
     if (rc != SQLITE_DONE)

@@ -44,6 +44,13 @@ struct AuditRecord {
   bool password_asked = false;
   std::vector<FactorAttempt> factors;      // in the order they were asked
   std::vector<UnknownCondition> unknowns;  // in the order they were met
+  // The request's situation as `authpolicy eval` knobs, one "KNOB VALUE" per line
+  // (engine/recorded_request.h); empty when not recorded (an older release, an account check,
+  // an unusable policy). What `authpolicy replay` decides the request again from.
+  std::string situation;
+  // A shadow policy's verdict on the same request: "" (no shadow), "same", "different",
+  // "would ask FACTOR", or "error: CAUSE" (docs/audit.md, "Shadow policy").
+  std::string shadow;
 };
 
 // A fresh decision id: 32 lowercase hex digits from the kernel's random pool.

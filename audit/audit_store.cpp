@@ -735,6 +735,16 @@ Status write_once(AuditStore::Impl& impl, const AuditRecord& record, std::int64_
     insert.bind_null(16);
   }
   insert.bind(17, record.decision_id.empty() ? new_decision_id() : record.decision_id);
+  if (record.situation.empty()) {
+    insert.bind_null(18);
+  } else {
+    insert.bind(18, record.situation);
+  }
+  if (record.shadow.empty()) {
+    insert.bind_null(19);
+  } else {
+    insert.bind(19, record.shadow);
+  }
   int rc = insert.step();
   if (rc != SQLITE_DONE)
     return detail::sqlite_failure(impl.db, rc, "audit write failed", impl.path);
@@ -787,8 +797,9 @@ Status prepare_inserts(AuditStore::Impl& impl) {
       {&impl.insert_decision,
        "INSERT INTO decisions (time_us, service, user, ruser, rhost, tty, country, asn, "
        "policy_path, policy_sha256, decision, reason, duration_us, pid, password_asked, rhost_ip, "
-       "global_id) "
-       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"},
+       "global_id, situation, shadow) "
+       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, "
+       "?19)"},
       {&impl.insert_factor,
        "INSERT INTO factors (decision_id, seq, name, outcome, detail, duration_us) "
        "VALUES (?1, ?2, ?3, ?4, ?5, ?6)"},

@@ -79,6 +79,8 @@ struct FailureCount {
 // Filters of `authpolicy audit`. Results are newest first (oldest_first: in row id order).
 struct DecisionFilter {
   bool failed_only = false;
+  // Only decisions whose shadow policy disagreed (a shadow verdict other than "same").
+  bool shadow_disagreements = false;
   std::optional<std::string> user;
   std::optional<std::string> service;
   // An address, a CIDR block (v4 or v6), or else a host name matched exactly.

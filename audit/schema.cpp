@@ -75,6 +75,14 @@ ALTER TABLE decisions ADD COLUMN global_id TEXT NOT NULL DEFAULT '';
 CREATE INDEX decisions_by_global_id ON decisions(global_id) WHERE global_id <> '';
 )sql";
 
+// Version 5: what a decision can be decided again from (`authpolicy replay`): the request's
+// situation as eval knobs, and a shadow policy's verdict. NULL in rows written before.
+constexpr const char* kVersion5 = R"sql(
+ALTER TABLE decisions ADD COLUMN situation TEXT;
+ALTER TABLE decisions ADD COLUMN shadow TEXT;
+CREATE INDEX shadow_disagreements ON decisions(time_us) WHERE shadow IS NOT NULL AND shadow <> 'same';
+)sql";
+
 // Fills rhost_ip for rows written before version 2.
 Status backfill_address_keys(sqlite3* db, const std::string& path) {
   detail::Statement select;
@@ -125,6 +133,9 @@ Status migrate(sqlite3* db, int from_version, int to_version, const std::string&
       case 4:
         status = run_script(db, kVersion4, 4, path);
         break;
+      case 5:
+        status = run_script(db, kVersion5, 5, path);
+        break;
       default:
         return Status::failure(StatusCode::schema_too_new,
                                "no migration to schema version " + std::to_string(version));
@@ -146,13 +157,14 @@ std::vector<std::string> schema_problems(sqlite3* db) {
       {"decisions",
        {"id", "time_us", "service", "user", "ruser", "rhost", "tty", "policy_path", "policy_sha256",
         "decision", "reason", "duration_us", "pid", "country", "asn", "password_asked",
-        "rhost_ip", "global_id"}},
+        "rhost_ip", "global_id", "situation", "shadow"}},
       {"factors", {"decision_id", "seq", "name", "outcome", "detail", "duration_us"}},
       {"unknowns", {"decision_id", "seq", "condition", "cause"}},
       {"spool_progress", {"generation", "folded_bytes"}},
   };
   static const char* kIndexes[] = {"decisions_by_time", "failures_by_user", "decisions_by_user",
-                                   "failures_by_user_source", "decisions_by_global_id"};
+                                   "failures_by_user_source", "decisions_by_global_id",
+                                   "shadow_disagreements"};
   std::vector<std::string> problems;
   for (const auto& table : kTables) {
     detail::Statement info;

@@ -16,7 +16,9 @@ namespace authpolicy::audit::schema {
 //      unknowns table, indexes by user and by user's failures per source address
 //   3  spool_progress: how much of the spool file has been moved into the tables
 //   4  global_id: the decision's random id, shared with the journal entry and exports
-inline constexpr int kCurrentVersion = 4;
+//   5  situation (the request as eval knobs, for replay) and shadow (a shadow policy's verdict),
+//      index of the shadow disagreements
+inline constexpr int kCurrentVersion = 5;
 
 // Applies the migrations from `from_version` (0 = empty database) up to `to_version`, and sets
 // user_version. Must run inside a write transaction the caller owns (BEGIN IMMEDIATE), so that

@@ -14,6 +14,8 @@ constexpr char kHeaderMagic[8] = {'A', 'P', 'S', 'P', 'O', 'O', 'L', '1'};
 constexpr char kRecordMagicV1[4] = {'A', 'P', 'R', '1'};
 constexpr char kRecordMagic[4] = {'A', 'P', 'R', '2'};
 constexpr std::uint32_t kTagDecisionId = 1;
+constexpr std::uint32_t kTagSituation = 2;  // AuditRecord::situation (schema 5)
+constexpr std::uint32_t kTagShadow = 3;     // AuditRecord::shadow (schema 5)
 constexpr std::uint32_t kMaxListLength = 4096;
 
 using record_bytes::fnv1a;
@@ -102,11 +104,16 @@ std::string encode_payload(const AuditRecord& r) {
     put_text(out, u.condition);
     put_text(out, u.cause);
   }
-  // Tagged fields: (tag, text) pairs.
-  put_u32(out, r.decision_id.empty() ? 0 : 1);
-  if (!r.decision_id.empty()) {
-    put_u32(out, kTagDecisionId);
-    put_text(out, r.decision_id);
+  // Tagged fields: (tag, text) pairs; only the ones that hold something.
+  const std::pair<std::uint32_t, const std::string*> tagged[] = {
+      {kTagDecisionId, &r.decision_id}, {kTagSituation, &r.situation}, {kTagShadow, &r.shadow}};
+  std::uint32_t present = 0;
+  for (const auto& [tag, value] : tagged) present += value->empty() ? 0 : 1;
+  put_u32(out, present);
+  for (const auto& [tag, value] : tagged) {
+    if (value->empty()) continue;
+    put_u32(out, tag);
+    put_text(out, *value);
   }
   return out;
 }
@@ -142,7 +149,10 @@ std::optional<AuditRecord> decode_payload(std::string_view payload, bool tagged)
     for (std::uint32_t n = in.count(), i = 0; i < n && !in.bad(); ++i) {
       const std::uint32_t tag = in.u32();
       std::string value = in.text();
-      if (tag == kTagDecisionId) r.decision_id = std::move(value);  // other tags: a later build's
+      // Other tags: a later build's.
+      if (tag == kTagDecisionId) r.decision_id = std::move(value);
+      if (tag == kTagSituation) r.situation = std::move(value);
+      if (tag == kTagShadow) r.shadow = std::move(value);
     }
   }
   if (in.bad() || !in.at_end()) return std::nullopt;

@@ -29,7 +29,8 @@ using audit::StoredDecision;
 constexpr const char* kDefaultRetention = "90d";
 
 constexpr const char* kUsage =
-    "usage: authpolicy audit [list] [--failed] [--user U] [--service S] [--rhost ADDR|CIDR]\n"
+    "usage: authpolicy audit [list] [--failed] [--shadow-differs] [--user U] [--service S]\n"
+    "                               [--rhost ADDR|CIDR]\n"
     "                               [--since 1h|DATE] [--until 1h|DATE] [--limit N]\n"
     "                               [--format table|json|csv] [--db PATH]\n"
     "       authpolicy audit summary [--since 1h|DATE] [--until ...] [--limit N]\n"
@@ -58,6 +59,7 @@ action_options() {
           {"list",
            {{"--db", true},
             {"--failed", false},
+            {"--shadow-differs", false},
             {"--user", true},
             {"--service", true},
             {"--rhost", true},
@@ -253,8 +255,12 @@ std::string milliseconds(std::int64_t micros) {
 }
 
 void print_table(const std::vector<StoredDecision>& rows, std::ostream& out) {
-  const std::vector<std::string> headers{"TIME (UTC)", "SERVICE", "USER",  "RHOST",
-                                         "DECISION",   "FACTORS", "REASON"};
+  std::vector<std::string> headers{"TIME (UTC)", "SERVICE", "USER",  "RHOST",
+                                   "DECISION",   "FACTORS", "REASON"};
+  // A SHADOW column (before REASON) only when a listed decision had a shadow policy.
+  const bool shadow = std::any_of(rows.begin(), rows.end(),
+                                  [](const StoredDecision& row) { return !row.record.shadow.empty(); });
+  if (shadow) headers.insert(headers.end() - 1, "SHADOW");
   std::vector<std::vector<std::string>> cells;
   for (const auto& row : rows) {
     const auto& record = row.record;
@@ -262,6 +268,10 @@ void print_table(const std::vector<StoredDecision>& rows, std::ostream& out) {
                      printable(record.user), record.rhost.empty() ? "-" : printable(record.rhost),
                      record.decision, printable(factors_compact(record, false)),
                      printable(record.reason)});
+    if (shadow) {
+      cells.back().insert(cells.back().end() - 1,
+                          record.shadow.empty() ? "-" : printable(record.shadow));
+    }
   }
   std::vector<std::size_t> widths;
   for (const auto& header : headers) widths.push_back(display_width(header));
@@ -304,7 +314,9 @@ void print_json(const std::vector<StoredDecision>& rows, std::ostream& out) {
         << ",\"policy_path\":" << json_string(record.policy_path)
         << ",\"policy_sha256\":" << json_string(record.policy_sha256)
         << ",\"duration_us\":" << record.duration_us << ",\"pid\":" << record.pid
-        << ",\"password_asked\":" << (record.password_asked ? "true" : "false") << ",\"factors\":[";
+        << ",\"password_asked\":" << (record.password_asked ? "true" : "false")
+        << ",\"shadow\":" << (record.shadow.empty() ? "null" : json_string(record.shadow))
+        << ",\"situation\":" << json_string(record.situation) << ",\"factors\":[";
     for (std::size_t i = 0; i < record.factors.size(); ++i) {
       const auto& factor = record.factors[i];
       out << (i ? "," : "") << "{\"name\":" << json_string(factor.name)
@@ -386,6 +398,7 @@ int run_list(const Arguments& arguments, std::ostream& out, std::ostream& err) {
   audit::DecisionFilter filter;
   std::int64_t now = audit::now_utc_us();
   filter.failed_only = arguments.flags.contains("--failed");
+  filter.shadow_disagreements = arguments.flags.contains("--shadow-differs");
   filter.user = value_of(arguments, "--user");
   filter.service = value_of(arguments, "--service");
   filter.rhost = value_of(arguments, "--rhost");

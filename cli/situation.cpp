@@ -7,6 +7,7 @@
 #include <ctime>
 
 #include "cli/args.h"
+#include "engine/recorded_request.h"
 #include "engine/ssh_auth.h"
 #include "engine/values.h"
 
@@ -102,6 +103,20 @@ void Situation::set(const std::string& key, const std::string& value, const std:
     country = parse_geo(label, value, true);
   } else if (key == "asn") {
     asn = parse_geo(label, value, false);
+  } else if (key == "failures" && value.find('=') != std::string::npos) {
+    const auto eq = value.find('=');
+    const std::string window = value.substr(0, eq);
+    const std::string count = value.substr(eq + 1);
+    char* end = nullptr;
+    const long seconds = std::strtol(window.c_str(), &end, 10);
+    const bool key_ok = seconds > 0 && end != window.c_str() &&
+                        (std::string_view(end) == "s" || std::string_view(end) == "s/rhost");
+    const long n = count == "unknown" ? 0 : std::strtol(count.c_str(), &end, 10);
+    if (!key_ok || count.empty() || (count != "unknown" && (*end != '\0' || n < 0))) {
+      throw UsageError(label + " takes a count, unknown, or SECONDSs[/rhost]=COUNT|unknown, not '" +
+                       value + "'");
+    }
+    failure_answers[window] = count == "unknown" ? std::nullopt : std::optional<long>(n);
   } else if (key == "failures") {
     failures_given = true;
     failure_count.reset();
@@ -165,6 +180,11 @@ Lookup SituationSubjects::asn(const IpAddress& a) {
 
 std::optional<long> SituationSubjects::failures(const RequestInfo& r, std::chrono::seconds w,
                                                 bool by_rhost, std::string* cause) {
+  const auto given = situation_.failure_answers.find(failures_key(w, by_rhost));
+  if (given != situation_.failure_answers.end()) {
+    if (!given->second && cause) *cause = "given as unknown";
+    return given->second;
+  }
   if (!situation_.failures_given) {
     return system_ ? SystemSubjects::failures(r, w, by_rhost, cause) : std::optional<long>(0);
   }

@@ -25,6 +25,9 @@ struct Situation {
   std::optional<Lookup> asn;
   bool failures_given = false;
   std::optional<long> failure_count;
+  // failures(WINDOW[, rhost]) answered one by one, by failures_key() ("900s", "900s/rhost"):
+  // `--failures 900s/rhost=3`, as the audit record keeps them. Before failure_count.
+  std::map<std::string, std::optional<long>, std::less<>> failure_answers;
   // recent(): per factor name ("totp") or per atom ("totp/28800s/rhost", see recent_key()).
   std::map<std::string, Tri, std::less<>> recent_answers;
   std::vector<std::pair<std::string, Outcome>> factors;  // in the order given; later ones win

@@ -29,6 +29,8 @@ constexpr SettingRule kAuditSettings[] = {
     {.key = "retention", .type = SettingType::duration},
     // The journald socket; "" sends no journal entries.
     {.key = "journal", .type = SettingType::string, .limit = SettingLimit::path_or_off},
+    // Record every group of the user with each decision (for authpolicy replay).
+    {.key = "groups", .type = SettingType::boolean},
 };
 
 constexpr std::string_view kGeoipLayouts[] = {"auto", "geoip2", "flat"};

@@ -23,6 +23,8 @@ std::optional<ModuleArguments> parse_arguments(int argc, const char** argv, std:
       out.debug = true;
     } else if (arg.starts_with("policy=") && arg.size() > 7) {
       out.policy = std::string(arg.substr(7));
+    } else if (arg.starts_with("shadow=") && arg.size() > 7) {
+      out.shadow = std::string(arg.substr(7));
     } else if (arg == "quiet") {
       out.quiet = true;
     } else if (arg == "missing=fail") {

@@ -13,6 +13,9 @@ namespace authpolicy::pam_front {
 
 struct ModuleArguments {
   std::optional<std::string> policy;  // policy=PATH
+  // shadow=PATH: a candidate policy decided beside the live one on the same request and factor
+  // outcomes; its verdict is recorded, never used (docs/audit.md, "Shadow policy").
+  std::optional<std::string> shadow;
   bool debug = false;
   bool missing_ignore = false;  // missing=ignore (default missing=fail)
   bool quiet = false;           // quiet: never say why a login was refused

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <ctime>
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -22,6 +23,7 @@
 #include "engine/evaluate.h"
 #include "engine/geoip/geoip.h"
 #include "engine/load.h"
+#include "engine/recorded_request.h"
 #include "engine/render.h"
 #include "engine/system_subjects.h"
 #include "factors/pam_delegate/pam_delegate.h"
@@ -240,10 +242,13 @@ std::string policy_file(const Policy& policy) {
 // and the policy says `audit { required = true }`: the caller then denies. A best-effort failure
 // is one syslog line; the next decision tries again.
 bool record_decision(pam_handle_t* pamh, const Prepared& p, const Decision& decision,
-                     std::chrono::steady_clock::time_point started, audit::WaitBudget& budget) {
+                     std::chrono::steady_clock::time_point started, audit::WaitBudget& budget,
+                     std::string situation = {}, std::string shadow = {}) {
   const auto duration = std::chrono::duration_cast<std::chrono::microseconds>(
       std::chrono::steady_clock::now() - started);
-  const audit::AuditRecord record = audit::make_record(*p.policy, p.request, decision, duration);
+  audit::AuditRecord record = audit::make_record(*p.policy, p.request, decision, duration);
+  record.situation = std::move(situation);
+  record.shadow = std::move(shadow);
   // A decision whose reads had to open the log writes there too; any other (no reads, or all
   // answered by the tally) appends to the spool and the tally.
   const audit::LoggedDecision logged =
@@ -251,6 +256,50 @@ bool record_decision(pam_handle_t* pamh, const Prepared& p, const Decision& deci
   if (!logged.failure_line.empty()) log_line(pamh, LOG_WARNING, logged.failure_line);
   if (!logged.journal_problem.empty()) log_line(pamh, LOG_WARNING, logged.journal_problem);
   return !logged.deny;
+}
+
+// The user's groups for the record (replay answers group conditions from them), unless
+// `audit { groups = false }` spares the lookup (one getgrouplist through every group source:
+// docs/cost.md); nullopt then, or when the name service fails: "groups unknown".
+std::optional<std::vector<std::string>> recorded_groups(const Prepared& p) {
+  if (!p.policy->audit.boolean_or("groups", true)) return std::nullopt;
+  return user_group_names(p.request.user, nullptr);
+}
+
+// ---- Shadow policy ---------------------------------------------------------------------------
+// The verdict of the shadow=PATH policy on the request the live policy just decided: the same
+// subjects (answers the live decision got are reused) and the live decision's factor outcomes.
+// It asks the person nothing: a factor the live decision did not ask makes the verdict "would ask
+// FACTOR". Loaded through the same trusted, cached reading as the live policy. Whatever goes
+// wrong is the verdict "error: …"; the live decision is made before and never looks at it.
+std::string shadow_verdict(const Prepared& p, SubjectSource& subjects, const Decision& live) noexcept {
+  if (!p.arguments.shadow) return {};
+  try {
+    LoadOptions options;
+    options.check_ownership = true;
+    options.warnings = false;
+    const LoadResult loaded = load_policy_cached(*p.arguments.shadow, options);
+    if (!loaded.policy) {
+      std::string why = loaded.missing ? "no such file" : "it has errors";
+      for (const auto& d : loaded.diagnostics) {
+        if (d.severity != Severity::error) continue;
+        const std::string text = render_text(d, loaded.files);
+        why = text.substr(0, text.find('\n'));
+        break;
+      }
+      return ("error: cannot use shadow policy " + *p.arguments.shadow + ": " + why).substr(0, 400);
+    }
+    RecordedFactors factors;
+    for (const auto& a : live.attempts) factors.set(a.name, a.outcome);
+    SilentConversation nobody;
+    const Decision shadow = decide(*loaded.policy, p.request, subjects, factors, nobody);
+    if (!factors.missing().empty()) return "would ask " + factors.missing().front();
+    return shadow.permit == live.permit ? "same" : "different";
+  } catch (const std::exception& e) {
+    return std::string("error: ") + e.what();
+  } catch (...) {
+    return "error: internal error";
+  }
 }
 
 // ---- A policy that cannot be used ------------------------------------------------------------
@@ -337,10 +386,13 @@ int authenticate(pam_handle_t* pamh, int flags, int argc, const char** argv) {
   const auto started = std::chrono::steady_clock::now();
   // One wait budget for the log per decision: its failures() reads and its write share it.
   auto audit_budget = std::make_shared<audit::WaitBudget>();
-  SystemSubjects subjects(prepared.policy->geoip,
-                          audit_failure_counter(*prepared.policy, audit_budget));
-  subjects.set_recent_checker(
+  const std::time_t now = std::time(nullptr);
+  SystemSubjects system_subjects(prepared.policy->geoip,
+                                 audit_failure_counter(*prepared.policy, audit_budget), now);
+  system_subjects.set_recent_checker(
       audit::recent_checker(prepared.policy->audit, audit_budget, policy_file(*prepared.policy)));
+  // Remembers the answers, so the record can hold the request's situation (for replay).
+  RecordingSubjects subjects(system_subjects);
   PamConversation conversation(pamh, (flags & PAM_SILENT) != 0, prepared.arguments.quiet);
   ModuleFactorSource factors({pamh, &state->delegates, prepared.policy.get()});
   Decision decision = decide(*prepared.policy, prepared.request, subjects, factors, conversation);
@@ -359,7 +411,18 @@ int authenticate(pam_handle_t* pamh, int flags, int argc, const char** argv) {
   log_line(pamh, decision.permit ? LOG_INFO : LOG_NOTICE,
            decision_line("auth", prepared, decision, code));
   log_debug_details(pamh, prepared, decision);
-  if (!record_decision(pamh, prepared, decision, started, *audit_budget) && code == PAM_SUCCESS) {
+  // The code is settled above: neither the situation nor the shadow verdict can change it.
+  std::string situation;
+  std::string shadow;
+  try {
+    situation = subjects.situation_text(now, recorded_groups(prepared));
+    shadow = shadow_verdict(prepared, subjects, decision);
+  } catch (const std::exception&) {
+    situation.clear();  // out of memory: the decision is recorded without it
+  }
+  if (!record_decision(pamh, prepared, decision, started, *audit_budget, std::move(situation),
+                       std::move(shadow)) &&
+      code == PAM_SUCCESS) {
     code = PAM_AUTH_ERR;
   }
   state->auth_code = code;
@@ -432,10 +495,12 @@ int account(pam_handle_t* pamh, int /*flags*/, int argc, const char** argv) {
   const auto started = std::chrono::steady_clock::now();
   // One wait budget for the log per decision: its failures() reads and its write share it.
   auto audit_budget = std::make_shared<audit::WaitBudget>();
-  SystemSubjects subjects(prepared.policy->geoip,
-                          audit_failure_counter(*prepared.policy, audit_budget));
-  subjects.set_recent_checker(
+  const std::time_t now = std::time(nullptr);
+  SystemSubjects system_subjects(prepared.policy->geoip,
+                                 audit_failure_counter(*prepared.policy, audit_budget), now);
+  system_subjects.set_recent_checker(
       audit::recent_checker(prepared.policy->audit, audit_budget, policy_file(*prepared.policy)));
+  RecordingSubjects subjects(system_subjects);
   Decision decision = check_denies(*prepared.policy, prepared.request, subjects);
   int code = decision.permit ? PAM_SUCCESS : PAM_PERM_DENIED;
   log_line(pamh, decision.permit ? LOG_INFO : LOG_NOTICE,
@@ -447,7 +512,14 @@ int account(pam_handle_t* pamh, int /*flags*/, int argc, const char** argv) {
   const bool auth_ran = state && state->auth_ran;
   if (!decision.permit || !auth_ran) {
     decision.reason = "account: " + decision.reason;
-    if (!record_decision(pamh, prepared, decision, started, *audit_budget) && code == PAM_SUCCESS) {
+    std::string situation;
+    try {
+      situation = subjects.situation_text(now, recorded_groups(prepared));
+    } catch (const std::exception&) {
+      situation.clear();  // out of memory: the decision is recorded without it
+    }
+    if (!record_decision(pamh, prepared, decision, started, *audit_budget, std::move(situation)) &&
+        code == PAM_SUCCESS) {
       code = PAM_PERM_DENIED;
     }
   }

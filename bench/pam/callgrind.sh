@@ -13,6 +13,9 @@
 #   compare.sh: a real host's user is known to the name service).
 #   RUNS=N (environment): count N consecutive pam_policy.so logins and print their mean and
 #   largest count too (the write-ahead log grows and is truncated over a cycle of logins).
+#   SHADOW=1 (environment): also count the same login with a shadow policy beside the live one
+#   (shadow=next.pol: the bench policy plus a deny rule), and print it as a ratio of the login
+#   without it (docs/cost.md, "Shadow policy").
 set -euo pipefail
 
 build=${1:?usage: callgrind.sh BUILD_DIR [KEEP_DIR]}
@@ -41,6 +44,10 @@ audit { db = "$work/audit/audit.db" }
 POL
 chmod 644 "$work/bench.pol"
 echo "auth required $module policy=$work/bench.pol" > "$work/pam.d/policy_only"
+{ cat "$work/bench.pol"; echo "deny if rhost in { 203.0.113.0/24 }"; } > "$work/next.pol"
+chmod 644 "$work/next.pol"
+echo "auth required $module policy=$work/bench.pol shadow=$work/next.pol" > "$work/pam.d/policy_shadow"
+printf '%s:bench-pass:policy_shadow\n' "$user" >> "$work/passdb"
 echo "auth required $matrix passdb=$work/passdb" > "$work/pam.d/matrix_only"
 echo "auth required pam_deny.so" > "$work/pam.d/other"
 
@@ -76,5 +83,11 @@ if ((runs > 1)); then
   awk -v alone="$alone" '{sum += $1; if ($1 > max) max = $1} END {
     printf "over %d logins: mean added=%d largest added=%d instructions\n", NR, sum / NR - alone, max - alone}' \
     "$work/policy.counts"
+fi
+if [[ -n "${SHADOW:-}" ]]; then
+  shadowed=$(count policy_shadow 1)
+  awk -v with="$shadowed" -v without="$policy" -v alone="$alone" 'BEGIN {
+    printf "with shadow=%d without=%d: whole login x%.3f, pam_policy.so part x%.3f (+%d instructions)\n",
+      with, without, with / without, (with - alone) / (without - alone), with - without}'
 fi
 if ((added <= 3000000)); then echo "within target (<= 3.0M added)"; else echo "over target (> 3.0M added)"; fi

@@ -85,6 +85,8 @@ TEST(AuditSpoolFormat, EveryFieldSurvivesTheRoundTrip) {
   record.reason = std::string("quote \" newline \n nul ") + '\0' + " end";
   record.unknowns.push_back({"rhost.country in { DE }", "GeoIP database unreadable"});
   record.decision_id = new_decision_id();
+  record.situation = "at 2026-12-07T09:45\ngroup wheel\nfailures 900s=unknown\n";
+  record.shadow = "would ask totp";
   const std::string framed = spool::encode_record(record);
   const auto scan = spool::scan_records(framed, 0);
   ASSERT_EQ(scan.records.size(), 1u);
@@ -108,6 +110,8 @@ TEST(AuditSpoolFormat, EveryFieldSurvivesTheRoundTrip) {
   ASSERT_EQ(back.unknowns.size(), 1u);
   EXPECT_EQ(back.unknowns[0].cause, "GeoIP database unreadable");
   EXPECT_EQ(back.decision_id, record.decision_id);
+  EXPECT_EQ(back.situation, record.situation);
+  EXPECT_EQ(back.shadow, "would ask totp");
 }
 
 // A spool left by a build before schema 4 (APR1 records, no decision id) is still read whole

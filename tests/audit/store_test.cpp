@@ -417,6 +417,52 @@ TEST(AuditStore, MigratesVersionOneAndKeepsRows) {
                                                           : report.problems[0]);
 }
 
+// Version 4 to 5: rows written before keep everything and have no situation (replay skips them)
+// and no shadow verdict; a new row stores both and reads them back.
+TEST(AuditStore, MigratesVersionFourToFiveAndStoresTheSituation) {
+  TempFolder temp;
+  std::string path = temp.file("audit.db");
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    ASSERT_TRUE(schema::migrate(db, 0, 4, path).ok());
+    const std::string sql =
+        "INSERT INTO decisions (id, time_us, service, user, decision, reason) VALUES "
+        "(1, " + std::to_string(now_utc_us() - kMinute) + ", 'sudo', 'bob', 'permit', 'ok');";
+    ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+    // Without the columns of version 5, the shape check names them.
+    const auto problems = schema::schema_problems(db);
+    EXPECT_NE(std::find(problems.begin(), problems.end(), "missing column decisions.situation"),
+              problems.end());
+    sqlite3_close(db);
+    chmod(path.c_str(), 0600);
+  }
+  auto store = open_or_fail(path);
+  ASSERT_TRUE(store);
+  EXPECT_EQ(store->schema_version(), 5);
+  auto record = sample_record("alice", "deny");
+  record.situation = "at 2026-12-07T09:45\ngroup wheel\nfailures 900s=2\n";
+  record.shadow = "different";
+  ASSERT_TRUE(store->write(record).ok());
+  std::vector<StoredDecision> rows;
+  DecisionFilter filter;
+  filter.oldest_first = true;
+  ASSERT_TRUE(store->list(filter, &rows).ok());
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].record.user, "bob");
+  EXPECT_EQ(rows[0].record.situation, "");
+  EXPECT_EQ(rows[0].record.shadow, "");
+  EXPECT_EQ(rows[1].record.situation, record.situation);
+  EXPECT_EQ(rows[1].record.shadow, "different");
+  filter.shadow_disagreements = true;
+  ASSERT_TRUE(store->list(filter, &rows).ok());
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].record.user, "alice");
+  auto report = verify_database(path, {});
+  EXPECT_TRUE(report.clean()) << (report.problems.empty() ? report.status.message
+                                                          : report.problems[0]);
+}
+
 TEST(AuditStore, CountsFailuresOnAnUnmigratedVersionOneLog) {
   TempFolder temp;
   std::string path = temp.file("audit.db");

@@ -73,7 +73,7 @@ void write_passdbs() {
   std::string passdb, fingerdb;
   for (const char* service :
        {"ap_policy", "ap_debug", "ap_matrix_only", "ap_missing_ignore", "ap_missing_fail",
-        "ap_setitems", "ap_authtok", "ap_setitems_policy"}) {
+        "ap_setitems", "ap_authtok", "ap_setitems_policy", "ap_shadow", "ap_shadow_broken"}) {
     passdb += std::string("alice:alice-pass:") + service + "\n";
     passdb += std::string("bob:bob-pass:") + service + "\n";
     fingerdb += std::string("alice:alice-finger:") + service + "\n";
