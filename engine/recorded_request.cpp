@@ -1,5 +1,6 @@
 // Recording the answers a decision used, and giving a decision's factor outcomes back.
 #include "engine/recorded_request.h"
+#include "engine/ssh_auth.h"
 
 #include <grp.h>
 #include <unistd.h>
@@ -84,7 +85,8 @@ Tri RecordingSubjects::recent(const RequestInfo& request, const Atom& atom, std:
 }
 
 std::string RecordingSubjects::situation_text(
-    std::time_t now, const std::optional<std::vector<std::string>>& groups) const {
+    std::time_t now, const std::optional<std::vector<std::string>>& groups,
+    const std::optional<std::string>& ssh_auth_info) const {
   std::string out;
   std::tm parts{};
   localtime_r(&now, &parts);
@@ -103,6 +105,17 @@ std::string RecordingSubjects::situation_text(
   for (const auto& [key, answer] : recent_) add_line(out, "recent", key + "=" + tri_text(answer));
   if (country_) add_line(out, "country", lookup_text(*country_, true));
   if (asn_) add_line(out, "asn", lookup_text(*asn_, false));
+  if (ssh_auth_info) {
+    std::string problem;
+    if (const auto mask = parse_ssh_auth_info(*ssh_auth_info, &problem)) {
+      std::string methods;
+      for (std::string_view method : kSshMethods) {
+        if ((*mask & *ssh_method_bit(method)) == 0) continue;
+        methods += (methods.empty() ? "" : ",") + std::string(method);
+      }
+      add_line(out, "ssh-auth", methods.empty() ? "empty" : methods);
+    }
+  }
   return out;
 }
 

@@ -37,8 +37,11 @@ class RecordingSubjects : public SubjectSource {
   // `groups` gives them; nullopt when they were not looked up or the lookup failed: "groups
   // unknown"), then every failures,
   // recent, country and asn answer given so far. Values holding a line break are left out.
+  // `ssh_auth_info`: the request's SSH_AUTH_INFO_0, recorded as "ssh-auth METHOD,..." (or
+  // "empty"); absent or malformed, no line (eval's default, unknown).
   std::string situation_text(std::time_t now,
-                             const std::optional<std::vector<std::string>>& groups) const;
+                             const std::optional<std::vector<std::string>>& groups,
+                             const std::optional<std::string>& ssh_auth_info = std::nullopt) const;
 
   // Answers given so far, for a second evaluation of the same request (a shadow policy).
   const std::map<std::string, std::optional<long>>& failure_answers() const { return failures_; }

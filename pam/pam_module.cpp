@@ -415,7 +415,7 @@ int authenticate(pam_handle_t* pamh, int flags, int argc, const char** argv) {
   std::string situation;
   std::string shadow;
   try {
-    situation = subjects.situation_text(now, recorded_groups(prepared));
+    situation = subjects.situation_text(now, recorded_groups(prepared), prepared.request.ssh_auth_info);
     shadow = shadow_verdict(prepared, subjects, decision);
   } catch (const std::exception&) {
     situation.clear();  // out of memory: the decision is recorded without it
@@ -514,7 +514,7 @@ int account(pam_handle_t* pamh, int /*flags*/, int argc, const char** argv) {
     decision.reason = "account: " + decision.reason;
     std::string situation;
     try {
-      situation = subjects.situation_text(now, recorded_groups(prepared));
+      situation = subjects.situation_text(now, recorded_groups(prepared), prepared.request.ssh_auth_info);
     } catch (const std::exception&) {
       situation.clear();  // out of memory: the decision is recorded without it
     }

@@ -3,9 +3,11 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "tests/pam/harness.h"
+#include "tests/support/temp_folder.h"
 
 namespace authpolicy::pam_test {
 namespace {
@@ -82,6 +84,45 @@ TEST_F(PamSshAuth, AccountPhaseReadsItToo) {
   // Without the variable the deny rule's condition is unknown, and `deny if` denies on unknown.
   ASSERT_EQ(pam_putenv(session.handle, "SSH_AUTH_INFO_0"), PAM_SUCCESS);
   EXPECT_EQ(session.account(), PAM_PERM_DENIED);
+}
+
+// The methods sshd completed are part of the recorded situation, so `authpolicy replay` decides a
+// candidate that reads ssh.auth with what sshd really said, not with "unknown".
+TEST_F(PamSshAuth, TheCompletedMethodsAreRecordedAndReplayUsesThem) {
+  test_support::TempFolder folder("ap-sshauth-replay");
+  const std::string db = folder.file("audit.db");
+  write_policy(matrix_password_factor() + code_factor() + "audit { db = \"" + db + "\" }\n" +
+               "auth (password unless ssh.auth in { publickey }) && code\n");
+  {
+    Script script({"alice-finger"});
+    Session session("ap_policy", "alice", &script);
+    ASSERT_EQ(pam_putenv(session.handle, "SSH_AUTH_INFO_0=publickey ssh-ed25519 AAAAC3NzaC1l\n"),
+              PAM_SUCCESS);
+    ASSERT_EQ(session.authenticate(), PAM_SUCCESS);
+  }
+  const ProcessResult listed = run_process(
+      {AP_TEST_AUTHPOLICY, "audit", "--db", db, "--limit", "0", "--format", "json"},
+      {{"LD_PRELOAD", ""}, {"PAM_WRAPPER", "0"}}, "");
+  const auto rows = nlohmann::json::parse(listed.output.substr(listed.output.find('[')));
+  ASSERT_EQ(rows.size(), 1u) << listed.output;
+  const std::string situation = rows[0].at("situation");
+  EXPECT_NE(situation.find("ssh-auth publickey\n"), std::string::npos) << situation;
+  // A candidate that wants the password after a key too: the recorded key login changes (the
+  // password was never asked), and is reported as one NEW cannot decide, not as a guess.
+  const std::string candidate = folder.file("candidate.pol");
+  write_file(candidate, matrix_password_factor() + code_factor() + "auth password && code\n");
+  const ProcessResult strict = run_process(
+      {AP_TEST_AUTHPOLICY, "replay", candidate, "--db", db, "--format", "json"},
+      {{"LD_PRELOAD", ""}, {"PAM_WRAPPER", "0"}}, "");
+  EXPECT_EQ(strict.exit_code, 1) << strict.output;
+  // The same policy replayed: the recorded key keeps the password waived, nothing changes.
+  const std::string same = folder.file("same.pol");
+  write_file(same, matrix_password_factor() + code_factor() +
+                       "auth (password unless ssh.auth in { publickey }) && code\n");
+  const ProcessResult unchanged = run_process(
+      {AP_TEST_AUTHPOLICY, "replay", same, "--db", db, "--format", "json"},
+      {{"LD_PRELOAD", ""}, {"PAM_WRAPPER", "0"}}, "");
+  EXPECT_EQ(unchanged.exit_code, 0) << unchanged.output;
 }
 
 }  // namespace
