@@ -19,15 +19,17 @@ constexpr const char* kEvalUsage =
     "         [--tty T] [--ruser U] [--at YYYY-MM-DDTHH:MM] [--country CC|none|unknown]\n"
     "         [--asn N|none|unknown] [--failures N|unknown|SECONDSs[/rhost]=N]...\n"
     "         [--recent FACTOR=yes|no|unknown]... [--ssh-auth METHOD[,METHOD]...|empty|unknown]\n"
+    "         [--enrolled FACTOR=yes|no|unknown]...\n"
     "         [--factor NAME=pass|fail|unavailable|error]... [--json] [--ignore-ownership]\n"
     "  A factor not given is unavailable. Without --group the user is in no group; without\n"
-    "  --at the time is now; without --country/--asn the policy's GeoIP databases answer;\n"
+    "  --at the time and date are now; without --country/--asn the policy's GeoIP databases answer;\n"
     "  without --failures the audit log answers, and without --recent it answers recent().\n"
     "  --recent FACTOR=... answers every recent(FACTOR, ...); FACTOR/SECONDSs[/rhost|/tty]=...\n"
     "  one of them (totp/28800s/rhost=yes for recent(totp, 8h, rhost)); likewise\n"
     "  --failures 900s/rhost=N answers failures(15m, rhost) alone.\n"
     "  --ssh-auth: the methods sshd completed before PAM (SSH_AUTH_INFO_0); without it\n"
     "  ssh.auth is unknown, as outside sshd.\n"
+    "  Without --enrolled, enrolled(FACTOR) reads the user's enrolment on this machine.\n"
     "  exit 0: permit; 1: deny; 2: policy error or usage\n";
 
 int run_eval(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {

@@ -34,7 +34,8 @@ LocalTime parse_at(const std::string& text, const std::string& label) {
   if (timegm(&parts) == -1) throw UsageError(label + ": invalid date " + text);
   // timegm normalised tm_wday for that calendar date (independent of the time zone).
   if (parts.tm_mday != day) throw UsageError(label + ": no such date " + text);
-  return LocalTime{hour * 60 + minute, (parts.tm_wday + 6) % 7};
+  return LocalTime{hour * 60 + minute, (parts.tm_wday + 6) % 7,
+                   days_from_civil(year, month, day)};
 }
 
 Lookup parse_geo(const std::string& label, const std::string& text, bool country) {
@@ -74,7 +75,7 @@ std::optional<std::string> parse_ssh_auth_knob(const std::string& text, const st
 
 constexpr std::string_view kKnobs[] = {"service", "user",   "group",   "rhost", "tty",
                                        "ruser",   "at",     "country", "asn",   "failures",
-                                       "recent",  "factor", "ssh-auth"};
+                                       "recent",  "enrolled", "factor", "ssh-auth"};
 
 }  // namespace
 
@@ -138,6 +139,14 @@ void Situation::set(const std::string& key, const std::string& value, const std:
         answer == "yes" ? Tri::yes : answer == "no" ? Tri::no : Tri::unknown;
   } else if (key == "ssh-auth") {
     request.ssh_auth_info = parse_ssh_auth_knob(value, label);
+  } else if (key == "enrolled") {
+    const auto eq = value.find('=');
+    const std::string answer = eq == std::string::npos ? "" : value.substr(eq + 1);
+    if (eq == 0 || (answer != "yes" && answer != "no" && answer != "unknown")) {
+      throw UsageError(label + " takes FACTOR=yes|no|unknown, not '" + value + "'");
+    }
+    enrolled_answers[value.substr(0, eq)] =
+        answer == "yes" ? Tri::yes : answer == "no" ? Tri::no : Tri::unknown;
   } else if (key == "factor") {
     const auto eq = value.find('=');
     const auto outcome =
@@ -197,6 +206,20 @@ Tri SituationSubjects::recent(const RequestInfo& r, const Atom& atom, std::strin
   if (it == situation_.recent_answers.end()) it = situation_.recent_answers.find(atom.factor);
   if (it == situation_.recent_answers.end()) {
     return system_ ? SystemSubjects::recent(r, atom, cause) : Tri::no;
+  }
+  if (it->second == Tri::unknown && cause) *cause = "given as unknown";
+  return it->second;
+}
+
+}  // namespace authpolicy::cli
+
+namespace authpolicy::cli {
+
+Tri SituationSubjects::enrolled(const RequestInfo& r, const FactorSpec& factor,
+                                std::string* cause) {
+  const auto it = situation_.enrolled_answers.find(factor.name);
+  if (it == situation_.enrolled_answers.end()) {
+    return system_ ? SystemSubjects::enrolled(r, factor, cause) : Tri::yes;
   }
   if (it->second == Tri::unknown && cause) *cause = "given as unknown";
   return it->second;

@@ -30,10 +30,12 @@ struct Situation {
   std::map<std::string, std::optional<long>, std::less<>> failure_answers;
   // recent(): per factor name ("totp") or per atom ("totp/28800s/rhost", see recent_key()).
   std::map<std::string, Tri, std::less<>> recent_answers;
+  // enrolled(): per factor name ("totp").
+  std::map<std::string, Tri, std::less<>> enrolled_answers;
   std::vector<std::pair<std::string, Outcome>> factors;  // in the order given; later ones win
 
   // Whether `key` names a knob: service, user, group, rhost, tty, ruser, at, country, asn,
-  // failures, recent, factor, ssh-auth.
+  // failures, recent, enrolled, factor, ssh-auth.
   static bool is_knob(std::string_view key);
   // Sets one knob from its text. Throws UsageError; messages name the knob as `label`
   // ("--at" for eval's flags, "at" for a test case line).
@@ -58,9 +60,12 @@ class SituationSubjects : public SystemSubjects {
                                bool by_rhost, std::string* cause) override;
   // Given answers first; otherwise the audit log (system fallback) or "no pass" (fixed).
   Tri recent(const RequestInfo& request, const Atom& atom, std::string* cause) override;
+  // Given answers first; otherwise the factor's enrolment store (system fallback) or "enrolled"
+  // (fixed).
+  Tri enrolled(const RequestInfo& request, const FactorSpec& factor, std::string* cause) override;
 
-  // The time a test case uses when it gives no `at`: Monday 12:00.
-  static constexpr LocalTime kFixedTime{12 * 60, 0};
+  // The time a test case uses when it gives no `at`: Monday 2024-01-01 12:00.
+  static constexpr LocalTime kFixedTime{12 * 60, 0, 19723};
 
  private:
   const Situation& situation_;

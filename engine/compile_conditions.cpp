@@ -15,6 +15,7 @@
 #include "engine/analysis.h"
 #include "engine/compiler.h"
 #include "engine/describe.h"
+#include "engine/evaluate.h"
 #include "engine/self_module.h"
 #include "engine/ssh_auth.h"
 #include "engine/values.h"
@@ -52,6 +53,8 @@ const Condition* Compiler::compile_condition(const ast::Condition& c) {
     }
     case ast::Condition::Kind::failures: return compile_failures(c);
     case ast::Condition::Kind::recent: return compile_recent(c);
+    case ast::Condition::Kind::enrolled: return compile_enrolled(c);
+    case ast::Condition::Kind::date: return compile_date(c);
     case ast::Condition::Kind::is_local:
     case ast::Condition::Kind::membership: return compile_atom(c);
   }
@@ -123,6 +126,59 @@ const Condition* Compiler::compile_recent(const ast::Condition& c) {
   atom.window = *window;
   atom.factor = c.factor;
   atom.scope = c.by_rhost ? RecentScope::rhost : c.by_tty ? RecentScope::tty : RecentScope::any;
+  return add_atom(std::move(atom));
+}
+
+const Condition* Compiler::compile_enrolled(const ast::Condition& c) {
+  Atom atom;
+  atom.subject = Subject::enrolled;
+  atom.location = c.location;
+  atom.text = describe(c);
+  if (!find_factor_kit(c.factor) && !factor_definitions_.count(c.factor)) {
+    std::vector<std::string> names = kit_names();
+    for (const auto& [n, def] : factor_definitions_) names.push_back(n);
+    std::string message = "enrolled() needs a factor, and '" + c.factor + "' is not one" +
+                          suggestion(c.factor, names);
+    if (lets_.count(c.factor)) message += ": '" + c.factor + "' is a let";
+    error("E002", message, c.factor_location);
+    return nullptr;
+  }
+  // The spec is shared with auth's uses of the factor (its settings say where enrolments live);
+  // naming it here does not make it asked.
+  atom.factor = c.factor;
+  atom.factor_index = factor_for_use(c.factor, c.factor_location);
+  const FactorSpec& spec = policy_->factors[atom.factor_index];
+  if (spec.kit->enrolment.self_managed) {
+    if (const std::string where = spec.kit->enrolment.self_managed(spec.settings); !where.empty()) {
+      warning("W114",
+              "enrolled(" + c.factor + ") is told by " + where +
+                  ": the user can delete it, and is then not enrolled, so wherever enrolled() "
+                  "waives '" + c.factor + "' the user can waive it",
+              c.location);
+    }
+  }
+  return add_atom(std::move(atom));
+}
+
+const Condition* Compiler::compile_date(const ast::Condition& c) {
+  Atom atom;
+  atom.subject = Subject::date;
+  atom.location = c.location;
+  atom.text = describe(c);
+  static const std::map<std::string_view, Comparison> ops = {
+      {">=", Comparison::ge}, {">", Comparison::gt}, {"<=", Comparison::le},
+      {"<", Comparison::lt},  {"==", Comparison::eq}, {"!=", Comparison::ne}};
+  atom.comparison = ops.at(c.comparison);
+  const int year = std::atoi(c.date.substr(0, 4).c_str());
+  const int month = std::atoi(c.date.substr(5, 2).c_str());
+  const int day = std::atoi(c.date.substr(8, 2).c_str());
+  const bool plausible = year >= 1970 && year <= 9999 && month >= 1 && month <= 12 && day >= 1;
+  const long days = plausible ? days_from_civil(year, month, day) : 0;
+  if (!plausible || date_text(days) != c.date) {
+    error("E010", "invalid date '" + c.date + "': no such day (use YYYY-MM-DD)", c.date_location);
+    return nullptr;
+  }
+  atom.day = days;
   return add_atom(std::move(atom));
 }
 

@@ -165,6 +165,11 @@ class Compiler {
   // second factor for more than a month is no second factor.
   const Condition* compile_recent(const ast::Condition& c);
 
+  // enrolled(FACTOR): FACTOR must be a factor (used or not); its spec carries the settings its
+  // kit's enrolment store reads.
+  const Condition* compile_enrolled(const ast::Condition& c);
+  // date OP YYYY-MM-DD: a real calendar day.
+  const Condition* compile_date(const ast::Condition& c);
   const Condition* compile_atom(const ast::Condition& c);
 
   // Element classes must agree within one set (checked once per named set).

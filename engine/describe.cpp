@@ -67,6 +67,8 @@ std::string describe(const ast::Condition& c) {
     case ast::Condition::Kind::recent:
       return "recent(" + c.factor + ", " + c.window.text +
              (c.by_rhost ? ", rhost" : c.by_tty ? ", tty" : "") + ")";
+    case ast::Condition::Kind::enrolled: return "enrolled(" + c.factor + ")";
+    case ast::Condition::Kind::date: return "date " + c.comparison + " " + c.date;
   }
   return "?";
 }

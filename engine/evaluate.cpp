@@ -2,6 +2,8 @@
 #include "engine/evaluate.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <ctime>
 #include <set>
 
 #include "engine/ssh_auth.h"
@@ -60,6 +62,58 @@ Tri StaticSubjects::recent(const RequestInfo&, const Atom& atom, std::string* ca
   }
   if (answer == Tri::unknown && cause) *cause = "audit log unavailable";
   return answer;
+}
+
+Tri SubjectSource::enrolled(const RequestInfo&, const FactorSpec&, std::string* cause) {
+  if (cause) *cause = "enrolments cannot be looked up here";
+  return Tri::unknown;
+}
+
+Tri StaticSubjects::enrolled(const RequestInfo&, const FactorSpec& factor, std::string* cause) {
+  Tri answer = enrolled_answer;
+  if (auto it = enrolled_answers.find(factor.name); it != enrolled_answers.end()) {
+    answer = it->second;
+  }
+  if (answer == Tri::unknown && cause) *cause = "enrolment cannot be told";
+  return answer;
+}
+
+Tri enrolment_value(const Enrolment& enrolment, std::string* cause) {
+  switch (enrolment.state) {
+    case Enrolment::State::enrolled: return Tri::yes;
+    case Enrolment::State::none: return Tri::no;
+    case Enrolment::State::unknown: break;
+  }
+  if (cause) *cause = enrolment.detail.empty() ? "enrolment cannot be told" : enrolment.detail;
+  return Tri::unknown;
+}
+
+// Through the C library's UTC calendar: a day is 86400 s there, with no zone or leap second.
+long days_from_civil(int year, int month, int day) {
+  std::tm parts{};
+  parts.tm_year = year - 1900;
+  parts.tm_mon = month - 1;
+  parts.tm_mday = day;
+  parts.tm_hour = 12;
+  const std::time_t at = timegm(&parts);
+  return static_cast<long>(at / 86400);
+}
+
+void civil_from_days(long days, int& year, int& month, int& day) {
+  const std::time_t at = static_cast<std::time_t>(days) * 86400 + 12 * 3600;
+  std::tm parts{};
+  gmtime_r(&at, &parts);
+  year = parts.tm_year + 1900;
+  month = parts.tm_mon + 1;
+  day = parts.tm_mday;
+}
+
+std::string date_text(long days) {
+  int year = 0, month = 0, day = 0;
+  civil_from_days(days, year, month, day);
+  char text[32];
+  std::snprintf(text, sizeof text, "%04d-%02d-%02d", year, month, day);
+  return text;
 }
 
 namespace {
@@ -237,6 +291,14 @@ class Evaluator {
       }
       case Subject::ssh_auth:
         return ssh_auth(a);
+      case Subject::enrolled: {
+        std::string cause;
+        const Tri t = subjects_.enrolled(request_, policy_.factors.at(a.factor_index), &cause);
+        if (t == Tri::unknown) return unknown_because(a, cause);
+        return t;
+      }
+      case Subject::date:
+        return from_bool(compare(subjects_.local_time().day, a.comparison, a.day));
     }
     return Tri::unknown;
   }

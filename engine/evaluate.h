@@ -27,6 +27,7 @@ struct Lookup {
 struct LocalTime {
   int minute_of_day = 0;  // 0..1439
   int weekday = 0;        // 0 = Monday
+  long day = 0;           // the local calendar date as days since 1970-01-01 (date conditions)
 };
 
 // What the request is: PAM items, or the CLI's --user/--rhost/... flags.
@@ -61,6 +62,10 @@ class SubjectSource {
   // user and service within WINDOW (from the same rhost or tty); unknown when the log cannot
   // be read.
   virtual Tri recent(const RequestInfo& request, const Atom& atom, std::string* cause) = 0;
+  // enrolled(FACTOR): whether the user has an enrolment for `factor`, as its kit's enrolment
+  // store tells (engine/factor_kit.h). Unknown, with cause, where it cannot be told; a source
+  // that cannot look says unknown.
+  virtual Tri enrolled(const RequestInfo& request, const FactorSpec& factor, std::string* cause);
 };
 
 // The key StaticSubjects (and `authpolicy eval --recent`) answer recent() atoms by:
@@ -79,6 +84,8 @@ class StaticSubjects : public SubjectSource {
   std::map<std::pair<long, bool>, std::optional<long>> failure_answers;  // per (window s, by_rhost)
   Tri recent_answer = Tri::no;                       // every recent() atom, unless below
   std::map<std::string, Tri, std::less<>> recent_answers;  // per recent_key(), or per factor name
+  Tri enrolled_answer = Tri::yes;                           // every enrolled() atom, unless below
+  std::map<std::string, Tri, std::less<>> enrolled_answers;  // per factor name
 
   Tri in_group(const std::string& user, const std::string& group, std::string* cause) override;
   LocalTime local_time() override { return time; }
@@ -87,7 +94,18 @@ class StaticSubjects : public SubjectSource {
   std::optional<long> failures(const RequestInfo& request, std::chrono::seconds window,
                                bool by_rhost, std::string* cause) override;
   Tri recent(const RequestInfo& request, const Atom& atom, std::string* cause) override;
+  Tri enrolled(const RequestInfo& request, const FactorSpec& factor, std::string* cause) override;
 };
+
+// The answer of a kind's enrolment store as a condition value: enrolled yes, none no, else
+// unknown with the store's reason as cause.
+Tri enrolment_value(const Enrolment& enrolment, std::string* cause);
+
+// Days since 1970-01-01 of a proleptic Gregorian date, and back (date conditions).
+long days_from_civil(int year, int month, int day);
+void civil_from_days(long days, int& year, int& month, int& day);
+// "2027-01-15"
+std::string date_text(long days);
 
 // Gives the evaluator the provider for each factor the policy asks.
 class FactorSource {

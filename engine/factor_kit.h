@@ -68,6 +68,31 @@ enum class Delivery {
   plugin,     // pam_policy-factors/factor_<plugin>.so, loaded on the first use
 };
 
+// Whether a user has enrolled in a factor, as its kind's enrolment store tells it
+// (enrolled(FACTOR), `authpolicy status`).
+struct Enrolment {
+  enum class State {
+    enrolled,  // a usable enrolment is there (the provider still checks it when asked)
+    none,      // certainly none: the store is readable and holds nothing for the user
+    unknown,   // cannot be told: unsafe or unreadable store, name service down, or a kind that
+               // cannot say (pam(), password, fingerprint)
+  };
+  State state = State::unknown;
+  std::string detail;  // why, for the audit record and `authpolicy status`; never a secret
+};
+
+// How enrolled(FACTOR) is told for a kind: read by the checker (W114), the module, `eval` and
+// `status` alike.
+struct EnrolmentStore {
+  // Looks the user's enrolment up with the factor's settings. Null: the kind cannot tell, so
+  // enrolled() is always unknown for it.
+  Enrolment (*probe)(const Settings& settings, std::string_view user) = nullptr;
+  // With these settings, where the user alone can delete their own enrolment (a file in their
+  // home folder): the place, as a sentence fragment ("~/.google_authenticator"); empty when only
+  // root can. Null: never.
+  std::string (*self_managed)(const Settings& settings) = nullptr;
+};
+
 struct FactorKit {
   std::string_view name;
   // False only for the kind of `NAME = pam("x.so")` factors: it has no name of its own.
@@ -85,6 +110,8 @@ struct FactorKit {
   // What `authpolicy status` checks on this machine for a used factor of this kind (its secret
   // folder, authfile, TPM), as one line a problem. May be null.
   void (*deployment)(const Settings& settings, std::vector<std::string>& problems) = nullptr;
+  // How enrolled(FACTOR) tells whether a user has enrolled (kit_enrolment.cpp beside the kit).
+  EnrolmentStore enrolment = {};
 
   const SettingRule* setting(std::string_view key) const noexcept;
 };

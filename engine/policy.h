@@ -65,6 +65,8 @@ enum class Subject {
   failures,  // failures(WINDOW[, rhost]) OP N
   recent,    // recent(FACTOR, WINDOW[, rhost | tty])
   ssh_auth,  // ssh.auth in SET: methods sshd completed before PAM (engine/ssh_auth.h)
+  enrolled,  // enrolled(FACTOR): the user has an enrolment for it (its kit's EnrolmentStore)
+  date,      // date OP YYYY-MM-DD: the local calendar date
 };
 
 // What a recent() pass must share with this request besides the user and service.
@@ -98,11 +100,13 @@ struct Atom {
   std::string group;                            // group
   std::chrono::seconds window{0};               // failures
   bool by_rhost = false;                        // failures(WINDOW, rhost)
-  Comparison comparison = Comparison::ge;       // failures
+  Comparison comparison = Comparison::ge;       // failures, date
   long count = 0;                               // failures
   std::string factor;                           // recent: the factor's name
   RecentScope scope = RecentScope::any;         // recent
   unsigned ssh_methods = 0;                     // ssh.auth: mask of kSshMethods
+  std::size_t factor_index = 0;                 // enrolled: index into Policy::factors
+  long day = 0;                                 // date: days since 1970-01-01 (`comparison`)
 };
 
 struct Condition {

@@ -65,6 +65,7 @@ struct Representative {
   int weekday = 0;
   std::optional<long> count;
   unsigned methods = 0;  // ssh.auth (tri unknown: SSH_AUTH_INFO_0 absent)
+  long day = 0;  // date: days since 1970-01-01
 };
 
 enum class VarKind {
@@ -80,7 +81,9 @@ enum class VarKind {
   weekday,
   failures,
   recent,
-  ssh_auth
+  ssh_auth,
+  enrolled,  // one per factor named in enrolled(): yes, no, unknown
+  date,      // the calendar day, cut at every date condition's day
 };
 
 struct Variable {
@@ -120,6 +123,10 @@ inline VarKind var_kind(Subject s) {
       return VarKind::recent;
     case Subject::ssh_auth:
       return VarKind::ssh_auth;
+    case Subject::enrolled:
+      return VarKind::enrolled;
+    case Subject::date:
+      return VarKind::date;
   }
   return VarKind::user;
 }
@@ -161,10 +168,13 @@ inline Tri atom_value(const Atom& a, const Representative& own) {
       if (!own.count) return Tri::unknown;
       return from_bool(compare(*own.count, a.comparison, a.count));
     case Subject::recent:
+    case Subject::enrolled:
       return own.tri;
     case Subject::ssh_auth:
       if (own.tri == Tri::unknown) return Tri::unknown;
       return from_bool((own.methods & a.ssh_methods) != 0);
+    case Subject::date:
+      return from_bool(compare(own.day, a.comparison, a.day));
   }
   return Tri::unknown;
 }
@@ -314,6 +324,12 @@ class Space {
           else
             request.ssh_auth_info = ssh_auth_info_for(rep.methods);
           break;
+        case VarKind::enrolled:
+          subjects.enrolled_answers[vars_[v].group] = rep.tri;
+          break;
+        case VarKind::date:
+          subjects.time.day = rep.day;
+          break;
       }
     }
   }
@@ -359,8 +375,10 @@ class Space {
     if (m == kYes) return atom.text;
     if (m == kUnknown) return atom.text + " is unknown";
     if (atom.subject == Subject::rhost_local) return "rhost is not local";
-    if (atom.subject == Subject::recent) return "not " + atom.text;
-    if (atom.subject == Subject::failures) {
+    if (atom.subject == Subject::recent || atom.subject == Subject::enrolled) {
+      return "not " + atom.text;
+    }
+    if (atom.subject == Subject::failures || atom.subject == Subject::date) {
       static const std::map<Comparison, std::pair<std::string, std::string>> inverse = {
           {Comparison::ge, {">=", "<"}},  {Comparison::gt, {">", "<="}},
           {Comparison::le, {"<=", ">"}},  {Comparison::lt, {"<", ">="}},
@@ -395,6 +413,8 @@ class Space {
       if (kind == VarKind::group && v.group != atom.group) continue;
       // One variable per distinct recent() atom (keyed like StaticSubjects answers them).
       if (kind == VarKind::recent && v.group != recent_key(atom)) continue;
+      // One variable per factor named by enrolled().
+      if (kind == VarKind::enrolled && v.group != atom.factor) continue;
       if (kind == VarKind::failures &&
           (v.window != atom.window.count() || v.by_rhost != atom.by_rhost)) {
         continue;
@@ -403,7 +423,9 @@ class Space {
     }
     Variable v;
     v.kind = kind;
-    v.group = kind == VarKind::recent ? recent_key(atom) : atom.group;
+    v.group = kind == VarKind::recent     ? recent_key(atom)
+              : kind == VarKind::enrolled ? atom.factor
+                                          : atom.group;
     v.window = static_cast<long>(atom.window.count());
     v.by_rhost = atom.by_rhost;
     vars_.push_back(std::move(v));
@@ -543,6 +565,7 @@ class Space {
       }
       case VarKind::group:
       case VarKind::recent:
+      case VarKind::enrolled:
         for (Tri t : {Tri::yes, Tri::no, Tri::unknown}) {
           Representative r;
           r.tri = t;
@@ -560,6 +583,21 @@ class Space {
         for (int m : edges) {
           Representative r;
           r.minute = m;
+          out.push_back(r);
+        }
+        return out;
+      }
+      case VarKind::date: {
+        std::set<long> days;
+        for (std::size_t i : atoms) {
+          for (long d : {policy_.atoms[i].day - 1, policy_.atoms[i].day,
+                         policy_.atoms[i].day + 1}) {
+            days.insert(d);
+          }
+        }
+        for (long d : days) {
+          Representative r;
+          r.day = d;
           out.push_back(r);
         }
         return out;

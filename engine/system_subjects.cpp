@@ -17,7 +17,8 @@ namespace authpolicy {
 LocalTime local_time_of(std::time_t moment) {
   std::tm parts{};
   localtime_r(&moment, &parts);
-  return LocalTime{parts.tm_hour * 60 + parts.tm_min, (parts.tm_wday + 6) % 7};
+  return LocalTime{parts.tm_hour * 60 + parts.tm_min, (parts.tm_wday + 6) % 7,
+                   days_from_civil(parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday)};
 }
 
 UserNameLookup passwd_user_lookup(const std::string& typed) {
@@ -109,6 +110,15 @@ Tri SystemSubjects::recent(const RequestInfo& request, const Atom& atom, std::st
     return Tri::unknown;
   }
   return recent_(request, atom, cause);
+}
+
+Tri SystemSubjects::enrolled(const RequestInfo& request, const FactorSpec& factor,
+                             std::string* cause) {
+  if (!factor.kit || !factor.kit->enrolment.probe) {
+    if (cause) *cause = "factor '" + factor.name + "' cannot tell whether a user has enrolled";
+    return Tri::unknown;
+  }
+  return enrolment_value(factor.kit->enrolment.probe(factor.settings, request.user), cause);
 }
 
 }  // namespace authpolicy

@@ -32,6 +32,8 @@ class SystemSubjects : public SubjectSource {
   std::optional<long> failures(const RequestInfo& request, std::chrono::seconds window,
                                bool by_rhost, std::string* cause) override;
   Tri recent(const RequestInfo& request, const Atom& atom, std::string* cause) override;
+  // Asks the factor's kit (FactorKit::enrolment) with its settings.
+  Tri enrolled(const RequestInfo& request, const FactorSpec& factor, std::string* cause) override;
 
  private:
   RecentChecker recent_;

@@ -56,7 +56,17 @@ struct Condition;
 using ConditionPtr = std::unique_ptr<Condition>;
 
 struct Condition {
-  enum class Kind { negation, conjunction, disjunction, membership, is_local, failures, recent };
+  enum class Kind {
+    negation,
+    conjunction,
+    disjunction,
+    membership,
+    is_local,
+    failures,
+    recent,
+    enrolled,  // enrolled(FACTOR): `factor`
+    date,      // date OP YYYY-MM-DD: `comparison`, `date`
+  };
   Kind kind = Kind::membership;
   Location location;
   std::vector<ConditionPtr> operands;  // negation: 1; conjunction/disjunction: 2 or more
@@ -70,10 +80,12 @@ struct Condition {
   Literal window;
   bool by_rhost = false;
   bool by_tty = false;      // recent only
-  std::string factor;       // recent only: the factor name as written
+  std::string factor;       // recent and enrolled: the factor name as written
   Location factor_location;
   std::string comparison;  // ">=", ">", "<=", "<", "==", "!="
   Literal count;
+  std::string date;  // date only: YYYY-MM-DD as written
+  Location date_location;
 };
 
 struct Expression;

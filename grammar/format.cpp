@@ -231,6 +231,8 @@ std::string condition(const ast::Condition& c) {
     case K::recent:
       return "recent(" + c.factor + ", " + literal(c.window) +
              (c.by_rhost ? ", rhost" : c.by_tty ? ", tty" : "") + ")";
+    case K::enrolled: return "enrolled(" + c.factor + ")";
+    case K::date: return "date " + c.comparison + " " + c.date;
   }
   return {};
 }
@@ -533,6 +535,8 @@ void dump_condition(std::string& out, const ast::Condition& c, int depth) {
     dump_literal(out, c.window);
     out += c.by_rhost ? " by rhost" : c.by_tty ? " by tty" : "";
   }
+  if (c.kind == ast::Condition::Kind::enrolled) out += " factor " + c.factor;
+  if (c.kind == ast::Condition::Kind::date) out += " " + c.comparison + " " + c.date;
   if (c.kind == ast::Condition::Kind::failures) {
     out += " window ";
     dump_literal(out, c.window);

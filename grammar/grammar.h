@@ -102,6 +102,8 @@ struct kw_failures : keyword<TAO_PEGTL_STRING("failures")> {};
 struct kw_rhost : keyword<TAO_PEGTL_STRING("rhost")> {};
 struct kw_recent : keyword<TAO_PEGTL_STRING("recent")> {};
 struct kw_tty : keyword<TAO_PEGTL_STRING("tty")> {};
+struct kw_enrolled : keyword<TAO_PEGTL_STRING("enrolled")> {};
+struct kw_date : keyword<TAO_PEGTL_STRING("date")> {};
 struct kw_true : keyword<TAO_PEGTL_STRING("true")> {};
 struct kw_false : keyword<TAO_PEGTL_STRING("false")> {};
 // clang-format on
@@ -204,10 +206,21 @@ struct recent_scope : p::seq<sym<','>, need<p::sor<recent_rhost, recent_tty>>> {
 struct recent_atom : p::seq<kw_recent, need<sym<'('>>, need<recent_factor>, need<sym<','>>,
                             need<window>, p::opt<recent_scope>, need<sym<')'>>> {};
 
+// enrolled(FACTOR): the user has an enrolment for FACTOR.
+struct enrolled_factor : tok<name> {};
+struct enrolled_atom : p::seq<kw_enrolled, need<sym<'('>>, need<enrolled_factor>,
+                              need<sym<')'>>> {};
+
+// date OP YYYY-MM-DD: the local calendar date compared with a day.
+struct date_value : tok<p::seq<p::rep<4, p::digit>, p::one<'-'>, p::rep<2, p::digit>, p::one<'-'>,
+                               p::rep<2, p::digit>, p::not_at<ident_other>>> {};
+struct date_atom : p::seq<kw_date, need<tok<comparison>>, need<date_value>> {};
+
 struct not_condition : nest<p::seq<sym<'!'>, need<cond_unary>>> {};
 struct paren_condition : nest<p::seq<sym<'('>, need<condition>, need<sym<')'>>>> {};
 struct cond_unary : p::sor<when_at<p::one<'!'>, not_condition>, when_at<p::one<'('>, paren_condition>,
                           when_at<p::one<'f'>, failures_atom>, when_at<p::one<'r'>, recent_atom>,
+                          when_at<kw_enrolled, enrolled_atom>, when_at<kw_date, date_atom>,
                           subject_atom> {};
 struct cond_and : p::seq<cond_unary, p::star<sym<'&', '&'>, need<cond_unary>>> {};
 struct condition : p::seq<cond_and, p::star<sym<'|', '|'>, need<cond_and>>> {};
@@ -298,6 +311,8 @@ template <> inline constexpr auto error_message<expect<sym<','>>> = "expected ',
 template <> inline constexpr auto error_message<expect<p::sor<recent_rhost, recent_tty>>> = "expected 'rhost' or 'tty' after ',' in recent(...)";
 template <> inline constexpr auto error_message<expect<tok<comparison>>> = "expected a comparison (>=, >, <=, <, ==, !=) after failures(...)";
 template <> inline constexpr auto error_message<expect<count>> = "expected a number";
+template <> inline constexpr auto error_message<expect<enrolled_factor>> = "expected a factor name: enrolled(FACTOR)";
+template <> inline constexpr auto error_message<expect<date_value>> = "expected a date such as 2027-01-15 (YYYY-MM-DD)";
 template <> inline constexpr auto error_message<expect<cond_unary>> = "expected a condition such as 'rhost in trusted', 'user in admins' or '(...)'";
 template <> inline constexpr auto error_message<expect<cond_and>> = "expected a condition such as 'rhost in trusted', 'user in admins' or '(...)'";
 template <> inline constexpr auto error_message<expect<condition>> = "expected a condition such as 'rhost in trusted', 'user in admins' or '(...)'";

@@ -37,7 +37,8 @@ using Selected = RuleList<
     // conditions
     not_condition, paren_condition, cond_and, condition, subject_atom, membership_tail,
     is_local_tail, group_ref, set_literal, failures_atom, by_rhost, window, count,
-    recent_atom, recent_factor, recent_rhost, recent_tty,
+    recent_atom, recent_factor, recent_rhost, recent_tty, enrolled_atom, enrolled_factor,
+    date_atom, date_value,
     // expressions
     expression, all_of, guarded, guard_unless, guard_if, k_of, k_count, negated_expression,
     permit, paren_expression,
@@ -409,6 +410,31 @@ class Converter {
           c->by_rhost = true;
         } else if (child.is_type<recent_tty>()) {
           c->by_tty = true;
+        }
+      }
+      return c;
+    }
+    if (n.is_type<enrolled_atom>()) {
+      c->kind = ast::Condition::Kind::enrolled;
+      c->subject = "enrolled";
+      c->subject_location = c->location;
+      Node factor = n.child(0);
+      c->factor = name_text(factor);
+      c->factor_location = location(factor);
+      c->factor_location.length = static_cast<std::uint32_t>(c->factor.size());
+      return c;
+    }
+    if (n.is_type<date_atom>()) {
+      c->kind = ast::Condition::Kind::date;
+      c->subject = "date";
+      c->subject_location = c->location;
+      for (Node child : n.children()) {
+        if (child.is_type<comparison>()) {
+          c->comparison = trimmed(child);
+        } else if (child.is_type<date_value>()) {
+          c->date = trimmed(child);
+          c->date_location = location(child);
+          c->date_location.length = static_cast<std::uint32_t>(c->date.size());
         }
       }
       return c;

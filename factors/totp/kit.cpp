@@ -7,6 +7,8 @@ namespace authpolicy {
 
 namespace totp {
 void deployment_problems(const Settings& settings, std::vector<std::string>& problems);
+Enrolment enrolment_of(const Settings& settings, std::string_view user);  // kit_enrolment.cpp
+std::string self_managed_enrolment(const Settings& settings);
 }  // namespace totp
 
 namespace {
@@ -85,6 +87,7 @@ constinit const FactorKit totp_kit = {
     .plugin = "totp",
     .check = check_user_files,
     .deployment = totp::deployment_problems,  // kit_status.cpp
+    .enrolment = {.probe = totp::enrolment_of, .self_managed = totp::self_managed_enrolment},
 };
 
 }  // namespace authpolicy
