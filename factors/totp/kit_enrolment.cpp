@@ -78,7 +78,8 @@ Enrolment enrolment_of(const Settings& settings, std::string_view user) {
     case TrustStatus::ok: break;
     case TrustStatus::unsafe:
     case TrustStatus::io_error:
-      return {Enrolment::State::unknown, "secret file " + *path + ": " + file.reason};
+      return {Enrolment::State::unknown,
+              file.reason.empty() ? "secret file " + *path + " cannot be read" : file.reason};
   }
   if (file.info.st_nlink != 1) {
     return {Enrolment::State::unknown, "secret file " + *path + " has more than one link"};
