@@ -3,6 +3,10 @@
 
 namespace authpolicy {
 
+namespace u2f {
+Enrolment enrolment_of(const Settings& settings, std::string_view user);  // kit_enrolment.cpp
+}  // namespace u2f
+
 namespace {
 
 constexpr SettingRule kSettings[] = {
@@ -72,6 +76,7 @@ constinit const FactorKit u2f_kit = {
     .traits = {.presence = true, .needs_origin = true},
     .delivery = Delivery::plugin,
     .plugin = "u2f",
+    .enrolment = {.probe = u2f::enrolment_of},
 };
 
 }  // namespace authpolicy
