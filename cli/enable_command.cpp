@@ -19,7 +19,9 @@
 #include "cli/args.h"
 #include "cli/command_registry.h"
 #include "cli/pam_stack.h"
+#include "cli/readiness.h"
 #include "cli/sshd_exposure.h"
+#include "engine/evaluate.h"
 #include "engine/geoip_lookup.h"
 #include "engine/load.h"
 #include "engine/render.h"
@@ -75,7 +77,9 @@ constexpr const char* kStatusUsage =
     "  break: a policy missing or with errors, a missing GeoIP database, secret files\n"
     "  readable by others, and every way sshd's running configuration (sshd -T) lets a\n"
     "  login past the sshd policy. Lists the policy's warnings (they do not change\n"
-    "  the exit code).\n"
+    "  the exit code), and the users who will be refused for want of an enrolment a\n"
+    "  factor they need (enrolled(), a date deadline) and from which day (neither\n"
+    "  changes the exit code).\n"
     "  --pam-dir DIR --policy-dir DIR --sshd-config FILE   (for tests)\n"
     "  exit 0: no problems; 1: problems listed; 2: usage or trouble\n";
 
@@ -587,6 +591,42 @@ void secret_problems(const Policy& policy, std::vector<std::string>& problems) {
   }
 }
 
+// The users who will be refused for want of an enrolment (cli/readiness.h), as status lists them.
+nlohmann::json not_enrolled_rows(const Policy& policy, const std::string& service) {
+  nlohmann::json rows = nlohmann::json::array();
+  for (const NotReady& user : users_not_ready(policy, service)) {
+    nlohmann::json missing = nlohmann::json::array();
+    for (const auto& m : user.missing) {
+      missing.push_back(
+          {{"factor", m.factor},
+           {"enrolment", m.enrolment.state == Enrolment::State::none ? "none" : "unknown"},
+           {"detail", m.enrolment.detail}});
+    }
+    rows.push_back({{"user", user.user},
+                    {"missing", missing},
+                    {"refused_from", date_text(user.refused_from)},
+                    {"refused_now", user.refused_now}});
+  }
+  return rows;
+}
+
+void print_not_enrolled(const nlohmann::json& rows, std::ostream& out) {
+  for (const auto& row : rows) {
+    out << "  not enrolled: " << row["user"].get<std::string>() << " lacks ";
+    bool first = true;
+    for (const auto& m : row["missing"]) {
+      out << (first ? "" : ", ") << m["factor"].get<std::string>() << " ("
+          << m["detail"].get<std::string>() << ")";
+      first = false;
+    }
+    if (row["refused_now"].get<bool>()) {
+      out << ": refused now\n";
+    } else {
+      out << ": refused from " << row["refused_from"].get<std::string>() << "\n";
+    }
+  }
+}
+
 int run_status(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   Options o;
   if (const auto end = parse_options(args, {"status", kStatusUsage}, o, out, err, {})) return *end;
@@ -655,6 +695,7 @@ int run_status(const std::vector<std::string>& args, std::ostream& out, std::ost
         secret_problems(*loaded, problems);
       }
       if (loaded) row["warnings"] = policy_warnings(policy).lines;
+      if (loaded && auth) row["not_enrolled"] = not_enrolled_rows(*loaded, service);
       if (auth != account) {
         problems.push_back(std::string("pam_policy.so runs in ") + (auth ? "auth" : "account") +
                            " only");
@@ -684,6 +725,7 @@ int run_status(const std::vector<std::string>& args, std::ostream& out, std::ost
       }
       if (row.contains("sshd_note"))
         out << "  note: " << row["sshd_note"].get<std::string>() << "\n";
+      if (row.contains("not_enrolled")) print_not_enrolled(row["not_enrolled"], out);
     }
     report.push_back(std::move(row));
   }

@@ -1,0 +1,144 @@
+// `authpolicy status` names the users who will be refused for want of an enrolment, and from
+// which day: on a machine (a private view of /etc: its own password database) with three users,
+// alice enrolled in totp, bob not, carol not allowed by the policy at all, it names exactly bob,
+// with the policy's deadline. Real files, the real CLI, the real name service (files).
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "tests/support/private_system_view.h"
+#include "tests/support/temp_folder.h"
+
+namespace {
+
+using authpolicy::test_support::TempFolder;
+
+class PrivateSystemViewEnvironment : public ::testing::Environment {
+ public:
+  void SetUp() override { authpolicy::test_support::enter_private_system_view_or_exit(); }
+};
+[[maybe_unused]] ::testing::Environment* const kPrivateSystemView =
+    ::testing::AddGlobalTestEnvironment(new PrivateSystemViewEnvironment);
+
+void write(const std::string& path, const std::string& text, mode_t mode = 0644) {
+  std::ofstream(path, std::ios::trunc) << text;
+  chmod(path.c_str(), mode);
+}
+
+std::pair<int, std::string> run(const std::string& command) {
+  std::string output;
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  if (!pipe) return {-1, ""};
+  std::array<char, 4096> buffer{};
+  while (std::size_t n = std::fread(buffer.data(), 1, buffer.size(), pipe)) {
+    output.append(buffer.data(), n);
+  }
+  const int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+}
+
+// The local date `days` days from now, as a policy writes it.
+std::string local_date(int days) {
+  const std::time_t at = std::time(nullptr) + static_cast<std::time_t>(days) * 86400;
+  std::tm parts{};
+  localtime_r(&at, &parts);
+  char text[16];
+  std::strftime(text, sizeof text, "%Y-%m-%d", &parts);
+  return text;
+}
+
+class StatusEnrolment : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // This view's name service: root and three people, nobody from the host.
+    write("/etc/nsswitch.conf", "passwd: files\ngroup: files\nshadow: files\n");
+    write("/etc/passwd",
+          "root:x:0:0:root:/root:/bin/bash\n"
+          "alice:x:2001:2001::/home/alice:/bin/bash\n"
+          "bob:x:2002:2002::/home/bob:/bin/bash\n"
+          "carol:x:2003:2003::/home/carol:/bin/bash\n");
+    write("/etc/group", "root:x:0:\nalice:x:2001:\nbob:x:2002:\ncarol:x:2003:\nstaff:x:3000:alice,bob\n");
+    mkdir(dir_.file("pam.d").c_str(), 0755);
+    mkdir(dir_.file("policies").c_str(), 0755);
+    mkdir(dir_.file("totp").c_str(), 0700);
+    write(dir_.file("pam.d/sudo"), "auth required pam_policy.so\naccount required pam_policy.so\n");
+    write(dir_.file("totp/alice"), "JBSWY3DPEHPK3PXP\n\" TOTP_AUTH\n", 0600);
+  }
+
+  void write_policy(const std::string& condition) {
+    write(dir_.file("policies/sudo.pol"),
+          "factor totp { secrets = \"" + dir_.file("totp/%u") + "\" }\n" +
+              "audit { db = \"" + dir_.file("audit.db") + "\" }\n" +
+              "deny if !(user in group(\"staff\"))\n" +
+              "auth password && (totp if " + condition + ")\n");
+  }
+
+  std::pair<int, std::string> status(bool json) const {
+    return run(std::string(AP_TEST_AUTHPOLICY) + " status --pam-dir " + dir_.file("pam.d") +
+               " --policy-dir " + dir_.file("policies") + (json ? " --json" : ""));
+  }
+
+  static nlohmann::json sudo_row(const std::string& output) {
+    const auto report = nlohmann::json::parse(output.substr(output.find('{')));
+    for (const auto& row : report.at("services")) {
+      if (row.at("service") == "sudo") return row;
+    }
+    return nullptr;
+  }
+
+  TempFolder dir_{"ap-status-enrolment"};
+};
+
+TEST_F(StatusEnrolment, NamesExactlyTheUserWhoHasNotEnrolledWithTheDeadline) {
+  const std::string deadline = local_date(30);
+  write_policy("(enrolled(totp) || date >= " + deadline + ")");
+  const auto [code, output] = status(true);
+  const nlohmann::json row = sudo_row(output);
+  ASSERT_FALSE(row.is_null()) << output;
+  ASSERT_TRUE(row.contains("not_enrolled")) << output;
+  const auto& users = row.at("not_enrolled");
+  ASSERT_EQ(users.size(), 1u) << "alice is enrolled and carol is not allowed: " << users.dump(1);
+  EXPECT_EQ(users[0].at("user"), "bob");
+  EXPECT_EQ(users[0].at("refused_from"), deadline);
+  EXPECT_EQ(users[0].at("refused_now"), false);
+  EXPECT_EQ(users[0].at("missing")[0].at("factor"), "totp");
+  EXPECT_EQ(users[0].at("missing")[0].at("enrolment"), "none");
+
+  const auto [text_code, text] = status(false);
+  EXPECT_NE(text.find("not enrolled: bob lacks totp"), std::string::npos) << text;
+  EXPECT_NE(text.find("refused from " + deadline), std::string::npos) << text;
+  EXPECT_EQ(text.find("not enrolled: alice"), std::string::npos) << text;
+  EXPECT_EQ(text.find("not enrolled: carol"), std::string::npos) << text;
+  EXPECT_EQ(code, text_code);
+}
+
+TEST_F(StatusEnrolment, WithoutADeadlineNobodyIsRefusedAndWithAPassedOneBobIsRefusedNow) {
+  write_policy("enrolled(totp)");
+  EXPECT_EQ(sudo_row(status(true).second).at("not_enrolled").size(), 0u)
+      << "bob logs in with the password alone: nothing he needs is missing";
+  write_policy("(enrolled(totp) || date >= " + local_date(-1) + ")");
+  const auto users = sudo_row(status(true).second).at("not_enrolled");
+  ASSERT_EQ(users.size(), 1u) << users.dump(1);
+  EXPECT_EQ(users[0].at("user"), "bob");
+  EXPECT_EQ(users[0].at("refused_now"), true);
+}
+
+TEST_F(StatusEnrolment, AnUnsafeSecretFileIsListedAsUnknown) {
+  write_policy("(enrolled(totp) || date >= " + local_date(30) + ")");
+  write(dir_.file("totp/bob"), "JBSWY3DPEHPK3PXP\n", 0644);
+  const auto users = sudo_row(status(true).second).at("not_enrolled");
+  ASSERT_EQ(users.size(), 1u) << users.dump(1);
+  EXPECT_EQ(users[0].at("user"), "bob");
+  EXPECT_EQ(users[0].at("refused_now"), true) << "an unsafe file refuses him today";
+  EXPECT_EQ(users[0].at("missing")[0].at("enrolment"), "unknown");
+}
+
+}  // namespace
