@@ -149,5 +149,22 @@ TEST_F(PamEnrolled, FromTheDeadlineDayTheUserWithoutAnEnrolmentIsRefused) {
   EXPECT_EQ(rows[2].at("decision"), "permit");
 }
 
+// The same three users through pamtester, a separate program on the system's libpam: what it
+// prompts shows who was asked the code.
+TEST_F(PamEnrolled, PamtesterAsksTheCodeOfTheEnrolledOnly) {
+  const auto alice = run_pamtester({"ap_policy", "alice", "authenticate"},
+                                   "alice-pass\n" + current_code() + "\n");
+  EXPECT_EQ(alice.exit_code, 0) << alice.output;
+  EXPECT_NE(alice.output.find("Verification code"), std::string::npos) << alice.output;
+  const auto bob = run_pamtester({"ap_policy", "bob", "authenticate"}, "bob-pass\n");
+  EXPECT_EQ(bob.exit_code, 0) << bob.output;
+  EXPECT_EQ(bob.output.find("Verification code"), std::string::npos) << bob.output;
+  write_file(folder_ + "/bob", std::string(kSecret) + "\n\" TOTP_AUTH\n", 0640);
+  const auto unsafe = run_pamtester({"ap_policy", "bob", "authenticate"},
+                                    "bob-pass\n" + current_code() + "\n");
+  EXPECT_EQ(unsafe.exit_code, 1) << unsafe.output;
+  EXPECT_NE(unsafe.output.find("decision=deny user=bob"), std::string::npos) << unsafe.output;
+}
+
 }  // namespace
 }  // namespace authpolicy::pam_test
