@@ -69,6 +69,12 @@ class RecordedSubjects : public SituationSubjects {
     }
     return SituationSubjects::recent(r, atom, cause);
   }
+  Tri enrolled(const RequestInfo& r, const FactorSpec& factor, std::string* cause) override {
+    if (!situation_.enrolled_answers.contains(factor.name)) {
+      return miss("enrolled(" + factor.name + ")", cause);
+    }
+    return SituationSubjects::enrolled(r, factor, cause);
+  }
   const std::vector<std::string>& missing() const { return missing_; }
 
  private:

@@ -64,11 +64,6 @@ Tri StaticSubjects::recent(const RequestInfo&, const Atom& atom, std::string* ca
   return answer;
 }
 
-Tri SubjectSource::enrolled(const RequestInfo&, const FactorSpec&, std::string* cause) {
-  if (cause) *cause = "enrolments cannot be looked up here";
-  return Tri::unknown;
-}
-
 Tri StaticSubjects::enrolled(const RequestInfo&, const FactorSpec& factor, std::string* cause) {
   Tri answer = enrolled_answer;
   if (auto it = enrolled_answers.find(factor.name); it != enrolled_answers.end()) {

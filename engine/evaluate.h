@@ -63,9 +63,10 @@ class SubjectSource {
   // be read.
   virtual Tri recent(const RequestInfo& request, const Atom& atom, std::string* cause) = 0;
   // enrolled(FACTOR): whether the user has an enrolment for `factor`, as its kit's enrolment
-  // store tells (engine/factor_kit.h). Unknown, with cause, where it cannot be told; a source
-  // that cannot look says unknown.
-  virtual Tri enrolled(const RequestInfo& request, const FactorSpec& factor, std::string* cause);
+  // store tells (engine/factor_kit.h). Unknown, with cause, where it cannot be told. Pure: a
+  // wrapper that forgot to forward it would make every enrolment unknown.
+  virtual Tri enrolled(const RequestInfo& request, const FactorSpec& factor,
+                       std::string* cause) = 0;
 };
 
 // The key StaticSubjects (and `authpolicy eval --recent`) answer recent() atoms by:

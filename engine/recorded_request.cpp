@@ -84,6 +84,13 @@ Tri RecordingSubjects::recent(const RequestInfo& request, const Atom& atom, std:
   return answer;
 }
 
+Tri RecordingSubjects::enrolled(const RequestInfo& request, const FactorSpec& factor,
+                                std::string* cause) {
+  const Tri answer = inner_.enrolled(request, factor, cause);
+  enrolled_.try_emplace(factor.name, answer);
+  return answer;
+}
+
 std::string RecordingSubjects::situation_text(
     std::time_t now, const std::optional<std::vector<std::string>>& groups,
     const std::optional<std::string>& ssh_auth_info) const {
@@ -103,6 +110,9 @@ std::string RecordingSubjects::situation_text(
     add_line(out, "failures", key + "=" + (count ? std::to_string(*count) : "unknown"));
   }
   for (const auto& [key, answer] : recent_) add_line(out, "recent", key + "=" + tri_text(answer));
+  for (const auto& [name, answer] : enrolled_) {
+    add_line(out, "enrolled", name + "=" + tri_text(answer));
+  }
   if (country_) add_line(out, "country", lookup_text(*country_, true));
   if (asn_) add_line(out, "asn", lookup_text(*asn_, false));
   if (ssh_auth_info) {

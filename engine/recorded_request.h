@@ -32,11 +32,14 @@ class RecordingSubjects : public SubjectSource {
   std::optional<long> failures(const RequestInfo& request, std::chrono::seconds window,
                                bool by_rhost, std::string* cause) override;
   Tri recent(const RequestInfo& request, const Atom& atom, std::string* cause) override;
+  // Forwarded every time (a shadow policy's factor of the same name may keep its enrolments
+  // elsewhere); the first answer per factor name is what the record holds.
+  Tri enrolled(const RequestInfo& request, const FactorSpec& factor, std::string* cause) override;
 
   // The situation lines: the wall-clock time `now` (local), the user's groups (all of them, as
   // `groups` gives them; nullopt when they were not looked up or the lookup failed: "groups
   // unknown"), then every failures,
-  // recent, country and asn answer given so far. Values holding a line break are left out.
+  // recent, enrolled, country and asn answer given so far. Values holding a line break are left out.
   // `ssh_auth_info`: the request's SSH_AUTH_INFO_0, recorded as "ssh-auth METHOD,..." (or
   // "empty"); absent or malformed, no line (eval's default, unknown).
   std::string situation_text(std::time_t now,
@@ -51,6 +54,7 @@ class RecordingSubjects : public SubjectSource {
   SubjectSource& inner_;
   std::map<std::string, std::optional<long>> failures_;  // by failures_key()
   std::map<std::string, Tri> recent_;                     // by recent_key()
+  std::map<std::string, Tri> enrolled_;                   // by factor name
   std::optional<Lookup> country_;
   std::optional<Lookup> asn_;
 };

@@ -1,4 +1,5 @@
-// Every policy example in docs/*.md and docs/factors/*.md (a fenced block with an `auth` line)
+// Every policy example in docs/*.md and docs/factors/*.md (a fenced block with an `auth` line
+// that is not a pam.d line)
 // compiles with no error: what the docs show is what `authpolicy check` accepts. Two errors are
 // about the machine, not the text, and are allowed: E013 (an include the docs do not ship) and
 // E027 (no GeoIP database here). What an example does is tested beside it: the rollout examples
@@ -44,7 +45,10 @@ std::vector<Example> policy_examples() {
       line += static_cast<int>(std::count(text.begin() + static_cast<long>(at),
                                           text.begin() + static_cast<long>(body), '\n'));
       const std::string block = text.substr(body + 1, close - body);
-      if (std::regex_search(block, std::regex("(^|\n)auth "))) {
+      // A pam.d line ("auth required pam_policy.so") is not a policy.
+      const bool pam_lines = std::regex_search(
+          block, std::regex("(^|\n)auth\\s+(required|requisite|sufficient|optional|\\[)"));
+      if (!pam_lines && std::regex_search(block, std::regex("(^|\n)auth "))) {
         out.push_back({path.filename().string(), line + 1, block});
       }
       line += static_cast<int>(std::count(block.begin(), block.end(), '\n')) + 1;

@@ -109,6 +109,9 @@ TEST_F(PamEnrolled, TheEnrolledAreAskedTheCodeTheOthersAreNot) {
   EXPECT_EQ(rows[2].at("decision"), "permit") << rows[2].dump(1);
   EXPECT_NE(rows[2].dump().find("if enrolled(totp)"), std::string::npos)
       << "bob's record says the code was waived by enrolled(): " << rows[2].dump(1);
+  // The record keeps the answer, so replay can decide the request again.
+  EXPECT_NE(rows[2].dump().find("enrolled totp=no"), std::string::npos) << rows[2].dump(1);
+  EXPECT_NE(rows[0].dump().find("enrolled totp=yes"), std::string::npos) << rows[0].dump(1);
 }
 
 TEST_F(PamEnrolled, AnUnsafeSecretFileRefusesTheUserInsteadOfSkippingTheCode) {
