@@ -261,8 +261,16 @@ bool record_decision(pam_handle_t* pamh, const Prepared& p, const Decision& deci
 // The user's groups for the record (replay answers group conditions from them), unless
 // `audit { groups = false }` spares the lookup (one getgrouplist through every group source:
 // docs/cost.md); nullopt then, or when the name service fails: "groups unknown".
+// The user's groups for the recorded situation: when `audit { groups = true }` asks, or, without
+// the setting, when the live policy or a shadow policy may ask a group (then replay can answer a
+// candidate's group conditions exactly). One getgrouplist costs more than the rest of the module's
+// login (docs/cost.md), so a policy without group conditions does not pay it by default.
 std::optional<std::vector<std::string>> recorded_groups(const Prepared& p) {
-  if (!p.policy->audit.boolean_or("groups", true)) return std::nullopt;
+  const Settings& audit = p.policy->audit;
+  const bool wanted = audit.has("groups")
+                          ? audit.boolean_or("groups", false)
+                          : p.policy->uses_subject(Subject::group) || p.arguments.shadow.has_value();
+  if (!wanted) return std::nullopt;
   return user_group_names(p.request.user, nullptr);
 }
 

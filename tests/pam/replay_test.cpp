@@ -38,9 +38,10 @@ nlohmann::json json_of(const ProcessResult& r) {
   return nlohmann::json::parse(r.output.substr(first, last - first + 1));
 }
 
+// `groups = true`: these policies have no group condition, and the candidates replayed may.
 std::string policy_text(const std::string& db, const std::string& rules) {
   return matrix_password_factor() + matrix_fingerprint_factor() + "audit { db = \"" + db +
-         "\" }\n" + rules;
+         "\"; groups = true }\n" + rules;
 }
 
 // What eval says about one recorded request: its decision, and whether it consulted a factor
@@ -275,6 +276,40 @@ TEST_F(PamReplay, TextReportGroupsLikeDiffAndErrorsExitTwo) {
   EXPECT_EQ(authpolicy({"replay", folder_.file("broken.pol"), "--db", db_}).exit_code, 2);
   EXPECT_EQ(authpolicy({"replay", tighter, "--db", folder_.file("absent.db")}).exit_code, 2);
   EXPECT_EQ(authpolicy({"replay", tighter, "--db", db_, "--since", "soon"}).exit_code, 2);
+}
+
+// Without `audit { groups }` the groups are recorded only when the live policy may ask one (their
+// lookup costs more than the rest of a login): a group candidate is then decided exactly for a
+// policy that already has group conditions, and "cannot decide" for one that has none.
+TEST_F(PamReplay, GroupsAreRecordedByDefaultOnlyForAPolicyWithAGroupCondition) {
+  write_passdbs();
+  const std::string plain = matrix_password_factor() + "audit { db = \"" + db_ + "\" }\n";
+  write_policy(plain + "auth password\n");
+  {
+    Script script({"alice-pass"});
+    Session session("ap_policy", "alice", &script);
+    ASSERT_EQ(session.authenticate(), PAM_SUCCESS);
+  }
+  write_policy(plain + "deny if user in group(\"no-such-group-here\")\nauth password\n");
+  {
+    Script script({"alice-pass"});
+    Session session("ap_policy", "alice", &script);
+    ASSERT_EQ(session.authenticate(), PAM_SUCCESS);
+  }
+  const nlohmann::json rows =
+      json_of(authpolicy({"audit", "--db", db_, "--limit", "0", "--format", "json"}));
+  ASSERT_EQ(rows.size(), 2u);
+  // Newest first: the group policy's decision, then the plain one's.
+  EXPECT_EQ(rows[0]["situation"].get<std::string>().find("groups unknown"), std::string::npos)
+      << rows[0].dump();
+  EXPECT_NE(rows[1]["situation"].get<std::string>().find("groups unknown\n"), std::string::npos)
+      << rows[1].dump();
+  const std::string by_group = folder_.file("by-group.pol");
+  write_file(by_group, matrix_password_factor() + "deny if user in group(\"adm\")\nauth password\n");
+  const ProcessResult replayed = authpolicy({"replay", by_group, "--db", db_});
+  EXPECT_NE(replayed.output.find(": 1 unchanged, 0 would change, 1 cannot be decided"),
+            std::string::npos)
+      << replayed.output;
 }
 
 }  // namespace
