@@ -22,6 +22,14 @@ namespace authpolicy::pam_test {
 namespace {
 
 constexpr int kDecisions = 1200;
+// Rows checked against `authpolicy eval` one by one: every one, but in a sanitizer build (where
+// one ASan eval process takes ~0.3 s, and 3,600 of them would outlast ctest's timeout) every
+// twelfth, 100 per candidate. Replay itself always decides all 1,200.
+#if defined(AP_TEST_SANITIZER)
+constexpr std::int64_t kEvalEvery = 12;
+#else
+constexpr std::int64_t kEvalEvery = 1;
+#endif
 
 ProcessResult authpolicy(std::vector<std::string> arguments) {
   arguments.insert(arguments.begin(), AP_TEST_AUTHPOLICY);
@@ -169,9 +177,12 @@ TEST_F(PamReplay, ReportsExactlyTheDecisionsEvalSaysWouldChange) {
     SCOPED_TRACE(candidate);
     std::map<std::pair<std::string, std::string>, std::set<std::int64_t>> expected_changes;
     std::set<std::int64_t> expected_undecidable;
+    std::set<std::int64_t> checked;
     for (const auto& row : rows) {
-      const EvalVerdict verdict = eval_recorded(candidate, row);
       const std::int64_t id = row["id"];
+      if (id % kEvalEvery != 0) continue;
+      checked.insert(id);
+      const EvalVerdict verdict = eval_recorded(candidate, row);
       if (verdict.needs_unasked_factor) {
         expected_undecidable.insert(id);
       } else if (verdict.decision != row["decision"]) {
@@ -184,16 +195,21 @@ TEST_F(PamReplay, ReportsExactlyTheDecisionsEvalSaysWouldChange) {
     const nlohmann::json report = json_of(replayed);
     std::map<std::pair<std::string, std::string>, std::set<std::int64_t>> changes;
     for (const auto& group : report["changes"]) {
-      auto& ids = changes[{group["old"], group["new"]}];
+      std::set<std::int64_t> ids;
       for (const auto& id : group["ids"]) ids.insert(id.get<std::int64_t>());
       EXPECT_EQ(group["count"], ids.size());
+      for (const std::int64_t id : ids) {
+        if (checked.contains(id)) changes[{group["old"], group["new"]}].insert(id);
+      }
       // The example is a real request of the group, with its time.
       EXPECT_TRUE(ids.contains(group["example"]["id"].get<std::int64_t>()));
       EXPECT_FALSE(group["example"]["time"].get<std::string>().empty());
     }
     std::set<std::int64_t> undecidable;
     for (const auto& group : report["cannot_decide"]) {
-      for (const auto& id : group["ids"]) undecidable.insert(id.get<std::int64_t>());
+      for (const auto& id : group["ids"]) {
+        if (checked.contains(id.get<std::int64_t>())) undecidable.insert(id.get<std::int64_t>());
+      }
     }
     EXPECT_EQ(changes, expected_changes);
     EXPECT_EQ(undecidable, expected_undecidable);
