@@ -212,6 +212,7 @@ Scan scan_records(std::string_view data, std::size_t from) {
     std::size_t size = 0;
     if (auto record = record_at(data, at, &size)) {
       scan.records.push_back(std::move(*record));
+      scan.record_bytes += size;
       at += size;
       continue;
     }

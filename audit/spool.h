@@ -50,6 +50,7 @@ std::string frame(std::string_view payload, bool tagged = true);
 // record that checks out.
 struct Scan {
   std::vector<AuditRecord> records;
+  std::size_t record_bytes = 0;  // what the records took, framing included
   std::size_t skipped_bytes = 0;
 };
 Scan scan_records(std::string_view data, std::size_t from);

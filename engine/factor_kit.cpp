@@ -116,8 +116,9 @@ std::vector<SettingProblem> rule_problems(std::span<const SettingRule> rules,
                                           const Settings& settings, const std::string& owner) {
   std::vector<SettingProblem> problems;
   for (const auto& [key, value] : settings.values()) {
+    const std::string& name = key;  // a structured binding cannot be captured before C++20 in clang 14
     const auto rule = std::find_if(rules.begin(), rules.end(),
-                                   [&](const SettingRule& r) { return r.key == key; });
+                                   [&](const SettingRule& r) { return r.key == name; });
     if (rule == rules.end()) {
       problems.push_back({key, "unknown setting '" + key + "' for " + owner});
       continue;
