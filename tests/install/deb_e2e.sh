@@ -155,6 +155,15 @@ check "module in libpam's folder $pam_dir" test -f "$pam_dir/pam_policy.so"
 for kind in totp u2f pin; do
   check "plugin $kind beside the module" test -f "$pam_dir/pam_policy-factors/factor_$kind.so"
 done
+# Under the spelling dpkg has libpam-modules' pam_unix.so under (Debian 12: /lib/..., one folder
+# with /usr/lib/... under merged /usr): the folder is then shared, never taken for ours alone.
+pam_unix_dir=$(dpkg-query -S "*/$multiarch/security/pam_unix.so" | sed -n '1s|^[^ ]* \(.*\)/pam_unix\.so$|\1|p')
+check "module registered in dpkg beside pam_unix.so ($pam_unix_dir)" \
+  sh -c "dpkg-query -L authpolicy | grep -qx '$pam_unix_dir/pam_policy.so'"
+((made_policy_dir == 0)) ||
+  check "policy folder made by the package, root's, 0755: $(stat -c '%a %U' /etc/authpolicy)" \
+  sh -c "[ \"\$(stat -c '%a %U:%G' /etc/authpolicy)\" = '755 root:root' ]"
+check "policy folder not the package's own" sh -c "! dpkg-query -L authpolicy | grep -qx /etc/authpolicy"
 check "CLI in /usr/bin" test -x /usr/bin/authpolicy
 helper=/usr/libexec/authpolicy/pin-helper
 check "PIN helper setgid tss: $(stat -c '%a %U:%G' "$helper")" \
@@ -323,6 +332,14 @@ check "/etc/pam.d byte for byte as before, after disable su" pam_same
 # ---- remove: /etc/pam.d still byte for byte as before ----------------------------------------
 check "apt-get remove authpolicy" sh -c "apt-get remove -y -q authpolicy > '$work/remove.out' 2>&1"
 check "/etc/pam.d byte for byte as before, after remove" pam_same
+# dpkg removes the package's folders when they are empty and warns about a folder it takes to be
+# the package's alone that is not: the PAM folder must be libpam-modules' own path, so no warning.
+check "apt-get remove gives no warning" sh -c "! grep -i 'warning' '$work/remove.out'"
+check "the admin's policy folder is kept" test -d /etc/authpolicy
+check "apt-get purge authpolicy" sh -c "apt-get purge -y -q authpolicy > '$work/purge-end.out' 2>&1"
+check "apt-get purge gives no warning" sh -c "! grep -i 'warning' '$work/purge-end.out'"
+check "apt-get purge says the policy folder is kept" \
+  grep -q 'authpolicy: kept /etc/authpolicy' "$work/purge-end.out"
 check "module gone" test ! -e "$pam_dir/pam_policy.so"
 check "plugin folder gone" test ! -e "$pam_dir/pam_policy-factors"
 check "CLI gone" test ! -e /usr/bin/authpolicy
