@@ -4,9 +4,9 @@
 
 #include "cli/args.h"
 #include "cli/command_registry.h"
+#include "cli/policy_file_arguments.h"
 #include "engine/analysis.h"
 #include "engine/load.h"
-#include "engine/render.h"
 
 namespace authpolicy::cli {
 namespace {
@@ -49,11 +49,7 @@ int run_diff(const std::vector<std::string>& args, std::ostream& out, std::ostre
   const LoadResult after = load_policy_file(files[1], options);
   for (const auto* loaded : {&before, &after}) {
     if (loaded->policy) continue;
-    for (const auto& d : loaded->diagnostics) {
-      if (d.severity == Severity::error) err << render_text(d, loaded->files);
-    }
-    err << "authpolicy diff: " << (loaded == &before ? files[0] : files[1])
-        << " has errors; the module would refuse it\n";
+    report_refused_policy(*loaded, "diff", loaded == &before ? files[0] : files[1], err);
     return kExitTrouble;
   }
   const PolicyDiff diff = diff_policies(*before.policy, *after.policy);

@@ -5,10 +5,10 @@
 #include "cli/args.h"
 #include "cli/command_registry.h"
 #include "cli/policy_defaults.h"
+#include "cli/policy_file_arguments.h"
 #include "cli/situation.h"
 #include "engine/evaluate.h"
 #include "engine/load.h"
-#include "engine/render.h"
 #include "engine/scripted.h"
 
 namespace authpolicy::cli {
@@ -22,7 +22,8 @@ constexpr const char* kEvalUsage =
     "         [--enrolled FACTOR=yes|no|unknown]...\n"
     "         [--factor NAME=pass|fail|unavailable|error]... [--json] [--ignore-ownership]\n"
     "  A factor not given is unavailable. Without --group the user is in no group; without\n"
-    "  --at the time and date are now; without --country/--asn the policy's GeoIP databases answer;\n"
+    "  --at the time and date are now; without --country/--asn the policy's GeoIP databases "
+    "answer;\n"
     "  without --failures the audit log answers, and without --recent it answers recent().\n"
     "  --recent FACTOR=... answers every recent(FACTOR, ...); FACTOR/SECONDSs[/rhost|/tty]=...\n"
     "  one of them (totp/28800s/rhost=yes for recent(totp, 8h, rhost)); likewise\n"
@@ -37,35 +38,22 @@ int run_eval(const std::vector<std::string>& args, std::ostream& out, std::ostre
   std::string file;
   Situation situation;
   bool json = false;
-  const auto end = read_arguments(
-      args, {"eval", kEvalUsage}, out, err,
-      [&](ArgReader& reader) {
+  const auto end = read_policy_file_arguments(
+      args, {"eval", kEvalUsage}, out, err, file, options, [&](ArgReader& reader) {
         const std::string& flag = reader.flag();
         if (flag.rfind("--", 0) == 0 && Situation::is_knob(flag.substr(2))) {
           situation.set(flag.substr(2), reader.value(), flag);
         } else if (reader.is("--json")) {
           json = true;
-        } else if (reader.is("--ignore-ownership")) {
-          options.check_ownership = false;
         } else {
           return false;
         }
         return true;
-      },
-      [&](const std::string& name) {
-        if (!file.empty()) throw UsageError("eval takes one policy file");
-        file = name;
-      },
-      [&] {
-        if (file.empty()) throw UsageError("no policy file given");
       });
   if (end) return *end;
   const LoadResult result = load_policy_file(file, options);
   if (!result.policy) {
-    for (const auto& d : result.diagnostics) {
-      if (d.severity == Severity::error) err << render_text(d, result.files);
-    }
-    err << "authpolicy eval: " << file << " has errors; the module would refuse it (deny)\n";
+    report_refused_policy(result, "eval", file, err, " (deny)");
     return 2;
   }
   const Policy& policy = *result.policy;

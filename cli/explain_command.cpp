@@ -6,10 +6,10 @@
 
 #include "cli/args.h"
 #include "cli/command_registry.h"
+#include "cli/policy_file_arguments.h"
 #include "engine/analysis.h"
 #include "engine/describe.h"
 #include "engine/load.h"
-#include "engine/render.h"
 
 namespace authpolicy::cli {
 namespace {
@@ -60,27 +60,12 @@ std::string combinations_text(const Policy& policy, const Explanation::Row& row)
 int run_explain(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   LoadOptions options;
   std::string file;
-  const auto end = read_arguments(
-      args, {"explain", kExplainUsage}, out, err,
-      [&](ArgReader& reader) {
-        if (!reader.is("--ignore-ownership")) return false;
-        options.check_ownership = false;
-        return true;
-      },
-      [&](const std::string& name) {
-        if (!file.empty()) throw UsageError("explain takes one file");
-        file = name;
-      },
-      [&] {
-        if (file.empty()) throw UsageError("no policy file given");
-      });
+  const auto end =
+      read_policy_file_arguments(args, {"explain", kExplainUsage}, out, err, file, options);
   if (end) return *end;
   const LoadResult result = load_policy_file(file, options);
   if (!result.policy) {
-    for (const auto& d : result.diagnostics) {
-      if (d.severity == Severity::error) err << render_text(d, result.files);
-    }
-    err << "authpolicy explain: " << file << " has errors; the module would refuse it\n";
+    report_refused_policy(result, "explain", file, err);
     return result.unreadable ? 2 : 1;
   }
   const Policy& policy = *result.policy;

@@ -10,10 +10,10 @@
 #include "cli/args.h"
 #include "cli/audit_command.h"
 #include "cli/command_registry.h"
+#include "cli/policy_file_arguments.h"
 #include "cli/situation.h"
 #include "engine/load.h"
 #include "engine/recorded_request.h"
-#include "engine/render.h"
 #include "engine/scripted.h"
 
 namespace authpolicy::cli {
@@ -22,11 +22,11 @@ namespace {
 constexpr const char* kReplayUsage =
     "usage: authpolicy replay FILE [--db PATH] [--since 1h|DATE] [--service S]\n"
     "                         [--format text|json] [--ignore-ownership]\n"
-    "  Decides every request in the audit log again through the policy FILE (the new one), with the situation and the\n"
-    "  factor outcomes recorded with it, asking nobody anything. Reports the decisions that\n"
-    "  would change, grouped by the pair of answers (a count and a real example), and the\n"
-    "  requests FILE cannot decide because it needs a factor the request was not asked (or a\n"
-    "  subject that was not recorded).\n"
+    "  Decides every request in the audit log again through the policy FILE (the new one),\n"
+    "  with the situation and the factor outcomes recorded with it, asking nobody anything.\n"
+    "  Reports the decisions that would change, grouped by the pair of answers (a count and a\n"
+    "  real example), and the requests FILE cannot decide because it needs a factor the\n"
+    "  request was not asked (or a subject that was not recorded).\n"
     "  exit 0: no decision changes; 1: some would change or cannot be decided; 2: error\n";
 
 // Answers only from the recorded situation. Whatever it does not hold is noted as missing
@@ -163,24 +163,26 @@ Replayed replay_one(const Policy& policy, const audit::AuditRecord& record) {
     out.needs = subjects.missing().front() + ", which was not recorded";
     return out;
   }
-  out.kind = out.new_decision == record.decision ? Replayed::Kind::unchanged
-                                                 : Replayed::Kind::changed;
+  out.kind =
+      out.new_decision == record.decision ? Replayed::Kind::unchanged : Replayed::Kind::changed;
   return out;
 }
 
 void add_to(Group& group, const audit::StoredDecision& row, const Replayed& replayed) {
   if (group.count++ == 0) {
-    group.example = {row.id,           row.record.time_us,    row.record.user,
-                     row.record.service, row.record.rhost,    row.record.reason,
-                     replayed.new_reason};
+    group.example = {row.id,           row.record.time_us, row.record.user,    row.record.service,
+                     row.record.rhost, row.record.reason,  replayed.new_reason};
   }
   group.ids.push_back(row.id);
 }
 
 nlohmann::json example_json(const Example& e) {
-  return {{"id", e.id},         {"time", audit::format_utc_iso(e.time_us)},
-          {"user", e.user},     {"service", e.service},
-          {"rhost", e.rhost},   {"old_reason", e.old_reason},
+  return {{"id", e.id},
+          {"time", audit::format_utc_iso(e.time_us)},
+          {"user", e.user},
+          {"service", e.service},
+          {"rhost", e.rhost},
+          {"old_reason", e.old_reason},
           {"new_reason", e.new_reason}};
 }
 
@@ -197,9 +199,8 @@ int run_replay(const std::vector<std::string>& args, std::ostream& out, std::ost
   std::optional<std::string> since;
   std::optional<std::string> service;
   bool json = false;
-  const auto end = read_arguments(
-      args, {"replay", kReplayUsage}, out, err,
-      [&](ArgReader& reader) {
+  const auto end = read_policy_file_arguments(
+      args, {"replay", kReplayUsage}, out, err, file, options, [&](ArgReader& reader) {
         if (reader.is("--db")) {
           db = reader.value();
         } else if (reader.is("--since")) {
@@ -208,19 +209,10 @@ int run_replay(const std::vector<std::string>& args, std::ostream& out, std::ost
           service = reader.value();
         } else if (reader.is("--format") || reader.is("--json")) {
           json = read_json_format(reader);
-        } else if (reader.is("--ignore-ownership")) {
-          options.check_ownership = false;
         } else {
           return false;
         }
         return true;
-      },
-      [&](const std::string& name) {
-        if (!file.empty()) throw UsageError("replay takes one policy file");
-        file = name;
-      },
-      [&] {
-        if (file.empty()) throw UsageError("no policy file given");
       });
   if (end) return *end;
 
@@ -239,10 +231,7 @@ int run_replay(const std::vector<std::string>& args, std::ostream& out, std::ost
   }
   const LoadResult loaded = load_policy_file(file, options);
   if (!loaded.policy) {
-    for (const auto& d : loaded.diagnostics) {
-      if (d.severity == Severity::error) err << render_text(d, loaded.files);
-    }
-    err << "authpolicy replay: " << file << " has errors; the module would refuse it\n";
+    report_refused_policy(loaded, "replay", file, err);
     return kExitTrouble;
   }
   const std::string path = db ? *db : common_audit_db().value_or(audit::kDefaultDatabasePath);
@@ -261,18 +250,24 @@ int run_replay(const std::vector<std::string>& args, std::ostream& out, std::ost
   }
 
   std::map<std::pair<std::string, std::string>, Group> changes;  // (old, new)
-  std::map<std::string, Group> undecidable;                       // by what NEW needs
+  std::map<std::string, Group> undecidable;                      // by what NEW needs
   Group not_replayable;
   std::int64_t unchanged = 0;
   for (const auto& row : rows) {
     const Replayed replayed = replay_one(*loaded.policy, row.record);
     switch (replayed.kind) {
-      case Replayed::Kind::unchanged: ++unchanged; break;
+      case Replayed::Kind::unchanged:
+        ++unchanged;
+        break;
       case Replayed::Kind::changed:
         add_to(changes[{row.record.decision, replayed.new_decision}], row, replayed);
         break;
-      case Replayed::Kind::undecidable: add_to(undecidable[replayed.needs], row, replayed); break;
-      case Replayed::Kind::not_replayable: add_to(not_replayable, row, replayed); break;
+      case Replayed::Kind::undecidable:
+        add_to(undecidable[replayed.needs], row, replayed);
+        break;
+      case Replayed::Kind::not_replayable:
+        add_to(not_replayable, row, replayed);
+        break;
     }
   }
   std::int64_t changed = 0;
@@ -297,7 +292,8 @@ int run_replay(const std::vector<std::string>& args, std::ostream& out, std::ost
                                   {"example", example_json(group.example)},
                                   {"ids", group.ids}});
     }
-    out << nlohmann::json{{"replayed", rows.size() - static_cast<std::size_t>(not_replayable.count)},
+    out << nlohmann::json{{"replayed",
+                           rows.size() - static_cast<std::size_t>(not_replayable.count)},
                           {"unchanged", unchanged},
                           {"changed", changed},
                           {"undecidable", cannot},
@@ -316,8 +312,8 @@ int run_replay(const std::vector<std::string>& args, std::ostream& out, std::ost
         << "  now: " << pair.second << " (" << group.example.new_reason << ")\n";
   }
   for (const auto& [needs, group] : undecidable) {
-    out << "cannot decide: " << group.count << (group.count == 1 ? " request needs " : " requests need ")
-        << needs << "\n";
+    out << "cannot decide: " << group.count
+        << (group.count == 1 ? " request needs " : " requests need ") << needs << "\n";
     print_example(group.example, out);
   }
   if (not_replayable.count > 0) {
