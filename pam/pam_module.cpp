@@ -10,9 +10,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <ctime>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <memory>
 #include <new>
 #include <string>
@@ -267,9 +267,9 @@ bool record_decision(pam_handle_t* pamh, const Prepared& p, const Decision& deci
 // login (docs/cost.md), so a policy without group conditions does not pay it by default.
 std::optional<std::vector<std::string>> recorded_groups(const Prepared& p) {
   const Settings& audit = p.policy->audit;
-  const bool wanted = audit.has("groups")
-                          ? audit.boolean_or("groups", false)
-                          : p.policy->uses_subject(Subject::group) || p.arguments.shadow.has_value();
+  const bool wanted = audit.has("groups") ? audit.boolean_or("groups", false)
+                                          : p.policy->uses_subject(Subject::group) ||
+                                                p.arguments.shadow.has_value();
   if (!wanted) return std::nullopt;
   return user_group_names(p.request.user, nullptr);
 }
@@ -280,7 +280,8 @@ std::optional<std::vector<std::string>> recorded_groups(const Prepared& p) {
 // It asks the person nothing: a factor the live decision did not ask makes the verdict "would ask
 // FACTOR". Loaded through the same trusted, cached reading as the live policy. Whatever goes
 // wrong is the verdict "error: …"; the live decision is made before and never looks at it.
-std::string shadow_verdict(const Prepared& p, SubjectSource& subjects, const Decision& live) noexcept {
+std::string shadow_verdict(const Prepared& p, SubjectSource& subjects,
+                           const Decision& live) noexcept {
   if (!p.arguments.shadow) return {};
   try {
     LoadOptions options;
@@ -375,6 +376,21 @@ void explain_refusal(PamConversation& conversation, const Decision& decision) {
   }
 }
 
+// The subjects one decision reads, from the system, remembered so that the record can hold the
+// request's situation (for replay). One wait budget for the log per decision: its failures() and
+// recent() reads and its write share it.
+struct DecisionSubjects {
+  explicit DecisionSubjects(const Prepared& prepared)
+      : system(prepared.policy->geoip, audit_failure_counter(*prepared.policy, audit_budget), now) {
+    system.set_recent_checker(
+        audit::recent_checker(prepared.policy->audit, audit_budget, policy_file(*prepared.policy)));
+  }
+  std::shared_ptr<audit::WaitBudget> audit_budget = std::make_shared<audit::WaitBudget>();
+  const std::time_t now = std::time(nullptr);
+  SystemSubjects system;
+  RecordingSubjects recording{system};
+};
+
 int authenticate(pam_handle_t* pamh, int flags, int argc, const char** argv) {
   HandleState* state = state_for(pamh);
   if (!state) {
@@ -392,15 +408,8 @@ int authenticate(pam_handle_t* pamh, int flags, int argc, const char** argv) {
     return rc;
   }
   const auto started = std::chrono::steady_clock::now();
-  // One wait budget for the log per decision: its failures() reads and its write share it.
-  auto audit_budget = std::make_shared<audit::WaitBudget>();
-  const std::time_t now = std::time(nullptr);
-  SystemSubjects system_subjects(prepared.policy->geoip,
-                                 audit_failure_counter(*prepared.policy, audit_budget), now);
-  system_subjects.set_recent_checker(
-      audit::recent_checker(prepared.policy->audit, audit_budget, policy_file(*prepared.policy)));
-  // Remembers the answers, so the record can hold the request's situation (for replay).
-  RecordingSubjects subjects(system_subjects);
+  DecisionSubjects decision_subjects(prepared);
+  RecordingSubjects& subjects = decision_subjects.recording;
   PamConversation conversation(pamh, (flags & PAM_SILENT) != 0, prepared.arguments.quiet);
   ModuleFactorSource factors({pamh, &state->delegates, prepared.policy.get()});
   Decision decision = decide(*prepared.policy, prepared.request, subjects, factors, conversation);
@@ -423,13 +432,14 @@ int authenticate(pam_handle_t* pamh, int flags, int argc, const char** argv) {
   std::string situation;
   std::string shadow;
   try {
-    situation = subjects.situation_text(now, recorded_groups(prepared), prepared.request.ssh_auth_info);
+    situation = subjects.situation_text(decision_subjects.now, recorded_groups(prepared),
+                                        prepared.request.ssh_auth_info);
     shadow = shadow_verdict(prepared, subjects, decision);
   } catch (const std::exception&) {
     situation.clear();  // out of memory: the decision is recorded without it
   }
-  if (!record_decision(pamh, prepared, decision, started, *audit_budget, std::move(situation),
-                       std::move(shadow)) &&
+  if (!record_decision(pamh, prepared, decision, started, *decision_subjects.audit_budget,
+                       std::move(situation), std::move(shadow)) &&
       code == PAM_SUCCESS) {
     code = PAM_AUTH_ERR;
   }
@@ -501,14 +511,8 @@ int account(pam_handle_t* pamh, int /*flags*/, int argc, const char** argv) {
     return rc;
   }
   const auto started = std::chrono::steady_clock::now();
-  // One wait budget for the log per decision: its failures() reads and its write share it.
-  auto audit_budget = std::make_shared<audit::WaitBudget>();
-  const std::time_t now = std::time(nullptr);
-  SystemSubjects system_subjects(prepared.policy->geoip,
-                                 audit_failure_counter(*prepared.policy, audit_budget), now);
-  system_subjects.set_recent_checker(
-      audit::recent_checker(prepared.policy->audit, audit_budget, policy_file(*prepared.policy)));
-  RecordingSubjects subjects(system_subjects);
+  DecisionSubjects decision_subjects(prepared);
+  RecordingSubjects& subjects = decision_subjects.recording;
   Decision decision = check_denies(*prepared.policy, prepared.request, subjects);
   int code = decision.permit ? PAM_SUCCESS : PAM_PERM_DENIED;
   log_line(pamh, decision.permit ? LOG_INFO : LOG_NOTICE,
@@ -522,11 +526,13 @@ int account(pam_handle_t* pamh, int /*flags*/, int argc, const char** argv) {
     decision.reason = "account: " + decision.reason;
     std::string situation;
     try {
-      situation = subjects.situation_text(now, recorded_groups(prepared), prepared.request.ssh_auth_info);
+      situation = subjects.situation_text(decision_subjects.now, recorded_groups(prepared),
+                                          prepared.request.ssh_auth_info);
     } catch (const std::exception&) {
       situation.clear();  // out of memory: the decision is recorded without it
     }
-    if (!record_decision(pamh, prepared, decision, started, *audit_budget, std::move(situation)) &&
+    if (!record_decision(pamh, prepared, decision, started, *decision_subjects.audit_budget,
+                         std::move(situation)) &&
         code == PAM_SUCCESS) {
       code = PAM_PERM_DENIED;
     }
@@ -591,7 +597,8 @@ class ReentryGuard {
       return;  // refused: leave the outer call's marker alone
     }
     static const char kSet = 1;
-    if (pam_set_data(pamh, kReentryMarker, const_cast<char*>(&kSet), nullptr) != PAM_SUCCESS) return;
+    if (pam_set_data(pamh, kReentryMarker, const_cast<char*>(&kSet), nullptr) != PAM_SUCCESS)
+      return;
     ++authenticate_depth;
     entered_ = true;
   }
