@@ -7,6 +7,7 @@
 // `a || (b || c)` is a different tree from `a || b || c` (the same policy, but the formatter
 // never changes the tree), and where they show the reach of `!` or of a guard.
 #include "grammar/format.h"
+#include "grammar/utf8.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -116,25 +117,9 @@ class Scan {
 
 bool valid_utf8(std::string_view s) {
   for (std::size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    std::size_t extra = 0;
-    std::uint32_t code = 0;
-    if (c < 0x80) extra = 0;
-    else if ((c & 0xE0) == 0xC0) { extra = 1; code = c & 0x1F; }
-    else if ((c & 0xF0) == 0xE0) { extra = 2; code = c & 0x0F; }
-    else if ((c & 0xF8) == 0xF0) { extra = 3; code = c & 0x07; }
-    else return false;
-    if (extra > 0 && i + extra >= s.size()) return false;
-    for (std::size_t k = 1; k <= extra; ++k) {
-      const auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xC0) != 0x80) return false;
-      code = (code << 6) | (cc & 0x3F);
-    }
-    if ((extra == 1 && code < 0x80) || (extra == 2 && code < 0x800) ||
-        (extra == 3 && code < 0x10000) || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) {
-      return false;
-    }
-    i += extra + 1;
+    const std::size_t length = utf8_sequence_length(s, i);
+    if (length == 0) return false;
+    i += length;
   }
   return true;
 }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "grammar/grammar.h"
+#include "grammar/utf8.h"
 
 namespace authpolicy::grammar {
 namespace {
@@ -591,25 +592,9 @@ std::optional<SyntaxError> check_encoding(std::string_view text, std::uint32_t f
       ++i;
       continue;
     }
-    std::size_t extra = 0;
-    std::uint32_t code = 0;
-    if (c < 0x80) extra = 0;
-    else if ((c & 0xE0) == 0xC0) { extra = 1; code = c & 0x1F; }
-    else if ((c & 0xF0) == 0xE0) { extra = 2; code = c & 0x0F; }
-    else if ((c & 0xF8) == 0xF0) { extra = 3; code = c & 0x07; }
-    else return fail("invalid UTF-8 in policy text");
-    if (extra > 0 && i + extra >= text.size()) return fail("invalid UTF-8 in policy text");
-    for (std::size_t k = 1; k <= extra; ++k) {
-      const auto cc = static_cast<unsigned char>(text[i + k]);
-      if ((cc & 0xC0) != 0x80) return fail("invalid UTF-8 in policy text");
-      code = (code << 6) | (cc & 0x3F);
-    }
-    const bool overlong = (extra == 1 && code < 0x80) || (extra == 2 && code < 0x800) ||
-                          (extra == 3 && code < 0x10000);
-    if (overlong || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) {
-      return fail("invalid UTF-8 in policy text");
-    }
-    i += extra + 1;
+    const std::size_t length = utf8_sequence_length(text, i);
+    if (length == 0) return fail("invalid UTF-8 in policy text");
+    i += length;
     ++column;
   }
   return std::nullopt;
