@@ -5,6 +5,7 @@ namespace authpolicy {
 
 namespace u2f {
 Enrolment enrolment_of(const Settings& settings, std::string_view user);  // kit_enrolment.cpp
+std::string self_managed_enrolment(const Settings& settings);              // kit_enrolment.cpp
 }  // namespace u2f
 
 namespace {
@@ -76,7 +77,7 @@ constinit const FactorKit u2f_kit = {
     .traits = {.presence = true, .needs_origin = true},
     .delivery = Delivery::plugin,
     .plugin = "u2f",
-    .enrolment = {.probe = u2f::enrolment_of},
+    .enrolment = {.probe = u2f::enrolment_of, .self_managed = u2f::self_managed_enrolment},
 };
 
 }  // namespace authpolicy

@@ -54,4 +54,13 @@ Enrolment enrolment_of(const Settings& settings, std::string_view user) {
   return {Enrolment::State::enrolled, *path};
 }
 
+// A per-user authfile (%u in its path) is read when the user owns it and the folders above it
+// (read_authfile's allowed owner), as pam_u2f's ~/.config/Yubico/u2f_keys is: such a user can
+// delete it. A shared authfile is root's.
+std::string self_managed_enrolment(const Settings& settings) {
+  const std::string pattern = settings.string_or("authfile", "/etc/authpolicy/u2f_keys");
+  if (pattern.find("%u") == std::string::npos) return {};
+  return "the per-user authfile " + pattern + ", which may be the user's own";
+}
+
 }  // namespace authpolicy::u2f
