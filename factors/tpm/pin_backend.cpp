@@ -45,6 +45,24 @@ PinStatus HelperPinBackend::status(uid_t uid) {
   }
 }
 
+PinStatus HelperPinBackend::enrolment(uid_t uid) {
+  const HelperReply reply = run_pin_helper(options_, "enrolled", uid, nullptr);
+  PinStatus status;
+  switch (reply.exit) {
+    case HelperExit::ok:
+      status.state = PinStatus::State::enrolled;
+      return status;
+    case HelperExit::not_enrolled:
+      return status;
+    case HelperExit::tampered:
+      status.state = PinStatus::State::tampered;
+      status.tamper_reason = reply.reason;
+      return status;
+    default:
+      throw_helper_failure(reply);
+  }
+}
+
 VerifyOutcome HelperPinBackend::verify(uid_t uid, const SecretString& pin) {
   const HelperReply reply = run_pin_helper(options_, "verify", uid, &pin);
   VerifyOutcome outcome;

@@ -15,6 +15,8 @@ class PinBackend {
   virtual ~PinBackend() = default;
   // Both throw TpmError / ConfigError / std::runtime_error on system failures.
   virtual PinStatus status(uid_t uid) = 0;
+  // The public area only (PinStore::enrolment): no counter, nothing spent.
+  virtual PinStatus enrolment(uid_t uid) = 0;
   virtual VerifyOutcome verify(uid_t uid, const SecretString& pin) = 0;
 };
 
@@ -22,6 +24,7 @@ class DirectPinBackend : public PinBackend {
  public:
   explicit DirectPinBackend(TpmConfig config) : store_(std::move(config)) {}
   PinStatus status(uid_t uid) override { return store_.status(uid); }
+  PinStatus enrolment(uid_t uid) override { return store_.enrolment(uid); }
   VerifyOutcome verify(uid_t uid, const SecretString& pin) override {
     return store_.verify(uid, pin);
   }
@@ -35,6 +38,7 @@ class HelperPinBackend : public PinBackend {
  public:
   explicit HelperPinBackend(HelperOptions options) : options_(std::move(options)) {}
   PinStatus status(uid_t uid) override;
+  PinStatus enrolment(uid_t uid) override;
   VerifyOutcome verify(uid_t uid, const SecretString& pin) override;
 
  private:

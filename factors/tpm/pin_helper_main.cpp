@@ -85,7 +85,7 @@ void print_reason(const std::string& reason) {
 int run(int argc, char** argv, const std::string& test_tcti) {
   if (argc != 3) return static_cast<int>(HelperExit::usage);
   const std::string mode = argv[1];
-  if (mode != "verify" && mode != "status") return static_cast<int>(HelperExit::usage);
+  if (mode != "verify" && mode != "status" && mode != "enrolled") return static_cast<int>(HelperExit::usage);
   const auto asked = parse_uid(argv[2]);
   if (!asked) return static_cast<int>(HelperExit::usage);
   const uid_t caller = ::getuid();
@@ -95,6 +95,19 @@ int run(int argc, char** argv, const std::string& test_tcti) {
   if (auto settings = helper_common_tpm_settings()) config = tpm_config_from_settings(*settings);
   if (!test_tcti.empty()) config.tcti = test_tcti;
   PinStore store(config);
+
+  if (mode == "enrolled") {
+    // The public area only: enrolled(pin) never reads the counter or presents anything.
+    const PinStatus status = store.enrolment(caller);
+    if (status.state == PinStatus::State::not_enrolled) {
+      return static_cast<int>(HelperExit::not_enrolled);
+    }
+    if (status.state == PinStatus::State::tampered) {
+      print_reason(status.tamper_reason);
+      return static_cast<int>(HelperExit::tampered);
+    }
+    return static_cast<int>(HelperExit::ok);
+  }
 
   if (mode == "status") {
     const PinStatus status = store.status(caller);

@@ -310,6 +310,22 @@ PinStatus PinStore::status(uid_t uid) {
   return status;
 }
 
+PinStatus PinStore::enrolment(uid_t uid) {
+  const std::uint32_t index = index_for(uid);
+  TpmConnection connection(config_.tcti);
+  ESYS_CONTEXT* esys = connection.esys();
+  TrCloseGuard handle(esys, load_index(esys, index));
+  PinStatus status;
+  if (handle.get() == ESYS_TR_NONE) return status;
+  if (auto reason = tamper_reason(read_public(esys, handle.get()), index)) {
+    status.state = PinStatus::State::tampered;
+    status.tamper_reason = *reason;
+    return status;
+  }
+  status.state = PinStatus::State::enrolled;
+  return status;
+}
+
 DeleteResult PinStore::remove(uid_t uid) {
   const std::uint32_t index = index_for(uid);
   TpmConnection connection(config_.tcti);

@@ -76,6 +76,10 @@ class PinStore {
   VerifyOutcome verify(uid_t uid, const SecretString& pin);
   // Public area check plus an owner read of {pinCount, pinLimit} (spends nothing).
   PinStatus status(uid_t uid);
+  // The public area alone (enrolled(pin)): whether the index is there and is one setup made.
+  // counter stays nullopt; nothing is read with the owner's or the PIN's authorisation, so no
+  // attempt and no owner password is ever used.
+  PinStatus enrolment(uid_t uid);
   // Undefines the index with owner authorisation; the PIN and its counter go with it.
   DeleteResult remove(uid_t uid);
 
