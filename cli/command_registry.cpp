@@ -8,4 +8,9 @@ std::map<std::string, CommandInfo, std::less<>>& command_registry() {
   return registry;
 }
 
+std::map<std::string, EnrolmentReader, std::less<>>& enrolment_readers() {
+  static std::map<std::string, EnrolmentReader, std::less<>> registry;
+  return registry;
+}
+
 }  // namespace authpolicy::cli

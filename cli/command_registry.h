@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/factor_kit.h"
+
 namespace authpolicy::cli {
 
 // The exit codes every sub-command shares: all went well; refused or found problems (a wrong
@@ -32,6 +34,20 @@ std::map<std::string, CommandInfo, std::less<>>& command_registry();
 struct RegisterCommand {
   RegisterCommand(std::string name, std::string summary, CommandFunction run) {
     command_registry()[std::move(name)] = CommandInfo{std::move(summary), std::move(run)};
+  }
+};
+
+// enrolled(FACTOR) for a kind whose plugin tells (EnrolmentStore::plugin, pin): the CLI links
+// that kind's library with its command (ap_factor_command), and the command's file registers the
+// same reader the kind's plugin answers with, under the plugin's name. eval and status read
+// through it (cli/situation.h, plugin_enrolment_for); a kind without one is unknown.
+using EnrolmentReader = Enrolment (*)(const Settings& factor_settings, const Settings& tpm_settings,
+                                      std::string_view user);
+std::map<std::string, EnrolmentReader, std::less<>>& enrolment_readers();
+
+struct RegisterEnrolmentReader {
+  RegisterEnrolmentReader(std::string plugin, EnrolmentReader read) {
+    enrolment_readers()[std::move(plugin)] = read;
   }
 };
 

@@ -62,6 +62,7 @@ int run_eval(const std::vector<std::string>& args, std::ostream& out, std::ostre
   if (!situation.user_given) request.user = current_user_name();
   SituationSubjects subjects(situation, policy.geoip, failure_counter_for(policy));
   subjects.set_recent_checker(recent_checker_for(policy));
+  subjects.set_plugin_enrolment(plugin_enrolment_for(policy));
   ScriptedFactors factors(Outcome::unavailable);
   for (const auto& [name, outcome] : situation.factors) factors.set(name, outcome);
   SilentConversation conversation;

@@ -17,6 +17,7 @@
 #include "cli/command_registry.h"
 #include "engine/load.h"
 #include "factors/tpm/pin_backend.h"
+#include "factors/tpm/pin_enrolment.h"
 #include "factors/tpm/pin_provider.h"
 #include "factors/tpm/pin_rules.h"
 #include "factors/tpm/pin_store.h"
@@ -467,6 +468,9 @@ int run_pin_command(const std::vector<std::string>& args, std::ostream& out, std
   StdinPinInput input(err);
   return run_pin_command(args, out, err, input);
 }
+
+// enrolled(pin) in eval and status: the reader factor_pin.so answers with in the module.
+static const RegisterEnrolmentReader register_pin_enrolment{"pin", read_pin_enrolment};
 
 static const RegisterCommand register_pin{
     "pin", "manage TPM PINs (setup, change, delete, test, status)",

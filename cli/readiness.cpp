@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 
+#include "cli/situation.h"
 #include "engine/evaluate.h"
 #include "engine/scripted.h"
 #include "engine/system_subjects.h"
@@ -71,9 +72,12 @@ std::vector<NotReady> users_not_ready(const Policy& policy, const std::string& s
   // Only factors whose kind can tell enrolment take part; without one nobody is listed.
   std::vector<const FactorSpec*> told;
   for (const auto& factor : policy.factors) {
-    if (factor.used && factor.kit && factor.kit->enrolment.probe) told.push_back(&factor);
+    if (factor.used && factor.kit && tells_enrolment(factor.kit->enrolment)) {
+      told.push_back(&factor);
+    }
   }
   if (told.empty()) return out;
+  const SystemSubjects::PluginEnrolment plugin = plugin_enrolment_for(policy);
   const long today = local_time_of(now).day;
   std::set<long> days = {today};
   for (const auto& atom : policy.atoms) {
@@ -88,7 +92,7 @@ std::vector<NotReady> users_not_ready(const Policy& policy, const std::string& s
     std::map<std::string, Tri> enrolled;
     ScriptedFactors real(Outcome::pass);
     for (const FactorSpec* factor : told) {
-      const Enrolment e = factor->kit->enrolment.probe(factor->settings, user);
+      const Enrolment e = read_enrolment(*factor, user, plugin);
       const Tri t = enrolment_value(e, nullptr);
       enrolled[factor->name] = t;
       if (t == Tri::yes) continue;

@@ -7,6 +7,7 @@
 #include <ctime>
 
 #include "cli/args.h"
+#include "cli/command_registry.h"
 #include "engine/recorded_request.h"
 #include "engine/ssh_auth.h"
 #include "engine/values.h"
@@ -158,6 +159,19 @@ void Situation::set(const std::string& key, const std::string& value, const std:
   } else {
     throw UsageError("unknown situation knob " + label);
   }
+}
+
+SystemSubjects::PluginEnrolment plugin_enrolment_for(const Policy& policy) {
+  return [&policy](const FactorSpec& factor, const std::string& user) -> Enrolment {
+    const std::string_view plugin = factor.kit ? factor.kit->plugin : std::string_view{};
+    const auto& readers = enrolment_readers();
+    const auto it = readers.find(plugin);
+    if (it == readers.end()) {
+      return {Enrolment::State::unknown,
+              "factor '" + factor.name + "': this authpolicy is built without its support"};
+    }
+    return it->second(factor.settings, policy.tpm, user);
+  };
 }
 
 SituationSubjects::SituationSubjects(const Situation& situation, const Settings& geoip,

@@ -42,6 +42,11 @@ struct Situation {
   void set(const std::string& key, const std::string& value, const std::string& label);
 };
 
+// enrolled() of a kind whose plugin tells (pin) in the CLI: the reader the kind's command
+// registered (cli/command_registry.h), with `policy`'s settings blocks; unknown, with the reason,
+// for a kind this build of the CLI has no reader for.
+SystemSubjects::PluginEnrolment plugin_enrolment_for(const Policy& policy);
+
 // Answers what the situation fixes. What it leaves open comes from the running system (eval:
 // NSS aside, the clock, GeoIP databases, the audit log) or, for tests, from fixed defaults:
 // Monday 12:00, no GeoIP record, no failures. Groups are always the situation's.

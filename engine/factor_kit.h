@@ -87,11 +87,21 @@ struct EnrolmentStore {
   // Looks the user's enrolment up with the factor's settings. Null: the kind cannot tell, so
   // enrolled() is always unknown for it.
   Enrolment (*probe)(const Settings& settings, std::string_view user) = nullptr;
+  // True when the kind's plugin tells instead (probe stays null): its store needs libraries the
+  // kits library must not link (pin reads the TPM through tpm2-tss). The front end reaches the
+  // plugin's enrolment entry only when a policy evaluates enrolled() of such a factor
+  // (SystemSubjects::set_plugin_enrolment); without one, enrolled() is unknown.
+  bool plugin = false;
   // With these settings, where the user alone can delete their own enrolment (a file in their
   // home folder): the place, as a sentence fragment ("~/.google_authenticator"); empty when only
   // root can. Null: never.
   std::string (*self_managed)(const Settings& settings) = nullptr;
 };
+
+// Whether enrolled() of this kind can be anything but unknown: its kit or its plugin reads a store.
+inline bool tells_enrolment(const EnrolmentStore& store) noexcept {
+  return store.probe != nullptr || store.plugin;
+}
 
 struct FactorKit {
   std::string_view name;

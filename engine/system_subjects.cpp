@@ -112,13 +112,23 @@ Tri SystemSubjects::recent(const RequestInfo& request, const Atom& atom, std::st
   return recent_(request, atom, cause);
 }
 
+Enrolment read_enrolment(const FactorSpec& factor, const std::string& user,
+                         const SystemSubjects::PluginEnrolment& plugin) {
+  if (factor.kit && factor.kit->enrolment.probe) {
+    return factor.kit->enrolment.probe(factor.settings, user);
+  }
+  if (factor.kit && factor.kit->enrolment.plugin) {
+    if (plugin) return plugin(factor, user);
+    return {Enrolment::State::unknown,
+            "factor '" + factor.name + "': this program cannot reach its enrolment store"};
+  }
+  return {Enrolment::State::unknown,
+          "factor '" + factor.name + "' cannot tell whether a user has enrolled"};
+}
+
 Tri SystemSubjects::enrolled(const RequestInfo& request, const FactorSpec& factor,
                              std::string* cause) {
-  if (!factor.kit || !factor.kit->enrolment.probe) {
-    if (cause) *cause = "factor '" + factor.name + "' cannot tell whether a user has enrolled";
-    return Tri::unknown;
-  }
-  return enrolment_value(factor.kit->enrolment.probe(factor.settings, request.user), cause);
+  return enrolment_value(read_enrolment(factor, request.user, plugin_enrolment_), cause);
 }
 
 }  // namespace authpolicy

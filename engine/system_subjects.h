@@ -25,6 +25,12 @@ class SystemSubjects : public SubjectSource {
   // Where recent() atoms are answered; without one they are unknown.
   void set_recent_checker(RecentChecker recent) { recent_ = std::move(recent); }
 
+  // How enrolled() is read for a kind whose plugin tells (EnrolmentStore::plugin): the module
+  // asks the plugin, the CLI the library it links. Called only when such an atom is evaluated;
+  // without one those atoms are unknown.
+  using PluginEnrolment = std::function<Enrolment(const FactorSpec& factor, const std::string& user)>;
+  void set_plugin_enrolment(PluginEnrolment read) { plugin_enrolment_ = std::move(read); }
+
   Tri in_group(const std::string& user, const std::string& group, std::string* cause) override;
   LocalTime local_time() override;
   Lookup country(const IpAddress& address) override;
@@ -32,15 +38,22 @@ class SystemSubjects : public SubjectSource {
   std::optional<long> failures(const RequestInfo& request, std::chrono::seconds window,
                                bool by_rhost, std::string* cause) override;
   Tri recent(const RequestInfo& request, const Atom& atom, std::string* cause) override;
-  // Asks the factor's kit (FactorKit::enrolment) with its settings.
+  // Asks the factor's kit (FactorKit::enrolment) with its settings, or its plugin through the
+  // reader set above.
   Tri enrolled(const RequestInfo& request, const FactorSpec& factor, std::string* cause) override;
 
  private:
   RecentChecker recent_;
+  PluginEnrolment plugin_enrolment_;
   Settings geoip_;
   FailureCounter failures_;
   std::time_t now_;
 };
+
+// The user's enrolment for `factor` as its kind tells it: the kit's probe, else `plugin` for a
+// kind whose plugin tells (null or empty reader: unknown), else unknown (the kind cannot tell).
+Enrolment read_enrolment(const FactorSpec& factor, const std::string& user,
+                         const SystemSubjects::PluginEnrolment& plugin);
 
 // What the name service says about a typed user name.
 struct UserNameLookup {

@@ -1,10 +1,12 @@
-// One factor plugin: the factory of a plugin-delivered kind (factors/<kind>/plugin.cpp, chosen
-// by the kit's ap_factor_plugin() in CMake) behind the C entry point pam_policy.so looks up.
+// One factor plugin: the factory and enrolment reader of a plugin-delivered kind
+// (factors/<kind>/plugin.cpp, chosen by the kit's ap_factor_plugin() in CMake) behind the C entry
+// points pam_policy.so looks up.
 #include <cstdio>
 #include <memory>
 #include <new>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "factors/plugin_entry.h"
@@ -80,4 +82,30 @@ authpolicy_factor_plugin_make(const authpolicy::Settings* factor_settings,
     set_error(error, error_size, "provider construction failed");
   }
   return nullptr;
+}
+
+extern "C" __attribute__((visibility("default"))) int authpolicy_factor_plugin_enrolment(
+    const authpolicy::Settings* factor_settings, const authpolicy::Settings* tpm_settings,
+    const char* user, std::size_t user_size, char* detail, std::size_t detail_size) {
+  if (!factor_settings || !tpm_settings || !user) {
+    set_error(detail, detail_size, "no settings");
+    return AUTHPOLICY_ENROLMENT_UNKNOWN;
+  }
+  try {
+    const authpolicy::Enrolment enrolment = authpolicy::plugin_enrolment(
+        *factor_settings, *tpm_settings, std::string_view(user, user_size));
+    set_error(detail, detail_size, enrolment.detail.c_str());
+    switch (enrolment.state) {
+      case authpolicy::Enrolment::State::enrolled: return AUTHPOLICY_ENROLMENT_ENROLLED;
+      case authpolicy::Enrolment::State::none: return AUTHPOLICY_ENROLMENT_NONE;
+      case authpolicy::Enrolment::State::unknown: break;
+    }
+  } catch (const std::bad_alloc&) {
+    set_error(detail, detail_size, "out of memory");
+  } catch (const std::exception& e) {
+    set_error(detail, detail_size, e.what());
+  } catch (...) {
+    set_error(detail, detail_size, "enrolment look-up failed");
+  }
+  return AUTHPOLICY_ENROLMENT_UNKNOWN;
 }

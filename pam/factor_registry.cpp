@@ -50,41 +50,54 @@ std::string plugin_folder(std::string* why) {
   return self.real_path.substr(0, slash) + "/" + AUTHPOLICY_FACTOR_PLUGIN_FOLDER;
 }
 
-// Loads factor_<kind>.so once per process and returns its factory, or nullptr with `error`. The
-// plugin stays mapped (RTLD_NODELETE): the libraries it pulls in (OpenSSL, libfido2) register
-// process-wide state that must not be unmapped under the host program.
-AuthpolicyFactorPluginMake plugin_factory(const std::string& kind, std::string* error) {
+// A loaded factor_<kind>.so's entry points; `enrolment` is null in a plugin without one.
+struct PluginEntries {
+  AuthpolicyFactorPluginMake make = nullptr;
+  AuthpolicyFactorPluginEnrolment enrolment = nullptr;
+};
+
+// Loads factor_<kind>.so once per process and returns its entry points, or make == nullptr with
+// `error`. The plugin stays mapped (RTLD_NODELETE): the libraries it pulls in (OpenSSL, libfido2)
+// register process-wide state that must not be unmapped under the host program.
+PluginEntries plugin_entries(const std::string& kind, std::string* error) {
   static std::mutex mutex;
-  static std::map<std::string, AuthpolicyFactorPluginMake, std::less<>> loaded;
+  static std::map<std::string, PluginEntries, std::less<>> loaded;
   std::lock_guard<std::mutex> lock(mutex);
   if (auto it = loaded.find(kind); it != loaded.end()) return it->second;
   std::string unplaced;
   const std::string folder = plugin_folder(&unplaced);
   if (folder.empty()) {
     *error = kind + " support: cannot locate pam_policy.so's folder: " + unplaced;
-    return nullptr;
+    return {};
   }
   const std::string path = folder + "/factor_" + kind + ".so";
   // Checked and loaded through one descriptor: the file that passed is the file mapped.
   const TrustedFile file = open_trusted(path, TrustRules{});
   if (!file.ok()) {
     *error = kind + " support not installed or unsafe: " + file.reason;
-    return nullptr;
+    return {};
   }
   std::string why;
   void* handle = dlopen_trusted(file, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE, &why);
   if (!handle) {
     *error = kind + " support cannot be loaded: " + why;
-    return nullptr;
+    return {};
   }
-  auto factory =
+  PluginEntries entries;
+  entries.make =
       reinterpret_cast<AuthpolicyFactorPluginMake>(dlsym(handle, AUTHPOLICY_FACTOR_PLUGIN_ENTRY));
-  if (!factory) {
+  if (!entries.make) {
     *error = path + " is not an authpolicy factor plugin";
-    return nullptr;
+    return {};
   }
-  loaded.emplace(kind, factory);
-  return factory;
+  entries.enrolment = reinterpret_cast<AuthpolicyFactorPluginEnrolment>(
+      dlsym(handle, AUTHPOLICY_FACTOR_ENROLMENT_ENTRY));
+  loaded.emplace(kind, entries);
+  return entries;
+}
+
+AuthpolicyFactorPluginMake plugin_factory(const std::string& kind, std::string* error) {
+  return plugin_entries(kind, error).make;
 }
 
 std::unique_ptr<FactorProvider> from_plugin(const std::string& kind, const FactorContext& context,
@@ -119,6 +132,30 @@ std::unique_ptr<FactorProvider> make_factor_provider(const FactorContext& contex
       return from_plugin(std::string(spec.kit->plugin), context, spec);
   }
   return std::make_unique<NotBuiltProvider>("no provider for factor " + spec.name);
+}
+
+Enrolment plugin_enrolment(const Policy* policy, const FactorSpec& spec,
+                           const std::string& user) {
+  if (!spec.kit || spec.kit->delivery != Delivery::plugin) {
+    return {Enrolment::State::unknown, "factor '" + spec.name + "' has no plugin"};
+  }
+  const std::string kind(spec.kit->plugin);
+  std::string error;
+  const PluginEntries entries = plugin_entries(kind, &error);
+  if (!entries.make) return {Enrolment::State::unknown, error};
+  if (!entries.enrolment) {
+    return {Enrolment::State::unknown, kind + " support cannot tell whether a user has enrolled"};
+  }
+  static const Settings no_block;
+  char detail[256] = {0};
+  const int answer = entries.enrolment(&spec.settings, policy ? &policy->tpm : &no_block,
+                                       user.data(), user.size(), detail, sizeof detail);
+  switch (answer) {
+    case AUTHPOLICY_ENROLMENT_ENROLLED: return {Enrolment::State::enrolled, detail};
+    case AUTHPOLICY_ENROLMENT_NONE: return {Enrolment::State::none, detail};
+    default: break;
+  }
+  return {Enrolment::State::unknown, detail[0] ? std::string(detail) : kind + ": enrolment unknown"};
 }
 
 FactorProvider* ModuleFactorSource::provider(const FactorSpec& spec, std::string*) {

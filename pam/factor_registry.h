@@ -29,6 +29,12 @@ struct FactorContext {
 // closed).
 std::unique_ptr<FactorProvider> make_factor_provider(const FactorContext&, const FactorSpec&);
 
+// enrolled(FACTOR) for a kind whose plugin tells (EnrolmentStore::plugin): loads its plugin as
+// make_factor_provider would (once per process, same trust checks) and asks its enrolment entry
+// with the factor's settings and the policy's `tpm { … }` block. A missing, unsafe or older plugin
+// gives unknown with the reason (fail closed: the strict resolution then asks the factor).
+Enrolment plugin_enrolment(const Policy* policy, const FactorSpec& spec, const std::string& user);
+
 // The FactorSource the evaluator asks: one provider per factor name, made on first use.
 class ModuleFactorSource final : public FactorSource {
  public:

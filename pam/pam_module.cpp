@@ -280,7 +280,17 @@ std::optional<std::vector<std::string>> recorded_groups(const Prepared& p) {
 // It asks the person nothing: a factor the live decision did not ask makes the verdict "would ask
 // FACTOR". Loaded through the same trusted, cached reading as the live policy. Whatever goes
 // wrong is the verdict "error: …"; the live decision is made before and never looks at it.
-std::string shadow_verdict(const Prepared& p, SubjectSource& subjects,
+// enrolled() of a kind whose plugin tells (pin), read through the plugin with `policy`'s settings
+// blocks; the plugin is loaded only when such an atom is evaluated (factor_registry.h).
+SystemSubjects::PluginEnrolment plugin_enrolment_reader(const Policy* policy) {
+  return [policy](const FactorSpec& factor, const std::string& user) {
+    return plugin_enrolment(policy, factor, user);
+  };
+}
+
+// `system` is the source under `subjects`: the shadow policy's enrolled() atoms read the stores
+// with its own `tpm { … }` block.
+std::string shadow_verdict(const Prepared& p, SubjectSource& subjects, SystemSubjects& system,
                            const Decision& live) noexcept {
   if (!p.arguments.shadow) return {};
   try {
@@ -298,6 +308,7 @@ std::string shadow_verdict(const Prepared& p, SubjectSource& subjects,
       }
       return ("error: cannot use shadow policy " + *p.arguments.shadow + ": " + why).substr(0, 400);
     }
+    system.set_plugin_enrolment(plugin_enrolment_reader(loaded.policy.get()));
     RecordedFactors factors;
     for (const auto& a : live.attempts) factors.set(a.name, a.outcome);
     SilentConversation nobody;
@@ -384,6 +395,7 @@ struct DecisionSubjects {
       : system(prepared.policy->geoip, audit_failure_counter(*prepared.policy, audit_budget), now) {
     system.set_recent_checker(
         audit::recent_checker(prepared.policy->audit, audit_budget, policy_file(*prepared.policy)));
+    system.set_plugin_enrolment(plugin_enrolment_reader(prepared.policy.get()));
   }
   std::shared_ptr<audit::WaitBudget> audit_budget = std::make_shared<audit::WaitBudget>();
   const std::time_t now = std::time(nullptr);
@@ -434,7 +446,7 @@ int authenticate(pam_handle_t* pamh, int flags, int argc, const char** argv) {
   try {
     situation = subjects.situation_text(decision_subjects.now, recorded_groups(prepared),
                                         prepared.request.ssh_auth_info);
-    shadow = shadow_verdict(prepared, subjects, decision);
+    shadow = shadow_verdict(prepared, subjects, decision_subjects.system, decision);
   } catch (const std::exception&) {
     situation.clear();  // out of memory: the decision is recorded without it
   }

@@ -59,6 +59,9 @@ constinit const FactorKit pin_kit = {
     .delivery = Delivery::plugin,
     .plugin = "pin",
     .check = check_lengths,
+    // The user's PinFail index in the TPM: read by factor_pin.so (factors/tpm/pin_enrolment.cpp),
+    // so that this library, linked into pam_policy.so, never needs tpm2-tss.
+    .enrolment = {.plugin = true},
 };
 
 }  // namespace authpolicy

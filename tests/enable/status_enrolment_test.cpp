@@ -14,8 +14,11 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "engine/secret.h"
+#include "factors/tpm/pin_store.h"
 #include "tests/support/private_system_view.h"
 #include "tests/support/temp_folder.h"
+#include "tests/tpm/swtpm_fixture.h"
 
 namespace {
 
@@ -139,6 +142,41 @@ TEST_F(StatusEnrolment, AnUnsafeSecretFileIsListedAsUnknown) {
   EXPECT_EQ(users[0].at("user"), "bob");
   EXPECT_EQ(users[0].at("refused_now"), true) << "an unsafe file refuses him today";
   EXPECT_EQ(users[0].at("missing")[0].at("enrolment"), "unknown");
+}
+
+// The same three users with a TPM PIN: alice has a PIN index in the TPM (swtpm), bob has none.
+// status reads the TPM itself, so it names bob; with the TPM gone nobody's enrolment can be told,
+// and both alice and bob are refused today.
+TEST_F(StatusEnrolment, ThePinEnrolmentIsReadFromTheTpm) {
+  authpolicy::testing::Swtpm swtpm;
+  authpolicy::tpm::TpmConfig config;
+  config.tcti = swtpm.tcti();
+  authpolicy::tpm::PinStore store(config);
+  ASSERT_EQ(store.setup(2001, authpolicy::SecretString("482916"), 3),
+            authpolicy::tpm::SetupResult::created);
+  const std::string deadline = local_date(30);
+  write(dir_.file("policies/sudo.pol"),
+        "tpm { tcti = \"" + swtpm.tcti() + "\" }\n" + "audit { db = \"" +
+            dir_.file("audit.db") + "\" }\n" + "deny if !(user in group(\"staff\"))\n" +
+            "auth password && (pin if (enrolled(pin) || date >= " + deadline + "))\n");
+  const auto users = sudo_row(status(true).second).at("not_enrolled");
+  ASSERT_EQ(users.size(), 1u) << "alice has a PIN and carol is not allowed: " << users.dump(1);
+  EXPECT_EQ(users[0].at("user"), "bob");
+  EXPECT_EQ(users[0].at("refused_from"), deadline);
+  EXPECT_EQ(users[0].at("missing")[0].at("factor"), "pin");
+  EXPECT_EQ(users[0].at("missing")[0].at("enrolment"), "none");
+  EXPECT_EQ(users[0].at("missing")[0].at("detail"), "no PIN index 0x010007d2 in the TPM");
+  EXPECT_EQ(store.status(2001).counter->used, 0u) << "status spends no PIN attempt";
+
+  swtpm.kill();
+  const auto unknown = sudo_row(status(true).second).at("not_enrolled");
+  ASSERT_EQ(unknown.size(), 2u) << unknown.dump(1);
+  EXPECT_EQ(unknown[0].at("user"), "alice");
+  EXPECT_EQ(unknown[1].at("user"), "bob");
+  for (const auto& user : unknown) {
+    EXPECT_EQ(user.at("refused_now"), true) << user.dump(1);
+    EXPECT_EQ(user.at("missing")[0].at("enrolment"), "unknown") << user.dump(1);
+  }
 }
 
 }  // namespace
