@@ -9,6 +9,7 @@
 
 #include "engine/evaluate.h"
 #include "engine/factor_kit.h"
+#include "engine/system_subjects.h"
 #include "tests/engine/test_support.h"
 
 namespace authpolicy::test {
@@ -84,6 +85,32 @@ TEST(EnrolmentKits, KindsThatCannotTellSayUnknown) {
     EXPECT_EQ(find_factor_kit(kind)->enrolment.probe, nullptr) << kind;
   }
   EXPECT_EQ(delegated_factor_kit().enrolment.probe, nullptr);
+  for (const char* kind : {"password", "fingerprint"}) {
+    EXPECT_FALSE(tells_enrolment(find_factor_kit(kind)->enrolment)) << kind;
+  }
+  EXPECT_FALSE(tells_enrolment(delegated_factor_kit().enrolment));
+}
+
+// pin's store is the TPM: its plugin tells (tests/tpm, tests/pam/pin_enrolled_test.cpp), never
+// the kits library, which pam_policy.so links without tpm2-tss.
+TEST(EnrolmentKits, PinIsToldByItsPlugin) {
+  const FactorKit* pin = find_factor_kit("pin");
+  ASSERT_NE(pin, nullptr);
+  EXPECT_EQ(pin->enrolment.probe, nullptr);
+  EXPECT_TRUE(pin->enrolment.plugin);
+  EXPECT_TRUE(tells_enrolment(pin->enrolment));
+  // Without a reader (a program that links no pin support) enrolled(pin) is unknown, with why.
+  FactorSpec spec;
+  spec.name = "pin";
+  spec.kit = pin;
+  const Enrolment without = read_enrolment(spec, "root", nullptr);
+  EXPECT_EQ(without.state, Enrolment::State::unknown);
+  EXPECT_NE(without.detail.find("cannot reach its enrolment store"), std::string::npos)
+      << without.detail;
+  const Enrolment with = read_enrolment(spec, "root", [](const FactorSpec&, const std::string&) {
+    return Enrolment{Enrolment::State::none, "told"};
+  });
+  EXPECT_EQ(with.state, Enrolment::State::none);
 }
 
 TEST(EvalEnrolled, FlagsAnswerEnrolledAndTheDateComesFromAt) {
