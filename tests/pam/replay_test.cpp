@@ -1,11 +1,14 @@
 // `authpolicy replay` on a log of 1,200 real decisions made through libpam (pam_policy.so, two
 // pam_matrix factors, a failures() lockout that really locks alice out half way), against three
 // candidate policies. What replay reports is checked against `authpolicy eval`, run on every
-// recorded request one by one with the situation and factor outcomes the log holds for it.
+// recorded request one by one with the situation and factor outcomes the log holds for it. The
+// same check on a rollout log made by an enrolled(totp) policy (PamReplayEnrolled).
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -59,7 +62,11 @@ struct EvalVerdict {
   bool needs_unasked_factor = false;
 };
 
-EvalVerdict eval_recorded(const std::string& policy, const nlohmann::json& row) {
+// `unrecorded_enrolled`: factor names given to eval as `--enrolled NAME=unknown` when the row's
+// situation holds no answer for them; eval then lists enrolled(NAME) as unknown "given as
+// unknown" exactly when the policy consults it, which replay reports as not recorded.
+EvalVerdict eval_recorded(const std::string& policy, const nlohmann::json& row,
+                          const std::vector<std::string>& unrecorded_enrolled = {}) {
   std::vector<std::string> args{"eval", policy, "--json", "--service", row["service"], "--user",
                                 row["user"], "--tty", row["tty"], "--ruser", row["ruser"]};
   if (!row["rhost"].get<std::string>().empty()) {
@@ -77,6 +84,13 @@ EvalVerdict eval_recorded(const std::string& policy, const nlohmann::json& row) 
     args.push_back("--" + line.substr(0, space));
     args.push_back(line.substr(space + 1));
   }
+  std::set<std::string> injected;
+  for (const auto& name : unrecorded_enrolled) {
+    if (situation.find("enrolled " + name + "=") != std::string::npos) continue;
+    injected.insert(name);
+    args.push_back("--enrolled");
+    args.push_back(name + "=unknown");
+  }
   std::set<std::string> recorded;
   for (const auto& f : row["factors"]) {
     if (!recorded.insert(f["name"].get<std::string>()).second) continue;  // the first one counts
@@ -92,6 +106,11 @@ EvalVerdict eval_recorded(const std::string& policy, const nlohmann::json& row) 
   for (const auto& f : verdict["factors"]) {
     if (!recorded.contains(f["name"].get<std::string>()) && f["detail"] != "remote request") {
       out.needs_unasked_factor = true;
+    }
+  }
+  for (const auto& u : verdict["unknown"]) {
+    for (const auto& name : injected) {
+      if (u["condition"] == "enrolled(" + name + ")") out.needs_unasked_factor = true;
     }
   }
   return out;
@@ -326,6 +345,140 @@ TEST_F(PamReplay, GroupsAreRecordedByDefaultOnlyForAPolicyWithAGroupCondition) {
   EXPECT_NE(replayed.output.find(": 1 unchanged, 0 would change, 1 cannot be decided"),
             std::string::npos)
       << replayed.output;
+}
+
+// A rollout log: decisions made through libpam by `auth password && (totp if enrolled(totp))`
+// with the real totp plugin and oathtool's codes, for alice (enrolled), and bob with no secret
+// file, an unsafe one (enrolled() unknown) or a safe one, with right and wrong answers. Replay of
+// the live policy changes nothing; for three candidates, what replay reports is exactly what
+// `authpolicy eval` says of each recorded request (with the recorded enrolled() answers).
+class PamReplayEnrolled : public PamReplay {
+ protected:
+  static constexpr const char* kSecret = "JBSWY3DPEHPK3PXP";
+  std::string totp_ = std::string(Paths::run_dir()) + "/totp-replay-" + std::to_string(getpid());
+
+  void TearDown() override {
+    std::error_code ignored;
+    std::filesystem::remove_all(totp_, ignored);
+  }
+  std::string rollout_text(const std::string& db, const std::string& rules) const {
+    return matrix_password_factor() + "factor totp { secrets = \"" + totp_ + "/%u\" }\n" +
+           "audit { db = \"" + db + "\"; groups = true }\n" + rules;
+  }
+  static std::string current_code() {
+    const auto r = run_process({"/usr/bin/oathtool", "--totp", "-b", kSecret},
+                               {{"LD_PRELOAD", ""}, {"PAM_WRAPPER", "0"}}, "");
+    if (r.exit_code != 0) throw std::runtime_error("oathtool failed (apt-get install oathtool)");
+    return r.output.substr(0, r.output.find('\n'));
+  }
+};
+
+TEST_F(PamReplayEnrolled, ReplayOfARolloutLogMatchesEvalRowByRow) {
+  constexpr int kLogins = 90;
+  write_passdbs();
+  std::filesystem::remove_all(totp_);
+  mkdir(totp_.c_str(), 0700);
+  const std::string secret = std::string(kSecret) + "\n\" TOTP_AUTH\n";
+  write_file(totp_ + "/alice", secret, 0600);
+  const std::string live = "auth password && (totp if enrolled(totp))\n";
+  write_policy(rollout_text(db_, live));
+  std::mt19937 random(2027);
+  std::map<std::string, int> bob_states;
+  for (int i = 0; i < kLogins; ++i) {
+    const bool alice = random() % 10 < 4;
+    const std::string user = alice ? "alice" : "bob";
+    if (!alice) {
+      // bob: no secret file, an unsafe one, or a safe one.
+      const int state = static_cast<int>(random() % 3);
+      ++bob_states[state == 0 ? "none" : state == 1 ? "unsafe" : "safe"];
+      unlink((totp_ + "/bob").c_str());
+      if (state != 0) write_file(totp_ + "/bob", secret, state == 1 ? 0644 : 0600);
+    }
+    const bool right_password = random() % 10 < 8;
+    const bool right_code = random() % 10 < 6;
+    Script script({right_password ? user + "-pass" : "wrong",
+                   right_code ? current_code() : std::string("000000")});
+    Session session("ap_policy", user, &script);
+    session.authenticate();
+  }
+  ASSERT_EQ(bob_states.size(), 3u) << "every state of bob's enrolment is exercised";
+  const nlohmann::json rows =
+      json_of(authpolicy({"audit", "--db", db_, "--limit", "0", "--format", "json"}));
+  ASSERT_EQ(rows.size(), static_cast<std::size_t>(kLogins));
+  std::map<std::string, int> answers;
+  for (const auto& row : rows) {
+    const std::string situation = row["situation"];
+    for (const char* answer : {"enrolled totp=yes", "enrolled totp=no", "enrolled totp=unknown"}) {
+      if (situation.find(answer) != std::string::npos) ++answers[answer];
+    }
+  }
+  ASSERT_EQ(answers.size(), 3u) << "the log holds yes, no and unknown enrolled() answers";
+
+  {
+    const ProcessResult same =
+        authpolicy({"replay", current_policy_path(), "--db", db_, "--format", "json"});
+    EXPECT_EQ(same.exit_code, 0) << same.output;
+    const nlohmann::json report = json_of(same);
+    EXPECT_EQ(report["unchanged"], kLogins) << report.dump(1);
+  }
+
+  auto candidate = [&](const std::string& name, const std::string& rules) {
+    const std::string path = folder_.file(name);
+    write_file(path, rollout_text(folder_.file("candidate.db"), rules));
+    return path;
+  };
+  const std::vector<std::string> candidates{
+      // The flag day: bob was never asked a code.
+      candidate("flag-day.pol", "auth password && totp\n"),
+      // Refuse whoever has not enrolled: decided from the recorded answers alone.
+      candidate("enrolled-only.pol", "deny if !enrolled(totp)\n" + live),
+      // Back to the password alone.
+      candidate("password-only.pol", "auth password\n"),
+  };
+  for (const auto& path : candidates) {
+    SCOPED_TRACE(path);
+    std::map<std::pair<std::string, std::string>, std::set<std::int64_t>> expected_changes;
+    std::set<std::int64_t> expected_undecidable;
+    for (const auto& row : rows) {
+      const EvalVerdict verdict = eval_recorded(path, row, {"totp"});
+      if (verdict.needs_unasked_factor) {
+        expected_undecidable.insert(row["id"].get<std::int64_t>());
+      } else if (verdict.decision != row["decision"]) {
+        expected_changes[{row["decision"], verdict.decision}].insert(row["id"].get<std::int64_t>());
+      }
+    }
+    EXPECT_FALSE(expected_changes.empty() && expected_undecidable.empty())
+        << "the candidate changes nothing: it tests nothing";
+    const ProcessResult replayed = authpolicy({"replay", path, "--db", db_, "--format", "json"});
+    ASSERT_EQ(replayed.exit_code, 1) << replayed.output;
+    const nlohmann::json report = json_of(replayed);
+    std::map<std::pair<std::string, std::string>, std::set<std::int64_t>> changes;
+    for (const auto& group : report["changes"]) {
+      for (const auto& id : group["ids"]) {
+        changes[{group["old"], group["new"]}].insert(id.get<std::int64_t>());
+      }
+    }
+    std::set<std::int64_t> undecidable;
+    for (const auto& group : report["cannot_decide"]) {
+      for (const auto& id : group["ids"]) undecidable.insert(id.get<std::int64_t>());
+    }
+    EXPECT_EQ(changes, expected_changes);
+    EXPECT_EQ(undecidable, expected_undecidable);
+    EXPECT_EQ(report["unchanged"].get<std::size_t>() + report["changed"].get<std::size_t>() +
+                  report["undecidable"].get<std::size_t>(),
+              static_cast<std::size_t>(kLogins));
+    // What each candidate does, as a reader of the policies expects it.
+    if (path == candidates[0]) {
+      EXPECT_FALSE(undecidable.empty()) << "bob's logins without a code cannot be decided";
+    } else if (path == candidates[1]) {
+      EXPECT_FALSE((changes[{"permit", "deny"}].empty()))
+          << "bob's permits without an enrolment become denies, from the recorded answer";
+    } else {
+      EXPECT_FALSE((changes[{"deny", "permit"}].empty()))
+          << "wrong codes and unsafe files no longer refuse";
+      EXPECT_TRUE(undecidable.empty());
+    }
+  }
 }
 
 }  // namespace
