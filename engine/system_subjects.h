@@ -28,7 +28,8 @@ class SystemSubjects : public SubjectSource {
   // How enrolled() is read for a kind whose plugin tells (EnrolmentStore::plugin): the module
   // asks the plugin, the CLI the library it links. Called only when such an atom is evaluated;
   // without one those atoms are unknown.
-  using PluginEnrolment = std::function<Enrolment(const FactorSpec& factor, const std::string& user)>;
+  using PluginEnrolment =
+      std::function<Enrolment(const FactorSpec& factor, const std::string& user)>;
   void set_plugin_enrolment(PluginEnrolment read) { plugin_enrolment_ = std::move(read); }
 
   Tri in_group(const std::string& user, const std::string& group, std::string* cause) override;

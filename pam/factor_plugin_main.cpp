@@ -96,9 +96,12 @@ extern "C" __attribute__((visibility("default"))) int authpolicy_factor_plugin_e
         *factor_settings, *tpm_settings, std::string_view(user, user_size));
     set_error(detail, detail_size, enrolment.detail.c_str());
     switch (enrolment.state) {
-      case authpolicy::Enrolment::State::enrolled: return AUTHPOLICY_ENROLMENT_ENROLLED;
-      case authpolicy::Enrolment::State::none: return AUTHPOLICY_ENROLMENT_NONE;
-      case authpolicy::Enrolment::State::unknown: break;
+      case authpolicy::Enrolment::State::enrolled:
+        return AUTHPOLICY_ENROLMENT_ENROLLED;
+      case authpolicy::Enrolment::State::none:
+        return AUTHPOLICY_ENROLMENT_NONE;
+      case authpolicy::Enrolment::State::unknown:
+        break;
     }
   } catch (const std::bad_alloc&) {
     set_error(detail, detail_size, "out of memory");

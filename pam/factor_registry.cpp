@@ -134,8 +134,7 @@ std::unique_ptr<FactorProvider> make_factor_provider(const FactorContext& contex
   return std::make_unique<NotBuiltProvider>("no provider for factor " + spec.name);
 }
 
-Enrolment plugin_enrolment(const Policy* policy, const FactorSpec& spec,
-                           const std::string& user) {
+Enrolment plugin_enrolment(const Policy* policy, const FactorSpec& spec, const std::string& user) {
   if (!spec.kit || spec.kit->delivery != Delivery::plugin) {
     return {Enrolment::State::unknown, "factor '" + spec.name + "' has no plugin"};
   }
@@ -151,11 +150,15 @@ Enrolment plugin_enrolment(const Policy* policy, const FactorSpec& spec,
   const int answer = entries.enrolment(&spec.settings, policy ? &policy->tpm : &no_block,
                                        user.data(), user.size(), detail, sizeof detail);
   switch (answer) {
-    case AUTHPOLICY_ENROLMENT_ENROLLED: return {Enrolment::State::enrolled, detail};
-    case AUTHPOLICY_ENROLMENT_NONE: return {Enrolment::State::none, detail};
-    default: break;
+    case AUTHPOLICY_ENROLMENT_ENROLLED:
+      return {Enrolment::State::enrolled, detail};
+    case AUTHPOLICY_ENROLMENT_NONE:
+      return {Enrolment::State::none, detail};
+    default:
+      break;
   }
-  return {Enrolment::State::unknown, detail[0] ? std::string(detail) : kind + ": enrolment unknown"};
+  return {Enrolment::State::unknown,
+          detail[0] ? std::string(detail) : kind + ": enrolment unknown"};
 }
 
 FactorProvider* ModuleFactorSource::provider(const FactorSpec& spec, std::string*) {

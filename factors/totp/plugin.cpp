@@ -1,4 +1,5 @@
-// factor_totp.so's provider factory and enrolment reader (pam/factor_plugin_main.cpp is the rest of the plugin).
+// factor_totp.so's provider factory and enrolment reader (pam/factor_plugin_main.cpp is the rest of
+// the plugin).
 #include "factors/plugin_entry.h"
 #include "factors/totp/kit.h"
 #include "factors/totp/totp_provider.h"

@@ -16,7 +16,9 @@ std::string index_text(std::uint32_t index) {
   return text;
 }
 
-Enrolment unknown(std::string why) { return {Enrolment::State::unknown, std::move(why)}; }
+Enrolment unknown(std::string why) {
+  return {Enrolment::State::unknown, std::move(why)};
+}
 
 }  // namespace
 
@@ -38,8 +40,8 @@ Enrolment pin_enrolment(const Settings& /*factor_settings*/, const Settings& tpm
       case PinStatus::State::not_enrolled:
         return {Enrolment::State::none, "no PIN index " + index_text(*index) + " in the TPM"};
       case PinStatus::State::tampered:
-        return unknown("index " + index_text(*index) + " is not a PIN index of ours: " +
-                       status.tamper_reason);
+        return unknown("index " + index_text(*index) +
+                       " is not a PIN index of ours: " + status.tamper_reason);
     }
     return unknown("tpm error: unknown state");
   } catch (const ConfigError& e) {

@@ -13,7 +13,8 @@
 namespace authpolicy::tpm {
 
 // `pin-helper verify UID` (PIN on stdin), `pin-helper status UID` or `pin-helper enrolled UID`
-// (the index's public area only); UID must be the caller's real uid. stdout carries "used=N", "limit=N" and "reason=TEXT" lines, nothing secret.
+// (the index's public area only); UID must be the caller's real uid. stdout carries "used=N",
+// "limit=N" and "reason=TEXT" lines, nothing secret.
 enum class HelperExit : int {
   ok = 0,            // verify: PIN correct; status: enrolled and usable
   wrong = 1,         // verify: wrong PIN (one attempt spent)

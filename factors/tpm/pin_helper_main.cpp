@@ -85,7 +85,9 @@ void print_reason(const std::string& reason) {
 int run(int argc, char** argv, const std::string& test_tcti) {
   if (argc != 3) return static_cast<int>(HelperExit::usage);
   const std::string mode = argv[1];
-  if (mode != "verify" && mode != "status" && mode != "enrolled") return static_cast<int>(HelperExit::usage);
+  if (mode != "verify" && mode != "status" && mode != "enrolled") {
+    return static_cast<int>(HelperExit::usage);
+  }
   const auto asked = parse_uid(argv[2]);
   if (!asked) return static_cast<int>(HelperExit::usage);
   const uid_t caller = ::getuid();

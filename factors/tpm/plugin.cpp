@@ -1,4 +1,5 @@
-// factor_pin.so's provider factory and enrolment reader (pam/factor_plugin_main.cpp is the rest of the plugin).
+// factor_pin.so's provider factory and enrolment reader (pam/factor_plugin_main.cpp is the rest of
+// the plugin).
 #include "factors/plugin_entry.h"
 #include "factors/tpm/pin_enrolment.h"
 #include "factors/tpm/pin_provider.h"

@@ -1,4 +1,5 @@
-// factor_u2f.so's provider factory and enrolment reader (pam/factor_plugin_main.cpp is the rest of the plugin).
+// factor_u2f.so's provider factory and enrolment reader (pam/factor_plugin_main.cpp is the rest of
+// the plugin).
 #include "factors/plugin_entry.h"
 #include "factors/u2f/kit.h"
 #include "factors/u2f/u2f_provider.h"

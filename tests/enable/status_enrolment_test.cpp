@@ -156,8 +156,8 @@ TEST_F(StatusEnrolment, ThePinEnrolmentIsReadFromTheTpm) {
             authpolicy::tpm::SetupResult::created);
   const std::string deadline = local_date(30);
   write(dir_.file("policies/sudo.pol"),
-        "tpm { tcti = \"" + swtpm.tcti() + "\" }\n" + "audit { db = \"" +
-            dir_.file("audit.db") + "\" }\n" + "deny if !(user in group(\"staff\"))\n" +
+        "tpm { tcti = \"" + swtpm.tcti() + "\" }\n" + "audit { db = \"" + dir_.file("audit.db") +
+            "\" }\n" + "deny if !(user in group(\"staff\"))\n" +
             "auth password && (pin if (enrolled(pin) || date >= " + deadline + "))\n");
   const auto users = sudo_row(status(true).second).at("not_enrolled");
   ASSERT_EQ(users.size(), 1u) << "alice has a PIN and carol is not allowed: " << users.dump(1);

@@ -73,9 +73,9 @@ class PamPinEnrolled : public ::testing::Test {
 
   // The decisions in the audit log, oldest first, as `authpolicy audit --format json` lists them.
   nlohmann::json audit_rows() const {
-    const ProcessResult result = run_process(
-        {AP_TEST_AUTHPOLICY, "audit", "--db", db(), "--format", "json", "--limit", "0"},
-        {{"LD_PRELOAD", ""}}, "");
+    const ProcessResult result =
+        run_process({AP_TEST_AUTHPOLICY, "audit", "--db", db(), "--format", "json", "--limit", "0"},
+                    {{"LD_PRELOAD", ""}}, "");
     EXPECT_EQ(result.exit_code, 0) << result.output;
     auto rows = nlohmann::json::parse(result.output.substr(result.output.find('[')));
     std::reverse(rows.begin(), rows.end());
@@ -86,7 +86,7 @@ class PamPinEnrolled : public ::testing::Test {
   nlohmann::json eval(const std::string& user, const std::vector<std::string>& flags) const {
     write_file(policy_path(), policy_text());
     std::vector<std::string> argv = {AP_TEST_AUTHPOLICY, "eval", policy_path(), "--json",
-                                     "--user", user, "--service", "ap_policy"};
+                                     "--user",           user,   "--service",   "ap_policy"};
     argv.insert(argv.end(), flags.begin(), flags.end());
     const ProcessResult result = run_process(argv, {{"LD_PRELOAD", ""}}, "");
     EXPECT_TRUE(result.exit_code == 0 || result.exit_code == 1) << result.output;
@@ -162,11 +162,11 @@ TEST_F(PamPinEnrolled, AnIndexThatIsNotOursMakesItUnknown) {
   char index[16];
   std::snprintf(index, sizeof index, "0x%x", 0x01000000u + pw->pw_uid);
   std::string out;
-  ASSERT_EQ(testing::run_tpm2_tool(swtpm_.tcti(),
-                                   std::string("tpm2_nvdefine ") + index +
-                                       " -C o -s 8 -a 'ownerread|ownerwrite'",
-                                   &out),
-            0)
+  ASSERT_EQ(
+      testing::run_tpm2_tool(
+          swtpm_.tcti(),
+          std::string("tpm2_nvdefine ") + index + " -C o -s 8 -a 'ownerread|ownerwrite'", &out),
+      0)
       << out;
   const auto other = login(kNotEnrolled, {kPassword, "123456"});
   EXPECT_EQ(other.first, PAM_AUTH_ERR);
