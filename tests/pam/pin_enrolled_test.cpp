@@ -178,6 +178,30 @@ TEST_F(PamPinEnrolled, AnIndexThatIsNotOursMakesItUnknown) {
       << rows[0].dump(1);
 }
 
+// pamtester, a process of its own, with the loader telling what it maps: the rollout policy maps
+// factor_pin.so's tpm2-tss for daemon, who is never asked a PIN; the same policy without
+// enrolled(pin) maps no TPM library.
+TEST_F(PamPinEnrolled, OnlyAPolicyThatEvaluatesEnrolledPinLoadsThePlugin) {
+  auto loaded = [](const std::string& what) {
+    std::vector<std::string> argv{Paths::pamtester(), "ap_policy", kNotEnrolled, "authenticate"};
+    const ProcessResult r = run_process(argv,
+                                        {{"LD_PRELOAD", AP_TEST_PRELOAD},
+                                         {"PAM_WRAPPER", "1"},
+                                         {"PAM_WRAPPER_SERVICE_DIR", Paths::service_dir()},
+                                         {"LD_DEBUG", "files"}},
+                                        std::string(kPassword) + "\n");
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    return r.output.find(what) != std::string::npos;
+  };
+  // The plugin is mapped through its checked descriptor (/proc/self/fd/N), its libraries by name.
+  EXPECT_TRUE(loaded("file=libtss2-esys")) << "enrolled(pin) is read through the plugin";
+  std::string plain = policy_text();
+  plain.replace(plain.find("auth password && (pin if enrolled(pin))"),
+                std::string("auth password && (pin if enrolled(pin))").size(), "auth password");
+  write_policy(plain);
+  EXPECT_FALSE(loaded("file=libtss2")) << "a policy without enrolled(pin) loads no TPM library";
+}
+
 TEST_F(PamPinEnrolled, EvalReadsTheTpmUnlessTold) {
   const std::vector<std::string> pass = {"--factor", "password=pass", "--factor", "pin=pass"};
   const auto enrolled = eval(kEnrolled, pass);
