@@ -10,27 +10,39 @@
 #include "cli/situation.h"
 #include "engine/evaluate.h"
 #include "engine/scripted.h"
+#include "engine/situation_space.h"
 #include "engine/system_subjects.h"
 
 namespace authpolicy::cli {
 namespace {
 
-// The machine's groups, GeoIP and enrolments; a fixed day at noon; no failures and no
-// remembered passes (nothing in the audit log stands in for a factor).
+// One situation of the policy's space (engine/situation_space.h) on one day: where the request
+// comes from, the time, its GeoIP answers, failure counts, remembered passes and ssh.auth are the
+// situation's; the user's groups are the machine's, and enrolments are the stores' (or, for the
+// comparison, all there).
 class DaySubjects : public SystemSubjects {
  public:
-  DaySubjects(const Policy& policy, long day, const std::map<std::string, Tri>* enrolled)
-      : SystemSubjects(policy.geoip, nullptr), day_(day), enrolled_(enrolled) {}
+  DaySubjects(const Policy& policy, long day, StaticSubjects& situation,
+              const std::map<std::string, Tri>* enrolled)
+      : SystemSubjects(policy.geoip, nullptr),
+        day_(day),
+        situation_(situation),
+        enrolled_(enrolled) {}
 
   LocalTime local_time() override {
-    // 1970-01-01 was a Thursday (weekday 3 with Monday 0).
-    return LocalTime{12 * 60, static_cast<int>(((day_ % 7) + 7 + 3) % 7), day_};
+    LocalTime time = situation_.local_time();
+    time.day = day_;
+    return time;
   }
-  std::optional<long> failures(const RequestInfo&, std::chrono::seconds, bool,
-                               std::string*) override {
-    return 0;
+  Lookup country(const IpAddress& address) override { return situation_.country(address); }
+  Lookup asn(const IpAddress& address) override { return situation_.asn(address); }
+  std::optional<long> failures(const RequestInfo& request, std::chrono::seconds window,
+                               bool by_rhost, std::string* cause) override {
+    return situation_.failures(request, window, by_rhost, cause);
   }
-  Tri recent(const RequestInfo&, const Atom&, std::string*) override { return Tri::no; }
+  Tri recent(const RequestInfo& request, const Atom& atom, std::string* cause) override {
+    return situation_.recent(request, atom, cause);
+  }
   Tri enrolled(const RequestInfo&, const FactorSpec& factor, std::string* cause) override {
     if (!enrolled_) return Tri::yes;  // as if enrolled in everything
     const auto it = enrolled_->find(factor.name);
@@ -41,8 +53,101 @@ class DaySubjects : public SystemSubjects {
 
  private:
   long day_;
+  StaticSubjects& situation_;
   const std::map<std::string, Tri>* enrolled_;
 };
+
+// A request's circumstances, as a request and the answers of the subjects that are not the
+// user's own (user, service, groups, enrolments and the day are filled in per user and day).
+struct Circumstance {
+  RequestInfo request;
+  StaticSubjects subjects;
+};
+
+using analysis::Budget;
+using analysis::Space;
+using analysis::VarKind;
+using analysis::Variable;
+
+bool is_circumstance(VarKind kind) {
+  switch (kind) {
+    case VarKind::user:
+    case VarKind::service:
+    case VarKind::group:
+    case VarKind::enrolled:
+    case VarKind::date:
+      return false;
+    default:
+      return true;
+  }
+}
+
+// Every combination of the classes the policy's conditions tell apart in the request's
+// circumstances (addresses cut at every set boundary, times at every window's edge, failure
+// counts at every threshold...), when there are at most kMostCircumstances; else each class of
+// each subject once, the others at their first class. Without conditions on them: a local
+// request at noon, with no failures and no remembered passes; and one from an address in no set.
+constexpr std::size_t kMostCircumstances = 4096;
+
+std::vector<Circumstance> circumstances(const Policy& policy) {
+  std::vector<Circumstance> out;
+  auto with_defaults = [](Circumstance c) {
+    c.subjects.time.minute_of_day = 12 * 60;
+    return c;
+  };
+  try {
+    const Space space(policy);
+    std::vector<std::size_t> varying;
+    std::size_t product = 1;
+    for (std::size_t v = 0; v < space.variable_count(); ++v) {
+      const Variable& variable = space.variable(v);
+      if (!is_circumstance(variable.kind) || variable.classes.size() < 2) continue;
+      varying.push_back(v);
+      product = std::min(product * variable.classes.size(), kMostCircumstances + 1);
+    }
+    const bool has_time = std::any_of(policy.atoms.begin(), policy.atoms.end(),
+                                      [](const Atom& a) { return a.subject == Subject::time; });
+    auto add = [&](const Space::Assignment& assignment) {
+      Circumstance c;
+      space.concretise(assignment, c.request, c.subjects);
+      if (!has_time) c.subjects.time.minute_of_day = 12 * 60;
+      out.push_back(std::move(c));
+    };
+    Space::Assignment assignment = space.empty_assignment();
+    for (std::size_t v : varying) assignment[v] = 0;
+    if (product <= kMostCircumstances) {
+      // An odometer over the varying subjects' classes.
+      while (true) {
+        add(assignment);
+        std::size_t i = 0;
+        for (; i < varying.size(); ++i) {
+          const std::size_t v = varying[i];
+          if (++assignment[v] < static_cast<int>(space.variable(v).classes.size())) break;
+          assignment[v] = 0;
+        }
+        if (i == varying.size()) break;
+      }
+    } else {
+      add(assignment);
+      for (std::size_t v : varying) {
+        for (std::size_t c = 1; c < space.variable(v).classes.size(); ++c) {
+          Space::Assignment one = assignment;
+          one[v] = static_cast<int>(c);
+          add(one);
+        }
+      }
+    }
+  } catch (const Budget&) {
+    out.clear();
+  }
+  // The two requests every policy is asked about, whatever its space gave.
+  Circumstance local = with_defaults({});
+  Circumstance outside = with_defaults({});
+  outside.request.rhost = "192.0.2.1";  // TEST-NET-1: in no set a real policy names
+  out.push_back(std::move(local));
+  out.push_back(std::move(outside));
+  return out;
+}
 
 std::vector<std::string> local_users() {
   std::vector<std::string> users;
@@ -57,9 +162,9 @@ std::vector<std::string> local_users() {
   return users;
 }
 
-bool permits(const Policy& policy, const RequestInfo& request, long day,
+bool permits(const Policy& policy, Circumstance& circumstance, const RequestInfo& request, long day,
              const std::map<std::string, Tri>* enrolled, ScriptedFactors& factors) {
-  DaySubjects subjects(policy, day, enrolled);
+  DaySubjects subjects(policy, day, circumstance.subjects, enrolled);
   SilentConversation conversation;
   return decide(policy, request, subjects, factors, conversation).permit;
 }
@@ -86,6 +191,7 @@ std::vector<NotReady> users_not_ready(const Policy& policy, const std::string& s
       if (d > today) days.insert(d);
     }
   }
+  std::vector<Circumstance> around = circumstances(policy);
   for (const std::string& user : local_users()) {
     NotReady entry;
     entry.user = user;
@@ -102,18 +208,16 @@ std::vector<NotReady> users_not_ready(const Policy& policy, const std::string& s
     }
     if (entry.missing.empty()) continue;
     ScriptedFactors all_pass(Outcome::pass);
-    std::vector<RequestInfo> requests(2);
-    for (auto& r : requests) {
-      r.user = user;
-      r.service = service;
-    }
-    requests[1].rhost = "192.0.2.1";  // TEST-NET-1: in no set a real policy names
     for (long day : days) {
       bool refused = false;
-      for (const auto& request : requests) {
-        if (permits(policy, request, day, nullptr, all_pass) &&
-            !permits(policy, request, day, &enrolled, real)) {
+      for (auto& circumstance : around) {
+        RequestInfo request = circumstance.request;
+        request.user = user;
+        request.service = service;
+        if (permits(policy, circumstance, request, day, nullptr, all_pass) &&
+            !permits(policy, circumstance, request, day, &enrolled, real)) {
           refused = true;
+          break;
         }
       }
       if (!refused) continue;

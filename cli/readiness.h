@@ -24,10 +24,12 @@ struct NotReady {
 };
 
 // Walks the password database (local accounts: uid 0 and uids from 1000, not nobody) and, for
-// each user, decides a local login and one from an address in no set of the policy through the
-// real evaluator: with the user's real groups and enrolments (the kits' stores), every factor
-// they are enrolled in passing, and on each day that matters (today and every date condition's
-// day). A user counts when such a login would pass were they enrolled in everything, and is
+// each user, decides every kind of request the policy's conditions tell apart (its situation
+// space's classes of address, time, failures, remembered passes, ssh.auth, GeoIP; every
+// combination up to 4,096, else each class once; and always a local login at noon and one from
+// an address in no set of the policy) through the real evaluator: with the user's real groups
+// and enrolments (the kits' stores), every factor they are enrolled in passing, and on each day
+// that matters (today and every date condition's day). A user counts when such a login would pass were they enrolled in everything, and is
 // refused from the first of those days on which it does not. Nothing is asked and nothing is
 // written.
 std::vector<NotReady> users_not_ready(const Policy& policy, const std::string& service,

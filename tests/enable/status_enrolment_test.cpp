@@ -144,6 +144,25 @@ TEST_F(StatusEnrolment, AnUnsafeSecretFileIsListedAsUnknown) {
   EXPECT_EQ(users[0].at("missing")[0].at("enrolment"), "unknown");
 }
 
+// A factor needed only in some circumstances: from the office network, at night, after failed
+// attempts. status tries every class of request the policy's conditions tell apart, so bob (not
+// enrolled, totp required right away) is named in each; a local login at noon alone needs no code.
+TEST_F(StatusEnrolment, AFactorNeededOnlyInSomeCircumstancesStillNamesTheUser) {
+  for (const std::string condition :
+       {"rhost in office", "time in 22:00..06:00", "failures(1h) >= 3", "!recent(password, 8h)"}) {
+    write(dir_.file("policies/sudo.pol"),
+          "factor totp { secrets = \"" + dir_.file("totp/%u") + "\" }\n" +
+              "audit { db = \"" + dir_.file("audit.db") + "\" }\n" +
+              "set office = { 10.20.0.0/16 }\n" +
+              "deny if !(user in group(\"staff\"))\n" +
+              "auth password && (totp if " + condition + ")\n");
+    const auto users = sudo_row(status(true).second).at("not_enrolled");
+    ASSERT_EQ(users.size(), 1u) << condition << ": " << users.dump(1);
+    EXPECT_EQ(users[0].at("user"), "bob") << condition;
+    EXPECT_EQ(users[0].at("refused_now"), true) << condition;
+  }
+}
+
 // The same three users with a TPM PIN: alice has a PIN index in the TPM (swtpm), bob has none.
 // status reads the TPM itself, so it names bob; with the TPM gone nobody's enrolment can be told,
 // and both alice and bob are refused today.
