@@ -217,7 +217,7 @@ FailureCount AuditStore::count_failures(const FailureQuery& query) noexcept {
     // Named explicitly: left to itself the planner may pick decisions_by_user and then read
     // every one of the user's rows (permits included) to test the decision.
     std::optional<AddressKey> key;
-    if (query.rhost) key = parse_address(*query.rhost);
+    if (query.rhost) key = address_key(*query.rhost);
     bool by_address = key && impl.version >= 2;
     std::string sql = by_address
                           ? "SELECT count(*) FROM decisions INDEXED BY failures_by_user_source"

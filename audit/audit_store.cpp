@@ -11,10 +11,10 @@
 #include <new>
 #include <thread>
 
-#include "audit/address_range.h"
 #include "audit/audit_store_impl.h"
 #include "audit/schema.h"
 #include "audit/time_text.h"
+#include "base/address.h"
 #include "base/file_trust.h"
 #include "base/trusted_write.h"
 #include "base/unique_fd.h"
@@ -729,7 +729,7 @@ Status write_once(AuditStore::Impl& impl, const AuditRecord& record, std::int64_
   insert.bind(13, record.duration_us);
   insert.bind(14, record.pid);
   insert.bind(15, static_cast<std::int64_t>(record.password_asked ? 1 : 0));
-  if (auto key = parse_address(record.rhost)) {
+  if (auto key = address_key(record.rhost)) {
     insert.bind_blob(16, key->data(), static_cast<int>(key->size()));
   } else {
     insert.bind_null(16);

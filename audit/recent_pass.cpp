@@ -5,9 +5,9 @@
 
 #include <cerrno>
 
-#include "audit/address_range.h"
 #include "audit/audit_store_impl.h"
 #include "audit/time_text.h"
+#include "base/address.h"
 
 namespace authpolicy::audit {
 namespace {
@@ -22,7 +22,7 @@ RecentPass query_store(AuditStore::Impl& impl, const RecentPassQuery& query) {
   const std::int64_t now = query.now_us != 0 ? query.now_us : now_utc_us();
   const std::int64_t since = now - query.window_seconds * 1000000;
   std::optional<AddressKey> key;
-  if (query.rhost && !query.rhost->empty()) key = parse_address(*query.rhost);
+  if (query.rhost && !query.rhost->empty()) key = address_key(*query.rhost);
   const bool by_address = key && impl.version >= 2;
   // The user's decisions in the window come from decisions_by_user (version 2); each one's
   // factors are a primary-key range of the factors table.

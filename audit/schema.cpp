@@ -3,8 +3,8 @@
 
 #include <string_view>
 
-#include "audit/address_range.h"
 #include "audit/sqlite_util.h"
+#include "base/address.h"
 
 namespace authpolicy::audit::schema {
 namespace {
@@ -92,7 +92,7 @@ Status backfill_address_keys(sqlite3* db, const std::string& path) {
   rc = update.prepare(db, "UPDATE decisions SET rhost_ip = ?1 WHERE id = ?2");
   if (rc != SQLITE_OK) return detail::sqlite_failure(db, rc, "migration to version 2", path);
   while ((rc = select.step()) == SQLITE_ROW) {
-    auto key = parse_address(select.column_text(1));
+    auto key = address_key(select.column_text(1));
     if (!key) continue;
     update.reset();
     update.bind_blob(1, key->data(), static_cast<int>(key->size()));

@@ -16,10 +16,10 @@
 #include <string_view>
 #include <vector>
 
-#include "audit/address_range.h"
 #include "audit/audit_store_impl.h"
 #include "audit/record_bytes.h"
 #include "audit/time_text.h"
+#include "base/address.h"
 #include "base/sha256.h"
 #include "base/unique_fd.h"
 
@@ -130,7 +130,7 @@ std::string encode_entry(std::int64_t time_us, bool permit, std::string_view rho
   std::string payload;
   payload.reserve(48 + rhost.size() + service.size() + tty.size());
   put_i64(payload, time_us);
-  const auto key = parse_address(rhost);
+  const auto key = address_key(rhost);
   payload.push_back(static_cast<char>((permit ? 1 : 0) | (key ? 2 : 0)));
   if (key) {
     payload.append(reinterpret_cast<const char*>(key->data()), key->size());
@@ -638,7 +638,7 @@ std::optional<FailureCount> count_failures(const std::string& path, const OpenOp
                     &miss);
     if (!view) return std::nullopt;
     std::optional<AddressKey> key;
-    if (query.rhost) key = parse_address(*query.rhost);
+    if (query.rhost) key = address_key(*query.rhost);
     std::int64_t count = 0;
     const bool whole = for_each_entry(view->entries, [&](const Entry& entry, std::string_view) {
       if (!entry.permit && entry.time_us >= since && (!query.rhost || entry.from(*query.rhost, key))) {
@@ -667,7 +667,7 @@ std::optional<RecentPass> find_recent_pass(const std::string& path, const OpenOp
     if (!view) return std::nullopt;
     if (query.tty && query.tty->empty()) return RecentPass{false, {}, 0};
     std::optional<AddressKey> key;
-    if (query.rhost && !query.rhost->empty()) key = parse_address(*query.rhost);
+    if (query.rhost && !query.rhost->empty()) key = address_key(*query.rhost);
     bool found = false;
     std::int64_t latest = 0;
     const bool whole = for_each_entry(view->entries, [&](const Entry& entry, std::string_view) {

@@ -1,7 +1,6 @@
 // `authpolicy audit export`: JSON Lines for log shippers, in commit order, resumable by cursor.
 #include "cli/audit_export.h"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -17,6 +16,7 @@
 #include "audit/audit_store.h"
 #include "audit/syslog_line.h"
 #include "audit/time_text.h"
+#include "base/address.h"
 #include "base/json_text.h"
 #include "base/unique_fd.h"
 
@@ -168,12 +168,6 @@ bool open_output(const std::string& path, UniqueFd* fd, std::int64_t* last_id, s
   return true;
 }
 
-bool is_ip_literal(const std::string& text) {
-  unsigned char address[16];
-  return inet_pton(AF_INET, text.c_str(), address) == 1 ||
-         inet_pton(AF_INET6, text.c_str(), address) == 1;
-}
-
 std::string host_name() {
   char name[256] = {};
   if (gethostname(name, sizeof name - 1) != 0) return "";
@@ -278,7 +272,7 @@ std::string export_line(std::int64_t id, const audit::AuditRecord& record,
     };
     if (!record.rhost.empty()) {
       member("address", json_string(record.rhost));
-      member(is_ip_literal(record.rhost) ? "ip" : "domain", json_string(record.rhost));
+      member(IpAddress::parse(record.rhost) ? "ip" : "domain", json_string(record.rhost));
     }
     if (!record.ruser.empty()) member("user", "{\"name\":" + json_string(record.ruser) + "}");
     if (record.country) {

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <map>
 
+#include "base/address.h"
 #include "base/sha256.h"
 #include "engine/analysis.h"
 #include "engine/compiler.h"
@@ -299,19 +300,26 @@ const Condition* Compiler::compile_rhost(Atom atom, const ast::SetLiteral& set, 
   auto addresses = std::make_shared<AddressSet>();
   bool ok = true;
   for (const auto& e : set.elements) {
-    std::string problem;
-    auto cidr = Cidr::parse(e.text, &problem);
-    if (!cidr) {
-      error("E008", problem, e.location);
+    const CidrText read = read_cidr(e.text);
+    if (read.status == CidrText::Status::bad_address) {
+      error("E008", "invalid address '" + std::string(read.address_text) + "'", e.location);
       ok = false;
       continue;
     }
-    if (cidr->host_bits_set) {
-      warning("W101",
-              "host bits set in '" + e.text + "': it means " + cidr->to_string(),
+    if (read.status == CidrText::Status::bad_prefix) {
+      error("E008",
+            "invalid prefix length '/" + std::string(read.prefix_text) + "' (at most " +
+                std::to_string(read.max_prefix) + ")",
+            e.location);
+      ok = false;
+      continue;
+    }
+    // A policy's block with host bits is meant as its network: a warning, not a refusal.
+    if (read.block.host_bits_set) {
+      warning("W101", "host bits set in '" + e.text + "': it means " + read.block.to_string(),
               e.location);
     }
-    addresses->add(*cidr);
+    addresses->add(read.block);
   }
   if (!ok) return nullptr;
   addresses->finish();

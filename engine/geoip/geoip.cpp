@@ -1,9 +1,7 @@
 // Opening one .mmdb file, deciding its layout, and answering country and ASN lookups from it.
 #include "engine/geoip/geoip.h"
 
-#include <arpa/inet.h>
 #include <maxminddb.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
@@ -12,6 +10,7 @@
 #include <cstring>
 #include <utility>
 
+#include "base/address.h"
 #include "base/file_trust.h"
 
 namespace authpolicy {
@@ -29,59 +28,29 @@ constexpr std::string_view kNotAnAddress = "not an IP address";
 // generous zone name. Anything longer is not an address and is not copied.
 constexpr std::size_t kMaxAddressText = 96;
 
-// The address in the form libmaxminddb takes. IPv4-mapped IPv6 is already turned into IPv4
-// here, so it is found in IPv4-only databases and in IPv6 databases without the ::ffff:0:0/96
-// alias alike.
-struct NumericAddress {
-  sockaddr_storage storage{};
-  bool is_ipv6 = false;
-
-  const sockaddr* as_sockaddr() const { return reinterpret_cast<const sockaddr*>(&storage); }
-};
-
 bool is_zone_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
          c == '_' || c == '-';
 }
 
-// Returns the address for a strictly numeric IPv4 (dotted quad) or IPv6 text, or nullopt.
-// inet_pton, unlike getaddrinfo (which MMDB_lookup_string uses), never consults DNS and does
-// not accept the inet_aton shorthands "127.1" or "0x7f000001".
-std::optional<NumericAddress> parse_numeric_address(std::string_view text) {
-  if (text.empty() || text.size() > kMaxAddressText) return std::nullopt;
-  char buffer[kMaxAddressText + 1];
-  std::memcpy(buffer, text.data(), text.size());
-  buffer[text.size()] = '\0';
-  if (std::strlen(buffer) != text.size()) return std::nullopt;  // an embedded NUL
-
-  NumericAddress address;
-  if (text.find(':') == std::string_view::npos) {
-    auto* v4 = reinterpret_cast<sockaddr_in*>(&address.storage);
-    if (inet_pton(AF_INET, buffer, &v4->sin_addr) != 1) return std::nullopt;
-    v4->sin_family = AF_INET;
-    return address;
-  }
-
-  // A zone ("fe80::1%eth0") says which link, not where the peer is: drop it.
-  if (char* zone = std::strchr(buffer, '%')) {
-    if (zone[1] == '\0' || !std::all_of(zone + 1, buffer + text.size(), is_zone_char)) {
+// The address to look up, or nullopt: a strictly numeric IPv4 (dotted quad) or IPv6 text
+// (base/address.h; IPv4-mapped IPv6 is IPv4, so it is found in IPv4-only databases and in IPv6
+// databases without the ::ffff:0:0/96 alias alike). Never getaddrinfo (which MMDB_lookup_string
+// uses): no DNS, and no inet_aton shorthands "127.1" or "0x7f000001". Unlike the policy and the
+// audit log, a lookup takes an IPv6 zone ("fe80::1%eth0"): it says which link, not where the
+// peer is, so it is dropped.
+std::optional<IpAddress> lookup_address(std::string_view text) {
+  if (text.size() > kMaxAddressText) return std::nullopt;
+  const std::size_t percent = text.find('%');
+  if (percent != std::string_view::npos) {
+    const std::string_view zone = text.substr(percent + 1);
+    if (text.find(':') == std::string_view::npos || zone.empty() ||
+        !std::all_of(zone.begin(), zone.end(), is_zone_char)) {
       return std::nullopt;
     }
-    *zone = '\0';
+    text = text.substr(0, percent);
   }
-  in6_addr v6{};
-  if (inet_pton(AF_INET6, buffer, &v6) != 1) return std::nullopt;
-  if (IN6_IS_ADDR_V4MAPPED(&v6)) {
-    auto* v4 = reinterpret_cast<sockaddr_in*>(&address.storage);
-    v4->sin_family = AF_INET;
-    std::memcpy(&v4->sin_addr, &v6.s6_addr[12], 4);
-    return address;
-  }
-  auto* in6 = reinterpret_cast<sockaddr_in6*>(&address.storage);
-  in6->sin6_family = AF_INET6;
-  in6->sin6_addr = v6;
-  address.is_ipv6 = true;
-  return address;
+  return IpAddress::parse(text);
 }
 
 bool contains_ignoring_case(std::string_view haystack, std::string_view needle) {
@@ -409,7 +378,7 @@ GeoIpDatabase::Located GeoIpDatabase::locate(
     std::string_view numeric_ip, bool holds_field,
     std::string (*missing_cause)(const GeoDatabaseInfo&)) const {
   Located located;
-  std::optional<NumericAddress> address = parse_numeric_address(numeric_ip);
+  const std::optional<IpAddress> address = lookup_address(numeric_ip);
   if (!address) {
     located.answer = GeoLookup::unknown_because(std::string(kNotAnAddress));
     return located;
@@ -418,14 +387,16 @@ GeoIpDatabase::Located GeoIpDatabase::locate(
     located.answer = GeoLookup::unknown_because(missing_cause(info_));
     return located;
   }
-  if (address->is_ipv6 && info_.ip_version == 4) {
+  if (!address->v4 && info_.ip_version == 4) {
     located.answer = GeoLookup::unknown_because("GeoIP database " + info_.path +
                                                 " is IPv4-only and cannot place an IPv6 address");
     return located;
   }
+  sockaddr_storage socket_address;
+  address->to_sockaddr(socket_address);
   int mmdb_error = MMDB_SUCCESS;
-  MMDB_lookup_result_s result =
-      MMDB_lookup_sockaddr(&handle_->mmdb, address->as_sockaddr(), &mmdb_error);
+  MMDB_lookup_result_s result = MMDB_lookup_sockaddr(
+      &handle_->mmdb, reinterpret_cast<const sockaddr*>(&socket_address), &mmdb_error);
   if (mmdb_error != MMDB_SUCCESS) {
     located.answer = GeoLookup::unknown_because("GeoIP database " + info_.path +
                                                 ": lookup failed: " + MMDB_strerror(mmdb_error));

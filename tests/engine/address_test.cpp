@@ -1,4 +1,4 @@
-// Address parsing and set membership, including a 100,000-entry set checked against a scan.
+// Address set membership, including a 100,000-entry set checked against a scan.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -18,10 +18,9 @@ IpAddress ip(const char* text) {
 AddressSet set_of(std::initializer_list<const char*> blocks) {
   AddressSet set;
   for (const char* b : blocks) {
-    std::string error;
-    auto cidr = Cidr::parse(b, &error);
-    EXPECT_TRUE(cidr.has_value()) << b << ": " << error;
-    if (cidr) set.add(*cidr);
+    const CidrText read = read_cidr(b);
+    EXPECT_TRUE(read.ok()) << b;
+    if (read.ok()) set.add(read.block);
   }
   set.finish();
   return set;
@@ -32,49 +31,6 @@ bool in_any(const std::vector<Cidr>& blocks, const IpAddress& probe) {
   return std::any_of(blocks.begin(), blocks.end(), [&](const Cidr& b) {
     return probe.v4 == b.base.v4 && probe.value >= b.first() && probe.value <= b.last();
   });
-}
-
-TEST(Address, ParsesNumericOnly) {
-  EXPECT_TRUE(IpAddress::parse("192.0.2.1"));
-  EXPECT_TRUE(IpAddress::parse("2001:db8::1"));
-  EXPECT_FALSE(IpAddress::parse("localhost"));
-  EXPECT_FALSE(IpAddress::parse("host.example.com"));
-  EXPECT_FALSE(IpAddress::parse("192.0.2.256"));
-  EXPECT_FALSE(IpAddress::parse(""));
-  EXPECT_FALSE(IpAddress::parse("1.2.3.4\n"));
-}
-
-TEST(Address, MappedIpv4IsIpv4) {
-  const IpAddress mapped = ip("::ffff:10.1.2.3");
-  EXPECT_TRUE(mapped.v4);
-  EXPECT_EQ(mapped, ip("10.1.2.3"));
-  EXPECT_TRUE(ip("::ffff:127.0.0.1").is_loopback());
-}
-
-TEST(Address, Loopback) {
-  EXPECT_TRUE(ip("127.0.0.1").is_loopback());
-  EXPECT_TRUE(ip("127.255.1.2").is_loopback());
-  EXPECT_TRUE(ip("::1").is_loopback());
-  EXPECT_FALSE(ip("128.0.0.1").is_loopback());
-  EXPECT_FALSE(ip("::2").is_loopback());
-}
-
-TEST(Cidr, HostBitsAreReportedAndCleared) {
-  std::string error;
-  auto c = Cidr::parse("10.0.0.1/8", &error);
-  ASSERT_TRUE(c);
-  EXPECT_TRUE(c->host_bits_set);
-  EXPECT_EQ(c->to_string(), "10.0.0.0/8");
-  EXPECT_FALSE(Cidr::parse("10.0.0.0/8", &error)->host_bits_set);
-}
-
-TEST(Cidr, RejectsBadInput) {
-  std::string error;
-  EXPECT_FALSE(Cidr::parse("10.0.0.0/33", &error));
-  EXPECT_FALSE(Cidr::parse("fd00::/129", &error));
-  EXPECT_FALSE(Cidr::parse("10.0.0.0/", &error));
-  EXPECT_FALSE(Cidr::parse("10.0.0.0/8x", &error));
-  EXPECT_FALSE(Cidr::parse("nonsense/8", &error));
 }
 
 TEST(AddressSet, MembershipV4V6AndMapped) {
