@@ -1,6 +1,7 @@
 // The password database, asked reentrantly (base/user_lookup.h).
 #include "base/user_lookup.h"
 
+#include <grp.h>
 #include <pwd.h>
 
 #include <cerrno>
@@ -56,6 +57,18 @@ UserLookup find_user(uid_t uid) {
   return ask_database([&](passwd* entry, char* buffer, std::size_t size, passwd** found) {
     return getpwuid_r(uid, entry, buffer, size, found);
   });
+}
+
+std::optional<std::vector<gid_t>> group_ids(const std::string& user, gid_t primary) {
+  int count = 64;
+  std::vector<gid_t> groups(static_cast<std::size_t>(count));
+  if (getgrouplist(user.c_str(), primary, groups.data(), &count) < 0) {
+    if (count <= 0 || count > 65536) return std::nullopt;
+    groups.resize(static_cast<std::size_t>(count));
+    if (getgrouplist(user.c_str(), primary, groups.data(), &count) < 0) return std::nullopt;
+  }
+  groups.resize(static_cast<std::size_t>(count));
+  return groups;
 }
 
 }  // namespace authpolicy

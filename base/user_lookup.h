@@ -4,8 +4,10 @@
 
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace authpolicy {
 
@@ -30,5 +32,10 @@ struct UserLookup {
 // A name with a NUL byte is unknown (it would otherwise be looked up as its prefix).
 UserLookup find_user(std::string_view name);
 UserLookup find_user(uid_t uid);
+
+// Every group `user` is in, by id: `primary` (the account's gid) and the supplementary groups the
+// group database lists (getgrouplist, grown to the count it asks for). nullopt when the database
+// cannot say.
+std::optional<std::vector<gid_t>> group_ids(const std::string& user, gid_t primary);
 
 }  // namespace authpolicy

@@ -138,19 +138,11 @@ std::optional<std::vector<std::string>> user_group_names(const std::string& user
   const UserLookup found = find_user(user);
   if (found.status == UserLookup::Status::error) return unknown("user database unavailable");
   if (!found.found()) return std::vector<std::string>{};
-  int count = 64;
-  std::vector<gid_t> gids(static_cast<std::size_t>(count));
-  if (getgrouplist(user.c_str(), found.account.gid, gids.data(), &count) < 0) {
-    if (count <= 0 || count > 65536) return unknown("group list unavailable");
-    gids.resize(static_cast<std::size_t>(count));
-    if (getgrouplist(user.c_str(), found.account.gid, gids.data(), &count) < 0) {
-      return unknown("group list unavailable");
-    }
-  }
-  gids.resize(static_cast<std::size_t>(count));
+  const auto gids = group_ids(user, found.account.gid);
+  if (!gids) return unknown("group list unavailable");
   std::vector<std::string> names;
   std::vector<char> buffer(16384);
-  for (gid_t gid : gids) {
+  for (gid_t gid : *gids) {
     struct group entry {};
     struct group* result = nullptr;
     if (getgrgid_r(gid, &entry, buffer.data(), buffer.size(), &result) != 0) {

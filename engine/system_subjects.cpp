@@ -5,6 +5,7 @@
 #include <pwd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <vector>
@@ -69,20 +70,9 @@ Tri SystemSubjects::in_group(const std::string& user, const std::string& group, 
   }
   if (!found_group) return Tri::no;
   const gid_t wanted = found_group->gr_gid;
-  int count = 64;
-  std::vector<gid_t> groups(static_cast<std::size_t>(count));
-  if (getgrouplist(user.c_str(), found_user.account.gid, groups.data(), &count) < 0) {
-    if (count <= 0 || count > 65536) return unknown("group list unavailable");
-    groups.resize(static_cast<std::size_t>(count));
-    if (getgrouplist(user.c_str(), found_user.account.gid, groups.data(), &count) < 0) {
-      return unknown("group list unavailable");
-    }
-  }
-  groups.resize(static_cast<std::size_t>(count));
-  for (gid_t g : groups) {
-    if (g == wanted) return Tri::yes;
-  }
-  return Tri::no;
+  const auto groups = group_ids(user, found_user.account.gid);
+  if (!groups) return unknown("group list unavailable");
+  return std::find(groups->begin(), groups->end(), wanted) != groups->end() ? Tri::yes : Tri::no;
 }
 
 LocalTime SystemSubjects::local_time() { return local_time_of(now_); }
