@@ -622,6 +622,9 @@ TEST(AuditAddress, ParsesAddressesAndBlocks) {
   EXPECT_FALSE(parse_address_range("nothing/8", &error));
   EXPECT_EQ(error, "not an IP address: nothing");
   EXPECT_FALSE(parse_address_range("fe80::1%eth0", &error));
+  // A sign is not a prefix length ("/-0" once read as /0: every IPv4 address).
+  EXPECT_FALSE(parse_address_range("0.0.0.0/-0", &error));
+  EXPECT_EQ(error, "bad prefix length in 0.0.0.0/-0 (0-32)");
   // A mapped block is the IPv4 block it maps: the same keys.
   auto mapped = parse_address_range("::ffff:10.0.0.0/104", &error);
   ASSERT_TRUE(mapped);
