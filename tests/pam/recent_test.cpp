@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <stdexcept>
+#include <filesystem>
 #include <string>
 
 #include "tests/pam/harness.h"
@@ -24,12 +25,21 @@ class PamRecent : public ::testing::Test {
     write_file(folder + "/alice", std::string(kSecret) + "\n\" TOTP_AUTH\n", 0600);
     mkdir((std::string(Paths::run_dir()) + "/audit").c_str(), 0700);
     db_ = std::string(Paths::run_dir()) + "/audit/recent-" + std::to_string(getpid()) + ".db";
-    unlink(db_.c_str());
+    remove_log();
     write_policy(matrix_password_factor() + "factor totp { secrets = \"" + folder + "/%u\" }\n" +
                  "audit { db = \"" + db_ + "\" }\n" +
                  "auth password && (totp unless recent(totp, 8h, rhost))\n");
   }
-  void TearDown() override { unlink(db_.c_str()); }
+  void TearDown() override { remove_log(); }
+
+  // The database and every file beside it: a -wal left behind would be replayed into the next
+  // test's new database of the same name (all tests of one process share the pid in the name).
+  void remove_log() const {
+    for (const char* suffix : {"", "-wal", "-shm", "-journal", "-spool", "-tally"}) {
+      std::error_code ignored;
+      std::filesystem::remove_all(db_ + suffix, ignored);  // -tally is a folder
+    }
+  }
 
   static std::string current_code() {
     const auto r = run_process({"/usr/bin/oathtool", "--totp", "-b", kSecret},
