@@ -18,7 +18,7 @@ namespace authpolicy::audit {
 namespace internal {
 // sqlite's WAL code retries some locks (the WAL index's, held by a process rebuilding it or
 // starting a read) by sleeping through the VFS, about 10 s a statement, without asking the busy
-// handler. The folder VFS's xSleep (audit_store.cpp) sleeps no further than the deadline set here
+// handler. The folder VFS's xSleep (folder_vfs.cpp) sleeps no further than the deadline set here
 // for the calling thread (by every start of a store operation; time_point::max() lifts it), so
 // those retries end at the operation's deadline too.
 void limit_sleeps(std::chrono::steady_clock::time_point deadline) noexcept;
@@ -63,7 +63,7 @@ struct AuditStore::Impl {
   void rollback_if_open() noexcept;
 };
 
-// The store's own helpers, shared by its files (audit_store.cpp, spool_store.cpp).
+// The store's own helpers, shared by its files (audit_store_*.cpp, folder_vfs.cpp, spool_store.cpp).
 namespace internal {
 
 inline constexpr std::int64_t kAutoPruneEvery = 1000;  // decisions between retention passes
@@ -79,6 +79,12 @@ Status begin_immediate(AuditStore::Impl& impl, const char* what);
 void pause_before_retry(int attempt, std::chrono::steady_clock::time_point deadline,
                         std::uint64_t* jitter_state);
 std::uint64_t jitter_seed();
+// sqlite's busy handler (context: the AuditStore::Impl): keeps waiting only while the operation's
+// deadline allows.
+int busy_wait(void* context, int attempt);
+// The VFS the log is opened through (folder_vfs.cpp), registered on first use; nullptr when sqlite
+// has no default VFS to build it on.
+sqlite3_vfs* folder_vfs();
 
 // The log's folder, walked and checked (options.check_ownership) into *trusted, which then owns
 // the descriptor *fd names; otherwise opened plainly into *fd (the caller's to close).
@@ -90,6 +96,15 @@ Status open_folder(const std::string& folder, const OpenOptions& options, int* f
 // write_new_at in a checked folder, so it appears whole or not at all.
 Status ensure_file(const TrustedFile& trusted, int folder_fd, const std::string& name,
                    const std::string& path, bool* created);
+// An empty (0-byte) database in the folder becomes the one ensure_file() writes, when this
+// process may write it.
+void fill_empty_database(int folder_fd, const std::string& name);
+// Before sqlite opens the database: its companions (-wal, -shm, -journal) made (O_EXCL, 0600, the
+// database's owner) or, where they exist, checked by descriptor; `database_missing`: a stale -wal
+// or -journal is emptied.
+Status prepare_companions(const TrustedFile& folder, const std::string& name,
+                          const std::string& path, const OpenOptions& options,
+                          bool database_missing);
 // The database's owner and mode, looked at in the folder; *found (when given) gets what was seen.
 Status check_owner_and_mode(int folder_fd, const std::string& name, const std::string& path,
                             const OpenOptions& options, struct stat* found = nullptr);
