@@ -103,10 +103,20 @@ WriteResult open_exclusive(const TrustedFile& folder, const std::string& name,
   return {WriteStatus::ok, {}, 0};
 }
 
-// Writes `content` to a new temporary file in `folder`; its name and identity, or a failure.
+// A temporary file written beside the one it is to become: its name and what fstat said of it.
+struct Temporary {
+  std::string name;
+  struct stat identity {};
+};
+
+// Checks `folder` and `name` (unusable()), then writes `content` to a new temporary file in
+// `folder` (*out: its name and identity), or a failure.
 WriteResult write_temporary(const TrustedFile& folder, const std::string& name,
                             std::string_view content, const NewFile& attributes,
-                            std::string& temporary, struct stat& written) {
+                            Temporary* out) {
+  if (auto problem = unusable(folder, name)) return *problem;
+  std::string& temporary = out->name;
+  struct stat& written = out->identity;
   WriteResult result;
   UniqueFd fd;
   for (int attempt = 0; attempt < kNameAttempts && fd.get() < 0; ++attempt) {
@@ -155,6 +165,13 @@ WriteResult sync_folder(const TrustedFile& folder) {
   return {WriteStatus::ok, {}, 0};
 }
 
+// After a rename into place: the folder synced, then the file and the folder rechecked.
+WriteResult sync_and_recheck(const TrustedFile& folder, const std::string& name,
+                             const struct stat& written) {
+  if (WriteResult synced = sync_folder(folder); !synced.ok()) return synced;
+  return recheck(folder, name, written);
+}
+
 }  // namespace
 
 WriteResult create_exclusive_at(const TrustedFile& folder, const std::string& name,
@@ -169,39 +186,34 @@ WriteResult create_exclusive_at(const TrustedFile& folder, const std::string& na
 
 WriteResult write_new_at(const TrustedFile& folder, const std::string& name,
                          std::string_view content, const NewFile& attributes) {
-  if (auto problem = unusable(folder, name)) return *problem;
-  std::string temporary;
-  struct stat written {};
-  if (WriteResult made = write_temporary(folder, name, content, attributes, temporary, written);
+  Temporary temporary;
+  if (WriteResult made = write_temporary(folder, name, content, attributes, &temporary);
       !made.ok()) {
     return made;
   }
-  int moved = renameat2(folder.fd(), temporary.c_str(), folder.fd(), name.c_str(),
+  int moved = renameat2(folder.fd(), temporary.name.c_str(), folder.fd(), name.c_str(),
                         RENAME_NOREPLACE);
   if (moved != 0 && (errno == EINVAL || errno == ENOSYS)) {
     // A filesystem (or kernel) without RENAME_NOREPLACE: link() refuses to replace anything too.
-    moved = linkat(folder.fd(), temporary.c_str(), folder.fd(), name.c_str(), 0);
+    moved = linkat(folder.fd(), temporary.name.c_str(), folder.fd(), name.c_str(), 0);
     const int error = errno;
-    unlinkat(folder.fd(), temporary.c_str(), 0);
+    unlinkat(folder.fd(), temporary.name.c_str(), 0);
     errno = error;
   }
   if (moved != 0) {
     const int error = errno;
-    unlinkat(folder.fd(), temporary.c_str(), 0);
+    unlinkat(folder.fd(), temporary.name.c_str(), 0);
     return failure(error == EEXIST ? WriteStatus::exists : WriteStatus::io_error,
                    "cannot create " + shown(folder, name) + ": " + std::strerror(error), error);
   }
-  if (WriteResult synced = sync_folder(folder); !synced.ok()) return synced;
-  return recheck(folder, name, written);
+  return sync_and_recheck(folder, name, temporary.identity);
 }
 
 WriteResult replace_at(const TrustedFile& folder, const std::string& name,
                        std::string_view content, const NewFile& attributes,
                        const struct stat* expected) {
-  if (auto problem = unusable(folder, name)) return *problem;
-  std::string temporary;
-  struct stat written {};
-  if (WriteResult made = write_temporary(folder, name, content, attributes, temporary, written);
+  Temporary temporary;
+  if (WriteResult made = write_temporary(folder, name, content, attributes, &temporary);
       !made.ok()) {
     return made;
   }
@@ -209,18 +221,17 @@ WriteResult replace_at(const TrustedFile& folder, const std::string& name,
     struct stat now {};
     if (fstatat(folder.fd(), name.c_str(), &now, AT_SYMLINK_NOFOLLOW) != 0 ||
         !same_file(now, *expected)) {
-      unlinkat(folder.fd(), temporary.c_str(), 0);
+      unlinkat(folder.fd(), temporary.name.c_str(), 0);
       return failure(WriteStatus::changed,
                      shown(folder, name) + " changed since it was read; left as it is");
     }
   }
-  if (renameat(folder.fd(), temporary.c_str(), folder.fd(), name.c_str()) != 0) {
+  if (renameat(folder.fd(), temporary.name.c_str(), folder.fd(), name.c_str()) != 0) {
     WriteResult result = system_failure("cannot replace " + shown(folder, name));
-    unlinkat(folder.fd(), temporary.c_str(), 0);
+    unlinkat(folder.fd(), temporary.name.c_str(), 0);
     return result;
   }
-  if (WriteResult synced = sync_folder(folder); !synced.ok()) return synced;
-  return recheck(folder, name, written);
+  return sync_and_recheck(folder, name, temporary.identity);
 }
 
 WriteResult remove_at(const TrustedFile& folder, const std::string& name,
