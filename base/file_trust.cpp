@@ -94,6 +94,14 @@ struct Folder {
   struct stat info;
 };
 
+// fstat of a descriptor just opened into *info: 0, or the errno, with the descriptor closed.
+int inspect_or_close(int fd, struct stat* info) {
+  if (fstat(fd, info) == 0) return 0;
+  const int error = errno;
+  close(fd);
+  return error;
+}
+
 void close_all(std::vector<Folder>& stack) {
   for (auto& folder : stack) close(folder.fd);
   stack.clear();
@@ -132,6 +140,13 @@ int TrustedFile::release() {
   const int fd = fd_;
   fd_ = -1;
   return fd;
+}
+
+void TrustedFile::hold(int fd, const struct stat& opened, std::string walked) {
+  fd_ = fd;
+  info = opened;
+  real_path = std::move(walked);
+  status = TrustStatus::ok;
 }
 
 TrustedFile open_trusted(const std::string& path, const TrustRules& rules) {
@@ -235,9 +250,7 @@ TrustedFile open_trusted(const std::string& path, const TrustRules& rules) {
                   error);
     }
     struct stat st {};
-    if (fstat(fd, &st) != 0) {
-      const int error = errno;
-      close(fd);
+    if (const int error = inspect_or_close(fd, &st); error != 0) {
       return fail(TrustStatus::io_error, "cannot inspect " + shown, error);
     }
     if (!last) {
@@ -251,20 +264,14 @@ TrustedFile open_trusted(const std::string& path, const TrustRules& rules) {
       close(fd);
       return fail(TrustStatus::unsafe, problem);
     }
-    result.fd_ = fd;
-    result.info = st;
-    result.real_path = shown;
-    result.status = TrustStatus::ok;
+    result.hold(fd, st, shown);
     return result;
   }
   // The path ended in "/", "." or "..": it names the folder on top of the stack.
   if (!rules.folder) return fail(TrustStatus::unsafe, path + " is not a regular file");
   Folder& top = stack.back();
-  result.fd_ = top.fd;
-  result.info = top.info;
-  result.real_path = top.path.empty() ? "/" : top.path;
+  result.hold(top.fd, top.info, top.path.empty() ? "/" : top.path);
   stack.pop_back();
-  result.status = TrustStatus::ok;
   return result;
 }
 
@@ -309,9 +316,7 @@ TrustedFile open_at_trusted(const TrustedFile& folder, const std::string& name,
                 error);
   }
   struct stat st {};
-  if (fstat(fd, &st) != 0) {
-    const int error = errno;
-    close(fd);
+  if (const int error = inspect_or_close(fd, &st); error != 0) {
     return fail(TrustStatus::io_error, "cannot inspect " + shown, error);
   }
   std::string problem = file_problem(shown, st, rules);
@@ -323,10 +328,7 @@ TrustedFile open_at_trusted(const TrustedFile& folder, const std::string& name,
     close(fd);
     return fail(TrustStatus::unsafe, problem);
   }
-  result.fd_ = fd;
-  result.info = st;
-  result.real_path = shown;
-  result.status = TrustStatus::ok;
+  result.hold(fd, st, shown);
   return result;
 }
 

@@ -63,6 +63,8 @@ class TrustedFile {
   int release();  // gives up ownership of the descriptor
 
  private:
+  // Takes `fd`, checked: ok, with its fstat and the path walked to it.
+  void hold(int fd, const struct stat& opened, std::string walked);
   friend TrustedFile open_trusted(const std::string& path, const TrustRules& rules);
   friend TrustedFile open_at_trusted(const TrustedFile& folder, const std::string& name,
                                      const TrustRules& rules);
