@@ -81,75 +81,66 @@ std::optional<UserView> read_user(const std::string& path, const OpenOptions& op
   return std::nullopt;
 }
 
-// The user's entries when they cover the window of `window_seconds` before `now_us` (0: now):
-// *now and *since get the window's ends. Otherwise nullopt, and *miss says whether the log must
-// answer because the tally is unusable or because the window reaches before what it holds.
-std::optional<UserView> window_view(const std::string& path, const OpenOptions& options,
-                                    const std::string& user, std::int64_t window_seconds,
-                                    std::int64_t now_us, std::int64_t* now, std::int64_t* since,
-                                    Miss* miss) {
-  bool too_long = false;
-  auto view = read_user(path, options, user, &too_long);
-  if (too_long) *miss = Miss::window;
-  if (!view) return std::nullopt;
-  *now = now_us != 0 ? now_us : now_utc_us();
-  *since = *now - window_seconds * 1000000;
-  if (*since < view->complete_from_us) {
-    *miss = Miss::window;
+// A query's answer from the user's entries when they cover its window (`window_seconds` before
+// `now_us`, 0: now): answer(entries, now, since) gets the window's ends. Otherwise nullopt, and
+// *why says whether the log must answer because the tally is unusable or because the window
+// reaches before what it holds. `window_valid` false: the query is not the tally's to answer.
+template <typename Answer, typename Query, typename Scan>
+std::optional<Answer> answer_in_window(const std::string& path, const OpenOptions& options,
+                                       const Query& query, bool window_valid, Miss* why,
+                                       Scan&& answer) noexcept {
+  Miss ignored;
+  Miss& miss = why != nullptr ? *why : ignored;
+  miss = Miss::unusable;
+  try {
+    if (!window_valid) return std::nullopt;
+    bool too_long = false;
+    const auto view = read_user(path, options, query.user, &too_long);
+    if (too_long) miss = Miss::window;
+    if (!view) return std::nullopt;
+    const std::int64_t now = query.now_us != 0 ? query.now_us : now_utc_us();
+    const std::int64_t since = now - query.window_seconds * 1000000;
+    if (since < view->complete_from_us) {
+      miss = Miss::window;
+      return std::nullopt;
+    }
+    return answer(view->entries, now, since);
+  } catch (...) {
     return std::nullopt;
   }
-  return view;
 }
 
 }  // namespace
 
 std::optional<FailureCount> count_failures(const std::string& path, const OpenOptions& options,
                                            const FailureQuery& query, Miss* why) noexcept {
-  Miss ignored;
-  Miss& miss = why != nullptr ? *why : ignored;
-  miss = Miss::unusable;
-  try {
-    if (query.window_seconds < 0) return std::nullopt;
-    std::int64_t now = 0;
-    std::int64_t since = 0;
-    const auto view =
-        window_view(path, options, query.user, query.window_seconds, query.now_us, &now, &since,
-                    &miss);
-    if (!view) return std::nullopt;
+  auto count_in = [&](std::string_view entries, std::int64_t,
+                      std::int64_t since) -> std::optional<FailureCount> {
     std::optional<AddressKey> key;
     if (query.rhost) key = address_key(*query.rhost);
     std::int64_t count = 0;
-    const bool whole = for_each_entry(view->entries, [&](const Entry& entry, std::string_view) {
+    const bool whole = for_each_entry(entries, [&](const Entry& entry, std::string_view) {
       if (!entry.permit && entry.time_us >= since && (!query.rhost || entry.from(*query.rhost, key))) {
         ++count;
       }
     });
     if (!whole) return std::nullopt;
     return FailureCount{count, {}};
-  } catch (...) {
-    return std::nullopt;
-  }
+  };
+  return answer_in_window<FailureCount>(path, options, query, query.window_seconds >= 0, why,
+                                        count_in);
 }
 
 std::optional<RecentPass> find_recent_pass(const std::string& path, const OpenOptions& options,
                                            const RecentPassQuery& query, Miss* why) noexcept {
-  Miss ignored;
-  Miss& miss = why != nullptr ? *why : ignored;
-  miss = Miss::unusable;
-  try {
-    if (query.window_seconds <= 0) return std::nullopt;
-    std::int64_t now = 0;
-    std::int64_t since = 0;
-    const auto view =
-        window_view(path, options, query.user, query.window_seconds, query.now_us, &now, &since,
-                    &miss);
-    if (!view) return std::nullopt;
+  auto latest_in = [&](std::string_view entries, std::int64_t now,
+                       std::int64_t since) -> std::optional<RecentPass> {
     if (query.tty && query.tty->empty()) return RecentPass{false, {}, 0};
     std::optional<AddressKey> key;
     if (query.rhost && !query.rhost->empty()) key = address_key(*query.rhost);
     bool found = false;
     std::int64_t latest = 0;
-    const bool whole = for_each_entry(view->entries, [&](const Entry& entry, std::string_view) {
+    const bool whole = for_each_entry(entries, [&](const Entry& entry, std::string_view) {
       if (!entry.permit || entry.time_us < since || entry.time_us > now) return;
       // Under the same policy file (recent_pass.h), or without one, the same service.
       if (query.policy_path.empty() ? entry.service != query.service
@@ -164,9 +155,9 @@ std::optional<RecentPass> find_recent_pass(const std::string& path, const OpenOp
     });
     if (!whole) return std::nullopt;
     return found ? RecentPass{true, {}, latest} : RecentPass{false, {}, 0};
-  } catch (...) {
-    return std::nullopt;
-  }
+  };
+  return answer_in_window<RecentPass>(path, options, query, query.window_seconds > 0, why,
+                                      latest_in);
 }
 
 }  // namespace authpolicy::audit::tally
