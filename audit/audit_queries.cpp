@@ -12,6 +12,7 @@
 #include "audit/address_range.h"
 #include "audit/audit_store.h"
 #include "audit/audit_store_impl.h"
+#include "audit/decision_columns.h"
 #include "audit/schema.h"
 #include "audit/time_text.h"
 #include "base/account_name.h"
@@ -19,6 +20,18 @@
 
 namespace authpolicy::audit {
 namespace {
+
+using internal::DecisionColumn;
+
+// What list() reads of each decision: the whole record but its factors and unknowns.
+constexpr DecisionColumn kListedColumns[] = {
+    DecisionColumn::time_us,        DecisionColumn::service,     DecisionColumn::user,
+    DecisionColumn::ruser,          DecisionColumn::rhost,       DecisionColumn::tty,
+    DecisionColumn::country,        DecisionColumn::asn,         DecisionColumn::policy_path,
+    DecisionColumn::policy_sha256,  DecisionColumn::decision,    DecisionColumn::reason,
+    DecisionColumn::duration_us,    DecisionColumn::pid,         DecisionColumn::password_asked,
+    DecisionColumn::global_id,      DecisionColumn::situation,   DecisionColumn::shadow,
+};
 
 FailureCount unknown(std::string cause) {
   return FailureCount{std::nullopt, std::move(cause)};
@@ -296,11 +309,7 @@ Status AuditStore::list(const DecisionFilter& filter, std::vector<StoredDecision
       where.binds.emplace_back(*filter.after_id);
     }
     std::string sql =
-        "SELECT id, time_us, service, user, ruser, rhost, tty, country, asn, policy_path, "
-        "policy_sha256, decision, reason, duration_us, pid, password_asked, global_id, "
-        "situation, shadow "
-        "FROM decisions" +
-        where.sql + (filter.oldest_first ? " ORDER BY id" : " ORDER BY time_us DESC, id DESC") +
+        "SELECT id, " + internal::column_list(kListedColumns) + " FROM decisions" + where.sql + (filter.oldest_first ? " ORDER BY id" : " ORDER BY time_us DESC, id DESC") +
         " LIMIT ?" + std::to_string(where.binds.size() + 1);
     ReadSnapshot snapshot(impl.db);
     detail::Statement statement;
@@ -312,27 +321,7 @@ Status AuditStore::list(const DecisionFilter& filter, std::vector<StoredDecision
     while ((rc = statement.step()) == SQLITE_ROW) {
       StoredDecision row;
       row.id = statement.column_int(0);
-      auto& record = row.record;
-      record.time_us = statement.column_int(1);
-      record.service = statement.column_text(2);
-      record.user = statement.column_text(3);
-      record.ruser = statement.column_text(4);
-      record.rhost = statement.column_text(5);
-      record.tty = statement.column_text(6);
-      if (!statement.column_is_null(7)) record.country = statement.column_text(7);
-      if (!statement.column_is_null(8)) {
-        record.asn = static_cast<std::uint32_t>(statement.column_int(8));
-      }
-      record.policy_path = statement.column_text(9);
-      record.policy_sha256 = statement.column_text(10);
-      record.decision = statement.column_text(11);
-      record.reason = statement.column_text(12);
-      record.duration_us = statement.column_int(13);
-      record.pid = statement.column_int(14);
-      record.password_asked = statement.column_int(15) != 0;
-      record.decision_id = statement.column_text(16);
-      record.situation = statement.column_text(17);
-      record.shadow = statement.column_text(18);
+      internal::read_columns(statement, 1, kListedColumns, &row.record);
       out->push_back(std::move(row));
     }
     if (rc != SQLITE_DONE)

@@ -19,8 +19,6 @@ void put_print(std::string& out, const Fingerprint& print) {
   put_i64(out, print.mtime_ns);
 }
 
-}  // namespace
-
 std::string encode_entry(std::int64_t time_us, bool permit, std::string_view rhost,
                          std::string_view service, std::string_view tty,
                          std::string_view policy_path,
@@ -47,6 +45,8 @@ std::string encode_entry(std::int64_t time_us, bool permit, std::string_view rho
   put_u32(framed, static_cast<std::uint32_t>(payload.size()));
   return framed + payload;
 }
+
+}  // namespace
 
 std::string encode_entry(const AuditRecord& record) {
   std::vector<std::string_view> passed;

@@ -98,10 +98,6 @@ struct Entry {
 // An entry of a user's file, framed (a u32 length, then the payload): the record's time, whether
 // it was a permit, its source (address key or text), service, tty, and for a permit its policy
 // file and the factors that passed.
-std::string encode_entry(std::int64_t time_us, bool permit, std::string_view rhost,
-                         std::string_view service, std::string_view tty,
-                         std::string_view policy_path,
-                         const std::vector<std::string_view>& passed);
 std::string encode_entry(const AuditRecord& record);
 
 // Calls visit(entry, framed bytes) for each entry of `data`; false when `data` is not a

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "audit/audit_store_impl.h"
+#include "audit/decision_columns.h"
 #include "audit/tally.h"
 #include "audit/tally_files.h"
 #include "audit/tally_format.h"
@@ -46,9 +47,27 @@ namespace {
 // sqlite, and the rebuild is tried again after ten minutes (tally_append.cpp).
 constexpr std::size_t kRebuildRowCap = 50000;
 
+// What the tally keeps of a decision (tally_format.h), as a rebuild reads it from the tables.
+constexpr DecisionColumn kTalliedColumns[] = {
+    DecisionColumn::time_us, DecisionColumn::user, DecisionColumn::decision,
+    DecisionColumn::rhost,   DecisionColumn::service, DecisionColumn::tty,
+    DecisionColumn::policy_path,
+};
+
 std::int64_t retention_cutoff(const OpenOptions& options, std::int64_t now) {
   return options.retention_seconds > 0 ? now - options.retention_seconds * 1000000
                                        : std::numeric_limits<std::int64_t>::min();
+}
+
+// The log's fingerprints now, the spool's taken from its descriptor (the fold holds it locked).
+bool prints_with_spool(const AuditStore::Impl& impl, int spool_fd, LogPrints* prints) {
+  struct stat spool {};
+  if (!log_prints(impl.folder_fd, impl.name, impl.options, prints) ||
+      fstat(spool_fd, &spool) != 0) {
+    return false;
+  }
+  prints->spool = fingerprint_of(spool);
+  return true;
 }
 
 // Replaces every user file with what the tables hold from `since` on (the spool is folded, so
@@ -76,48 +95,32 @@ bool rewrite_users(AuditStore::Impl& impl, int dir_fd, std::int64_t since,
     detail::Statement rows;
     int rc = rows.prepare(
         impl.db,
-        "SELECT d.id, d.time_us, d.user, d.decision = 'permit', d.rhost, d.service, d.tty, "
-        "f.name, d.policy_path "
-        "FROM decisions AS d INDEXED BY decisions_by_time LEFT JOIN factors AS f "
-        "ON f.decision_id = d.id AND f.outcome = 'pass' AND d.decision = 'permit' "
-        "WHERE d.time_us >= ?1 ORDER BY d.id");
+        "SELECT d.id, f.name, " + column_list(kTalliedColumns, "d.") +
+            " FROM decisions AS d INDEXED BY decisions_by_time LEFT JOIN factors AS f "
+            "ON f.decision_id = d.id AND f.outcome = 'pass' AND d.decision = 'permit' "
+            "WHERE d.time_us >= ?1 ORDER BY d.id");
     if (rc != SQLITE_OK) return false;
     rows.bind(1, since);
-    struct Pending {
-      std::int64_t id = -1;
-      std::int64_t time_us = 0;
-      std::string user;
-      bool permit = false;
-      std::string rhost;
-      std::string service;
-      std::string tty;
-      std::string policy_path;
-      std::vector<std::string> passed;
-    } pending;
+    // One row a factor that passed (or one for a decision without any): a decision's rows are
+    // gathered into one record, its passed factors among them.
+    std::int64_t pending_id = -1;
+    AuditRecord pending;
     std::size_t count = 0;
     auto flush = [&] {
-      if (pending.id < 0) return;
-      std::vector<std::string_view> passed(pending.passed.begin(), pending.passed.end());
-      files[pending.user] += encode_entry(pending.time_us, pending.permit, pending.rhost,
-                                          pending.service, pending.tty, pending.policy_path,
-                                          passed);
+      if (pending_id >= 0) files[pending.user] += encode_entry(pending);
     };
     while ((rc = rows.step()) == SQLITE_ROW) {
       const std::int64_t id = rows.column_int(0);
-      if (id != pending.id) {
+      if (id != pending_id) {
         flush();
         if (++count > kRebuildRowCap) return false;
-        pending.id = id;
-        pending.time_us = rows.column_int(1);
-        pending.user = rows.column_text(2);
-        pending.permit = rows.column_int(3) != 0;
-        pending.rhost = rows.column_text(4);
-        pending.service = rows.column_text(5);
-        pending.tty = rows.column_text(6);
-        pending.policy_path = rows.column_text(8);
-        pending.passed.clear();
+        pending_id = id;
+        pending = AuditRecord{};
+        read_columns(rows, 2, kTalliedColumns, &pending);
       }
-      if (!rows.column_is_null(7)) pending.passed.push_back(rows.column_text(7));
+      if (!rows.column_is_null(1)) {
+        pending.factors.push_back(FactorAttempt{rows.column_text(1), "pass", {}, 0});
+      }
     }
     if (rc != SQLITE_DONE) return false;
     flush();
@@ -192,23 +195,20 @@ TallyFold::~TallyFold() {
 void TallyFold::folded(int spool_fd) noexcept {
   if (!usable_) return;
   try {
-    const OpenOptions& options = impl_.options;
     const std::int64_t now = now_utc_us();
-    struct stat spool {};
-    LogPrints prints;
     if (was_current_) {
       // The fold only moved decisions from the spool into the tables: the tally still says the
       // same, provided nobody else wrote to the database meanwhile (data_version).
       auto state = parse_state(state_bytes_);
       const auto version = detail::query_int(impl_.db, "PRAGMA data_version");
+      LogPrints prints;
       if (state && version && *version == data_version_ &&
-          log_prints(impl_.folder_fd, impl_.name, options, &prints) &&
-          fstat(spool_fd, &spool) == 0) {
-        prints.spool = fingerprint_of(spool);
+          prints_with_spool(impl_, spool_fd, &prints)) {
         state->seq += 2;
         state->prints = prints;
         // Pruned decisions are no longer in the tables: windows reaching back to them go there.
-        state->complete_from_us = std::max(state->complete_from_us, retention_cutoff(options, now));
+        state->complete_from_us =
+            std::max(state->complete_from_us, retention_cutoff(impl_.options, now));
         if (write_state(state_fd_, *state)) return;
       }
     }
@@ -220,10 +220,7 @@ void TallyFold::folded(int spool_fd) noexcept {
 void TallyFold::rebuild(int spool_fd, const std::vector<AuditRecord>& pending) noexcept {
   if (!usable_) return;
   try {
-    const OpenOptions& options = impl_.options;
     const std::int64_t now = now_utc_us();
-    struct stat spool {};
-    LogPrints prints;
     // The state first says "being rebuilt" (odd) and when it was tried, so that a rebuild that
     // cannot finish is not retried by every writer.
     State state;
@@ -238,14 +235,11 @@ void TallyFold::rebuild(int spool_fd, const std::vector<AuditRecord>& pending) n
     }
     if (!write_state(state_fd_, state)) return;
     const std::int64_t since =
-        std::max(now - tally::kHorizonUs, retention_cutoff(options, now));
+        std::max(now - tally::kHorizonUs, retention_cutoff(impl_.options, now));
     std::int64_t read_version = -1;
     if (!rewrite_users(impl_, dir_fd_, since, pending, &read_version)) return;
-    if (!log_prints(impl_.folder_fd, impl_.name, options, &prints) ||
-        fstat(spool_fd, &spool) != 0) {
-      return;
-    }
-    prints.spool = fingerprint_of(spool);
+    LogPrints prints;
+    if (!prints_with_spool(impl_, spool_fd, &prints)) return;
     // Another connection's commit between the read and the fingerprints would be in neither.
     const auto version = detail::query_int(impl_.db, "PRAGMA data_version");
     if (!version || *version != read_version) return;
