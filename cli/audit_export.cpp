@@ -201,32 +201,36 @@ Cursor checked_resume(audit::AuditStore& store, const Cursor& cursor, std::ostre
   return Cursor{0, 0};
 }
 
-void json_factor_list(const audit::AuditRecord& record, std::string* line) {
-  line->append("\"factors\":[");
-  for (std::size_t i = 0; i < record.factors.size(); ++i) {
-    const auto& factor = record.factors[i];
-    line->append(i ? ",{" : "{")
-        .append("\"name\":")
-        .append(json_string(factor.name))
-        .append(",\"outcome\":")
-        .append(json_string(factor.outcome))
-        .append(",\"detail\":")
-        .append(json_string(factor.detail))
-        .append(",\"duration_us\":")
-        .append(std::to_string(factor.duration_us))
-        .append("}");
+// One JSON object, written member by member in the order given (the order docs/fleet.md shows):
+// `"key":value`, comma-separated.
+class JsonObject {
+ public:
+  // A member whose value is JSON already: a literal, an array or another object.
+  JsonObject& raw(std::string_view key, std::string_view json) {
+    text_.append(text_.size() == 1 ? "\"" : ",\"").append(key).append("\":").append(json);
+    return *this;
   }
-  line->append("],\"unknowns\":[");
-  for (std::size_t i = 0; i < record.unknowns.size(); ++i) {
-    const auto& unknown = record.unknowns[i];
-    line->append(i ? ",{" : "{")
-        .append("\"condition\":")
-        .append(json_string(unknown.condition))
-        .append(",\"cause\":")
-        .append(json_string(unknown.cause))
-        .append("}");
+  JsonObject& text(std::string_view key, std::string_view value) {
+    return raw(key, json_string(value));
   }
-  line->append("]");
+  JsonObject& number(std::string_view key, std::int64_t value) {
+    return raw(key, std::to_string(value));
+  }
+  std::string done() const { return text_ + "}"; }
+
+ private:
+  std::string text_ = "{";
+};
+
+// A JSON array of one object a member of `items`, as `object` writes it.
+template <typename Item, typename Object>
+std::string json_array(const std::vector<Item>& items, Object&& object) {
+  std::string array = "[";
+  for (const Item& item : items) {
+    if (array.size() > 1) array.push_back(',');
+    array.append(object(item));
+  }
+  return array.append("]");
 }
 
 }  // namespace
@@ -234,77 +238,70 @@ void json_factor_list(const audit::AuditRecord& record, std::string* line) {
 std::string export_line(std::int64_t id, const audit::AuditRecord& record,
                         const std::string& host) {
   const bool permit = record.decision == "permit";
-  std::string line;
-  line.reserve(1024);
-  line.append("{\"@timestamp\":")
-      .append(json_string(audit::format_utc_iso(record.time_us)))
-      .append(",\"event\":{\"sequence\":")
-      .append(std::to_string(id));
+  JsonObject event;
+  event.number("sequence", id);
   // event.id: the decision's own id, the journal's AUTHPOLICY_DECISION_ID (none before schema 4).
-  if (!record.decision_id.empty()) line.append(",\"id\":").append(json_string(record.decision_id));
-  line
-      .append(",\"kind\":\"event\",\"category\":[\"authentication\"],\"type\":[\"info\"]")
-      .append(",\"action\":\"authpolicy-decision\",\"outcome\":")
-      .append(permit ? "\"success\"" : "\"failure\"")
-      .append(",\"reason\":")
-      .append(json_string(record.reason))
-      .append(",\"duration\":")
-      .append(std::to_string(record.duration_us * 1000))
-      .append(",\"module\":\"authpolicy\",\"dataset\":\"authpolicy.decision\"}")
-      .append(",\"ecs\":{\"version\":\"")
-      .append(kEcsVersion)
-      .append("\"},\"host\":{\"hostname\":")
-      .append(json_string(host))
-      .append("},\"service\":{\"name\":")
-      .append(json_string(record.service))
-      .append("},\"user\":{\"name\":")
-      .append(json_string(record.user))
-      .append("},\"process\":{\"pid\":")
-      .append(std::to_string(record.pid))
-      .append("}");
+  if (!record.decision_id.empty()) event.text("id", record.decision_id);
+  event.text("kind", "event")
+      .raw("category", "[\"authentication\"]")
+      .raw("type", "[\"info\"]")
+      .text("action", "authpolicy-decision")
+      .text("outcome", permit ? "success" : "failure")
+      .text("reason", record.reason)
+      .number("duration", record.duration_us * 1000)
+      .text("module", "authpolicy")
+      .text("dataset", "authpolicy.decision");
+  JsonObject line;
+  line.text("@timestamp", audit::format_utc_iso(record.time_us))
+      .raw("event", event.done())
+      .raw("ecs", JsonObject().text("version", kEcsVersion).done())
+      .raw("host", JsonObject().text("hostname", host).done())
+      .raw("service", JsonObject().text("name", record.service).done())
+      .raw("user", JsonObject().text("name", record.user).done())
+      .raw("process", JsonObject().number("pid", record.pid).done());
   // source: where the request came from (PAM_RHOST) and who asked (PAM_RUSER).
   if (!record.rhost.empty() || !record.ruser.empty() || record.country || record.asn) {
-    line.append(",\"source\":{");
-    bool first = true;
-    auto member = [&](std::string_view key, const std::string& json) {
-      line.append(first ? "\"" : ",\"").append(key).append("\":").append(json);
-      first = false;
-    };
+    JsonObject source;
     if (!record.rhost.empty()) {
-      member("address", json_string(record.rhost));
-      member(IpAddress::parse(record.rhost) ? "ip" : "domain", json_string(record.rhost));
+      source.text("address", record.rhost);
+      source.text(IpAddress::parse(record.rhost) ? "ip" : "domain", record.rhost);
     }
-    if (!record.ruser.empty()) member("user", "{\"name\":" + json_string(record.ruser) + "}");
+    if (!record.ruser.empty()) source.raw("user", JsonObject().text("name", record.ruser).done());
     if (record.country) {
-      member("geo", "{\"country_iso_code\":" + json_string(*record.country) + "}");
+      source.raw("geo", JsonObject().text("country_iso_code", *record.country).done());
     }
-    if (record.asn) member("as", "{\"number\":" + std::to_string(*record.asn) + "}");
-    line.append("}");
+    if (record.asn) source.raw("as", JsonObject().number("number", *record.asn).done());
+    line.raw("source", source.done());
   }
-  line.append(",\"message\":")
-      .append(json_string(audit::format_syslog_line(record)))
-      .append(",\"authpolicy\":{\"decision\":")
-      .append(json_string(record.decision))
-      .append(",\"time_us\":")
-      .append(std::to_string(record.time_us))
-      .append(",\"ruser\":")
-      .append(json_string(record.ruser))
-      .append(",\"rhost\":")
-      .append(json_string(record.rhost))
-      .append(",\"tty\":")
-      .append(json_string(record.tty))
-      .append(",\"policy\":{\"path\":")
-      .append(json_string(record.policy_path))
-      .append(",\"sha256\":")
-      .append(json_string(record.policy_sha256))
-      .append("},\"password_asked\":")
-      .append(record.password_asked ? "true" : "false")
-      .append(",\"duration_us\":")
-      .append(std::to_string(record.duration_us))
-      .append(",");
-  json_factor_list(record, &line);
-  line.append("}}");
-  return line;
+  const std::string factors = json_array(record.factors, [](const audit::FactorAttempt& factor) {
+    return JsonObject()
+        .text("name", factor.name)
+        .text("outcome", factor.outcome)
+        .text("detail", factor.detail)
+        .number("duration_us", factor.duration_us)
+        .done();
+  });
+  const std::string unknowns =
+      json_array(record.unknowns, [](const audit::UnknownCondition& unknown) {
+        return JsonObject().text("condition", unknown.condition).text("cause", unknown.cause).done();
+      });
+  JsonObject authpolicy;
+  authpolicy.text("decision", record.decision)
+      .number("time_us", record.time_us)
+      .text("ruser", record.ruser)
+      .text("rhost", record.rhost)
+      .text("tty", record.tty)
+      .raw("policy", JsonObject()
+                         .text("path", record.policy_path)
+                         .text("sha256", record.policy_sha256)
+                         .done())
+      .raw("password_asked", record.password_asked ? "true" : "false")
+      .number("duration_us", record.duration_us)
+      .raw("factors", factors)
+      .raw("unknowns", unknowns);
+  line.text("message", audit::format_syslog_line(record))
+      .raw("authpolicy", authpolicy.done());
+  return line.done();
 }
 
 int run_export(const ExportOptions& options, std::ostream& out, std::ostream& err) {
