@@ -39,7 +39,7 @@ std::string column_list(std::span<const DecisionColumn> columns, std::string_vie
 
 // Fills the fields of *record the columns hold from the row's result columns `first`,
 // `first` + 1, ... in the order of `columns` (the order column_list() named them in).
-void read_columns(const detail::Statement& row, int first,
-                  std::span<const DecisionColumn> columns, AuditRecord* record);
+void read_columns(const detail::Statement& row, int first, std::span<const DecisionColumn> columns,
+                  AuditRecord* record);
 
 }  // namespace authpolicy::audit::internal

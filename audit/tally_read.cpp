@@ -120,7 +120,8 @@ std::optional<FailureCount> count_failures(const std::string& path, const OpenOp
     if (query.rhost) key = address_key(*query.rhost);
     std::int64_t count = 0;
     const bool whole = for_each_entry(entries, [&](const Entry& entry, std::string_view) {
-      if (!entry.permit && entry.time_us >= since && (!query.rhost || entry.from(*query.rhost, key))) {
+      if (!entry.permit && entry.time_us >= since &&
+          (!query.rhost || entry.from(*query.rhost, key))) {
         ++count;
       }
     });
