@@ -77,7 +77,7 @@ std::string million_row_log() {
       std::string rhost =
           attack ? "203.0.113." + std::to_string(row % 250)
                  : "198.51." + std::to_string(row % 200) + "." + std::to_string(row % 250);
-      auto key = address_key(rhost);
+      auto key = authpolicy::address_key(rhost);
       sqlite3_bind_int64(decision, 1, time_us);
       sqlite3_bind_text(decision, 2, row % 3 ? "sshd" : "sudo", -1, SQLITE_STATIC);
       sqlite3_bind_text(decision, 3, user.c_str(), -1, SQLITE_TRANSIENT);
