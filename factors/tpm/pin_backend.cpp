@@ -20,10 +20,9 @@ std::optional<PinCounter> counter_of(const HelperReply& reply) {
   throw std::runtime_error("pin helper: " + (reply.reason.empty() ? "tpm error" : reply.reason));
 }
 
-}  // namespace
-
-PinStatus HelperPinBackend::status(uid_t uid) {
-  const HelperReply reply = run_pin_helper(options_, "status", uid, nullptr);
+// The store's answer from the helper's reply to "status" or to "enrolled" (which reports no
+// counter).
+PinStatus status_of(const HelperReply& reply) {
   PinStatus status;
   switch (reply.exit) {
     case HelperExit::ok:
@@ -45,22 +44,14 @@ PinStatus HelperPinBackend::status(uid_t uid) {
   }
 }
 
+}  // namespace
+
+PinStatus HelperPinBackend::status(uid_t uid) {
+  return status_of(run_pin_helper(options_, "status", uid, nullptr));
+}
+
 PinStatus HelperPinBackend::enrolment(uid_t uid) {
-  const HelperReply reply = run_pin_helper(options_, "enrolled", uid, nullptr);
-  PinStatus status;
-  switch (reply.exit) {
-    case HelperExit::ok:
-      status.state = PinStatus::State::enrolled;
-      return status;
-    case HelperExit::not_enrolled:
-      return status;
-    case HelperExit::tampered:
-      status.state = PinStatus::State::tampered;
-      status.tamper_reason = reply.reason;
-      return status;
-    default:
-      throw_helper_failure(reply);
-  }
+  return status_of(run_pin_helper(options_, "enrolled", uid, nullptr));
 }
 
 VerifyOutcome HelperPinBackend::verify(uid_t uid, const SecretString& pin) {

@@ -49,14 +49,22 @@ class MisconfiguredPinProvider : public FactorProvider {
 PinFactorProvider::PinFactorProvider(PinRules rules, TpmConfig config, PinProviderOptions options)
     : rules_(rules), config_(std::move(config)), options_(std::move(options)) {}
 
+std::optional<FactorResult> PinFactorProvider::look_up(const FactorRequest& request,
+                                                       Index& index) const {
+  const auto uid = uid_of(request.user);
+  if (!uid) return result(Outcome::unavailable, "unknown user");
+  if (!nv_index_for_uid(config_.nv_base, *uid)) return result(Outcome::error, "uid out of range");
+  index.uid = *uid;
+  index.backend = choose_pin_backend(options_.backend, config_, options_.helper);
+  index.status = index.backend->status(*uid);
+  return std::nullopt;
+}
+
 std::optional<FactorResult> PinFactorProvider::probe(const FactorRequest& request) {
   try {
-    const auto uid = uid_of(request.user);
-    if (!uid) return result(Outcome::unavailable, "unknown user");
-    if (!nv_index_for_uid(config_.nv_base, *uid)) return result(Outcome::error, "uid out of range");
-    auto backend = choose_pin_backend(options_.backend, config_, options_.helper);
-    const PinStatus status = backend->status(*uid);
-    switch (status.state) {
+    Index index;
+    if (auto early = look_up(request, index)) return early;
+    switch (index.status.state) {
       case PinStatus::State::not_enrolled:
         return result(Outcome::unavailable, "not enrolled");
       case PinStatus::State::tampered:
@@ -75,13 +83,10 @@ std::optional<FactorResult> PinFactorProvider::probe(const FactorRequest& reques
 FactorResult PinFactorProvider::authenticate(const FactorRequest& request,
                                              Conversation& conversation) {
   try {
-    const auto uid = uid_of(request.user);
-    if (!uid) return result(Outcome::unavailable, "unknown user");
-    if (!nv_index_for_uid(config_.nv_base, *uid)) return result(Outcome::error, "uid out of range");
-    auto backend = choose_pin_backend(options_.backend, config_, options_.helper);
-
     // Look before asking: a locked PIN is reported without a prompt and without an attempt.
-    const PinStatus status = backend->status(*uid);
+    Index index;
+    if (auto early = look_up(request, index)) return *early;
+    const PinStatus& status = index.status;
     if (status.state == PinStatus::State::not_enrolled) {
       return result(Outcome::unavailable, "not enrolled");
     }
@@ -102,7 +107,7 @@ FactorResult PinFactorProvider::authenticate(const FactorRequest& request,
       conversation.error(*violation);
       return result(Outcome::fail, "invalid pin");
     }
-    const VerifyOutcome outcome = backend->verify(*uid, *pin);
+    const VerifyOutcome outcome = index.backend->verify(index.uid, *pin);
     pin->wipe();
     switch (outcome.result) {
       case VerifyResult::correct:

@@ -26,6 +26,16 @@ class PinFactorProvider : public FactorProvider {
   FactorResult authenticate(const FactorRequest& request, Conversation& conversation) override;
 
  private:
+  // What both steps look at first: the user's uid, the backend and the index's status now.
+  struct Index {
+    uid_t uid = 0;
+    std::unique_ptr<PinBackend> backend;
+    PinStatus status;
+  };
+  // Fills `index`; or returns the result that ends the request first (an unknown user, a uid
+  // outside the index range). Throws what the backend throws.
+  std::optional<FactorResult> look_up(const FactorRequest& request, Index& index) const;
+
   PinRules rules_;
   TpmConfig config_;
   PinProviderOptions options_;

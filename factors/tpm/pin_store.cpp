@@ -294,23 +294,14 @@ VerifyOutcome PinStore::verify(uid_t uid, const SecretString& pin) {
 }
 
 PinStatus PinStore::status(uid_t uid) {
-  const std::uint32_t index = index_for(uid);
-  TpmConnection connection(config_.tcti);
-  ESYS_CONTEXT* esys = connection.esys();
-  TrCloseGuard handle(esys, load_index(esys, index));
-  PinStatus status;
-  if (handle.get() == ESYS_TR_NONE) return status;
-  if (auto reason = tamper_reason(read_public(esys, handle.get()), index)) {
-    status.state = PinStatus::State::tampered;
-    status.tamper_reason = *reason;
-    return status;
-  }
-  status.state = PinStatus::State::enrolled;
-  status.counter = owner_read_counter(esys, config_, handle.get());
-  return status;
+  return inspect(uid, true);
 }
 
 PinStatus PinStore::enrolment(uid_t uid) {
+  return inspect(uid, false);
+}
+
+PinStatus PinStore::inspect(uid_t uid, bool read_counter) {
   const std::uint32_t index = index_for(uid);
   TpmConnection connection(config_.tcti);
   ESYS_CONTEXT* esys = connection.esys();
@@ -323,6 +314,7 @@ PinStatus PinStore::enrolment(uid_t uid) {
     return status;
   }
   status.state = PinStatus::State::enrolled;
+  if (read_counter) status.counter = owner_read_counter(esys, config_, handle.get());
   return status;
 }
 

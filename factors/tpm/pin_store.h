@@ -84,6 +84,9 @@ class PinStore {
   DeleteResult remove(uid_t uid);
 
  private:
+  // status() with the owner read of the counter, enrolment() without.
+  PinStatus inspect(uid_t uid, bool read_counter);
+
   TpmConfig config_;
 };
 
