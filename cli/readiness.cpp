@@ -20,14 +20,29 @@ namespace {
 // comes from, the time, its GeoIP answers, failure counts, remembered passes and ssh.auth are the
 // situation's; the user's groups are the machine's, and enrolments are the stores' (or, for the
 // comparison, all there).
+// One user's group answers, looked up once: every circumstance and day asks the same ones.
+using GroupMemo = std::map<std::string, std::pair<Tri, std::string>>;
+
 class DaySubjects : public SystemSubjects {
  public:
   DaySubjects(const Policy& policy, long day, StaticSubjects& situation,
-              const std::map<std::string, Tri>* enrolled)
+              const std::map<std::string, Tri>* enrolled, GroupMemo& groups)
       : SystemSubjects(policy.geoip, nullptr),
         day_(day),
         situation_(situation),
-        enrolled_(enrolled) {}
+        enrolled_(enrolled),
+        groups_(groups) {}
+
+  Tri in_group(const std::string& user, const std::string& group, std::string* cause) override {
+    auto it = groups_.find(group);
+    if (it == groups_.end()) {
+      std::string why;
+      const Tri answer = SystemSubjects::in_group(user, group, &why);
+      it = groups_.emplace(group, std::make_pair(answer, std::move(why))).first;
+    }
+    if (cause && !it->second.second.empty()) *cause = it->second.second;
+    return it->second.first;
+  }
 
   LocalTime local_time() override {
     LocalTime time = situation_.local_time();
@@ -55,6 +70,7 @@ class DaySubjects : public SystemSubjects {
   long day_;
   StaticSubjects& situation_;
   const std::map<std::string, Tri>* enrolled_;
+  GroupMemo& groups_;
 };
 
 // A request's circumstances, as a request and the answers of the subjects that are not the
@@ -66,8 +82,8 @@ struct Circumstance {
 
 using analysis::Budget;
 using analysis::Space;
-using analysis::VarKind;
 using analysis::Variable;
+using analysis::VarKind;
 
 bool is_circumstance(VarKind kind) {
   switch (kind) {
@@ -163,8 +179,9 @@ std::vector<std::string> local_users() {
 }
 
 bool permits(const Policy& policy, Circumstance& circumstance, const RequestInfo& request, long day,
-             const std::map<std::string, Tri>* enrolled, ScriptedFactors& factors) {
-  DaySubjects subjects(policy, day, circumstance.subjects, enrolled);
+             const std::map<std::string, Tri>* enrolled, ScriptedFactors& factors,
+             GroupMemo& groups) {
+  DaySubjects subjects(policy, day, circumstance.subjects, enrolled, groups);
   SilentConversation conversation;
   return decide(policy, request, subjects, factors, conversation).permit;
 }
@@ -208,14 +225,15 @@ std::vector<NotReady> users_not_ready(const Policy& policy, const std::string& s
     }
     if (entry.missing.empty()) continue;
     ScriptedFactors all_pass(Outcome::pass);
+    GroupMemo groups;
     for (long day : days) {
       bool refused = false;
       for (auto& circumstance : around) {
         RequestInfo request = circumstance.request;
         request.user = user;
         request.service = service;
-        if (permits(policy, circumstance, request, day, nullptr, all_pass) &&
-            !permits(policy, circumstance, request, day, &enrolled, real)) {
+        if (permits(policy, circumstance, request, day, nullptr, all_pass, groups) &&
+            !permits(policy, circumstance, request, day, &enrolled, real, groups)) {
           refused = true;
           break;
         }
