@@ -7,6 +7,8 @@
 // `a || (b || c)` is a different tree from `a || b || c` (the same policy, but the formatter
 // never changes the tree), and where they show the reach of `!` or of a guard.
 #include "grammar/format.h"
+
+#include "grammar/parser.h"
 #include "grammar/utf8.h"
 
 #include <algorithm>
@@ -181,71 +183,134 @@ std::string set_ref(const ast::SetRef& ref) {
   return {};
 }
 
-std::string condition(const ast::Condition& c);
+// Expressions and conditions are printed knowing `depth`, how many levels of parentheses, `!` and
+// `K of (...)` the parser will have open where the text goes (as it counts them, kMaxNesting at
+// most). Parentheses the tree needs are always printed: the source had them too. Parentheses
+// that only show a reach (`!(rhost is local)`, `a && (b if c)`) are printed only while they
+// leave the output within the parser's limit, so formatted text always parses back.
+//
+// Whether optional parentheses fit depends on how deep the operand itself goes: `levels` counts
+// the levels an operand opens with only the parentheses the tree needs.
+bool room_for_one_more(std::size_t depth) {
+  return depth + 1 <= kMaxNesting;
+}
 
-// An operand of `!`, `&&` or `||`, in parentheses unless it binds tighter than `parent`.
-std::string condition_operand(const ast::Condition& c, ast::Condition::Kind parent) {
+bool needs_parens_in(const ast::Condition& operand, ast::Condition::Kind parent) {
+  using K = ast::Condition::Kind;
+  return operand.kind == K::disjunction ||
+         (operand.kind == K::conjunction && parent != K::disjunction);
+}
+
+std::size_t levels(const ast::Condition& c) {
+  using K = ast::Condition::Kind;
+  std::size_t deepest = 0;
+  for (const auto& op : c.operands) {
+    const K parent = c.kind;
+    deepest = std::max(deepest, (needs_parens_in(*op, parent) ? 1 : 0) + levels(*op));
+  }
+  return (c.kind == K::negation ? 1 : 0) + deepest;
+}
+
+bool is_compound(const ast::Condition& c) {
+  return c.kind == ast::Condition::Kind::conjunction || c.kind == ast::Condition::Kind::disjunction;
+}
+
+bool is_operator(const ast::Expression& e) {
+  using K = ast::Expression::Kind;
+  return e.kind == K::any_of || e.kind == K::all_of || e.kind == K::guarded;
+}
+
+std::size_t levels(const ast::Expression& e) {
+  using K = ast::Expression::Kind;
+  std::size_t deepest = 0;
+  for (const auto& op : e.operands) {
+    std::size_t own = 0;
+    if (e.kind == K::any_of || e.kind == K::all_of) {
+      own = op->kind == e.kind || (op->kind == K::any_of && e.kind == K::all_of) ? 1 : 0;
+    } else if (e.kind == K::guarded || e.kind == K::negation) {
+      own = is_operator(*op) ? 1 : 0;
+    } else if (e.kind == K::k_of) {
+      own = 1;
+    }
+    deepest = std::max(deepest, own + levels(*op));
+  }
+  for (const auto& g : e.guards) {
+    deepest = std::max(deepest, (is_compound(*g.condition) ? 1 : 0) + levels(*g.condition));
+  }
+  return (e.kind == K::negation ? 1 : 0) + deepest;
+}
+
+std::string condition(const ast::Condition& c, std::size_t depth);
+
+// An operand of `!`, `&&` or `||` at `depth`, in parentheses unless it binds tighter than `parent`.
+std::string condition_operand(const ast::Condition& c, ast::Condition::Kind parent,
+                              std::size_t depth) {
   using K = ast::Condition::Kind;
   bool parens = false;
   // `!(rhost is local)` reads plainly where `!rhost is local` does not.
-  if (parent == K::negation) parens = c.kind != K::negation;
-  if (c.kind == K::disjunction) parens = true;
-  if (c.kind == K::conjunction) parens = parent != K::disjunction;
-  const std::string text = condition(c);
-  return parens ? "(" + text + ")" : text;
+  if (parent == K::negation) {
+    parens = c.kind != K::negation && room_for_one_more(depth + levels(c));
+  }
+  if (needs_parens_in(c, parent)) parens = true;
+  if (!parens) return condition(c, depth);
+  return "(" + condition(c, depth + 1) + ")";
 }
 
-std::string condition(const ast::Condition& c) {
+std::string condition(const ast::Condition& c, std::size_t depth) {
   using K = ast::Condition::Kind;
   switch (c.kind) {
-    case K::negation: return "!" + condition_operand(*c.operands[0], K::negation);
+    case K::negation:
+      return "!" + condition_operand(*c.operands[0], K::negation, depth + 1);
     case K::conjunction:
     case K::disjunction: {
       std::string out;
       for (std::size_t i = 0; i < c.operands.size(); ++i) {
         if (i) out += c.kind == K::conjunction ? " && " : " || ";
-        out += condition_operand(*c.operands[i], c.kind);
+        out += condition_operand(*c.operands[i], c.kind, depth);
       }
       return out;
     }
-    case K::membership: return c.subject + " in " + set_ref(c.set);
-    case K::is_local: return c.subject + " is local";
+    case K::membership:
+      return c.subject + " in " + set_ref(c.set);
+    case K::is_local:
+      return c.subject + " is local";
     case K::failures:
-      return "failures(" + literal(c.window) + (c.by_rhost ? ", rhost" : "") + ") " +
-             c.comparison + " " + literal(c.count);
+      return "failures(" + literal(c.window) + (c.by_rhost ? ", rhost" : "") + ") " + c.comparison +
+             " " + literal(c.count);
     case K::recent:
       return "recent(" + c.factor + ", " + literal(c.window) +
-             (c.by_rhost ? ", rhost" : c.by_tty ? ", tty" : "") + ")";
-    case K::enrolled: return "enrolled(" + c.factor + ")";
-    case K::date: return "date " + c.comparison + " " + c.date;
+             (c.by_rhost ? ", rhost"
+              : c.by_tty ? ", tty"
+                         : "") +
+             ")";
+    case K::enrolled:
+      return "enrolled(" + c.factor + ")";
+    case K::date:
+      return "date " + c.comparison + " " + c.date;
   }
   return {};
 }
 
 // A guard's condition: one unary condition, so compound ones are parenthesised.
-std::string guard_condition(const ast::Condition& c) {
-  const std::string text = condition(c);
-  const bool compound =
-      c.kind == ast::Condition::Kind::conjunction || c.kind == ast::Condition::Kind::disjunction;
-  return compound ? "(" + text + ")" : text;
+std::string guard_condition(const ast::Condition& c, std::size_t depth) {
+  return is_compound(c) ? "(" + condition(c, depth + 1) + ")" : condition(c, depth);
 }
 
-std::string expression(const ast::Expression& e);
+std::string expression(const ast::Expression& e, std::size_t depth);
 
 // A primary position (guarded operand, `!` operand): anything with an operator or a guard
 // needs parentheses.
-std::string primary(const ast::Expression& e) {
-  using K = ast::Expression::Kind;
-  const std::string text = expression(e);
-  const bool parens = e.kind == K::any_of || e.kind == K::all_of || e.kind == K::guarded;
-  return parens ? "(" + text + ")" : text;
+std::string primary(const ast::Expression& e, std::size_t depth) {
+  return is_operator(e) ? "(" + expression(e, depth + 1) + ")" : expression(e, depth);
 }
 
-std::string expression(const ast::Expression& e) {
+std::string expression(const ast::Expression& e, std::size_t depth) {
   using K = ast::Expression::Kind;
   switch (e.kind) {
-    case K::name: return e.name;
-    case K::permit: return "permit";
+    case K::name:
+      return e.name;
+    case K::permit:
+      return "permit";
     case K::any_of:
     case K::all_of: {
       std::string out;
@@ -254,30 +319,30 @@ std::string expression(const ast::Expression& e) {
         if (i) out += e.kind == K::all_of ? " && " : " || ";
         // A guard binds tighter than && and ||; parentheses show how far it reaches, unless
         // its operand is in parentheses already: `password && (pin || u2f) unless C`.
-        const bool guard_needs_parens =
-            op.kind == K::guarded && op.operands[0]->kind != K::any_of &&
-            op.operands[0]->kind != K::all_of && op.operands[0]->kind != K::guarded;
+        const bool guard_needs_parens = op.kind == K::guarded && !is_operator(*op.operands[0]) &&
+                                        room_for_one_more(depth + levels(op));
         const bool parens = op.kind == e.kind || (op.kind == K::any_of && e.kind == K::all_of) ||
                             guard_needs_parens;
-        out += parens ? "(" + expression(op) + ")" : expression(op);
+        out += parens ? "(" + expression(op, depth + 1) + ")" : expression(op, depth);
       }
       return out;
     }
     case K::k_of: {
       std::string out = literal(e.k) + " of (";
       for (std::size_t i = 0; i < e.operands.size(); ++i) {
-        out += (i ? ", " : "") + expression(*e.operands[i]);
+        out += (i ? ", " : "") + expression(*e.operands[i], depth + 1);
       }
       return out + ")";
     }
     case K::guarded: {
-      std::string out = primary(*e.operands[0]);
+      std::string out = primary(*e.operands[0], depth);
       for (const auto& g : e.guards) {
-        out += (g.unless ? " unless " : " if ") + guard_condition(*g.condition);
+        out += (g.unless ? " unless " : " if ") + guard_condition(*g.condition, depth);
       }
       return out;
     }
-    case K::negation: return "!" + primary(*e.operands[0]);
+    case K::negation:
+      return "!" + primary(*e.operands[0], depth + 1);
   }
   return {};
 }
@@ -384,7 +449,7 @@ class Formatter {
       }
       case K::let: {
         const auto& def = file_.lets[span.index];
-        s.head = "let " + def.name + " = " + expression(*def.value);
+        s.head = "let " + def.name + " = " + expression(*def.value, 0);
         break;
       }
       case K::factor: {
@@ -409,8 +474,8 @@ class Formatter {
         settings_list(block.settings);
         break;
       }
-      case K::deny: s.head = "deny if " + condition(*file_.denies[span.index].condition); break;
-      case K::auth: s.head = "auth " + expression(*file_.auths[span.index].expression); break;
+      case K::deny: s.head = "deny if " + condition(*file_.denies[span.index].condition, 0); break;
+      case K::auth: s.head = "auth " + expression(*file_.auths[span.index].expression, 0); break;
     }
     const std::size_t n = s.list.items.size();
     s.list.leading.resize(n);

@@ -7,12 +7,11 @@
 #include <cstddef>
 #include <tao/pegtl.hpp>
 
+#include "grammar/parser.h"
+
 namespace authpolicy::grammar {
 
 namespace p = tao::pegtl;
-
-// Nesting deeper than this is refused with a clear error instead of exhausting the stack.
-inline constexpr std::size_t kMaxNesting = 64;
 
 // What a hard failure throws: where and why. Not PEGTL's parse_error, which formats its position
 // through std::ostringstream: that alone links libstdc++'s whole locale machinery (~45 more libc

@@ -13,6 +13,9 @@ namespace authpolicy::grammar {
 
 inline constexpr std::size_t kMaxPolicyBytes = 1024 * 1024;
 inline constexpr std::size_t kMaxNameLength = 128;
+// Levels of parentheses, `!` and `K of (...)` a statement may nest: deeper is a syntax error, not
+// an exhausted stack. The formatter adds its optional parentheses only within this room.
+inline constexpr std::size_t kMaxNesting = 64;
 
 struct SyntaxError {
   ast::Location location;

@@ -13,6 +13,7 @@
 
 #include "engine/analysis.h"
 #include "grammar/format.h"
+#include "grammar/parser.h"
 #include "test_support.h"
 
 namespace authpolicy::test {
@@ -63,6 +64,43 @@ INSTANTIATE_TEST_SUITE_P(Cases, FmtGolden,
                            std::replace(n.begin(), n.end(), '-', '_');
                            return n;
                          });
+
+// The parser refuses nesting past kMaxNesting levels of parentheses and '!'. The formatter adds
+// parentheses that only show a reach (`!(user in x)`, `a && (b if c)`); at the limit they must
+// give way, or fmt turns a policy that parses into one that does not (found by fuzz_policy).
+TEST(Fmt, PoliciesAtTheNestingLimitFormatToTextThatParses) {
+  const auto nots = [](std::size_t n) { return std::string(n, '!'); };
+  const auto parens = [](std::size_t n, const std::string& inside) {
+    return std::string(n, '(') + inside + std::string(n, ')');
+  };
+  std::vector<std::string> policies;
+  for (std::size_t n = grammar::kMaxNesting - 2; n <= grammar::kMaxNesting; ++n) {
+    policies.push_back("deny if " + nots(n) + "user in {x}\nauth a\n");
+    policies.push_back("auth a && b if " + nots(n) + "user in {x}\n");
+    policies.push_back("auth " + parens(n, "a && b if user in {x}") + "\n");
+    policies.push_back(
+        "auth " + parens(n - 1, "a || b unless (" + nots(1) + "rhost is local || user in {y})") +
+        "\n");
+    policies.push_back("auth " + nots(n) + "a && b\n");
+    policies.push_back("deny if " + parens(n - 1, "!rhost is local && !user in {x}") +
+                       "\nauth a\n");
+    policies.push_back("auth " + parens(n - 2, "2 of (a, b if !user in {x}, c)") + "\n");
+  }
+  for (const std::string& text : policies) {
+    const auto before = grammar::parse_policy_text(text, 0);
+    if (!before.file) continue;  // past the limit already: nothing to format
+    const std::string out = formatted(text);
+    const auto after = grammar::parse_policy_text(out, 0);
+    ASSERT_TRUE(after.file) << "formatted text does not parse: " << after.error->message
+                            << "\n--- input\n"
+                            << text << "--- formatted\n"
+                            << out;
+    EXPECT_EQ(grammar::syntax_dump(*before.file), grammar::syntax_dump(*after.file)) << text;
+    EXPECT_EQ(formatted(out), out) << text;
+  }
+  // Below the limit the reach is still shown.
+  EXPECT_EQ(formatted("auth a && b if !user in {x}\n"), "auth a && (b if !(user in { x }))\n");
+}
 
 // What a policy means, without locations: its diagnostics and its explanation.
 std::string meaning(const std::string& text, const std::string& path) {
@@ -123,8 +161,8 @@ TEST(Fmt, DiffFindsFormattedPoliciesEquivalent) {
       ASSERT_TRUE(result.text) << name;
       const std::string formatted_name = name.substr(0, name.size() - 4) + ".formatted.pol";
       dir.write(folder + "/" + formatted_name, *result.text);
-      const RunResult r = run_cli({"diff", "--ignore-ownership", name, formatted_name},
-                                  dir.path() + "/" + folder);
+      const RunResult r =
+          run_cli({"diff", "--ignore-ownership", name, formatted_name}, dir.path() + "/" + folder);
       EXPECT_EQ(r.exit_code, 0) << folder << "/" << name << ":\n" << r.out;
       ++compared;
     }
@@ -136,7 +174,8 @@ TEST(Fmt, DiffFindsFormattedPoliciesEquivalent) {
 TEST(Fmt, ExamplePoliciesAreFormatted) {
   std::vector<std::string> args = {"fmt", "--check"};
   for (const auto& n : files_in(source_dir() + "/policies", ".pol")) args.push_back(n);
-  for (const auto& n : files_in(source_dir() + "/policies/shared", ".inc")) args.push_back("shared/" + n);
+  for (const auto& n : files_in(source_dir() + "/policies/shared", ".inc"))
+    args.push_back("shared/" + n);
   const RunResult r = run_cli(args, source_dir() + "/policies");
   EXPECT_EQ(r.exit_code, 0) << r.out;
   EXPECT_EQ(r.out, "");
