@@ -1,6 +1,8 @@
 // The argument loop every sub-command shares: --help, unknown options, usage errors.
 #include "cli/args.h"
 
+#include <algorithm>
+#include <charconv>
 #include <ostream>
 
 #include "cli/command_registry.h"
@@ -23,6 +25,8 @@ std::optional<int> read_arguments(const std::vector<std::string>& args, const Co
         positional(reader.raw());
       } else if (!option(reader)) {
         throw UsageError("unknown option " + reader.flag());
+      } else if (reader.value_left_over()) {
+        throw UsageError(reader.flag() + " takes no value");
       }
     }
     if (check) check();
@@ -31,6 +35,29 @@ std::optional<int> read_arguments(const std::vector<std::string>& args, const Co
     return kExitTrouble;
   }
   return std::nullopt;
+}
+
+std::int64_t ArgReader::whole_number(std::int64_t min, std::int64_t max, std::string_view meaning) {
+  const std::string text = value();
+  std::int64_t number = 0;
+  const char* const end = text.data() + text.size();
+  const auto [stop, ec] = std::from_chars(text.data(), end, number);
+  if (text.empty() || ec != std::errc() || stop != end || number < min || number > max) {
+    if (!meaning.empty()) throw UsageError(flag_ + " needs " + std::string(meaning));
+    throw UsageError(flag_ + " needs a whole number from " + std::to_string(min) + " to " +
+                     std::to_string(max));
+  }
+  return number;
+}
+
+bool take_sub_command(std::string& sub_command, const std::string& word,
+                      const std::vector<std::string_view>& known, std::string_view what) {
+  if (!sub_command.empty()) return false;
+  if (std::find(known.begin(), known.end(), word) == known.end()) {
+    throw UsageError("unknown " + std::string(what) + " " + word);
+  }
+  sub_command = word;
+  return true;
 }
 
 bool read_json_format(ArgReader& reader) {

@@ -1,6 +1,7 @@
 // Small helpers for sub-command arguments: "--flag VALUE" and "--flag=VALUE" forms.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <iosfwd>
 #include <optional>
@@ -28,6 +29,7 @@ class ArgReader {
       return next();
     }
     inline_value_.reset();
+    value_taken_ = false;
     const auto eq = a.find('=');
     if (!positional_only_ && a.rfind("--", 0) == 0 && eq != std::string::npos) {
       flag_ = a.substr(0, eq);
@@ -42,10 +44,16 @@ class ArgReader {
   // True for the flag `name` given as an option (never for a file named like it after "--").
   bool is(std::string_view name) const { return is_option() && flag_ == name; }
   std::string value() {
+    value_taken_ = true;
     if (inline_value_) return *inline_value_;
     if (index_ + 1 >= args_.size()) throw UsageError(flag_ + " needs a value");
     return args_[++index_];
   }
+  // The value as a whole number from `min` to `max`; a UsageError otherwise, which says
+  // "FLAG needs MEANING" (by default "a whole number from MIN to MAX").
+  std::int64_t whole_number(std::int64_t min, std::int64_t max, std::string_view meaning = {});
+  // True when "--flag=VALUE" was given and nothing asked for the value: a flag given a value.
+  bool value_left_over() const { return inline_value_.has_value() && !value_taken_; }
   const std::string& raw() const { return args_[index_]; }
 
  private:
@@ -53,11 +61,13 @@ class ArgReader {
   std::size_t index_ = static_cast<std::size_t>(-1);
   std::string flag_;
   std::optional<std::string> inline_value_;
+  bool value_taken_ = false;
   bool positional_only_ = false;
 };
 
 // One sub-command's argument loop. `option` takes an option the command knows (reading its value
-// from the reader) and returns false for one it does not; `positional` takes every other argument;
+// from the reader) and returns false for one it does not; a flag it takes without asking for the
+// value of "--flag=VALUE" is a usage error ("--flag takes no value"); `positional` takes every other argument;
 // `check` (if given) looks at the whole after the loop. Each may throw UsageError. Returns the exit
 // code to end with: kExitOk after --help (usage on `out`), kExitTrouble after a usage error
 // ("authpolicy COMMAND: why" and the usage on `err`); nothing when the command is to run.
@@ -70,6 +80,13 @@ std::optional<int> read_arguments(const std::vector<std::string>& args, const Co
                                   const std::function<bool(ArgReader&)>& option,
                                   const std::function<void(const std::string&)>& positional,
                                   const std::function<void()>& check = {});
+
+// For the first positional word of "authpolicy COMMAND SUB ...": when `sub_command` is still
+// empty, `word` becomes it (a UsageError "unknown WHAT WORD" unless it is one of `known`) and the
+// answer is true; false when a sub-command was given before, so the word is something else.
+bool take_sub_command(std::string& sub_command, const std::string& word,
+                      const std::vector<std::string_view>& known,
+                      std::string_view what = "sub-command");
 
 // "--format text|json" (and its short form "--json"): true for json.
 bool read_json_format(ArgReader& reader);
