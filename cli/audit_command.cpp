@@ -16,6 +16,7 @@
 #include "audit/audit_store.h"
 #include "audit/time_text.h"
 #include "base/json_text.h"
+#include "cli/args.h"
 #include "cli/audit_export.h"
 #include "cli/command_registry.h"
 #include "engine/load.h"
@@ -87,67 +88,51 @@ action_options() {
   return kOptions;
 }
 
-// Where the action word is: the first argument that is neither an option nor an option's value
-// (`audit --limit 3 list` as well as `audit list --limit 3`). Whether an option takes a value is
-// the same for every action that knows it. args.size() when there is none.
-std::size_t action_position(const std::vector<std::string>& args) {
-  for (std::size_t index = 0; index < args.size(); ++index) {
-    const std::string& word = args[index];
-    if (!word.starts_with("-")) return index;
-    if (word.find('=') != std::string::npos) continue;
-    for (const auto& [action, options] : action_options()) {
-      const auto option = options.find(word);
-      if (option != options.end()) {
-        if (option->second) ++index;  // skip its value
-        break;
-      }
-    }
+// Whether an option takes a value: the same for every action that knows it; nothing for an
+// option no action knows.
+std::optional<bool> option_takes_value(std::string_view name) {
+  for (const auto& [action, options] : action_options()) {
+    if (const auto option = options.find(name); option != options.end()) return option->second;
   }
-  return args.size();
+  return std::nullopt;
 }
 
-bool parse_arguments(const std::vector<std::string>& args, Arguments* parsed, std::string* error) {
-  const std::size_t action_at = action_position(args);
-  if (action_at < args.size()) {
-    if (!action_options().contains(args[action_at])) {
-      *error = "unknown audit action \"" + args[action_at] + "\"";
-      return false;
-    }
-    parsed->action = args[action_at];
-  }
-  const auto& known = action_options().at(parsed->action);
-  for (std::size_t index = 0; index < args.size(); ++index) {
-    if (index == action_at) continue;
-    std::string name = args[index];
-    std::optional<std::string> inline_value;
-    if (auto equals = name.find('='); name.starts_with("--") && equals != std::string::npos) {
-      inline_value = name.substr(equals + 1);
-      name.resize(equals);
-    }
-    auto option = known.find(name);
-    if (option == known.end()) {
-      *error = "unknown option " + name + " for audit " + parsed->action;
-      return false;
-    }
-    if (!option->second) {
-      if (inline_value) {
-        *error = name + " takes no value";
-        return false;
-      }
-      parsed->flags.insert(name);
-      continue;
-    }
-    if (inline_value) {
-      parsed->values[name] = *inline_value;
-      continue;
-    }
-    if (index + 1 >= args.size()) {
-      *error = name + " needs a value";
-      return false;
-    }
-    parsed->values[name] = args[++index];
-  }
-  return true;
+// Reads the arguments into `parsed`; an exit code when the command is not to run (after --help,
+// or a usage error). The action word may stand anywhere (`audit --limit 3 list` as well as
+// `audit list --limit 3`), so the options are checked against its set once all are read.
+std::optional<int> read_audit_arguments(const std::vector<std::string>& args, std::ostream& out,
+                                        std::ostream& err, Arguments& parsed) {
+  std::string action;
+  std::vector<std::string> given;
+  std::vector<std::string_view> actions;
+  for (const auto& [name, options] : action_options()) actions.push_back(name);
+  return read_arguments(
+      args, {"audit", kUsage}, out, err,
+      [&](ArgReader& reader) {
+        const std::optional<bool> valued = option_takes_value(reader.flag());
+        if (!valued) return false;
+        if (*valued) {
+          parsed.values[reader.flag()] = reader.value();
+        } else {
+          parsed.flags.insert(reader.flag());
+        }
+        given.push_back(reader.flag());
+        return true;
+      },
+      [&](const std::string& word) {
+        if (!take_sub_command(action, word, actions, "audit action")) {
+          throw UsageError("unexpected argument " + word);
+        }
+      },
+      [&] {
+        if (!action.empty()) parsed.action = action;
+        const auto& known = action_options().at(parsed.action);
+        for (const std::string& name : given) {
+          if (!known.contains(name)) {
+            throw UsageError("unknown option " + name + " for audit " + parsed.action);
+          }
+        }
+      });
 }
 
 std::string database_path(const Arguments& arguments) {
@@ -617,18 +602,8 @@ std::optional<std::string> common_audit_db() {
 
 int run_audit_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   try {
-    for (const auto& arg : args) {
-      if (arg == "--help" || arg == "-h") {
-        out << kUsage;
-        return kExitOk;
-      }
-    }
     Arguments arguments;
-    std::string error;
-    if (!parse_arguments(args, &arguments, &error)) {
-      err << "authpolicy audit: " << error << "\n" << kUsage;
-      return kExitTrouble;
-    }
+    if (auto code = read_audit_arguments(args, out, err, arguments)) return *code;
     if (arguments.action == "summary") return run_summary(arguments, out, err);
     if (arguments.action == "prune") return run_prune(arguments, out, err);
     if (arguments.action == "verify") return run_verify(arguments, out, err);

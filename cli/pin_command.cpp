@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <charconv>
 #include <iostream>
 #include <memory>
 #include <sstream>
@@ -14,6 +13,7 @@
 #include "base/account_name.h"
 #include "base/json_text.h"
 #include "base/user_lookup.h"
+#include "cli/args.h"
 #include "cli/command_registry.h"
 #include "engine/load.h"
 #include "factors/tpm/pin_backend.h"
@@ -46,43 +46,38 @@ struct Options {
   std::optional<std::int64_t> max_attempts;
 };
 
-// Parses the arguments; returns an error message on misuse.
-std::optional<std::string> parse_options(const std::vector<std::string>& args, Options& options) {
-  std::vector<std::string> positional;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string& arg = args[i];
-    if (arg == "--json") {
-      options.json = true;
-    } else if (arg == "--tcti" || arg == "--max-attempts") {
-      if (i + 1 >= args.size()) return arg + " needs a value";
-      const std::string& value = args[++i];
-      if (arg == "--tcti") {
-        options.tcti = value;
-      } else {
-        std::int64_t number = 0;
-        auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), number);
-        if (ec != std::errc() || end != value.data() + value.size() || number < 1 ||
-            number > tpm::kMaxPinAttempts) {
-          return "--max-attempts needs a number between 1 and 1000";
+// Reads the arguments into `options`; an exit code when the command is not to run (after
+// --help, or a usage error).
+std::optional<int> read_pin_arguments(const std::vector<std::string>& args, std::ostream& out,
+                                      std::ostream& err, Options& options) {
+  std::size_t words = 0;
+  return read_arguments(
+      args, {"pin", kUsage}, out, err,
+      [&](ArgReader& reader) {
+        if (reader.is("--json")) {
+          options.json = true;
+        } else if (reader.is("--tcti")) {
+          options.tcti = reader.value();
+        } else if (reader.is("--max-attempts")) {
+          options.max_attempts = reader.whole_number(1, tpm::kMaxPinAttempts);
+        } else {
+          return false;
         }
-        options.max_attempts = number;
-      }
-    } else if (arg.rfind("--", 0) == 0) {
-      return "unknown option " + arg;
-    } else {
-      positional.push_back(arg);
-    }
-  }
-  if (positional.empty()) return "missing sub-command";
-  if (positional.size() > 2) return "too many arguments";
-  options.command = positional[0];
-  if (positional.size() == 2) options.user = positional[1];
-  static const char* const kCommands[] = {"setup", "change", "delete", "test", "status"};
-  bool known = false;
-  for (const char* name : kCommands) known = known || options.command == name;
-  if (!known) return "unknown sub-command " + options.command;
-  if (options.max_attempts && options.command != "setup") return "--max-attempts is for setup";
-  return std::nullopt;
+        return true;
+      },
+      [&](const std::string& word) {
+        if (++words > 2) throw UsageError("too many arguments");
+        if (!take_sub_command(options.command, word,
+                              {"setup", "change", "delete", "test", "status"})) {
+          options.user = word;
+        }
+      },
+      [&] {
+        if (options.command.empty()) throw UsageError("missing sub-command");
+        if (options.max_attempts && options.command != "setup") {
+          throw UsageError("--max-attempts is for setup");
+        }
+      });
 }
 
 // One result of a command, printed as a sentence or as one JSON object.
@@ -419,16 +414,7 @@ std::optional<SecretString> StdinPinInput::read_pin(std::string_view prompt) {
 int run_pin_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err,
                     PinInput& input) {
   Context ctx;
-  for (const std::string& arg : args) {
-    if (arg == "--help" || arg == "-h") {
-      out << kUsage;
-      return kExitOk;
-    }
-  }
-  if (auto problem = parse_options(args, ctx.options)) {
-    err << "authpolicy pin: " << *problem << "\n" << kUsage;
-    return kExitTrouble;
-  }
+  if (auto code = read_pin_arguments(args, out, err, ctx.options)) return *code;
   ctx.input = &input;
   ctx.out = &out;
   ctx.err = &err;

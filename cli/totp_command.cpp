@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "base/user_lookup.h"
+#include "cli/args.h"
 #include "cli/command_registry.h"
 #include "engine/secret.h"
 #include "factors/totp/enrol.h"
@@ -52,13 +53,10 @@ bool parse_int(std::string_view text, long long& value) {
   return !text.empty() && ec == std::errc() && end == text.data() + text.size();
 }
 
-// Parses argv after "totp"; false with a message in error.
-bool parse_options(const std::vector<std::string>& args, Options& options, std::string& error) {
-  if (args.empty()) {
-    error = "missing sub-command";
-    return false;
-  }
-  options.command = args[0];
+// Reads the arguments after "totp" into `options`; an exit code when the command is not to run
+// (after --help, or a usage error).
+std::optional<int> read_totp_arguments(const std::vector<std::string>& args, std::ostream& out,
+                                       std::ostream& err, Options& options) {
   const std::pair<std::string_view, std::optional<std::string> Options::*> valued[] = {
       {"--secrets", &Options::secrets},
       {"--format", &Options::format},
@@ -68,49 +66,34 @@ bool parse_options(const std::vector<std::string>& args, Options& options, std::
       {"--issuer", &Options::issuer},
       {"--scratch-codes", &Options::scratch_codes},
       {"--now", &Options::now}};
-  for (std::size_t i = 1; i < args.size(); ++i) {
-    std::string_view arg = args[i];
-    if (arg == "--force") {
-      options.force = true;
-      continue;
-    }
-    if (arg == "--no-qr") {
-      options.qr = false;
-      continue;
-    }
-    if (arg == "--no-rate-limit") {
-      options.rate_limit = false;
-      continue;
-    }
-    bool matched = false;
-    for (const auto& [name, member] : valued) {
-      if (arg == name) {
-        if (i + 1 >= args.size()) {
-          error = std::string(name) + " needs a value";
+  return read_arguments(
+      args, {"totp", kUsage}, out, err,
+      [&](ArgReader& reader) {
+        if (reader.is("--force")) {
+          options.force = true;
+        } else if (reader.is("--no-qr")) {
+          options.qr = false;
+        } else if (reader.is("--no-rate-limit")) {
+          options.rate_limit = false;
+        } else {
+          for (const auto& [name, member] : valued) {
+            if (reader.is(name)) {
+              options.*member = reader.value();
+              return true;
+            }
+          }
           return false;
         }
-        options.*member = args[++i];
-        matched = true;
-        break;
-      }
-      if (arg.starts_with(name) && arg.size() > name.size() && arg[name.size()] == '=') {
-        options.*member = std::string(arg.substr(name.size() + 1));
-        matched = true;
-        break;
-      }
-    }
-    if (matched) continue;
-    if (arg.starts_with("-")) {
-      error = "unknown option " + std::string(arg);
-      return false;
-    }
-    if (options.user) {
-      error = "more than one user given";
-      return false;
-    }
-    options.user = std::string(arg);
-  }
-  return true;
+        return true;
+      },
+      [&](const std::string& word) {
+        if (take_sub_command(options.command, word, {"enroll", "enrol", "code", "verify"})) return;
+        if (options.user) throw UsageError("more than one user given");
+        options.user = word;
+      },
+      [&] {
+        if (options.command.empty()) throw UsageError("missing sub-command");
+      });
 }
 
 // The factor configuration these options describe, checked by the factor's own description
@@ -285,22 +268,15 @@ int run_verify(const Options& options, std::istream& in, std::ostream& out, std:
 
 int run_totp_with_input(const std::vector<std::string>& args, std::istream& in, std::ostream& out,
                         std::ostream& err) {
-  Options options;
-  std::string error;
-  if (!args.empty() && (args[0] == "--help" || args[0] == "-h" || args[0] == "help")) {
+  if (!args.empty() && args[0] == "help") {
     out << kUsage;
     return kExitOk;
   }
-  if (!parse_options(args, options, error)) {
-    err << "authpolicy totp: " << error << "\n" << kUsage;
-    return kExitTrouble;
-  }
-  if (options.command == "enroll" || options.command == "enrol")
-    return run_enroll(options, out, err);
+  Options options;
+  if (auto code = read_totp_arguments(args, out, err, options)) return *code;
   if (options.command == "code") return run_code(options, out, err);
   if (options.command == "verify") return run_verify(options, in, out, err);
-  err << "authpolicy totp: unknown sub-command " << options.command << "\n" << kUsage;
-  return kExitTrouble;
+  return run_enroll(options, out, err);
 }
 
 int run_totp(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {

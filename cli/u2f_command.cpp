@@ -6,16 +6,17 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include <charconv>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <optional>
 #include <string_view>
 #include <thread>
 
 #include "base/json_text.h"
 #include "base/user_lookup.h"
+#include "cli/args.h"
 #include "cli/command_registry.h"
 #include "factors/u2f/authfile.h"
 #include "factors/u2f/enroll.h"
@@ -47,54 +48,55 @@ struct Options {
   std::chrono::seconds timeout{30};
 };
 
-// Parses the arguments; returns a message on a usage error.
-std::optional<std::string> parse(const std::vector<std::string>& args, Options& o) {
-  if (args.empty()) return "missing sub-command";
-  o.command = args[0];
-  if (o.command != "enroll" && o.command != "list" && o.command != "remove")
-    return "unknown sub-command '" + o.command + "'";
-  for (std::size_t i = 1; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    auto value = [&]() -> std::optional<std::string> {
-      if (i + 1 >= args.size()) return std::nullopt;
-      return args[++i];
-    };
-    if (a == "--authfile" || a == "--origin" || a == "--key-handle" || a == "--timeout") {
-      auto v = value();
-      if (!v || v->empty()) return a + " needs a value";
-      if (a == "--authfile") o.authfile = *v;
-      if (a == "--origin") o.origin = *v;
-      if (a == "--key-handle") o.key_handle = *v;
-      if (a == "--timeout") {
-        int seconds = 0;
-        auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), seconds);
-        if (ec != std::errc() || end != v->data() + v->size() || seconds < 1)
-          return "--timeout needs a positive number of seconds";
-        o.timeout = std::chrono::seconds(seconds);
-      }
-    } else if (a == "--all") {
-      o.all = true;
-    } else if (a == "--json") {
-      o.json = true;
-    } else if (a == "--resident") {
-      o.resident = true;
-    } else if (a == "--pin") {
-      o.pin = true;
-    } else if (a == "--verification") {
-      o.verification = true;
-    } else if (a == "--no-presence") {
-      o.presence = false;
-    } else if (a.starts_with("-")) {
-      return "unknown option " + a;
-    } else if (!o.user) {
-      o.user = a;
-    } else {
-      return "unexpected argument '" + a + "'";
-    }
-  }
-  if (o.user && (o.user->empty() || o.user->find_first_of(":, \t\n/") != std::string::npos))
-    return "'" + *o.user + "' is not a user name that fits an authfile line";
-  return std::nullopt;
+// Reads the arguments after "u2f" into `o`; an exit code when the command is not to run (after
+// --help, or a usage error).
+std::optional<int> read_u2f_arguments(const std::vector<std::string>& args, std::ostream& out,
+                                      std::ostream& err, Options& o) {
+  // A file name, origin or key handle cannot be empty.
+  auto text = [](ArgReader& reader) {
+    std::string v = reader.value();
+    if (v.empty()) throw UsageError(reader.flag() + " needs a value");
+    return v;
+  };
+  const std::pair<std::string_view, bool Options::*> flags[] = {
+      {"--all", &Options::all},           {"--json", &Options::json},
+      {"--resident", &Options::resident}, {"--pin", &Options::pin},
+      {"--verification", &Options::verification}};
+  return read_arguments(
+      args, {"u2f", kUsage}, out, err,
+      [&](ArgReader& reader) {
+        if (reader.is("--authfile")) {
+          o.authfile = text(reader);
+        } else if (reader.is("--origin")) {
+          o.origin = text(reader);
+        } else if (reader.is("--key-handle")) {
+          o.key_handle = text(reader);
+        } else if (reader.is("--timeout")) {
+          o.timeout = std::chrono::seconds(reader.whole_number(
+              1, std::numeric_limits<int>::max(), "a positive number of seconds"));
+        } else if (reader.is("--no-presence")) {
+          o.presence = false;
+        } else {
+          for (const auto& [name, member] : flags) {
+            if (reader.is(name)) {
+              o.*member = true;
+              return true;
+            }
+          }
+          return false;
+        }
+        return true;
+      },
+      [&](const std::string& word) {
+        if (take_sub_command(o.command, word, {"enroll", "list", "remove"})) return;
+        if (o.user) throw UsageError("unexpected argument '" + word + "'");
+        o.user = word;
+      },
+      [&] {
+        if (o.command.empty()) throw UsageError("missing sub-command");
+        if (o.user && (o.user->empty() || o.user->find_first_of(":, \t\n/") != std::string::npos))
+          throw UsageError("'" + *o.user + "' is not a user name that fits an authfile line");
+      });
 }
 
 std::optional<std::string> current_user() {
@@ -362,15 +364,12 @@ int run_enroll(const Options& o, std::ostream& out, std::ostream& err,
 int run_u2f_with(const std::vector<std::string>& args, std::ostream& out, std::ostream& err,
                  const U2fCommandEnvironment& environment) {
   try {
-    if (!args.empty() && (args[0] == "--help" || args[0] == "-h" || args[0] == "help")) {
+    if (!args.empty() && args[0] == "help") {
       out << kUsage;
       return kExitOk;
     }
     Options o;
-    if (auto problem = parse(args, o)) {
-      err << "authpolicy u2f: " << *problem << "\n" << kUsage;
-      return kExitTrouble;
-    }
+    if (auto code = read_u2f_arguments(args, out, err, o)) return *code;
     if (o.command == "list") return run_list(o, out, err);
     if (o.command == "remove") return run_remove(o, out, err);
     return run_enroll(o, out, err, environment);
