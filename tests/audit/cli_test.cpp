@@ -216,6 +216,42 @@ TEST_F(AuditCommand, VerifyCleanCorruptAndMissing) {
   EXPECT_NE(missing.err.find("no audit database at"), std::string::npos) << missing.err;
 }
 
+// audit reads its arguments as every authpolicy command does (cli/args.h): --help anywhere,
+// --opt=VALUE, "--", and usage errors worded "authpolicy audit: why" followed by the usage;
+// the action word may still stand anywhere and picks the options it takes.
+TEST_F(AuditCommand, ReadsArgumentsLikeEveryCommand) {
+  for (const char* help : {"--help", "-h"}) {
+    const CommandRun r = run({"summary", "--since", "1h", help});
+    EXPECT_EQ(r.code, 0) << help;
+    EXPECT_EQ(r.out.rfind("usage: authpolicy audit", 0), 0u) << r.out;
+    EXPECT_EQ(r.err, "");
+  }
+  const CommandRun valued = run_raw({"--format=json", "--user=bob", "list", "--db=" + path_});
+  EXPECT_EQ(valued.code, 0) << valued.err;
+  EXPECT_EQ(users_in(valued.out), "bob ");
+  const CommandRun after = run_raw({"--db", path_, "--format", "json", "--", "list"});
+  EXPECT_EQ(after.code, 0) << after.err;
+
+  const CommandRun unknown = run({"--colour"});
+  EXPECT_EQ(unknown.code, 2);
+  EXPECT_EQ(unknown.err.rfind("authpolicy audit: unknown option --colour\nusage: authpolicy audit", 0),
+            0u)
+      << unknown.err;
+  const CommandRun missing = run_raw({"list", "--user"});
+  EXPECT_EQ(missing.code, 2);
+  EXPECT_EQ(missing.err.rfind("authpolicy audit: --user needs a value\nusage:", 0), 0u)
+      << missing.err;
+  const CommandRun flag_value = run({"--failed=yes"});
+  EXPECT_EQ(flag_value.code, 2);
+  EXPECT_EQ(flag_value.err.rfind("authpolicy audit: --failed takes no value\n", 0), 0u)
+      << flag_value.err;
+  const CommandRun other_action = run({"--failed", "summary"});
+  EXPECT_EQ(other_action.code, 2);
+  EXPECT_EQ(other_action.err.rfind("authpolicy audit: unknown option --failed for audit summary\n", 0),
+            0u)
+      << other_action.err;
+}
+
 TEST_F(AuditCommand, UsageAndUnreadableDatabaseExitTwo) {
   CommandRun unknown_option = run({"--colour"});
   EXPECT_EQ(unknown_option.code, 2);

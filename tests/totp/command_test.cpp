@@ -174,6 +174,39 @@ TEST_F(TotpCommand, UsageErrorsExitTwo) {
   EXPECT_EQ(totp_command({"--help"}).exit_code, 0);
 }
 
+// totp reads its arguments as every authpolicy command does (cli/args.h): --help anywhere,
+// --opt=VALUE, and usage errors worded "authpolicy totp: why" followed by the usage.
+TEST_F(TotpCommand, ReadsArgumentsLikeEveryCommand) {
+  for (const char* help : {"--help", "-h"}) {
+    const CommandRun r = totp_command({"code", "daemon", help});
+    EXPECT_EQ(r.exit_code, 0) << help << r.err;
+    EXPECT_EQ(r.out.rfind("usage: authpolicy totp", 0), 0u) << r.out;
+    EXPECT_EQ(r.err, "");
+  }
+  ASSERT_EQ(totp_command({"enroll", "daemon", "--secrets=" + pattern(), "--no-qr"}).exit_code, 0);
+  const CommandRun code = totp_command({"code", "daemon", "--secrets=" + pattern(), "--now=59"});
+  EXPECT_EQ(code.exit_code, 0) << code.err;
+  EXPECT_TRUE(std::regex_match(code.out, std::regex("[0-9]{6}\n"))) << code.out;
+  // "--" ends the options: what follows is a user name, not an option.
+  const CommandRun after = totp_command({"code", "--secrets", pattern(), "--", "--now"});
+  EXPECT_EQ(after.exit_code, 1) << after.err;
+  EXPECT_EQ(after.err, "authpolicy totp: not enrolled\n");
+
+  const CommandRun unknown = totp_command({"code", "daemon", "--colour"});
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_EQ(unknown.err.rfind("authpolicy totp: unknown option --colour\nusage: authpolicy totp", 0),
+            0u)
+      << unknown.err;
+  const CommandRun missing = totp_command({"code", "daemon", "--secrets"});
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_EQ(missing.err.rfind("authpolicy totp: --secrets needs a value\nusage:", 0), 0u)
+      << missing.err;
+  const CommandRun flag_value = totp_command({"enroll", "daemon", "--force=yes"});
+  EXPECT_EQ(flag_value.exit_code, 2);
+  EXPECT_EQ(flag_value.err.rfind("authpolicy totp: --force takes no value\n", 0), 0u)
+      << flag_value.err;
+}
+
 TEST_F(TotpCommand, EnrollRefusesAUserTheSystemDoesNotKnow) {
   // The module looks every user up before anything else: a secret for an unknown name (a typo)
   // could never be used.

@@ -130,6 +130,38 @@ TEST_F(PinCommandTest, UsageErrorsExitTwo) {
             true);
 }
 
+// pin reads its arguments as every authpolicy command does (cli/args.h): --help anywhere,
+// --opt=VALUE, and usage errors worded "authpolicy pin: why" followed by the usage.
+TEST_F(PinCommandTest, ReadsArgumentsLikeEveryCommand) {
+  for (const char* help : {"--help", "-h"}) {
+    const CommandRun r = pin({"status", "root", help});
+    EXPECT_EQ(r.code, 0) << help;
+    EXPECT_EQ(r.out.rfind("usage: authpolicy pin", 0), 0u) << r.out;
+    EXPECT_EQ(r.err, "");
+  }
+  // --tcti=STRING is --tcti STRING: status reaches the software TPM and answers.
+  ScriptedPins none({}, false);
+  std::ostringstream out, err;
+  EXPECT_EQ(run_pin_command({"status", "root", "--json", "--tcti=" + swtpm_.tcti()}, out, err, none),
+            0)
+      << err.str();
+  EXPECT_NE(out.str().find("\"enrolled\":false"), std::string::npos) << out.str();
+
+  const CommandRun unknown = pin({"status", "--colour"});
+  EXPECT_EQ(unknown.code, 2);
+  EXPECT_EQ(unknown.err.rfind("authpolicy pin: unknown option --colour\nusage: authpolicy pin", 0),
+            0u)
+      << unknown.err;
+  std::ostringstream missing_out, missing_err;
+  EXPECT_EQ(run_pin_command({"status", "--tcti"}, missing_out, missing_err, none), 2);
+  EXPECT_EQ(missing_err.str().rfind("authpolicy pin: --tcti needs a value\nusage:", 0), 0u)
+      << missing_err.str();
+  const CommandRun flag_value = pin({"status", "--json=yes"});
+  EXPECT_EQ(flag_value.code, 2);
+  EXPECT_EQ(flag_value.err.rfind("authpolicy pin: --json takes no value\n", 0), 0u)
+      << flag_value.err;
+}
+
 TEST_F(PinCommandTest, SetupTwiceIsRefusedAndChangeReplacesThePin) {
   ASSERT_EQ(pin({"setup", "root"}, {"1234"}).code, 0);
   EXPECT_EQ(pin({"setup", "root"}, {"5678"}).code, 2);

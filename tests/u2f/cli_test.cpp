@@ -212,6 +212,35 @@ TEST_F(U2fCommand, RemoveOneCredentialThenAll) {
   EXPECT_EQ(gone.entry_for("bob")->credentials.size(), 1u);
 }
 
+// u2f reads its arguments as every authpolicy command does (cli/args.h): --help anywhere,
+// --opt=VALUE, and usage errors worded "authpolicy u2f: why" followed by the usage.
+TEST_F(U2fCommand, ReadsArgumentsLikeEveryCommand) {
+  for (const char* help : {"--help", "-h"}) {
+    EXPECT_EQ(run({"list", "alice", help}), 0) << help << err_.str();
+    EXPECT_EQ(out_.str().rfind("usage: authpolicy u2f", 0), 0u) << out_.str();
+    EXPECT_EQ(err_.str(), "");
+  }
+  ASSERT_EQ(run({"enroll", "alice", "--authfile=" + authfile_, "--origin=" + std::string(kOrigin),
+                 "--timeout=5"}),
+            0)
+      << err_.str();
+  EXPECT_EQ(login("alice").outcome, Outcome::pass);
+
+  EXPECT_EQ(run({"list", "--colour"}), 2);
+  EXPECT_EQ(err_.str().rfind("authpolicy u2f: unknown option --colour\nusage: authpolicy u2f", 0),
+            0u)
+      << err_.str();
+  EXPECT_EQ(run({"enroll", "alice", "--timeout"}), 2);
+  EXPECT_EQ(err_.str().rfind("authpolicy u2f: --timeout needs a value\nusage:", 0), 0u)
+      << err_.str();
+  EXPECT_EQ(run({"list", "--json=yes"}), 2);
+  EXPECT_EQ(err_.str().rfind("authpolicy u2f: --json takes no value\n", 0), 0u) << err_.str();
+  EXPECT_EQ(run({"enroll", "alice", "--timeout=0"}), 2);
+  EXPECT_EQ(err_.str().rfind("authpolicy u2f: --timeout needs a positive number of seconds\n", 0),
+            0u)
+      << err_.str();
+}
+
 TEST_F(U2fCommand, UsageErrors) {
   EXPECT_EQ(run({}), 2);
   EXPECT_EQ(run({"frobnicate"}), 2);
