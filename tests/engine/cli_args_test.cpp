@@ -32,6 +32,20 @@ TEST(CliArguments, AnUnknownOptionIsAUsageErrorNamingIt) {
   }
 }
 
+TEST(CliArguments, AValueGivenToAFlagIsAUsageError) {
+  TempDir dir;
+  const std::string file = dir.write("p.pol", "auth password\n");
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"check", "--strict=yes", "--ignore-ownership", file},
+        std::vector<std::string>{"eval", "--ignore-ownership=1", file}}) {
+    const RunResult r = run_cli(args, dir.path());
+    EXPECT_EQ(r.exit_code, 2) << r.out;
+    const std::string flag = args[0] == "check" ? "--strict" : "--ignore-ownership";
+    EXPECT_EQ(r.out.rfind("authpolicy " + args[0] + ": " + flag + " takes no value\n", 0), 0u)
+        << r.out;
+  }
+}
+
 TEST(CliArguments, AFileNamedLikeAnOptionIsReadAfterDoubleDash) {
   TempDir dir;
   dir.write("-h", "auth password\n");
