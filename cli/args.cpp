@@ -14,6 +14,10 @@ std::optional<int> read_arguments(const std::vector<std::string>& args, const Co
                                   const std::function<bool(ArgReader&)>& option,
                                   const std::function<void(const std::string&)>& positional,
                                   const std::function<void()>& check) {
+  if (text.help_word && !args.empty() && args.front() == "help") {
+    out << text.usage;
+    return kExitOk;
+  }
   try {
     ArgReader reader(args);
     while (reader.next()) {

@@ -74,6 +74,9 @@ class ArgReader {
 struct CommandText {
   std::string_view name;   // "check"
   std::string_view usage;  // the full usage text, ending in a newline
+  // A command whose first word is a sub-command (audit, pin, totp, u2f) also prints its usage
+  // for "authpolicy COMMAND help".
+  bool help_word = false;
 };
 std::optional<int> read_arguments(const std::vector<std::string>& args, const CommandText& text,
                                   std::ostream& out, std::ostream& err,

@@ -107,7 +107,7 @@ std::optional<int> read_audit_arguments(const std::vector<std::string>& args, st
   std::vector<std::string_view> actions;
   for (const auto& [name, options] : action_options()) actions.push_back(name);
   return read_arguments(
-      args, {"audit", kUsage}, out, err,
+      args, {"audit", kUsage, true}, out, err,
       [&](ArgReader& reader) {
         const std::optional<bool> valued = option_takes_value(reader.flag());
         if (!valued) return false;

@@ -52,7 +52,7 @@ std::optional<int> read_pin_arguments(const std::vector<std::string>& args, std:
                                       std::ostream& err, Options& options) {
   std::size_t words = 0;
   return read_arguments(
-      args, {"pin", kUsage}, out, err,
+      args, {"pin", kUsage, true}, out, err,
       [&](ArgReader& reader) {
         if (reader.is("--json")) {
           options.json = true;

@@ -67,7 +67,7 @@ std::optional<int> read_totp_arguments(const std::vector<std::string>& args, std
       {"--scratch-codes", &Options::scratch_codes},
       {"--now", &Options::now}};
   return read_arguments(
-      args, {"totp", kUsage}, out, err,
+      args, {"totp", kUsage, true}, out, err,
       [&](ArgReader& reader) {
         if (reader.is("--force")) {
           options.force = true;
@@ -268,10 +268,6 @@ int run_verify(const Options& options, std::istream& in, std::ostream& out, std:
 
 int run_totp_with_input(const std::vector<std::string>& args, std::istream& in, std::ostream& out,
                         std::ostream& err) {
-  if (!args.empty() && args[0] == "help") {
-    out << kUsage;
-    return kExitOk;
-  }
   Options options;
   if (auto code = read_totp_arguments(args, out, err, options)) return *code;
   if (options.command == "code") return run_code(options, out, err);

@@ -63,7 +63,7 @@ std::optional<int> read_u2f_arguments(const std::vector<std::string>& args, std:
       {"--resident", &Options::resident}, {"--pin", &Options::pin},
       {"--verification", &Options::verification}};
   return read_arguments(
-      args, {"u2f", kUsage}, out, err,
+      args, {"u2f", kUsage, true}, out, err,
       [&](ArgReader& reader) {
         if (reader.is("--authfile")) {
           o.authfile = text(reader);
@@ -364,10 +364,6 @@ int run_enroll(const Options& o, std::ostream& out, std::ostream& err,
 int run_u2f_with(const std::vector<std::string>& args, std::ostream& out, std::ostream& err,
                  const U2fCommandEnvironment& environment) {
   try {
-    if (!args.empty() && args[0] == "help") {
-      out << kUsage;
-      return kExitOk;
-    }
     Options o;
     if (auto code = read_u2f_arguments(args, out, err, o)) return *code;
     if (o.command == "list") return run_list(o, out, err);

@@ -226,6 +226,9 @@ TEST_F(AuditCommand, ReadsArgumentsLikeEveryCommand) {
     EXPECT_EQ(r.out.rfind("usage: authpolicy audit", 0), 0u) << r.out;
     EXPECT_EQ(r.err, "");
   }
+  const CommandRun help_word = run({"help"});  // as "authpolicy totp help" and "u2f help"
+  EXPECT_EQ(help_word.code, 0);
+  EXPECT_EQ(help_word.out.rfind("usage: authpolicy audit", 0), 0u) << help_word.out;
   const CommandRun valued = run_raw({"--format=json", "--user=bob", "list", "--db=" + path_});
   EXPECT_EQ(valued.code, 0) << valued.err;
   EXPECT_EQ(users_in(valued.out), "bob ");

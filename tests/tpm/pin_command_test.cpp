@@ -139,6 +139,9 @@ TEST_F(PinCommandTest, ReadsArgumentsLikeEveryCommand) {
     EXPECT_EQ(r.out.rfind("usage: authpolicy pin", 0), 0u) << r.out;
     EXPECT_EQ(r.err, "");
   }
+  const CommandRun help_word = pin({"help"});  // as "authpolicy totp help" and "u2f help"
+  EXPECT_EQ(help_word.code, 0);
+  EXPECT_EQ(help_word.out.rfind("usage: authpolicy pin", 0), 0u) << help_word.out;
   // --tcti=STRING is --tcti STRING: status reaches the software TPM and answers.
   ScriptedPins none({}, false);
   std::ostringstream out, err;
