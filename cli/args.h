@@ -66,11 +66,12 @@ class ArgReader {
 };
 
 // One sub-command's argument loop. `option` takes an option the command knows (reading its value
-// from the reader) and returns false for one it does not; a flag it takes without asking for the
-// value of "--flag=VALUE" is a usage error ("--flag takes no value"); `positional` takes every other argument;
-// `check` (if given) looks at the whole after the loop. Each may throw UsageError. Returns the exit
-// code to end with: kExitOk after --help (usage on `out`), kExitTrouble after a usage error
-// ("authpolicy COMMAND: why" and the usage on `err`); nothing when the command is to run.
+// from the reader) and returns false for one it does not; an option it takes without asking for
+// the value of "--flag=VALUE" is a usage error ("--flag takes no value"); `positional` takes
+// every other argument; `check` (if given) looks at the whole after the loop. Each may throw
+// UsageError. Returns the exit code to end with: kExitOk after --help (usage on `out`),
+// kExitTrouble after a usage error ("authpolicy COMMAND: why" and the usage on `err`); nothing
+// when the command is to run.
 struct CommandText {
   std::string_view name;   // "check"
   std::string_view usage;  // the full usage text, ending in a newline

@@ -59,8 +59,10 @@ std::optional<int> read_u2f_arguments(const std::vector<std::string>& args, std:
     return v;
   };
   const std::pair<std::string_view, bool Options::*> flags[] = {
-      {"--all", &Options::all},           {"--json", &Options::json},
-      {"--resident", &Options::resident}, {"--pin", &Options::pin},
+      {"--all", &Options::all},
+      {"--json", &Options::json},
+      {"--resident", &Options::resident},
+      {"--pin", &Options::pin},
       {"--verification", &Options::verification}};
   return read_arguments(
       args, {"u2f", kUsage, true}, out, err,
@@ -72,8 +74,8 @@ std::optional<int> read_u2f_arguments(const std::vector<std::string>& args, std:
         } else if (reader.is("--key-handle")) {
           o.key_handle = text(reader);
         } else if (reader.is("--timeout")) {
-          o.timeout = std::chrono::seconds(reader.whole_number(
-              1, std::numeric_limits<int>::max(), "a positive number of seconds"));
+          o.timeout = std::chrono::seconds(reader.whole_number(1, std::numeric_limits<int>::max(),
+                                                               "a positive number of seconds"));
         } else if (reader.is("--no-presence")) {
           o.presence = false;
         } else {

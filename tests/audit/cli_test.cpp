@@ -237,8 +237,9 @@ TEST_F(AuditCommand, ReadsArgumentsLikeEveryCommand) {
 
   const CommandRun unknown = run({"--colour"});
   EXPECT_EQ(unknown.code, 2);
-  EXPECT_EQ(unknown.err.rfind("authpolicy audit: unknown option --colour\nusage: authpolicy audit", 0),
-            0u)
+  EXPECT_EQ(
+      unknown.err.rfind("authpolicy audit: unknown option --colour\nusage: authpolicy audit", 0),
+      0u)
       << unknown.err;
   const CommandRun missing = run_raw({"list", "--user"});
   EXPECT_EQ(missing.code, 2);
@@ -250,8 +251,9 @@ TEST_F(AuditCommand, ReadsArgumentsLikeEveryCommand) {
       << flag_value.err;
   const CommandRun other_action = run({"--failed", "summary"});
   EXPECT_EQ(other_action.code, 2);
-  EXPECT_EQ(other_action.err.rfind("authpolicy audit: unknown option --failed for audit summary\n", 0),
-            0u)
+  EXPECT_EQ(
+      other_action.err.rfind("authpolicy audit: unknown option --failed for audit summary\n", 0),
+      0u)
       << other_action.err;
 }
 

@@ -194,8 +194,8 @@ TEST_F(TotpCommand, ReadsArgumentsLikeEveryCommand) {
 
   const CommandRun unknown = totp_command({"code", "daemon", "--colour"});
   EXPECT_EQ(unknown.exit_code, 2);
-  EXPECT_EQ(unknown.err.rfind("authpolicy totp: unknown option --colour\nusage: authpolicy totp", 0),
-            0u)
+  EXPECT_EQ(
+      unknown.err.rfind("authpolicy totp: unknown option --colour\nusage: authpolicy totp", 0), 0u)
       << unknown.err;
   const CommandRun missing = totp_command({"code", "daemon", "--secrets"});
   EXPECT_EQ(missing.exit_code, 2);

@@ -145,8 +145,8 @@ TEST_F(PinCommandTest, ReadsArgumentsLikeEveryCommand) {
   // --tcti=STRING is --tcti STRING: status reaches the software TPM and answers.
   ScriptedPins none({}, false);
   std::ostringstream out, err;
-  EXPECT_EQ(run_pin_command({"status", "root", "--json", "--tcti=" + swtpm_.tcti()}, out, err, none),
-            0)
+  EXPECT_EQ(
+      run_pin_command({"status", "root", "--json", "--tcti=" + swtpm_.tcti()}, out, err, none), 0)
       << err.str();
   EXPECT_NE(out.str().find("\"enrolled\":false"), std::string::npos) << out.str();
 
