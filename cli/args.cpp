@@ -64,6 +64,13 @@ bool take_sub_command(std::string& sub_command, const std::string& word,
   return true;
 }
 
+void take_sub_command_or_user(std::string& sub_command, std::optional<std::string>& user,
+                              const std::string& word, const std::vector<std::string_view>& known) {
+  if (take_sub_command(sub_command, word, known)) return;
+  if (user) throw UsageError("unexpected argument " + word);
+  user = word;
+}
+
 bool read_json_format(ArgReader& reader) {
   if (reader.flag() == "--json") return true;
   const std::string format = reader.value();

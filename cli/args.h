@@ -92,6 +92,11 @@ bool take_sub_command(std::string& sub_command, const std::string& word,
                       const std::vector<std::string_view>& known,
                       std::string_view what = "sub-command");
 
+// The words of "authpolicy COMMAND SUB [USER]": the first is the sub-command (as
+// take_sub_command), the second the user; a third is a UsageError ("unexpected argument WORD").
+void take_sub_command_or_user(std::string& sub_command, std::optional<std::string>& user,
+                              const std::string& word, const std::vector<std::string_view>& known);
+
 // "--format text|json" (and its short form "--json"): true for json.
 bool read_json_format(ArgReader& reader);
 

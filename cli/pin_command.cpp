@@ -40,7 +40,7 @@ const char* const kUsage =
 
 struct Options {
   std::string command;
-  std::string user;  // empty: the caller
+  std::optional<std::string> user;  // none or empty: the caller
   bool json = false;
   std::optional<std::string> tcti;
   std::optional<std::int64_t> max_attempts;
@@ -50,7 +50,6 @@ struct Options {
 // --help, or a usage error).
 std::optional<int> read_pin_arguments(const std::vector<std::string>& args, std::ostream& out,
                                       std::ostream& err, Options& options) {
-  std::size_t words = 0;
   return read_arguments(
       args, {"pin", kUsage, true}, out, err,
       [&](ArgReader& reader) {
@@ -66,11 +65,8 @@ std::optional<int> read_pin_arguments(const std::vector<std::string>& args, std:
         return true;
       },
       [&](const std::string& word) {
-        if (++words > 2) throw UsageError("too many arguments");
-        if (!take_sub_command(options.command, word,
-                              {"setup", "change", "delete", "test", "status"})) {
-          options.user = word;
-        }
+        take_sub_command_or_user(options.command, options.user, word,
+                                 {"setup", "change", "delete", "test", "status"});
       },
       [&] {
         if (options.command.empty()) throw UsageError("missing sub-command");
@@ -421,7 +417,8 @@ int run_pin_command(const std::vector<std::string>& args, std::ostream& out, std
   const uid_t caller = ::getuid();
   ctx.caller_is_root = caller == 0;
   const auto caller_name = name_of_uid(caller);
-  const std::string wanted = ctx.options.user.empty() ? caller_name.value_or("") : ctx.options.user;
+  const std::string wanted =
+      ctx.options.user.value_or("").empty() ? caller_name.value_or("") : *ctx.options.user;
   ctx.user = wanted;
   const auto target = wanted.empty() ? std::nullopt : lookup_user(wanted);
   if (!target) return ctx.finish(ctx.report("error", "unknown user " + wanted), kExitTrouble);

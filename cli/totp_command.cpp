@@ -87,9 +87,8 @@ std::optional<int> read_totp_arguments(const std::vector<std::string>& args, std
         return true;
       },
       [&](const std::string& word) {
-        if (take_sub_command(options.command, word, {"enroll", "enrol", "code", "verify"})) return;
-        if (options.user) throw UsageError("more than one user given");
-        options.user = word;
+        take_sub_command_or_user(options.command, options.user, word,
+                                 {"enroll", "enrol", "code", "verify"});
       },
       [&] {
         if (options.command.empty()) throw UsageError("missing sub-command");

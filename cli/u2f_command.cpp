@@ -90,9 +90,7 @@ std::optional<int> read_u2f_arguments(const std::vector<std::string>& args, std:
         return true;
       },
       [&](const std::string& word) {
-        if (take_sub_command(o.command, word, {"enroll", "list", "remove"})) return;
-        if (o.user) throw UsageError("unexpected argument '" + word + "'");
-        o.user = word;
+        take_sub_command_or_user(o.command, o.user, word, {"enroll", "list", "remove"});
       },
       [&] {
         if (o.command.empty()) throw UsageError("missing sub-command");
