@@ -1,10 +1,10 @@
 # Shared set-up for the sshd system test and benchmark: namespaces, a test user, sshd, ssh logins.
 # shellcheck shell=bash disable=SC2034
 #
-# Sourced by tests/sshd/sshd_e2e.sh and bench/sshd/login_bench.sh. Everything it creates is
-# recorded in AP_* variables and removed by ap_cleanup (call it from an EXIT trap). Traffic stays
-# inside two network namespaces made here: the addresses are documentation ranges (RFC 5737,
-# RFC 3849) that exist only on the veth pair between them.
+# Sourced by tests/sshd/sshd_e2e.sh, tests/sshd/sshd_auth_e2e.sh and bench/sshd/login_bench.sh.
+# Everything it creates is recorded in AP_* variables and removed by ap_cleanup (call it from an
+# EXIT trap). Traffic stays inside two network namespaces made here: the addresses are
+# documentation ranges (RFC 5737, RFC 3849) that exist only on the veth pair between them.
 
 AP_SERVER_NS=""
 AP_CLIENT_NS=""
@@ -109,6 +109,20 @@ ap_create_user() {
   useradd --home-dir "$AP_WORK/home/$name" --create-home --shell /bin/sh --user-group "$name"
   AP_USER=$name
   printf '%s:%s\n' "$name" "$password" | chpasswd
+}
+
+# ap_enroll_totp AUTHPOLICY USER [--force]: a TOTP enrolment for USER in WORK/totp/USER (root's,
+# mode 0600), without the rate limit: a test makes more code attempts within 30 s than the
+# default 3 allow (the rate limit has its own tests in tests/totp). Sets AP_TOTP_SECRET.
+ap_enroll_totp() {
+  local authpolicy=$1 user=$2
+  shift 2
+  "$authpolicy" totp enroll "$user" --secrets "$AP_WORK/totp/%u" --no-qr --no-rate-limit "$@" \
+    > "$AP_WORK/enroll.out" 2>&1 ||
+    { cat "$AP_WORK/enroll.out" >&2; ap_die "authpolicy totp enroll $user $* failed"; }
+  AP_TOTP_SECRET=$(head -n 1 "$AP_WORK/totp/$user")
+  [[ $AP_TOTP_SECRET =~ ^[A-Z2-7]+$ ]] ||
+    ap_die "unexpected first line in the enrolment file $AP_WORK/totp/$user"
 }
 
 # sshd's privilege separation folder; Debian's service unit makes it, a bare container may not.
@@ -327,6 +341,122 @@ ap_ssh() {
     -o ConnectTimeout=5 -o ServerAliveInterval=5 -o ServerAliveCountMax=2 \
     -o ControlMaster=no -o ControlPath=none -o LogLevel=ERROR \
     "$target" id -un > "$AP_WORK/ssh.out" 2> "$AP_WORK/ssh.err" < /dev/null || AP_SSH_RC=$?
+}
+
+# ---- One login and what to check of it (the system tests) ------------------------------------
+# A test runs ap_login, then the ap_expect_* checks it needs, which collect what is wrong in
+# AP_PROBLEMS, then ap_report, which counts the login in AP_PASSED or AP_FAILED.
+
+AP_PASSED=0
+AP_FAILED=0
+AP_PROBLEMS=()
+
+# The askpass that answers ssh's prompts from WORK/answers (tests/sshd/askpass.sh): the password,
+# a code for the TOTP secret SECRET as the code mode says, and a log of the prompts it was shown.
+ap_install_askpass() {
+  install -m 755 "$(dirname "${BASH_SOURCE[0]}")/askpass.sh" "$AP_WORK/askpass"
+  mkdir -m 700 "$AP_WORK/answers"
+  printf '%s\n' "$1" > "$AP_WORK/answers/totp_secret"
+}
+
+# ap_login SOURCE PORT METHOD PASSWORD CODE_MODE: one ssh login (METHOD as ap_ssh takes it) whose
+# askpass types PASSWORD at a password prompt and, at a code prompt, a code as CODE_MODE says.
+# Sets AP_TOOK (seconds), AP_PROMPTS (the kinds of prompt shown, in order: "password code"; ""
+# for none) and AP_LOG_BEFORE (the module's syslog lines before this login); empties AP_PROBLEMS.
+ap_login() {
+  local source=$1 port=$2 method=$3 answers=$AP_WORK/answers line t0=$SECONDS
+  printf '%s\n' "$4" > "$answers/password"
+  printf '%s\n' "$5" > "$answers/code_mode"
+  : > "$answers/prompts.log"
+  AP_LOG_BEFORE=$(wc -l < "$AP_SYSLOG")
+  AP_PROBLEMS=()
+  ap_ssh "$source" "$port" "$AP_WORK/askpass" "$answers" "$method"
+  AP_TOOK=$((SECONDS - t0))
+  AP_PROMPTS=""
+  while IFS= read -r line; do
+    case $line in
+      *[Pp]assword*) AP_PROMPTS+=" password" ;;
+      *[Cc]ode*) AP_PROMPTS+=" code" ;;
+      *) AP_PROMPTS+=" other($line)" ;;
+    esac
+  done < "$answers/prompts.log"
+  AP_PROMPTS=${AP_PROMPTS# }
+}
+
+# ap_expect_seen EXPECT PROMPTS [quiet]: what the user saw. The prompts shown, and for EXPECT
+# login: ssh exited 0 and `id -un` printed AP_USER; for refused: ssh exited 255 saying
+# "Permission denied" (with quiet it may say nothing, as after the account phase refused a key).
+ap_expect_seen() {
+  local expect=$1 want_prompts=$2 quiet=${3:-} printed
+  [[ $AP_PROMPTS == "$want_prompts" ]] ||
+    AP_PROBLEMS+=("prompts seen: [${AP_PROMPTS}], expected [${want_prompts}]")
+  if [[ $expect == login ]]; then
+    printed=$(cat "$AP_WORK/ssh.out")
+    [[ $AP_SSH_RC == 0 && $printed == "$AP_USER" ]] ||
+      AP_PROBLEMS+=("ssh exit $AP_SSH_RC, printed '$printed'; expected a login")
+  else
+    [[ $AP_SSH_RC == 255 ]] || AP_PROBLEMS+=("ssh exit $AP_SSH_RC, expected 255 (refused)")
+    [[ -n $quiet ]] || grep -q 'Permission denied' "$AP_WORK/ssh.err" ||
+      AP_PROBLEMS+=("no 'Permission denied' from ssh")
+  fi
+}
+
+# ap_expect_syslog IDENT CHECK...: the module's own lines for this login (pam_syslog, caught in
+# sshd's private /dev/log); IDENT is "user=U service=S rhost=R ". A CHECK is "auth:TEXT" (the
+# phase=auth line contains TEXT), "auth:!TEXT" (there is one, and it lacks TEXT), "no-auth" (there
+# is none: auth never ran) or "account:TEXT" (a phase=account line contains TEXT).
+ap_expect_syslog() {
+  local ident=$1 check decision
+  shift
+  for check in "$@"; do
+    case $check in
+      no-auth)
+        ! ap_syslog_line "$AP_LOG_BEFORE" "phase=auth " "$ident" > /dev/null ||
+          AP_PROBLEMS+=("a phase=auth line, although auth should not have run") ;;
+      auth:!*)
+        decision=$(ap_syslog_line "$AP_LOG_BEFORE" "phase=auth " "$ident") || decision=""
+        [[ -n $decision && $decision != *"${check#auth:!}"* ]] ||
+          AP_PROBLEMS+=("phase=auth line missing or contains '${check#auth:!}': $decision") ;;
+      auth:*)
+        ap_syslog_line "$AP_LOG_BEFORE" "phase=auth " "$ident" "${check#auth:}" > /dev/null ||
+          AP_PROBLEMS+=("no phase=auth line with '${check#auth:}': $(ap_syslog_line \
+            "$AP_LOG_BEFORE" "phase=auth " "$ident" || echo none)") ;;
+      account:*)
+        ap_syslog_line "$AP_LOG_BEFORE" "phase=account " "$ident" "${check#account:}" > /dev/null ||
+          AP_PROBLEMS+=("no phase=account line with '${check#account:}'") ;;
+      *) ap_die "unknown syslog check: $check" ;;
+    esac
+  done
+}
+
+# ap_report NAME SERVICE: counts the login as passed when AP_PROBLEMS is empty; else prints them
+# with what ssh and the service's sshd said.
+ap_report() {
+  local name=$1 service=$2 problem
+  if [[ ${#AP_PROBLEMS[@]} == 0 ]]; then
+    printf 'PASS: %-72s (%s s)\n' "$name" "$AP_TOOK"
+    AP_PASSED=$((AP_PASSED + 1))
+    return
+  fi
+  printf 'FAIL: %s\n' "$name"
+  for problem in "${AP_PROBLEMS[@]}"; do printf '      %s\n' "$problem"; done
+  printf '      ssh stderr: %s\n' "$(tr '\n' ' ' < "$AP_WORK/ssh.err")"
+  printf '      sshd log (last lines):\n'
+  tail -n 8 "$AP_WORK/$service.log" | sed 's/^/        /'
+  AP_FAILED=$((AP_FAILED + 1))
+}
+
+# ap_result ok|fail NAME [FILE]: a check that is not a login, counted the same way (FILE: what to
+# show when it failed).
+ap_result() {
+  if [[ $1 == ok ]]; then
+    printf 'PASS: %s\n' "$2"
+    AP_PASSED=$((AP_PASSED + 1))
+  else
+    printf 'FAIL: %s\n' "$2"
+    [[ -z ${3:-} ]] || printf '      %s\n' "$(tr '\n' ' ' < "$3")"
+    AP_FAILED=$((AP_FAILED + 1))
+  fi
 }
 
 # Removes everything the run made; safe to call more than once and after a partial set-up.

@@ -60,10 +60,8 @@ ap_prepare_run_sshd
 user="apsa$$"
 password="pw-$(head -c 12 /dev/urandom | base64 | tr -d '/+=')"
 ap_create_user "$user" "$password"
-"$authpolicy" totp enroll "$user" --secrets "$work/totp/%u" --no-qr --no-rate-limit \
-  > "$work/enroll.out" 2>&1 || { cat "$work/enroll.out" >&2; ap_die "authpolicy totp enroll failed"; }
-secret=$(head -n 1 "$work/totp/$user")
-[[ $secret =~ ^[A-Z2-7]+$ ]] || ap_die "unexpected first line in the enrolment file $work/totp/$user"
+ap_enroll_totp "$authpolicy" "$user"
+secret=$AP_TOTP_SECRET
 
 # The documented policy, with this run's audit log and secrets.
 {
@@ -99,12 +97,7 @@ home=$(getent passwd "$user" | cut -d: -f6)
 install -d -m 700 -o "$user" -g "$user" "$home/.ssh"
 install -m 600 -o "$user" -g "$user" "$work/client_key.pub" "$home/.ssh/authorized_keys"
 
-install -m 755 "$here/askpass.sh" "$work/askpass"
-mkdir -m 700 "$work/answers"
-printf '%s\n' "$secret" > "$work/answers/totp_secret"
-
-passed=0
-failed=0
+ap_install_askpass "$secret"
 
 current_code() {
   oathtool --totp=sha1 --digits=6 --time-step-size=30s --base32 --now="@$(date +%s)" "$secret"
@@ -114,65 +107,15 @@ current_code() {
 #   METHOD: keyboard-interactive, password, key+kbdint=KEY, publickey=KEY (as ap_ssh takes it).
 #   PASSWORD_ANSWER: what the askpass types at a password prompt ("CODE": a code valid now).
 #   EXPECT: login or refused. PROMPTS: the prompts seen, in order ("password code", "code", "").
-#   CHECK: "auth:TEXT" / "auth:!TEXT" (the module's phase=auth line contains / lacks TEXT),
-#   "no-auth" (no phase=auth line: auth never ran), "account:TEXT".
+#   CHECK: as ap_expect_syslog takes them ("auth:TEXT", "auth:!TEXT", "no-auth", "account:TEXT").
 login() {
   local name=$1 service=$2 port=$3 method=$4 answer=$5 code_mode=$6 expect=$7 want_prompts=$8
   shift 8
   [[ $answer == CODE ]] && answer=$(current_code)
-  printf '%s\n' "$answer" > "$work/answers/password"
-  printf '%s\n' "$code_mode" > "$work/answers/code_mode"
-  : > "$work/answers/prompts.log"
-  local log_before t0=$SECONDS
-  log_before=$(wc -l < "$AP_SYSLOG")
-  ap_ssh "$AP_UNTRUSTED_V4" "$port" "$work/askpass" "$work/answers" "$method"
-  local took=$((SECONDS - t0)) seen="" line problems=()
-  while IFS= read -r line; do
-    case $line in
-      *[Pp]assword*) seen+=" password" ;;
-      *[Cc]ode*) seen+=" code" ;;
-      *) seen+=" other($line)" ;;
-    esac
-  done < "$work/answers/prompts.log"
-  seen=${seen# }
-  [[ $seen == "$want_prompts" ]] || problems+=("prompts seen: [${seen}], expected [${want_prompts}]")
-  if [[ $expect == login ]]; then
-    [[ $AP_SSH_RC == 0 && $(cat "$work/ssh.out") == "$user" ]] ||
-      problems+=("ssh exit $AP_SSH_RC, printed '$(cat "$work/ssh.out")'; expected a login")
-  else
-    [[ $AP_SSH_RC == 255 ]] && grep -q 'Permission denied' "$work/ssh.err" ||
-      problems+=("ssh exit $AP_SSH_RC, expected 255 with 'Permission denied'")
-  fi
-  local ident="user=$user service=$service rhost=$AP_UNTRUSTED_V4 " check decision
-  for check in "$@"; do
-    case $check in
-      no-auth)
-        ! ap_syslog_line "$log_before" "phase=auth " "$ident" > /dev/null ||
-          problems+=("a phase=auth line, although auth should not have run") ;;
-      auth:!*)
-        decision=$(ap_syslog_line "$log_before" "phase=auth " "$ident") || decision=""
-        [[ -n $decision && $decision != *"${check#auth:!}"* ]] ||
-          problems+=("phase=auth line missing or contains '${check#auth:!}': $decision") ;;
-      auth:*)
-        ap_syslog_line "$log_before" "phase=auth " "$ident" "${check#auth:}" > /dev/null ||
-          problems+=("no phase=auth line with '${check#auth:}': $(ap_syslog_line "$log_before" "phase=auth " "$ident" || true)") ;;
-      account:*)
-        ap_syslog_line "$log_before" "phase=account " "$ident" "${check#account:}" > /dev/null ||
-          problems+=("no phase=account line with '${check#account:}'") ;;
-    esac
-  done
-  if [[ ${#problems[@]} == 0 ]]; then
-    printf 'PASS: %-72s (%s s)\n' "$name" "$took"
-    passed=$((passed + 1))
-    return
-  fi
-  printf 'FAIL: %s\n' "$name"
-  local p
-  for p in "${problems[@]}"; do printf '      %s\n' "$p"; done
-  printf '      ssh stderr: %s\n' "$(tr '\n' ' ' < "$work/ssh.err")"
-  printf '      sshd log (last lines):\n'
-  tail -n 8 "$work/$service.log" | sed 's/^/        /'
-  failed=$((failed + 1))
+  ap_login "$AP_UNTRUSTED_V4" "$port" "$method" "$answer" "$code_mode"
+  ap_expect_seen "$expect" "$want_prompts"
+  ap_expect_syslog "user=$user service=$service rhost=$AP_UNTRUSTED_V4 " "$@"
+  ap_report "$name" "$service"
 }
 
 key="$work/client_key"
@@ -233,33 +176,25 @@ status_of() {
     --sshd-config "$1" > "$work/status.out" 2>&1 || code=$?
   echo "$code"
 }
-result() {
-  if [[ $1 == ok ]]; then
-    printf 'PASS: %s\n' "$2"
-    passed=$((passed + 1))
-  else
-    printf 'FAIL: %s\n      %s\n' "$2" "$(tr '\n' ' ' < "$work/status.out")"
-    failed=$((failed + 1))
-  fi
-}
 code=$(status_of "$work/$key_service.$key_port.conf")
 [[ $code == 0 ]] && ! grep -q 'problem:' "$work/status.out" && ! grep -q 'note:' "$work/status.out" &&
-  result ok "status: the documented setting (sshd -T) names no problem" ||
-  result fail "status: the documented setting (exit $code)"
+  ap_result ok "status: the documented setting (sshd -T) names no problem" ||
+  ap_result fail "status: the documented setting (exit $code)" "$work/status.out"
 code=$(status_of "$work/$nolist_service.$nolist_port.conf")
 [[ $code == 1 ]] && grep -q 'problem: .*the publickey method logs in without the policy' "$work/status.out" &&
   grep -q 'problem: .*the password method runs the policy' "$work/status.out" &&
   ! grep -q 'one factor logs in' "$work/status.out" &&
-  result ok "status without AuthenticationMethods: names the key and password methods, not 'one factor'" ||
-  result fail "status without AuthenticationMethods (exit $code)"
+  ap_result ok "status without AuthenticationMethods: names the key and password methods, not 'one factor'" ||
+  ap_result fail "status without AuthenticationMethods (exit $code)" "$work/status.out"
 "$authpolicy" check "$work/policies/sshd.pol" > "$work/status.out" 2>&1 &&
   ! grep -q W113 "$work/status.out" &&
-  result ok "check: no W113 for the documented policy" || result fail "check of the documented policy"
+  ap_result ok "check: no W113 for the documented policy" ||
+  ap_result fail "check of the documented policy" "$work/status.out"
 printf 'auth totp\n' > "$work/policies/sshd.pol"
 "$authpolicy" check "$work/policies/sshd.pol" > "$work/status.out" 2>&1
 grep -q 'warning\[W113\]' "$work/status.out" &&
-  result ok "check: W113 for 'auth totp', which a missing AuthenticationMethods line makes one factor" ||
-  result fail "check of 'auth totp'"
+  ap_result ok "check: W113 for 'auth totp', which a missing AuthenticationMethods line makes one factor" ||
+  ap_result fail "check of 'auth totp'" "$work/status.out"
 
-echo "sshd auth e2e: $passed passed, $failed failed in $((SECONDS - started)) s"
-[[ $failed == 0 ]]
+echo "sshd auth e2e: $AP_PASSED passed, $AP_FAILED failed in $((SECONDS - started)) s"
+[[ $AP_FAILED == 0 ]]

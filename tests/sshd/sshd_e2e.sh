@@ -66,12 +66,8 @@ ap_prepare_run_sshd
 user="apssh$$"
 password="pw-$(head -c 12 /dev/urandom | base64 | tr -d '/+=')"
 ap_create_user "$user" "$password"
-"$authpolicy" totp enroll "$user" --secrets "$work/totp/%u" --no-qr --no-rate-limit \
-  > "$work/enroll.out" 2>&1 || { cat "$work/enroll.out" >&2; ap_die "authpolicy totp enroll failed"; }
-# No rate limit: the scenarios make five code attempts within about 20 s, more than the default
-# 3 per 30 s; the rate limit has its own tests in tests/totp.
-secret=$(head -n 1 "$work/totp/$user")
-[[ $secret =~ ^[A-Z2-7]+$ ]] || ap_die "unexpected first line in the enrolment file $work/totp/$user"
+ap_enroll_totp "$authpolicy" "$user"
+secret=$AP_TOTP_SECRET
 
 # The GeoIP database: the third client subnet of each IP version is in a denied country; the
 # untrusted one in an allowed country (so its lookup finds a value that is not denied).
@@ -120,12 +116,7 @@ ap_start_sshd "$service" "$port"
 ap_start_sshd "$stock_service" "$stock_port" stock
 ap_start_sshd "$keyplus_service" "$keyplus_port" key+kbdint
 
-install -m 755 "$here/askpass.sh" "$work/askpass"
-mkdir -m 700 "$work/answers"
-printf '%s\n' "$secret" > "$work/answers/totp_secret"
-
-passed=0
-failed=0
+ap_install_askpass "$secret"
 right_codes=0
 
 # Reads the tables the way docs/audit.md tells an admin to: `authpolicy audit flush` first moves
@@ -140,24 +131,6 @@ audit_last_id() {
   audit_sql "$work/audit/audit.db" 'SELECT coalesce(max(id), 0) FROM decisions'
 }
 
-# Counts one scenario as passed when `problems` is empty, else prints them with what ssh and
-# sshd said.
-report() {
-  local name=$1 took=$2 service=$3
-  if [[ ${#problems[@]} == 0 ]]; then
-    printf 'PASS: %-52s (%s s)\n' "$name" "$took"
-    passed=$((passed + 1))
-    return
-  fi
-  printf 'FAIL: %s\n' "$name"
-  local p
-  for p in "${problems[@]}"; do printf '      %s\n' "$p"; done
-  printf '      ssh stderr: %s\n' "$(tr '\n' ' ' < "$work/ssh.err")"
-  printf '      sshd log (last lines):\n'
-  tail -n 8 "$work/$service.log" | sed 's/^/        /'
-  failed=$((failed + 1))
-}
-
 # scenario NAME SOURCE PASSWORD CODE_MODE EXPECT PROMPTS [LOG_CHECK...]
 #   EXPECT: login (exit 0, `id -un` prints the user) or refused (exit 255, "Permission denied")
 #   PROMPTS: the kinds of prompt the askpass must have seen, in order, e.g. "password code";
@@ -167,65 +140,22 @@ report() {
 scenario() {
   local name=$1 source=$2 answer=$3 code_mode=$4 expect=$5 want_prompts=$6
   shift 6
-  printf '%s\n' "$answer" > "$work/answers/password"
-  printf '%s\n' "$code_mode" > "$work/answers/code_mode"
-  : > "$work/answers/prompts.log"
-  local before log_before
+  local before check checks=()
   before=$(audit_last_id)
-  log_before=$(wc -l < "$AP_SYSLOG")
-  local t0=$SECONDS
-  ap_ssh "$source" "$port" "$work/askpass" "$work/answers"
-  local took=$((SECONDS - t0))
-
-  local seen="" line
-  while IFS= read -r line; do
-    case $line in
-      *[Pp]assword*) seen+=" password" ;;
-      *[Cc]ode*) seen+=" code" ;;
-      *) seen+=" other($line)" ;;
-    esac
-  done < "$work/answers/prompts.log"
-  seen=${seen# }
-
-  local problems=()
-  [[ $seen == "$want_prompts" ]] || problems+=("prompts seen: [${seen}], expected [${want_prompts}]")
-  if [[ $expect == login ]]; then
-    [[ $AP_SSH_RC == 0 ]] || problems+=("ssh exit $AP_SSH_RC, expected 0")
-    [[ $(cat "$work/ssh.out") == "$user" ]] || problems+=("remote id -un printed '$(cat "$work/ssh.out")'")
-  else
-    [[ $AP_SSH_RC == 255 ]] || problems+=("ssh exit $AP_SSH_RC, expected 255")
-    grep -q 'Permission denied' "$work/ssh.err" || problems+=("no 'Permission denied' from ssh")
-  fi
-
-  # The module's own account of the decision (pam_syslog, caught in sshd's private /dev/log).
-  local ident="user=$user service=$service rhost=$source "
-  local decision check
-  if decision=$(ap_syslog_line "$log_before" "phase=auth " "$ident"); then
-    for check in "$@"; do
-      if [[ $check == '!'* ]]; then
-        [[ $decision != *"${check#!}"* ]] || problems+=("decision line contains '${check#!}': $decision")
-      else
-        [[ $decision == *"$check"* ]] || problems+=("decision line lacks '$check': $decision")
-      fi
-    done
-  else
-    problems+=("no phase=auth decision line for $source in the module's syslog")
-  fi
-  if [[ $expect == login ]]; then
-    ap_syslog_line "$log_before" "phase=account decision=permit $ident" > /dev/null ||
-      problems+=("no phase=account permit line for $source")
-  fi
-
+  ap_login "$source" "$port" keyboard-interactive "$answer" "$code_mode"
+  ap_expect_seen "$expect" "$want_prompts"
+  for check in "$@"; do checks+=("auth:$check"); done
+  [[ $expect == login ]] && checks+=("account:decision=permit")
+  ap_expect_syslog "user=$user service=$service rhost=$source " "${checks[@]}"
   if [[ $check_audit == 1 ]]; then
     local want_decision=permit row
     [[ $expect == login ]] || want_decision=deny
     row=$(audit_sql -separator ' ' "$work/audit/audit.db" \
       "SELECT rhost, user, service, decision FROM decisions WHERE id > $before ORDER BY id LIMIT 1" 2>&1 || true)
     [[ $row == "$source $user $service $want_decision" ]] ||
-      problems+=("audit row: '$row', expected '$source $user $service $want_decision'")
+      AP_PROBLEMS+=("audit row: '$row', expected '$source $user $service $want_decision'")
   fi
-
-  report "$name" "$took" "$service"
+  ap_report "$name" "$service"
 }
 
 # Each accepted code must be for a later time step than the one before (replay protection): the
@@ -282,51 +212,14 @@ stock_scenario() {
   local name=$1 source=$2 method=$3 expect=$4 want_prompts=$5
   shift 5
   local sshd_service=${sshd_service:-$stock_service} sshd_port=${sshd_port:-$stock_port}
-  printf '%s\n' "$password" > "$work/answers/password"
-  printf '%s\n' "${code_mode:-wrong}" > "$work/answers/code_mode"
-  : > "$work/answers/prompts.log"
-  local log_before t0=$SECONDS
-  log_before=$(wc -l < "$AP_SYSLOG")
-  local how=$method
+  local how=$method quiet=""
   [[ $method == publickey || $method == key+kbdint ]] && how="$method=$work/client_key"
-  ap_ssh "$source" "$sshd_port" "$work/askpass" "$work/answers" "$how"
-  local took=$((SECONDS - t0)) seen="" line problems=()
-  while IFS= read -r line; do
-    case $line in
-      *[Pp]assword*) seen+=" password" ;;
-      *[Cc]ode*) seen+=" code" ;;
-      *) seen+=" other($line)" ;;
-    esac
-  done < "$work/answers/prompts.log"
-  seen=${seen# }
-  [[ $seen == "$want_prompts" ]] || problems+=("prompts seen: [${seen}], expected [${want_prompts}]")
-  if [[ $expect == login ]]; then
-    [[ $AP_SSH_RC == 0 && $(cat "$work/ssh.out") == "$user" ]] ||
-      problems+=("ssh exit $AP_SSH_RC, printed '$(cat "$work/ssh.out")'; expected a login")
-  else
-    # (After an account refusal of a key, ssh with LogLevel=ERROR may say nothing at all.)
-    [[ $AP_SSH_RC == 255 ]] && { [[ $method == publickey ]] || grep -q 'Permission denied' "$work/ssh.err"; } ||
-      problems+=("ssh exit $AP_SSH_RC, expected 255 (with 'Permission denied' for passwords)")
-  fi
-  local ident="user=$user service=$sshd_service rhost=$source " check decision
-  for check in "$@"; do
-    case $check in
-      no-auth)
-        ! ap_syslog_line "$log_before" "phase=auth " "$ident" > /dev/null ||
-          problems+=("a phase=auth line, although public-key logins skip PAM's auth stack") ;;
-      auth:!*)
-        decision=$(ap_syslog_line "$log_before" "phase=auth " "$ident") || decision=""
-        [[ -n $decision && $decision != *"${check#auth:!}"* ]] ||
-          problems+=("phase=auth line missing or contains '${check#auth:!}': $decision") ;;
-      auth:*)
-        ap_syslog_line "$log_before" "phase=auth " "$ident" "${check#auth:}" > /dev/null ||
-          problems+=("no phase=auth line with '${check#auth:}'") ;;
-      account:*)
-        ap_syslog_line "$log_before" "phase=account " "$ident" "${check#account:}" > /dev/null ||
-          problems+=("no phase=account line with '${check#account:}'") ;;
-    esac
-  done
-  report "$name" "$took" "$sshd_service"
+  # After the account phase refuses a key, ssh at LogLevel=ERROR may say nothing at all.
+  [[ $method == publickey ]] && quiet=quiet
+  ap_login "$source" "$sshd_port" "$how" "$password" "${code_mode:-wrong}"
+  ap_expect_seen "$expect" "$want_prompts" "$quiet"
+  ap_expect_syslog "user=$user service=$sshd_service rhost=$source " "$@"
+  ap_report "$name" "$sshd_service"
 }
 
 stock_scenario "stock config, untrusted: password method, code prompt fed the password" \
@@ -345,9 +238,8 @@ stock_scenario "stock config, denied country: public key refused by account" \
 # AuthenticationMethods publickey,keyboard-interactive: the key, then the policy asks as usual.
 # A fresh enrolment (new secret, no used steps), so this code cannot collide with the steps the
 # earlier logins used.
-"$authpolicy" totp enroll "$user" --secrets "$work/totp/%u" --no-qr --no-rate-limit --force \
-  > "$work/enroll.out" 2>&1 || { cat "$work/enroll.out" >&2; ap_die "authpolicy totp enroll --force failed"; }
-head -n 1 "$work/totp/$user" > "$work/answers/totp_secret"
+ap_enroll_totp "$authpolicy" "$user" --force
+printf '%s\n' "$AP_TOTP_SECRET" > "$work/answers/totp_secret"
 sshd_service=$keyplus_service sshd_port=$keyplus_port code_mode=right:0 stock_scenario \
   "key, then keyboard-interactive: password and code" \
   "$AP_UNTRUSTED_V4" key+kbdint login "password code" \
@@ -371,9 +263,8 @@ chmod 644 "$work/sshd.pol.new"
 mv "$work/sshd.pol.new" "$work/sshd.pol"
 "$authpolicy" check "$work/sshd.pol" > "$work/check.out" 2>&1 ||
   { cat "$work/check.out" >&2; ap_die "authpolicy check refused the recent() policy"; }
-"$authpolicy" totp enroll "$user" --secrets "$work/totp/%u" --no-qr --no-rate-limit --force \
-  > "$work/enroll.out" 2>&1 || { cat "$work/enroll.out" >&2; ap_die "authpolicy totp enroll --force failed"; }
-head -n 1 "$work/totp/$user" > "$work/answers/totp_secret"
+ap_enroll_totp "$authpolicy" "$user" --force
+printf '%s\n' "$AP_TOTP_SECRET" > "$work/answers/totp_secret"
 scenario "recent: $AP_TRUSTED_V4 first login, password and code" \
   "$AP_TRUSTED_V4" "$password" right:0 login "password code" \
   "decision=permit" 'factors="password:pass(PAM_SUCCESS),totp:pass(code accepted)"'
@@ -386,5 +277,5 @@ scenario "recent: $AP_TRUSTED_V6 (another address) is asked the code" \
 
 [[ $check_audit == 1 ]] ||
   echo "NOTE: audit assertions disabled"
-echo "sshd e2e: $passed passed, $failed failed in $((SECONDS - started)) s"
-[[ $failed == 0 ]]
+echo "sshd e2e: $AP_PASSED passed, $AP_FAILED failed in $((SECONDS - started)) s"
+[[ $AP_FAILED == 0 ]]
