@@ -287,6 +287,12 @@ struct policy : p::seq<sp, p::star<statement>, need<end_of_policy>> {};
 template <typename Rule>
 inline constexpr const char* error_message = nullptr;
 
+// Where a condition or an operand is expected, one message whichever rule of it failed.
+inline constexpr const char* kExpectedCondition =
+    "expected a condition such as 'rhost in trusted', 'user in admins' or '(...)'";
+inline constexpr const char* kExpectedOperand =
+    "expected a factor name, permit, 'k of (...)' or '(...)'";
+
 // clang-format off
 template <> inline constexpr auto error_message<expect<end_of_policy>> = "expected a statement: include, set, let, factor, audit, geoip, tpm, deny if, or auth";
 template <> inline constexpr auto error_message<expect<p::sor<escaped, hex_escape>>> = "unknown escape in string (use \\\" \\\\ \\n \\t \\r \\0 or \\xHH)";
@@ -312,13 +318,13 @@ template <> inline constexpr auto error_message<expect<tok<comparison>>> = "expe
 template <> inline constexpr auto error_message<expect<count>> = "expected a number";
 template <> inline constexpr auto error_message<expect<enrolled_factor>> = "expected a factor name: enrolled(FACTOR)";
 template <> inline constexpr auto error_message<expect<date_value>> = "expected a date such as 2027-01-15 (YYYY-MM-DD)";
-template <> inline constexpr auto error_message<expect<cond_unary>> = "expected a condition such as 'rhost in trusted', 'user in admins' or '(...)'";
-template <> inline constexpr auto error_message<expect<cond_and>> = "expected a condition such as 'rhost in trusted', 'user in admins' or '(...)'";
-template <> inline constexpr auto error_message<expect<condition>> = "expected a condition such as 'rhost in trusted', 'user in admins' or '(...)'";
+template <> inline constexpr auto error_message<expect<cond_unary>> = kExpectedCondition;
+template <> inline constexpr auto error_message<expect<cond_and>> = kExpectedCondition;
+template <> inline constexpr auto error_message<expect<condition>> = kExpectedCondition;
 template <> inline constexpr auto error_message<expect<expression>> = "expected an expression: a factor name, permit, 'k of (...)' or '(...)'";
-template <> inline constexpr auto error_message<expect<guarded>> = "expected a factor name, permit, 'k of (...)' or '(...)'";
-template <> inline constexpr auto error_message<expect<all_of>> = "expected a factor name, permit, 'k of (...)' or '(...)'";
-template <> inline constexpr auto error_message<expect<primary>> = "expected a factor name, permit, 'k of (...)' or '(...)'";
+template <> inline constexpr auto error_message<expect<guarded>> = kExpectedOperand;
+template <> inline constexpr auto error_message<expect<all_of>> = kExpectedOperand;
+template <> inline constexpr auto error_message<expect<primary>> = kExpectedOperand;
 template <> inline constexpr auto error_message<expect<tok<value>>> = "expected a value: a string, number, duration, true/false or a name";
 template <> inline constexpr auto error_message<expect<module_name>> = "expected the module file name as a quoted string, e.g. \"pam_fprintd.so\"";
 template <> inline constexpr auto error_message<expect<module_argument>> = "expected a module argument as a quoted string";
