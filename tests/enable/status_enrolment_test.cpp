@@ -16,7 +16,7 @@
 
 #include "engine/secret.h"
 #include "factors/tpm/pin_store.h"
-#include "tests/support/private_system_view.h"
+#include "tests/support/private_system_view_environment.h"
 #include "tests/support/temp_folder.h"
 #include "tests/tpm/swtpm_fixture.h"
 
@@ -24,12 +24,8 @@ namespace {
 
 using authpolicy::test_support::TempFolder;
 
-class PrivateSystemViewEnvironment : public ::testing::Environment {
- public:
-  void SetUp() override { authpolicy::test_support::enter_private_system_view_or_exit(); }
-};
 [[maybe_unused]] ::testing::Environment* const kPrivateSystemView =
-    ::testing::AddGlobalTestEnvironment(new PrivateSystemViewEnvironment);
+    authpolicy::test_support::private_system_view_before_the_first_test();
 
 void write(const std::string& path, const std::string& text, mode_t mode = 0644) {
   std::ofstream(path, std::ios::trunc) << text;

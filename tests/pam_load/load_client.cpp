@@ -24,40 +24,13 @@
 #include <cstring>
 #include <string>
 
+#include "tests/support/pam_answers.h"
+
 namespace {
 
-struct Answers {
-  const char* password = nullptr;  // the answer to every echo-off prompt of this decision
-};
-
-// Answers echo-off prompts with the decision's password and echo-on prompts with nothing;
-// messages are only shown to a user, so they are dropped.
-int answer_prompts(int count, const pam_message** messages, pam_response** responses, void* data) {
-  if (count <= 0 || messages == nullptr || responses == nullptr || data == nullptr) {
-    return PAM_CONV_ERR;
-  }
-  const auto* answers = static_cast<const Answers*>(data);
-  auto* replies = static_cast<pam_response*>(
-      std::calloc(static_cast<std::size_t>(count), sizeof(pam_response)));
-  if (replies == nullptr) return PAM_BUF_ERR;
-  for (int i = 0; i < count; ++i) {
-    const int style = messages[i]->msg_style;
-    if (style == PAM_PROMPT_ECHO_OFF || style == PAM_PROMPT_ECHO_ON) {
-      replies[i].resp = strdup(style == PAM_PROMPT_ECHO_OFF ? answers->password : "");
-      if (replies[i].resp == nullptr) {
-        for (int j = 0; j < i; ++j) std::free(replies[j].resp);
-        std::free(replies);
-        return PAM_BUF_ERR;
-      }
-    }
-  }
-  *responses = replies;
-  return PAM_SUCCESS;
-}
-
-// A module that asks for a delay after a failure (pam_fail_delay) would otherwise make every
-// fifth decision sleep for seconds; this test measures the log, not the delay.
-void no_fail_delay(int, unsigned, void*) {}
+using authpolicy::test_support::answer_prompts;
+using authpolicy::test_support::no_fail_delay;
+using authpolicy::test_support::PamAnswers;
 
 bool parse_count(const char* text, long* value) {
   errno = 0;
@@ -106,7 +79,8 @@ int main(int argc, char** argv) {
   long differed = 0;
   for (long seq = 0; seq < count; ++seq) {
     const bool expect_permit = seq % 5 != 4;
-    Answers answers{expect_permit ? argv[3] : argv[4]};
+    // The decision's password to every echo-off prompt, nothing to echo-on ones.
+    PamAnswers answers{expect_permit ? argv[3] : argv[4], ""};
     const pam_conv conversation{answer_prompts, &answers};
     const std::string tag = "load-" + std::to_string(child) + "-" + std::to_string(seq);
 

@@ -30,20 +30,16 @@
 #include <vector>
 
 #include "audit/audit_store.h"
+#include "tests/support/private_system_view_environment.h"
 #include "tests/support/temp_folder.h"
-#include "tests/support/private_system_view.h"
 
 namespace {
 
 // What the module writes at its defaults (refused policies' decisions in
 // /var/lib/authpolicy/audit.db, a service file in /etc/pam.d) stays in this program's own view
 // of /etc and /var/lib (tests/support/private_system_view.h), entered before the first test.
-class PrivateSystemViewEnvironment : public ::testing::Environment {
- public:
-  void SetUp() override { authpolicy::test_support::enter_private_system_view_or_exit(); }
-};
 [[maybe_unused]] ::testing::Environment* const kPrivateSystemView =
-    ::testing::AddGlobalTestEnvironment(new PrivateSystemViewEnvironment);
+    authpolicy::test_support::private_system_view_before_the_first_test();
 
 constexpr int kProcesses = 32;
 constexpr int kDecisionsEach = 500;
