@@ -5,38 +5,22 @@
 #include <gtest/gtest.h>
 
 #include "factors/tpm/pin_store.h"
-#include "tests/tpm/swtpm_fixture.h"
+#include "tests/tpm/pin_test_support.h"
 
 namespace authpolicy::tpm {
 namespace {
 
-using testing::Swtpm;
-
 // root: the uid the tests run as, the only one the helper answers for.
 constexpr const char* kUser = "root";
 
-class PinEnrolmentTest : public ::testing::TestWithParam<BackendChoice> {
+class PinEnrolmentTest : public testing::PinOnSwtpm {
  protected:
-  PinEnrolmentTest() {
-    TpmConfig config;
-    config.tcti = swtpm_.tcti();
-    store_.emplace(config);
-  }
   Enrolment enrolment(const std::string& user = kUser) {
-    Settings tpm;
-    tpm.set("tcti", swtpm_.tcti());
-    PinProviderOptions options;
-    options.backend = GetParam();
-    options.helper.path = AP_PIN_HELPER_TEST_VARIANT;
-    options.helper.environment = {"AUTHPOLICY_TEST_TCTI=" + swtpm_.tcti()};
-    return pin_enrolment(Settings{}, tpm, user, options);
+    return pin_enrolment(Settings{}, tpm_block(), user, options());
   }
   int tool(const std::string& command, std::string* output) {
     return testing::run_tpm2_tool(swtpm_.tcti(), command, output);
   }
-
-  Swtpm swtpm_;
-  std::optional<PinStore> store_;
 };
 
 TEST_P(PinEnrolmentTest, NoIndexIsNone) {
@@ -90,11 +74,8 @@ TEST_P(PinEnrolmentTest, AnUnknownUserHasNone) {
   EXPECT_EQ(enrolment("no-such-user-ap").state, Enrolment::State::none);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, PinEnrolmentTest,
-                         ::testing::Values(BackendChoice::automatic, BackendChoice::helper),
-                         [](const auto& info) {
-                           return info.param == BackendChoice::helper ? "Helper" : "InProcess";
-                         });
+INSTANTIATE_TEST_SUITE_P(Backends, PinEnrolmentTest, testing::pin_backends(),
+                         testing::pin_backend_name);
 
 TEST(PinEnrolmentSettings, AnInvalidTpmBlockIsUnknown) {
   Settings tpm;

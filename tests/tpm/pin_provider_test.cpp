@@ -8,8 +8,8 @@
 #include <future>
 
 #include "factors/tpm/pin_store.h"
+#include "tests/tpm/pin_test_support.h"
 #include "tests/tpm/scripted_conversation.h"
-#include "tests/tpm/swtpm_fixture.h"
 
 namespace authpolicy::tpm {
 namespace {
@@ -20,26 +20,12 @@ using testing::Swtpm;
 // root exists everywhere and is the uid the tests run as (the helper checks the real uid).
 const FactorRequest kRoot{"root", "login", std::nullopt, "tty1", false};
 
-class PinProviderTest : public ::testing::TestWithParam<BackendChoice> {
+class PinProviderTest : public testing::PinOnSwtpm {
  protected:
-  PinProviderTest() {
-    TpmConfig config;
-    config.tcti = swtpm_.tcti();
-    store_.emplace(config);
-  }
   std::unique_ptr<FactorProvider> provider(Settings factor = {}) {
-    Settings tpm;
-    tpm.set("tcti", swtpm_.tcti());
-    PinProviderOptions options;
-    options.backend = GetParam();
-    options.helper.path = AP_PIN_HELPER_TEST_VARIANT;
-    options.helper.environment = {"AUTHPOLICY_TEST_TCTI=" + swtpm_.tcti()};
-    return make_pin_provider(factor, tpm, options);
+    return make_pin_provider(factor, tpm_block(), options());
   }
   std::uint32_t used() { return store_->status(0).counter->used; }
-
-  Swtpm swtpm_;
-  std::optional<PinStore> store_;
 };
 
 TEST_P(PinProviderTest, NotEnrolledIsUnavailableWithoutAsking) {
@@ -185,11 +171,8 @@ TEST_P(PinProviderTest, UnknownUserIsUnavailable) {
   EXPECT_EQ(provider()->probe(ghost)->outcome, Outcome::unavailable);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, PinProviderTest,
-                         ::testing::Values(BackendChoice::automatic, BackendChoice::helper),
-                         [](const auto& info) {
-                           return info.param == BackendChoice::helper ? "Helper" : "InProcess";
-                         });
+INSTANTIATE_TEST_SUITE_P(Backends, PinProviderTest, testing::pin_backends(),
+                         testing::pin_backend_name);
 
 TEST(PinProviderSettings, ContradictorySettingsFailClosed) {
   Settings factor;
