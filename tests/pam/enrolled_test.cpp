@@ -67,25 +67,7 @@ class PamEnrolled : public ::testing::Test {
     return r.output.substr(0, r.output.find('\n'));
   }
 
-  // One login; the answers are given in order. Returns the PAM code and the prompts shown.
-  std::pair<int, std::vector<std::string>> login(const std::string& user,
-                                                 std::vector<std::string> answers) {
-    Script script(std::move(answers));
-    Session session("ap_policy", user, &script);
-    const int rc = session.authenticate();
-    return {rc, script.prompts()};
-  }
-
-  // The decisions in the audit log, oldest first, as `authpolicy audit --format json` lists them.
-  nlohmann::json audit_rows() const {
-    const ProcessResult result = run_process(
-        {AP_TEST_AUTHPOLICY, "audit", "--db", db_, "--format", "json", "--limit", "0"},
-        {{"LD_PRELOAD", ""}}, "");
-    EXPECT_EQ(result.exit_code, 0) << result.output;
-    auto rows = nlohmann::json::parse(result.output.substr(result.output.find('[')));
-    std::reverse(rows.begin(), rows.end());
-    return rows;
-  }
+  nlohmann::json audit_rows() const { return pam_test::audit_rows(db_); }
 };
 
 TEST_F(PamEnrolled, TheEnrolledAreAskedTheCodeTheOthersAreNot) {

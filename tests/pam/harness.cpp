@@ -3,11 +3,13 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -327,6 +329,25 @@ ProcessResult run_pamtester(const std::vector<std::string>& arguments, const std
                       {"PAM_WRAPPER_SERVICE_DIR", Paths::service_dir()},
                       {"PAM_WRAPPER_DEBUGLEVEL", "2"}},
                      input);
+}
+
+std::pair<int, std::vector<std::string>> login(const std::string& user,
+                                               std::vector<std::string> answers) {
+  Script script(std::move(answers));
+  Session session("ap_policy", user, &script);
+  const int rc = session.authenticate();
+  return {rc, script.prompts()};
+}
+
+nlohmann::json audit_rows(const std::string& db, const std::vector<std::string>& extra) {
+  std::vector<std::string> argv{AP_TEST_AUTHPOLICY, "audit", "--db",    db,
+                                "--format",         "json",  "--limit", "0"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  const ProcessResult result = run_process(argv, {{"LD_PRELOAD", ""}, {"PAM_WRAPPER", "0"}}, "");
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  auto rows = nlohmann::json::parse(result.output.substr(result.output.find('[')));
+  std::reverse(rows.begin(), rows.end());
+  return rows;
 }
 
 std::size_t open_fd_count() {

@@ -4,6 +4,7 @@
 
 #include <security/pam_appl.h>
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <utility>
@@ -114,6 +115,15 @@ ProcessResult run_process(const std::vector<std::string>& argv,
 
 // Runs pamtester under pam_wrapper on the generated service folder.
 ProcessResult run_pamtester(const std::vector<std::string>& arguments, const std::string& input);
+
+// One login as `user` on the ap_policy service, answering its secret prompts with `answers` in
+// order: the PAM code and the prompts shown.
+std::pair<int, std::vector<std::string>> login(const std::string& user,
+                                               std::vector<std::string> answers);
+
+// The decisions in the audit log at `db`, oldest first, as `authpolicy audit --format json
+// --limit 0 EXTRA...` lists them; a failing `authpolicy audit` is a test failure.
+nlohmann::json audit_rows(const std::string& db, const std::vector<std::string>& extra = {});
 
 // Open file descriptors of this process.
 std::size_t open_fd_count();

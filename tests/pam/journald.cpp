@@ -155,15 +155,6 @@ std::string field_bytes(const nlohmann::json& entry, const std::string& name) {
   return "<repeated>";
 }
 
-nlohmann::json audit_rows(const std::string& db) {
-  const ProcessResult result =
-      run_process({AP_TEST_AUTHPOLICY, "audit", "--db", db, "--format", "json", "--limit", "0"},
-                  {{"LD_PRELOAD", ""}}, "");
-  auto rows = nlohmann::json::parse(result.output.substr(result.output.find('[')));
-  std::reverse(rows.begin(), rows.end());
-  return rows;
-}
-
 nlohmann::json row_for_entry(const nlohmann::json& rows, const nlohmann::json& entry) {
   const std::string id = field_bytes(entry, "AUTHPOLICY_DECISION_ID");
   if (id.size() != 32) return nullptr;  // every entry names its decision

@@ -48,9 +48,6 @@ std::vector<nlohmann::json> decision_entries_in_file(const std::string& file, st
 // byte values, and a field sent more than once as an array of values ("<repeated>" then).
 std::string field_bytes(const nlohmann::json& entry, const std::string& name);
 
-// `authpolicy audit --db DB --format json --limit 0`, oldest first.
-nlohmann::json audit_rows(const std::string& db);
-
 // Every field of the journal entry against the row `authpolicy audit` shows for the same
 // decision; the differences, one a line ("" when they agree).
 std::string compare_entry_with_row(const nlohmann::json& entry, const nlohmann::json& row);

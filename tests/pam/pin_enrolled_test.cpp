@@ -16,7 +16,7 @@
 #include "engine/secret.h"
 #include "factors/tpm/pin_store.h"
 #include "tests/pam/harness.h"
-#include "tests/tpm/swtpm_fixture.h"
+#include "tests/pam/pin_fixture.h"
 
 namespace authpolicy::pam_test {
 namespace {
@@ -28,59 +28,27 @@ constexpr const char* kNotEnrolled = "daemon";
 constexpr const char* kPin = "482916";
 constexpr const char* kPassword = "Pin-Rollout-Pass!";
 
-class PamPinEnrolled : public ::testing::Test {
+class PamPinEnrolled : public PinFixture {
  protected:
   void SetUp() override {
-    const passwd* pw = getpwnam(kEnrolled);
-    ASSERT_NE(pw, nullptr) << "needs the '" << kEnrolled << "' account";
-    uid_ = pw->pw_uid;
+    ASSERT_NO_FATAL_FAILURE(prepare(kEnrolled, "pin-enrolled"));
     ASSERT_NE(getpwnam(kNotEnrolled), nullptr) << "needs the '" << kNotEnrolled << "' account";
-    folder_ = std::string(Paths::run_dir()) + "/pin-enrolled-" + std::to_string(getpid()) + "-" +
-              ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    std::filesystem::remove_all(folder_);
     std::filesystem::create_directories(folder_ + "/audit");
-    chmod(folder_.c_str(), 0755);
     write_file(folder_ + "/passdb",
                std::string(kEnrolled) + ":" + kPassword + ":ap_policy\n" + kNotEnrolled + ":" +
                    kPassword + ":ap_policy\n",
                0600);
-    tpm::TpmConfig config;
-    config.tcti = swtpm_.tcti();
-    store_ = std::make_unique<tpm::PinStore>(config);
     ASSERT_EQ(store_->setup(uid_, SecretString(kPin), 3), tpm::SetupResult::created);
     write_policy(policy_text());
-  }
-  void TearDown() override {
-    std::error_code ignored;
-    std::filesystem::remove_all(folder_, ignored);
   }
 
   std::string policy_path() const { return folder_ + "/rollout.pol"; }
   std::string policy_text() const {
-    return "tpm { tcti = \"" + swtpm_.tcti() + "\" }\n" + "factor password { module = \"" +
-           Paths::matrix() + "\"; arguments = \"passdb=" + folder_ + "/passdb\" }\n" +
-           "audit { db = \"" + db() + "\" }\n" + "auth password && (pin if enrolled(pin))\n";
-  }
-  std::string db() const { return folder_ + "/audit/audit.db"; }
-
-  std::pair<int, std::vector<std::string>> login(const std::string& user,
-                                                 std::vector<std::string> answers) {
-    Script script(std::move(answers));
-    Session session("ap_policy", user, &script);
-    const int rc = session.authenticate();
-    return {rc, script.prompts()};
+    return tpm_block() + password_factor() + "audit { db = \"" + audit_db() + "\" }\n" +
+           "auth password && (pin if enrolled(pin))\n";
   }
 
-  // The decisions in the audit log, oldest first, as `authpolicy audit --format json` lists them.
-  nlohmann::json audit_rows() const {
-    const ProcessResult result =
-        run_process({AP_TEST_AUTHPOLICY, "audit", "--db", db(), "--format", "json", "--limit", "0"},
-                    {{"LD_PRELOAD", ""}}, "");
-    EXPECT_EQ(result.exit_code, 0) << result.output;
-    auto rows = nlohmann::json::parse(result.output.substr(result.output.find('[')));
-    std::reverse(rows.begin(), rows.end());
-    return rows;
-  }
+  nlohmann::json audit_rows() const { return pam_test::audit_rows(audit_db()); }
 
   // `authpolicy eval` of the test's policy (written to its own file) for `user`, with flags.
   nlohmann::json eval(const std::string& user, const std::vector<std::string>& flags) const {
@@ -92,13 +60,6 @@ class PamPinEnrolled : public ::testing::Test {
     EXPECT_TRUE(result.exit_code == 0 || result.exit_code == 1) << result.output;
     return nlohmann::json::parse(result.output.substr(result.output.find('{')));
   }
-
-  std::uint32_t attempts_used() { return store_->status(uid_).counter->used; }
-
-  testing::Swtpm swtpm_;
-  std::unique_ptr<tpm::PinStore> store_;
-  std::string folder_;
-  uid_t uid_ = 0;
 };
 
 TEST_F(PamPinEnrolled, TheUserWithAPinIsAskedItTheOthersAreNot) {

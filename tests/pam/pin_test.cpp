@@ -13,7 +13,7 @@
 #include "engine/secret.h"
 #include "factors/tpm/pin_store.h"
 #include "tests/pam/harness.h"
-#include "tests/tpm/swtpm_fixture.h"
+#include "tests/pam/pin_fixture.h"
 
 namespace authpolicy::pam_test {
 namespace {
@@ -41,40 +41,19 @@ std::string slurp(const std::string& path) {
   return s.str();
 }
 
-class PamPin : public ::testing::Test {
+class PamPin : public PinFixture {
  protected:
   void SetUp() override {
-    const passwd* pw = getpwnam(kUser);
-    ASSERT_NE(pw, nullptr) << "needs the '" << kUser << "' account";
-    uid_ = pw->pw_uid;
-    folder_ = std::string(Paths::run_dir()) + "/pin-" + std::to_string(getpid()) + "-" +
-              ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    std::filesystem::remove_all(folder_);
+    ASSERT_NO_FATAL_FAILURE(prepare(kUser, "pin"));
     std::filesystem::create_directories(folder_ + "/totp");
-    chmod(folder_.c_str(), 0755);
     chmod((folder_ + "/totp").c_str(), 0700);
     write_file(folder_ + "/passdb", std::string(kUser) + ":" + kPassword + ":ap_policy\n", 0600);
-    tpm::TpmConfig config;
-    config.tcti = swtpm_.tcti();
-    store_ = std::make_unique<tpm::PinStore>(config);
     store_->setup(uid_, SecretString(kPin), 3);
   }
 
-  std::string password_factor() const {
-    return std::string("factor password { module = \"") + Paths::matrix() +
-           "\"; arguments = \"passdb=" + folder_ + "/passdb\" }\n";
-  }
   std::string common() const {
-    return "tpm { tcti = \"" + swtpm_.tcti() + "\" }\n" + password_factor() + "audit { db = \"" +
-           audit_db() + "\" }\n";
+    return tpm_block() + password_factor() + "audit { db = \"" + audit_db() + "\" }\n";
   }
-  std::string audit_db() const { return folder_ + "/audit/audit.db"; }
-  std::uint32_t attempts_used() { return store_->status(uid_).counter->used; }
-
-  testing::Swtpm swtpm_;
-  std::unique_ptr<tpm::PinStore> store_;
-  std::string folder_;
-  uid_t uid_ = 0;
 };
 
 TEST_F(PamPin, RightPinAloneLogsIn) {

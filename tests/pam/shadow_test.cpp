@@ -16,22 +16,6 @@
 namespace authpolicy::pam_test {
 namespace {
 
-ProcessResult authpolicy(std::vector<std::string> arguments) {
-  arguments.insert(arguments.begin(), AP_TEST_AUTHPOLICY);
-  return run_process(arguments, {{"LD_PRELOAD", ""}, {"PAM_WRAPPER", "0"}}, "");
-}
-
-nlohmann::json audit_rows(const std::string& db, std::vector<std::string> extra = {}) {
-  std::vector<std::string> args{"audit", "--db", db, "--limit", "0", "--format", "json"};
-  args.insert(args.end(), extra.begin(), extra.end());
-  const ProcessResult r = authpolicy(args);
-  EXPECT_EQ(r.exit_code, 0) << r.output;
-  nlohmann::json rows = nlohmann::json::parse(r.output);
-  // Oldest first, like the logins were made.
-  std::reverse(rows.begin(), rows.end());
-  return rows;
-}
-
 struct Login {
   std::string user;
   std::optional<std::string> rhost;
