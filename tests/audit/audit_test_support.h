@@ -20,6 +20,9 @@ namespace authpolicy::audit::testing {
 // A private (0700) temporary folder, removed with everything in it.
 using TempFolder = authpolicy::test_support::TempFolder;
 
+// A minute in the records' microseconds.
+constexpr std::int64_t kMinute = 60LL * 1000000;
+
 inline AuditRecord sample_record(std::string user, std::string decision, std::int64_t time_us = 0,
                                  std::string rhost = "203.0.113.7") {
   AuditRecord record;

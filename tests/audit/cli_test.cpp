@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "audit/audit_store.h"
+#include "audit_command_support.h"
 #include "audit_test_support.h"
 #include "cli/audit_command.h"
 #include "cli/command_registry.h"
@@ -20,23 +21,15 @@
 namespace authpolicy::cli {
 namespace {
 
+using audit::testing::CommandRun;
+using audit::testing::kMinute;
 using audit::testing::sample_record;
-using audit::testing::TempFolder;
 
-constexpr std::int64_t kMinute = 60LL * 1000000;
-
-struct CommandRun {
-  int code;
-  std::string out;
-  std::string err;
-};
-
-class AuditCommand : public ::testing::Test {
+class AuditCommand : public audit::testing::AuditLogTest {
  protected:
   void SetUp() override {
-    path_ = temp_.file("audit.db");
     std::int64_t now = audit::now_utc_us();
-    auto opened = audit::AuditStore::open(path_, {});
+    auto opened = audit::AuditStore::open(db_, {});
     ASSERT_TRUE(opened.status.ok()) << opened.status.message;
     auto& store = *opened.store;
     auto bob = sample_record("bob", "deny", now - 5 * kMinute, "10.1.2.3");
@@ -55,15 +48,9 @@ class AuditCommand : public ::testing::Test {
     ASSERT_TRUE(store.write(evil).ok());
   }
 
-  CommandRun run(std::vector<std::string> args) {
-    args.push_back("--db");
-    args.push_back(path_);
-    return run_raw(args);
-  }
+  CommandRun run(std::vector<std::string> args) { return run_on_log(std::move(args)); }
   CommandRun run_raw(const std::vector<std::string>& args) {
-    std::ostringstream out, err;
-    int code = run_audit_command(args, out, err);
-    return {code, out.str(), err.str()};
+    return audit::testing::run_audit(args);
   }
   // Users in output order, from the JSON rows.
   static std::string users_in(const std::string& json) {
@@ -75,9 +62,6 @@ class AuditCommand : public ::testing::Test {
     }
     return users;
   }
-
-  TempFolder temp_;
-  std::string path_;
 };
 
 TEST_F(AuditCommand, RegistersItself) {
@@ -229,10 +213,10 @@ TEST_F(AuditCommand, ReadsArgumentsLikeEveryCommand) {
   const CommandRun help_word = run({"help"});  // as "authpolicy totp help" and "u2f help"
   EXPECT_EQ(help_word.code, 0);
   EXPECT_EQ(help_word.out.rfind("usage: authpolicy audit", 0), 0u) << help_word.out;
-  const CommandRun valued = run_raw({"--format=json", "--user=bob", "list", "--db=" + path_});
+  const CommandRun valued = run_raw({"--format=json", "--user=bob", "list", "--db=" + db_});
   EXPECT_EQ(valued.code, 0) << valued.err;
   EXPECT_EQ(users_in(valued.out), "bob ");
-  const CommandRun after = run_raw({"--db", path_, "--format", "json", "--", "list"});
+  const CommandRun after = run_raw({"--db", db_, "--format", "json", "--", "list"});
   EXPECT_EQ(after.code, 0) << after.err;
 
   const CommandRun unknown = run({"--colour"});
@@ -328,19 +312,19 @@ TEST_F(AuditCommand, OnAFreshMachineSaysThereIsNoLogYetAndCreatesNothing) {
 
 TEST_F(AuditCommand, EveryActionButVerifyMovesTheSpoolInAndFlushSaysHowMany) {
   std::string ignored;
-  ASSERT_TRUE(audit::append_decision(path_, {}, sample_record("dave", "deny"), &ignored).ok());
-  ASSERT_TRUE(audit::append_decision(path_, {}, sample_record("dave", "deny"), &ignored).ok());
+  ASSERT_TRUE(audit::append_decision(db_, {}, sample_record("dave", "deny"), &ignored).ok());
+  ASSERT_TRUE(audit::append_decision(db_, {}, sample_record("dave", "deny"), &ignored).ok());
   auto verified = run({"verify"});
   EXPECT_EQ(verified.code, 0) << verified.out << verified.err;
   auto listed = run({"--user", "dave", "--format", "csv"});
   EXPECT_EQ(listed.code, 0) << listed.err;
   EXPECT_EQ(std::count(listed.out.begin(), listed.out.end(), '\n'), 3) << listed.out;  // + header
-  ASSERT_TRUE(audit::append_decision(path_, {}, sample_record("erin", "deny"), &ignored).ok());
+  ASSERT_TRUE(audit::append_decision(db_, {}, sample_record("erin", "deny"), &ignored).ok());
   auto flushed = run({"flush"});
   EXPECT_EQ(flushed.code, 0) << flushed.err;
-  EXPECT_EQ(flushed.out, path_ + ": moved 1 decision from the spool into the log\n");
+  EXPECT_EQ(flushed.out, db_ + ": moved 1 decision from the spool into the log\n");
   flushed = run({"flush"});
-  EXPECT_EQ(flushed.out, path_ + ": moved 0 decisions from the spool into the log\n");
+  EXPECT_EQ(flushed.out, db_ + ": moved 0 decisions from the spool into the log\n");
   EXPECT_EQ(run({"flush", "--since", "1h"}).code, 2);
 }
 

@@ -13,27 +13,20 @@
 #include <sstream>
 
 #include "audit/audit_store.h"
+#include "audit_command_support.h"
 #include "audit_test_support.h"
 #include "cli/audit_command.h"
 
 namespace authpolicy::cli {
 namespace {
 
+using audit::testing::CommandRun;
+using audit::testing::kMinute;
 using audit::testing::sample_record;
-using audit::testing::TempFolder;
 
-constexpr std::int64_t kMinute = 60LL * 1000000;
-
-struct ExportRun {
-  int code;
-  std::string out;
-  std::string err;
-};
-
-class AuditExport : public ::testing::Test {
+class AuditExport : public audit::testing::AuditLogTest {
  protected:
   void SetUp() override {
-    db_ = temp_.file("audit.db");
     now_ = audit::now_utc_us();
     add(sample_record("carol", "deny", now_ - 40 * 86400LL * 1000000, "192.0.2.9"));
     auto bob = sample_record("bob", "deny", now_ - 5 * kMinute, "10.1.2.3");
@@ -47,19 +40,9 @@ class AuditExport : public ::testing::Test {
     add(sample_record("alice", "permit", now_ - 3 * kMinute, ""));
   }
 
-  void add(const audit::AuditRecord& record) {
-    auto opened = audit::AuditStore::open(db_, {});
-    ASSERT_TRUE(opened.status.ok()) << opened.status.message;
-    ASSERT_TRUE(opened.store->write(record).ok());
-  }
-
-  ExportRun run(std::vector<std::string> args) {
+  CommandRun run(std::vector<std::string> args) {
     args.insert(args.begin(), "export");
-    args.push_back("--db");
-    args.push_back(db_);
-    std::ostringstream out, err;
-    const int code = run_audit_command(args, out, err);
-    return {code, out.str(), err.str()};
+    return run_on_log(std::move(args));
   }
 
   static std::vector<nlohmann::json> lines(const std::string& text) {
@@ -79,13 +62,11 @@ class AuditExport : public ::testing::Test {
     return std::string(std::istreambuf_iterator<char>(in), {});
   }
 
-  TempFolder temp_;
-  std::string db_;
   std::int64_t now_ = 0;
 };
 
 TEST_F(AuditExport, OneEcsObjectPerLineInTheOrderTheyWereWritten) {
-  const ExportRun result = run({});
+  const CommandRun result = run({});
   ASSERT_EQ(result.code, 0) << result.err;
   const auto parsed = lines(result.out);
   ASSERT_EQ(ids(parsed), (std::vector<std::int64_t>{1, 2, 3, 4}));
@@ -128,7 +109,7 @@ TEST_F(AuditExport, OneEcsObjectPerLineInTheOrderTheyWereWritten) {
 }
 
 TEST_F(AuditExport, SinceLeavesOutOlderDecisions) {
-  const ExportRun result = run({"--since", "1h"});
+  const CommandRun result = run({"--since", "1h"});
   ASSERT_EQ(result.code, 0) << result.err;
   EXPECT_EQ(ids(lines(result.out)), (std::vector<std::int64_t>{2, 3, 4}));
 }
@@ -179,7 +160,7 @@ TEST_F(AuditExport, ACursorThatIsNotOneIsRefusedAReplacedLogIsExportedFromTheSta
     std::ofstream junk(cursor);
     junk << "id=3\n";
   }
-  ExportRun result = run({"--cursor", cursor});
+  CommandRun result = run({"--cursor", cursor});
   EXPECT_EQ(result.code, 2);
   EXPECT_TRUE(result.out.empty());
   EXPECT_NE(result.err.find("is not one"), std::string::npos) << result.err;

@@ -17,10 +17,9 @@
 namespace authpolicy::audit {
 namespace {
 
+using testing::kMinute;
 using testing::sample_record;
 using testing::TempFolder;
-
-constexpr std::int64_t kMinute = 60LL * 1000000;
 
 std::unique_ptr<AuditStore> open_or_fail(const std::string& path, OpenOptions options = {}) {
   auto opened = AuditStore::open(path, options);
