@@ -12,72 +12,30 @@
 //   AP_RACE_MODULE=OLD/pam/pam_policy.so AP_RACE_CLI=OLD/cli/authpolicy ap_race_audit_tests
 // Needs root (root-owned policies and logs, dropping to nobody) and pam_matrix.so.
 #include <fcntl.h>
-#include <grp.h>
-#include <gtest/gtest.h>
-#include <pwd.h>
 #include <security/pam_appl.h>
-#include <security/pam_ext.h>
 #include <signal.h>
-#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#if defined(AP_RACE_KEEP_MODULE)
-#include <dlfcn.h>
-#endif
-
 #include <atomic>
 #include <cerrno>
 #include <chrono>
-#include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
-#include <new>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "tests/support/private_system_view.h"
-#include "tests/support/temp_folder.h"
+#include "tests/race/race_support.h"
 
-// ---- What pam_policy.so logs (see race_test.cpp: no syslog daemon in a test run) --------------
+namespace authpolicy::race_test {
 namespace {
 
-// Whatever the module would write at its defaults stays in this program's own view of /etc and
-// /var/lib (tests/support/private_system_view.h), entered before the first test.
-class PrivateSystemViewEnvironment : public ::testing::Environment {
- public:
-  void SetUp() override { authpolicy::test_support::enter_private_system_view_or_exit(); }
-};
-[[maybe_unused]] ::testing::Environment* const kPrivateSystemView =
-    ::testing::AddGlobalTestEnvironment(new PrivateSystemViewEnvironment);
-std::vector<std::string>& captured_log() {
-  static std::vector<std::string> lines;
-  return lines;
-}
-}  // namespace
-
-extern "C" void pam_vsyslog(const pam_handle_t*, int, const char* format, va_list arguments) {
-  char line[4096];
-  std::vsnprintf(line, sizeof line, format, arguments);
-  captured_log().emplace_back(line);
-}
-
-extern "C" void pam_syslog(const pam_handle_t* pamh, int priority, const char* format, ...) {
-  va_list arguments;
-  va_start(arguments, format);
-  pam_vsyslog(pamh, priority, format, arguments);
-  va_end(arguments);
-}
-
-namespace {
-
-using authpolicy::test_support::TempFolder;
 using Clock = std::chrono::steady_clock;
 
 constexpr const char* kVictim = "alice";
@@ -93,66 +51,12 @@ constexpr int kWantedStops = 400;
 constexpr int kMaxAttempts = 40000;
 constexpr auto kAttackLimit = std::chrono::seconds(30);
 
-std::string setting(const char* variable, const char* built) {
-  const char* value = std::getenv(variable);
-  return value != nullptr && *value != '\0' ? value : built;
-}
-std::string module_path() {
-  return setting("AP_RACE_MODULE", AP_RACE_MODULE);
-}
-std::string cli_path() {
-  return setting("AP_RACE_CLI", AP_RACE_CLI);
-}
-
-bool write_file(const std::string& path, const std::string& content, mode_t mode) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << content;
-  out.close();
-  return out && chown(path.c_str(), 0, 0) == 0 && chmod(path.c_str(), mode) == 0;
-}
-
-bool make_folder(const std::string& path, mode_t mode) {
-  return (mkdir(path.c_str(), mode) == 0 || errno == EEXIST) && chown(path.c_str(), 0, 0) == 0 &&
-         chmod(path.c_str(), mode) == 0;
-}
-
 ino_t inode_of(const std::string& path) {
   struct stat info {};
   return lstat(path.c_str(), &info) == 0 ? info.st_ino : 0;
 }
 
 // ---- One login through libpam -------------------------------------------------------------
-
-int answer_prompts(int count, const pam_message** messages, pam_response** responses, void* data) {
-  if (count <= 0 || messages == nullptr || responses == nullptr) return PAM_CONV_ERR;
-  auto* replies = static_cast<pam_response*>(
-      std::calloc(static_cast<std::size_t>(count), sizeof(pam_response)));
-  if (replies == nullptr) return PAM_BUF_ERR;
-  for (int i = 0; i < count; ++i) {
-    if (messages[i]->msg_style == PAM_PROMPT_ECHO_OFF) {
-      replies[i].resp = strdup(static_cast<const char*>(data));
-    } else if (messages[i]->msg_style == PAM_PROMPT_ECHO_ON) {
-      replies[i].resp = strdup("");
-    }
-  }
-  *responses = replies;
-  return PAM_SUCCESS;
-}
-
-void no_fail_delay(int, unsigned, void*) {}
-
-int authenticate(const std::string& confdir, const std::string& service, const char* user,
-                 const char* password) {
-  const pam_conv conversation{answer_prompts, const_cast<char*>(password)};
-  pam_handle_t* handle = nullptr;
-  int rc = pam_start_confdir(service.c_str(), user, &conversation, confdir.c_str(), &handle);
-  if (rc == PAM_SUCCESS) {
-    rc = pam_set_item(handle, PAM_FAIL_DELAY, reinterpret_cast<const void*>(&no_fail_delay));
-  }
-  if (rc == PAM_SUCCESS) rc = pam_authenticate(handle, 0);
-  if (handle != nullptr) pam_end(handle, rc);
-  return rc;
-}
 
 struct Timed {
   int code = -1;
@@ -165,12 +69,6 @@ Timed timed_login(const std::string& confdir, const std::string& service, const 
   result.code = authenticate(confdir, service, kVictim, password);
   result.took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
   return result;
-}
-
-// Becomes `uid` for good (the attacker); false when that failed.
-bool become(uid_t uid, gid_t gid) {
-  return setgroups(1, &gid) == 0 && setgid(gid) == 0 && setuid(uid) == 0 && getuid() == uid &&
-         geteuid() == uid && setuid(0) != 0;
 }
 
 // ---- M1: the su-like process and the attacker who stops it ----------------------------------
@@ -255,22 +153,15 @@ bool holds(pid_t pid, Form form, ino_t shm, ino_t spool) {
 
 class StoppedSu {
  public:
-  StoppedSu() {
-    void* memory =
-        mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (memory != MAP_FAILED) shared_ = new (memory) Shared;
-  }
-  ~StoppedSu() {
-    finish();
-    if (shared_ != nullptr) munmap(shared_, sizeof(Shared));
-  }
+  StoppedSu() = default;
+  ~StoppedSu() { finish(); }
   StoppedSu(const StoppedSu&) = delete;
   StoppedSu& operator=(const StoppedSu&) = delete;
 
   // The su-like process: real uid `uid`, euid 0 (as a setuid program run by that user), logging
   // in as kCaller through `service` until killed.
   bool start_su(uid_t uid, const std::string& confdir, const std::string& service) {
-    if (shared_ == nullptr) return false;
+    if (shared_.get() == nullptr) return false;
     const pid_t parent = getpid();
     su_ = fork();
     if (su_ < 0) return false;
@@ -360,7 +251,7 @@ class StoppedSu {
   }
 
  private:
-  Shared* shared_ = nullptr;
+  SharedState<Shared> shared_;
   pid_t su_ = -1;
   pid_t attacker_ = -1;
 };
@@ -371,52 +262,35 @@ class StoppedSu {
 //   T/log/     root 0700: the audit log of the M1 tests
 //   T/sticky/  root 01777: the audit log of the H2 test, where anyone may create files
 //   T/pam.d/   the services
-class AuditRace : public ::testing::Test {
+class AuditRace : public RaceScene {
  protected:
+  AuditRace() : RaceScene("ap-audit-race") {}
   void SetUp() override {
-    ASSERT_EQ(geteuid(), 0u) << "the race tests need root (root-owned logs, setuid nobody)";
-    const passwd* nobody = getpwnam("nobody");
-    ASSERT_NE(nobody, nullptr) << "no user 'nobody'";
-    attacker_uid_ = nobody->pw_uid;
-    attacker_gid_ = nobody->pw_gid;
-    captured_log().clear();
-    ASSERT_EQ(chmod(dir_.path().c_str(), 0755), 0);
-    root_ = dir_.file("root");
-    confdir_ = dir_.file("pam.d");
-    ASSERT_TRUE(make_folder(root_, 0755));
-    ASSERT_TRUE(make_folder(confdir_, 0755));
-    ASSERT_TRUE(make_folder(dir_.file("log"), 0700));
-    ASSERT_TRUE(make_folder(dir_.file("sticky"), 01777));
+    ASSERT_NO_FATAL_FAILURE(RaceScene::SetUp());
+    ASSERT_TRUE(make_folder(dir_.file("log"), 0, 0, 0700));
+    ASSERT_TRUE(make_folder(dir_.file("sticky"), 0, 0, 01777));
     std::string passdb;
     for (const char* user : {kVictim, kCaller}) {
       for (const char* service : {"ap-audit-reads", "ap-audit-spool", "ap-audit-sticky"}) {
         passdb += std::string(user) + ":" + kPassword + ":" + service + "\n";
       }
     }
-    ASSERT_TRUE(write_file(root_ + "/passdb", passdb, 0600));
-#if defined(AP_RACE_KEEP_MODULE)
-    dlopen(module_path().c_str(), RTLD_NOW | RTLD_NODELETE);
-#endif
-  }
-  void TearDown() override {
-    if (HasFailure()) {
-      for (const auto& line : captured_log()) std::fprintf(stderr, "log: %s\n", line.c_str());
-    }
+    ASSERT_TRUE(write_file(root_ + "/passdb", passdb, 0, 0, 0600));
+    keep_module_mapped();
   }
 
   // A policy: the password through pam_matrix, the log at `db`, `required` audit, and when
   // `reads` the lockout rule (so every decision reads the log through sqlite; otherwise it is
   // appended to the spool).
-  void add_service(const std::string& service, const std::string& db, bool reads) {
+  void add_policy_service(const std::string& service, const std::string& db, bool reads) {
     const std::string policy = root_ + "/" + service + ".pol";
     ASSERT_TRUE(write_file(policy,
                            "factor password { module = \"" + std::string(AP_RACE_MATRIX) +
                                "\"; arguments = \"passdb=" + root_ + "/passdb\" }\n" +
                                "audit { db = \"" + db + "\"; required = true }\n" +
                                (reads ? "deny if failures(15m) >= 3\n" : "") + "auth password\n",
-                           0644));
-    ASSERT_TRUE(write_file(confdir_ + "/" + service,
-                           "auth required " + module_path() + " policy=" + policy + "\n", 0644));
+                           0, 0, 0644));
+    add_service(service, policy);
   }
 
   // The victim's decisions in the log, as `authpolicy audit` lists them (which first moves the
@@ -441,13 +315,6 @@ class AuditRace : public ::testing::Test {
     return lines - 1;  // the header
   }
 
-  bool logged(const std::string& text) const {
-    for (const auto& line : captured_log()) {
-      if (line.find(text) != std::string::npos) return true;
-    }
-    return false;
-  }
-
   // M1 in one form: the su-like process logs in through `service` (reading the log, or
   // appending to its spool), the attacker stops it holding the lock if it can, and the victim
   // logs in through the same service meanwhile.
@@ -455,7 +322,7 @@ class AuditRace : public ::testing::Test {
     const bool reads = form != Form::spool;
     const std::string service = reads ? "ap-audit-reads" : "ap-audit-spool";
     const std::string db = dir_.file("log/audit.db");
-    add_service(service, db, reads);
+    add_policy_service(service, db, reads);
     if (HasFatalFailure()) return;
     // The log exists (and its spool, for that form) before the attack.
     ASSERT_EQ(authenticate(confdir_, service, kCaller, kPassword), PAM_SUCCESS);
@@ -497,18 +364,13 @@ class AuditRace : public ::testing::Test {
     EXPECT_EQ(recorded_for_victim(db), static_cast<int>(logins.size()))
         << "decisions made while the lock was held went unrecorded";
   }
-
-  TempFolder dir_{"ap-audit-race"};
-  uid_t attacker_uid_ = 0;
-  gid_t attacker_gid_ = 0;
-  std::string root_, confdir_;
 };
 
 // The control: the scene permits and denies, the lockout rule denies after three failures.
 TEST_F(AuditRace, TheSceneWorksWithoutAnAttacker) {
   const std::string db = dir_.file("log/audit.db");
-  add_service("ap-audit-reads", db, true);
-  add_service("ap-audit-spool", db, false);
+  add_policy_service("ap-audit-reads", db, true);
+  add_policy_service("ap-audit-spool", db, false);
   EXPECT_EQ(timed_login(confdir_, "ap-audit-spool", kPassword).code, PAM_SUCCESS);
   EXPECT_EQ(timed_login(confdir_, "ap-audit-reads", kPassword).code, PAM_SUCCESS);
   for (int i = 0; i < 3; ++i) {
@@ -537,7 +399,7 @@ TEST_F(AuditRace, SuStoppedHoldingTheSpoolLockDelaysNoOneElse) {
 // (before: the failures vanished and it was), and nothing may have reached the attacker's files.
 TEST_F(AuditRace, PlantedWalAndShmInAStickyFolderAreRefusedNeverUsed) {
   const std::string db = dir_.file("sticky/audit.db");
-  add_service("ap-audit-sticky", db, true);
+  add_policy_service("ap-audit-sticky", db, true);
   int commands[2], answers[2];
   ASSERT_EQ(pipe(commands), 0);
   ASSERT_EQ(pipe(answers), 0);
@@ -597,3 +459,4 @@ TEST_F(AuditRace, PlantedWalAndShmInAStickyFolderAreRefusedNeverUsed) {
 }
 
 }  // namespace
+}  // namespace authpolicy::race_test

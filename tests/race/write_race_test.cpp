@@ -10,52 +10,23 @@
 //   AP_RACE_MODULE=OLD/pam/pam_policy.so AP_RACE_CLI=OLD/cli/authpolicy ap_write_race_tests
 // Needs root (root-owned policies and folders, dropping to nobody).
 #include <fcntl.h>
-#include <grp.h>
-#include <gtest/gtest.h>
-#include <pwd.h>
 #include <security/pam_appl.h>
-#include <signal.h>
 #include <stdio.h>  // renameat2
-#include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#if defined(AP_RACE_KEEP_MODULE)
-#include <dlfcn.h>
-#endif
-
-#include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
-#include <ctime>
 #include <filesystem>
-#include <fstream>
 #include <map>
-#include <new>
 #include <ostream>
-#include <sstream>
 #include <string>
-#include <thread>
 
-#include "tests/support/private_system_view.h"
-#include "tests/support/temp_folder.h"
+#include "tests/race/race_support.h"
 
+namespace authpolicy::race_test {
 namespace {
-
-using authpolicy::test_support::TempFolder;
-
-// Whatever the module or the CLI would write at their defaults stays in this program's own view
-// of /etc and /var/lib (tests/support/private_system_view.h), entered before the first test.
-class PrivateSystemViewEnvironment : public ::testing::Environment {
- public:
-  void SetUp() override { authpolicy::test_support::enter_private_system_view_or_exit(); }
-};
-[[maybe_unused]] ::testing::Environment* const kPrivateSystemView =
-    ::testing::AddGlobalTestEnvironment(new PrivateSystemViewEnvironment);
 
 constexpr int kTries = 300;  // verifications or fmt runs per attack, and at least as many swaps
 #if defined(AP_RACE_KEEP_MODULE)
@@ -65,37 +36,6 @@ constexpr auto kRaceLimit = std::chrono::seconds(270);
 #else
 constexpr auto kRaceLimit = std::chrono::seconds(120);
 #endif
-
-std::string setting(const char* variable, const char* built) {
-  const char* value = std::getenv(variable);
-  return value != nullptr && *value != '\0' ? value : built;
-}
-std::string module_path() {
-  return setting("AP_RACE_MODULE", AP_RACE_MODULE);
-}
-std::string cli_path() {
-  return setting("AP_RACE_CLI", AP_RACE_CLI);
-}
-
-bool write_file(const std::string& path, const std::string& content, uid_t owner, gid_t group,
-                mode_t mode) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << content;
-  out.close();
-  return out && chown(path.c_str(), owner, group) == 0 && chmod(path.c_str(), mode) == 0;
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-bool make_folder(const std::string& path, uid_t owner, gid_t group, mode_t mode) {
-  return (mkdir(path.c_str(), mode) == 0 || errno == EEXIST) &&
-         chown(path.c_str(), owner, group) == 0 && chmod(path.c_str(), mode) == 0;
-}
 
 // What a folder holds: each name with its inode, owner, mode and contents. Two snapshots are
 // equal when nothing was created, removed or replaced.
@@ -133,33 +73,10 @@ std::string describe(const std::map<std::string, Entry>& entries) {
 
 // ---- One TOTP login through libpam -----------------------------------------------------------
 
-int answer_code(int count, const pam_message** messages, pam_response** responses, void*) {
-  if (count <= 0 || messages == nullptr || responses == nullptr) return PAM_CONV_ERR;
-  auto* replies = static_cast<pam_response*>(
-      std::calloc(static_cast<std::size_t>(count), sizeof(pam_response)));
-  if (replies == nullptr) return PAM_BUF_ERR;
-  for (int i = 0; i < count; ++i) {
-    const int style = messages[i]->msg_style;
-    if (style == PAM_PROMPT_ECHO_OFF || style == PAM_PROMPT_ECHO_ON) {
-      replies[i].resp = strdup("000000");  // a wrong code: it is recorded all the same
-    }
-  }
-  *responses = replies;
-  return PAM_SUCCESS;
-}
-
-void no_fail_delay(int, unsigned, void*) {}
-
-int authenticate(const std::string& confdir, const std::string& service, const char* user) {
-  const pam_conv conversation{answer_code, nullptr};
-  pam_handle_t* handle = nullptr;
-  int rc = pam_start_confdir(service.c_str(), user, &conversation, confdir.c_str(), &handle);
-  if (rc == PAM_SUCCESS) {
-    rc = pam_set_item(handle, PAM_FAIL_DELAY, reinterpret_cast<const void*>(&no_fail_delay));
-  }
-  if (rc == PAM_SUCCESS) rc = pam_authenticate(handle, 0);
-  if (handle != nullptr) pam_end(handle, rc);
-  return rc;
+// `user` answers every prompt with a wrong code: it is recorded all the same.
+int authenticate_with_a_wrong_code(const std::string& confdir, const std::string& service,
+                                   const char* user) {
+  return authenticate(confdir, service, user, "000000", "000000");
 }
 
 // `authpolicy fmt PATH`: its exit status.
@@ -182,70 +99,14 @@ int run_fmt(const std::string& path) {
 
 // ---- The attacker: exchanges her folder with her symlink to a root folder ---------------------
 
-struct ExchangerState {
-  std::atomic<long> swaps{0};
-  std::atomic<int> phase{0};  // 0 starting, 1 swapping, 2 could not become the attacker
-  std::atomic<bool> stop{false};
-};
-
-class Exchanger {
+class Exchanger : public AttackerLoop {
  public:
-  Exchanger(uid_t uid, gid_t gid, const std::string& entry, const std::string& other) {
-    void* memory = mmap(nullptr, sizeof(ExchangerState), PROT_READ | PROT_WRITE,
-                        MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (memory == MAP_FAILED) return;
-    state_ = new (memory) ExchangerState;
-    const pid_t parent = getpid();
-    pid_ = fork();
-    if (pid_ != 0) return;
-    if (setgroups(1, &gid) != 0 || setgid(gid) != 0 || setuid(uid) != 0 || getuid() != uid ||
-        geteuid() != uid || setuid(0) == 0) {
-      state_->phase = 2;
-      _exit(2);
-    }
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) _exit(3);
-    state_->phase = 1;
-    while (!state_->stop.load(std::memory_order_relaxed)) {
-      if (renameat2(AT_FDCWD, entry.c_str(), AT_FDCWD, other.c_str(), RENAME_EXCHANGE) == 0) {
-        state_->swaps.fetch_add(1, std::memory_order_relaxed);
-      }
-    }
-    _exit(0);
-  }
-  ~Exchanger() {
-    stop();
-    if (state_ != nullptr) munmap(state_, sizeof(ExchangerState));
-  }
-  Exchanger(const Exchanger&) = delete;
-  Exchanger& operator=(const Exchanger&) = delete;
-
-  bool started() {
-    if (state_ == nullptr || pid_ <= 0) return false;
-    const auto limit = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (state_->phase.load() == 0 && std::chrono::steady_clock::now() < limit) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    return state_->phase.load() == 1;
-  }
-  long swaps() const { return state_ == nullptr ? 0 : state_->swaps.load(); }
-  void stop() {
-    if (pid_ <= 0) return;
-    state_->stop = true;
-    int status = 0;
-    for (int i = 0; i < 2000 && waitpid(pid_, &status, WNOHANG) == 0; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    if (waitpid(pid_, &status, WNOHANG) == 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, &status, 0);
-    }
-    pid_ = -1;
-  }
-
- private:
-  ExchangerState* state_ = nullptr;
-  pid_t pid_ = -1;
+  Exchanger(uid_t uid, gid_t gid, const std::string& entry, const std::string& other)
+      : AttackerLoop(uid, gid, [entry, other]() -> long {
+          return renameat2(AT_FDCWD, entry.c_str(), AT_FDCWD, other.c_str(), RENAME_EXCHANGE) == 0
+                     ? 1
+                     : 0;
+        }) {}
 };
 
 // ---- The scene -------------------------------------------------------------------------------
@@ -258,27 +119,19 @@ class Exchanger {
 //   T/home/        nobody 0755: nobody's own folder
 //   T/home/x/      nobody 0700: her TOTP secret file `nobody` and her policy `p.pol`
 //   T/home/x.alt   her symlink to T/victim; the attacker exchanges x and x.alt
-class WriteRace : public ::testing::Test {
+class WriteRace : public RaceScene {
  protected:
+  WriteRace() : RaceScene("ap-write-race") {}
   void SetUp() override {
-    ASSERT_EQ(geteuid(), 0u) << "the race tests need root (root-owned folders, setuid nobody)";
-    const passwd* nobody = getpwnam("nobody");
-    ASSERT_NE(nobody, nullptr) << "no user 'nobody'";
-    uid_ = nobody->pw_uid;
-    gid_ = nobody->pw_gid;
-    ASSERT_EQ(chmod(dir_.path().c_str(), 0755), 0);
-    root_ = dir_.file("root");
-    confdir_ = dir_.file("pam.d");
+    ASSERT_NO_FATAL_FAILURE(RaceScene::SetUp());
     victim_ = dir_.file("victim");
     home_ = dir_.file("home");
     mine_ = home_ + "/x";
-    ASSERT_TRUE(make_folder(root_, 0, 0, 0755));
-    ASSERT_TRUE(make_folder(confdir_, 0, 0, 0755));
     ASSERT_TRUE(make_folder(victim_, 0, 0, 0755));
-    ASSERT_TRUE(make_folder(home_, uid_, gid_, 0755));
-    ASSERT_TRUE(make_folder(mine_, uid_, gid_, 0700));
+    ASSERT_TRUE(make_folder(home_, attacker_uid_, attacker_gid_, 0755));
+    ASSERT_TRUE(make_folder(mine_, attacker_uid_, attacker_gid_, 0700));
     ASSERT_EQ(symlink(victim_.c_str(), (home_ + "/x.alt").c_str()), 0);
-    ASSERT_EQ(lchown((home_ + "/x.alt").c_str(), uid_, gid_), 0);
+    ASSERT_EQ(lchown((home_ + "/x.alt").c_str(), attacker_uid_, attacker_gid_), 0);
     ASSERT_TRUE(write_file(victim_ + "/nobody", "#!/bin/sh\necho root's job\n", 0, 0, 0700));
     ASSERT_TRUE(write_file(victim_ + "/p.pol", "auth   password\n", 0, 0, 0644));
     // Her folder is opened once here, so the test can reach it whichever name it has.
@@ -287,6 +140,7 @@ class WriteRace : public ::testing::Test {
   }
   void TearDown() override {
     if (mine_fd_ >= 0) close(mine_fd_);
+    RaceScene::TearDown();
   }
 
   // Writes `content` as `name` in her folder (through the descriptor), hers, with `mode`.
@@ -296,9 +150,9 @@ class WriteRace : public ::testing::Test {
     const int fd = openat(mine_fd_, temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
                           0600);
     if (fd < 0) return false;
-    const bool ok = write(fd, content.data(), content.size()) ==
-                        static_cast<ssize_t>(content.size()) &&
-                    fchown(fd, uid_, gid_) == 0 && fchmod(fd, mode) == 0;
+    const bool ok =
+        write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size()) &&
+        fchown(fd, attacker_uid_, attacker_gid_) == 0 && fchmod(fd, mode) == 0;
     close(fd);
     return ok && renameat(mine_fd_, temporary.c_str(), mine_fd_, name.c_str()) == 0;
   }
@@ -309,11 +163,8 @@ class WriteRace : public ::testing::Test {
            "\" TOTP_AUTH\n";
   }
 
-  TempFolder dir_{"ap-write-race"};
-  uid_t uid_ = 0;
-  gid_t gid_ = 0;
   int mine_fd_ = -1;
-  std::string root_, confdir_, victim_, home_, mine_;
+  std::string victim_, home_, mine_;
 };
 
 // H1: root verifies nobody's codes, whose secret lives below a folder she owns, while she swaps
@@ -325,33 +176,29 @@ TEST_F(WriteRace, TotpSecretUpdateNeverWritesOutsideTheUsersFolder) {
                          "audit { db = \"" + root_ + "/audit.db\" }\nfactor totp { secrets = \"" +
                              mine_ + "/%u\" }\nauth totp\n",
                          0, 0, 0644));
-  ASSERT_TRUE(write_file(confdir_ + "/ap-write-totp",
-                         "auth required " + module_path() + " policy=" + policy + "\n", 0, 0,
-                         0644));
-#if defined(AP_RACE_KEEP_MODULE)
-  dlopen(module_path().c_str(), RTLD_NOW | RTLD_NODELETE);
-#endif
+  ASSERT_NO_FATAL_FAILURE(add_service("ap-write-totp", policy));
+  keep_module_mapped();
   // The control: without the attacker a verification runs and rewrites her file (RATE_LIMIT
   // records the attempt), so the races below do exercise the write.
   struct stat before {};
   ASSERT_EQ(fstatat(mine_fd_, "nobody", &before, 0), 0);
-  EXPECT_EQ(authenticate(confdir_, "ap-write-totp", "nobody"), PAM_AUTH_ERR);
+  EXPECT_EQ(authenticate_with_a_wrong_code(confdir_, "ap-write-totp", "nobody"), PAM_AUTH_ERR);
   struct stat after {};
   ASSERT_EQ(fstatat(mine_fd_, "nobody", &after, 0), 0);
   ASSERT_NE(before.st_ino, after.st_ino) << "the verification did not rewrite the secret file";
-  EXPECT_EQ(after.st_uid, uid_);
+  EXPECT_EQ(after.st_uid, attacker_uid_);
 
   const auto victim_before = snapshot(victim_);
   const auto top_before = snapshot(dir_.path());
-  Exchanger attacker(uid_, gid_, mine_, home_ + "/x.alt");
+  Exchanger attacker(attacker_uid_, attacker_gid_, mine_, home_ + "/x.alt");
   ASSERT_TRUE(attacker.started()) << "could not start the attacker as nobody";
-  int tries = 0, permits = 0;
-  const auto limit = std::chrono::steady_clock::now() + kRaceLimit;
-  while ((tries < kTries || attacker.swaps() < kTries) && std::chrono::steady_clock::now() < limit) {
-    if (authenticate(confdir_, "ap-write-totp", "nobody") == PAM_SUCCESS) ++permits;
-    ++tries;
-  }
-  attacker.stop();
+  int permits = 0;
+  const int tries = run_race(attacker, kTries, kRaceLimit, [&] {
+    if (authenticate_with_a_wrong_code(confdir_, "ap-write-totp", "nobody") == PAM_SUCCESS) {
+      ++permits;
+    }
+    return true;
+  });
   const auto victim_after = snapshot(victim_);
   std::printf("[race] TOTP secret below the user's folder: %d verifications, %ld swaps, %zu "
               "entries in the root folder before, %zu after (module %s)\n",
@@ -376,27 +223,25 @@ TEST_F(WriteRace, FmtNeverWritesOutsideTheUsersFolderNorKeepsSetIdBits) {
   struct stat formatted {};
   ASSERT_EQ(fstatat(mine_fd_, "p.pol", &formatted, AT_SYMLINK_NOFOLLOW), 0);
   EXPECT_EQ(read_file(mine_ + "/p.pol"), "auth permit\n");
-  EXPECT_EQ(formatted.st_uid, uid_);
+  EXPECT_EQ(formatted.st_uid, attacker_uid_);
   EXPECT_EQ(formatted.st_mode & 07777, 0755u) << "fmt kept a setuid/setgid bit";
 
   const auto victim_before = snapshot(victim_);
   const auto top_before = snapshot(dir_.path());
-  Exchanger attacker(uid_, gid_, mine_, home_ + "/x.alt");
+  Exchanger attacker(attacker_uid_, attacker_gid_, mine_, home_ + "/x.alt");
   ASSERT_TRUE(attacker.started()) << "could not start the attacker as nobody";
-  int runs = 0, formatted_runs = 0, set_id_files = 0;
-  const auto limit = std::chrono::steady_clock::now() + kRaceLimit;
-  while ((runs < kTries || attacker.swaps() < kTries) && std::chrono::steady_clock::now() < limit) {
-    if (!write_mine("p.pol", messy, 06755)) break;
+  int formatted_runs = 0, set_id_files = 0;
+  const int runs = run_race(attacker, kTries, kRaceLimit, [&] {
+    if (!write_mine("p.pol", messy, 06755)) return false;
     if (run_fmt(mine_ + "/p.pol") == 0) ++formatted_runs;
-    ++runs;
     struct stat now {};
     if (fstatat(mine_fd_, "p.pol", &now, AT_SYMLINK_NOFOLLOW) == 0 &&
         read_file("/proc/self/fd/" + std::to_string(mine_fd_) + "/p.pol") != messy &&
         (now.st_mode & 06000) != 0) {
       ++set_id_files;
     }
-  }
-  attacker.stop();
+    return true;
+  });
   const auto victim_after = snapshot(victim_);
   std::printf("[race] fmt in the user's folder: %d runs (%d formatted), %ld swaps, %zu entries "
               "in the root folder before, %zu after, %d set-id results (cli %s)\n",
@@ -412,3 +257,4 @@ TEST_F(WriteRace, FmtNeverWritesOutsideTheUsersFolderNorKeepsSetIdBits) {
 }
 
 }  // namespace
+}  // namespace authpolicy::race_test
