@@ -14,12 +14,11 @@ namespace authpolicy {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::kOrigin;
 using testing::ScriptedConversation;
 using testing::SoftFidoAuthenticator;
 using testing::SoftFidoDeviceSource;
 using testing::TempFolder;
-
-constexpr const char* kOrigin = "pam://test-host";
 
 class U2fCommand : public ::testing::Test {
  protected:
@@ -40,10 +39,7 @@ class U2fCommand : public ::testing::Test {
   }
 
   FactorResult login(const std::string& user) {
-    Settings settings;
-    settings.set("authfile", authfile_);
-    settings.set("origin", std::string(kOrigin));
-    settings.set("detect", std::chrono::seconds(0));
+    const Settings settings = testing::u2f_settings(authfile_);
     FactorRequest request;
     request.user = user;
     ScriptedConversation conversation;

@@ -12,13 +12,12 @@ namespace authpolicy {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::kOrigin;
 using testing::ScriptedConversation;
 using testing::SoftFidoAuthenticator;
 using testing::SoftFidoDeviceSource;
 using testing::TempFolder;
 namespace d = u2f_detail;
-
-constexpr const char* kOrigin = "pam://test-host";
 
 // One line for the user with the given credentials in the current format.
 std::string line_for(const std::string& user, const std::vector<std::string>& fields) {
@@ -39,9 +38,7 @@ class U2fFactor : public ::testing::Test {
     key_ = SoftFidoAuthenticator::create();
     devices_ = std::make_shared<SoftFidoDeviceSource>();
     devices_->plug_in(key_);
-    settings_.set("authfile", folder_.file("u2f_keys"));
-    settings_.set("origin", std::string(kOrigin));
-    settings_.set("detect", std::chrono::seconds(0));
+    settings_ = testing::u2f_settings(folder_.file("u2f_keys"));
     settings_.set("timeout", std::chrono::seconds(5));
     request_.user = "alice";
     request_.service = "sudo";

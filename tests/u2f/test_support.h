@@ -1,9 +1,11 @@
-// Shared helpers for the u2f tests: a scripted conversation and a temporary authfile folder.
+// Shared helpers for the u2f tests: a scripted conversation, the factor's settings and a
+// temporary authfile folder.
 #pragma once
 
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <deque>
 #include <filesystem>
 #include <fstream>
@@ -45,6 +47,18 @@ class ScriptedConversation final : public Conversation {
     events.push_back("error:" + std::string(text));
   }
 };
+
+// The origin (relying party) the tests' credentials are made for.
+constexpr const char* kOrigin = "pam://test-host";
+
+// The u2f factor's settings for the tests: `authfile`, kOrigin, and no wait for a key to appear.
+inline Settings u2f_settings(const std::string& authfile) {
+  Settings settings;
+  settings.set("authfile", authfile);
+  settings.set("origin", std::string(kOrigin));
+  settings.set("detect", std::chrono::seconds(0));
+  return settings;
+}
 
 // A temporary folder removed at the end of the test.
 using TempFolder = authpolicy::test_support::TempFolder;
