@@ -42,31 +42,29 @@ std::string owners_text(const TrustRules& rules) {
   return rules.extra_owners.empty() ? "not root" : "it must be owned by root or by the user";
 }
 
-// Why a folder on the way may not be trusted, or empty.
-std::string folder_problem(const std::string& shown, const struct stat& st,
-                           const TrustRules& rules) {
+// Why a folder on the way may not be trusted; nullopt when it may.
+std::optional<std::string> folder_problem(const std::string& shown, const struct stat& st,
+                                          const TrustRules& rules) {
   if (!S_ISDIR(st.st_mode)) return shown + " is not a folder";
   if (!owner_allowed(st.st_uid, rules)) {
     return "folder " + shown + " is owned by " + uid_text(st.st_uid) + ", " + owners_text(rules);
   }
-  if ((st.st_mode & (S_IWGRP | S_IWOTH)) == 0 || rules.any_owner) return {};
-  if (rules.sticky_folders && st.st_uid == 0 && (st.st_mode & S_ISVTX) != 0) return {};
+  if ((st.st_mode & (S_IWGRP | S_IWOTH)) == 0 || rules.any_owner) return std::nullopt;
+  if (rules.sticky_folders && st.st_uid == 0 && (st.st_mode & S_ISVTX) != 0) return std::nullopt;
   return "folder " + shown + " is writable by " +
          ((st.st_mode & S_IWOTH) ? "others" : "its group") + " (mode " + octal(st.st_mode) + ")";
 }
 
-// Why the final file may not be trusted, or empty.
-std::string file_problem(const std::string& shown, const struct stat& st, const TrustRules& rules) {
-  if (rules.folder) {
-    if (auto problem = folder_problem(shown, st, rules); !problem.empty()) return problem;
-    return {};
-  }
+// Why the final file may not be trusted; nullopt when it may.
+std::optional<std::string> file_problem(const std::string& shown, const struct stat& st,
+                                        const TrustRules& rules) {
+  if (rules.folder) return folder_problem(shown, st, rules);
   if (!S_ISREG(st.st_mode)) return shown + " is not a regular file";
   if (!owner_allowed(st.st_uid, rules)) {
     return shown + " is owned by " + uid_text(st.st_uid) + ", " + owners_text(rules);
   }
   const mode_t bad = st.st_mode & rules.forbidden_file_bits & 0777;
-  if (bad == 0 || rules.any_owner) return {};
+  if (bad == 0 || rules.any_owner) return std::nullopt;
   if (rules.forbidden_file_bits & 044) {  // a secret: no access at all
     return shown + " must not be accessible by group or others (mode " + octal(st.st_mode) + ")";
   }
@@ -167,7 +165,7 @@ TrustedFile open_trusted(const std::string& path, const TrustRules& rules) {
     ~Cleanup() { close_all(stack); }
   } cleanup{stack};
 
-  auto push_root = [&]() -> std::string {
+  auto push_root = [&]() -> std::optional<std::string> {
     close_all(stack);
     const int fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return "cannot open /: " + std::string(std::strerror(errno));
@@ -179,7 +177,7 @@ TrustedFile open_trusted(const std::string& path, const TrustRules& rules) {
     stack.push_back({fd, "", st});
     return folder_problem("/", st, rules);
   };
-  if (auto problem = push_root(); !problem.empty()) return fail(TrustStatus::unsafe, problem);
+  if (auto problem = push_root()) return fail(TrustStatus::unsafe, *problem);
 
   std::deque<std::string> parts = split(path);
   if (parts.empty() && !rules.folder) return fail(TrustStatus::unsafe, "/ is not a regular file");
@@ -236,8 +234,8 @@ TrustedFile open_trusted(const std::string& path, const TrustRules& rules) {
         std::deque<std::string> more = split(target);
         parts.insert(parts.begin(), more.begin(), more.end());
         if (target.front() == '/') {
-          if (auto problem = push_root(); !problem.empty()) {
-            return fail(TrustStatus::unsafe, problem);
+          if (auto problem = push_root()) {
+            return fail(TrustStatus::unsafe, *problem);
           }
         }
         if (parts.empty() && !rules.folder) {
@@ -255,14 +253,14 @@ TrustedFile open_trusted(const std::string& path, const TrustRules& rules) {
     }
     if (!last) {
       stack.push_back({fd, shown, st});
-      if (auto problem = folder_problem(shown, st, rules); !problem.empty()) {
-        return fail(TrustStatus::unsafe, problem);
+      if (auto problem = folder_problem(shown, st, rules)) {
+        return fail(TrustStatus::unsafe, *problem);
       }
       continue;
     }
-    if (auto problem = file_problem(shown, st, rules); !problem.empty()) {
+    if (auto problem = file_problem(shown, st, rules)) {
       close(fd);
-      return fail(TrustStatus::unsafe, problem);
+      return fail(TrustStatus::unsafe, *problem);
     }
     result.hold(fd, st, shown);
     return result;
@@ -287,8 +285,8 @@ bool is_single_name(const std::string& name) {
          name.find('/') == std::string::npos && name.find('\0') == std::string::npos;
 }
 
-std::string trust_problem(const std::string& shown, const struct stat& info,
-                          const TrustRules& rules) {
+std::optional<std::string> trust_problem(const std::string& shown, const struct stat& info,
+                                         const TrustRules& rules) {
   return file_problem(shown, info, rules);
 }
 
@@ -319,14 +317,14 @@ TrustedFile open_at_trusted(const TrustedFile& folder, const std::string& name,
   if (const int error = inspect_or_close(fd, &st); error != 0) {
     return fail(TrustStatus::io_error, "cannot inspect " + shown, error);
   }
-  std::string problem = file_problem(shown, st, rules);
+  std::optional<std::string> problem = file_problem(shown, st, rules);
   // A second name elsewhere would let whoever holds it change or keep what we write here.
-  if (problem.empty() && !rules.folder && st.st_nlink != 1) {
+  if (!problem && !rules.folder && st.st_nlink != 1) {
     problem = shown + " has " + std::to_string(st.st_nlink) + " hard links";
   }
-  if (!problem.empty()) {
+  if (problem) {
     close(fd);
-    return fail(TrustStatus::unsafe, problem);
+    return fail(TrustStatus::unsafe, *problem);
   }
   result.hold(fd, st, shown);
   return result;
@@ -347,18 +345,18 @@ TrustedFile make_folder_at(const TrustedFile& parent, const std::string& name, m
   return open_at_trusted(parent, name, folder_rules);
 }
 
-bool read_trusted(const TrustedFile& file, std::size_t limit, std::string& content,
-                  std::string& problem) {
-  if (!file.ok()) {
-    problem = file.reason;
-    return false;
-  }
+std::optional<std::string> read_trusted(const TrustedFile& file, std::size_t limit,
+                                        std::string* problem) {
+  auto fail = [&](std::string reason) -> std::optional<std::string> {
+    if (problem) *problem = std::move(reason);
+    return std::nullopt;
+  };
+  if (!file.ok()) return fail(file.reason);
   if (file.info.st_size < 0 || static_cast<std::size_t>(file.info.st_size) > limit) {
-    problem = file.real_path + " is " + std::to_string(file.info.st_size) +
-              " bytes; the limit is " + std::to_string(limit);
-    return false;
+    return fail(file.real_path + " is " + std::to_string(file.info.st_size) +
+                " bytes; the limit is " + std::to_string(limit));
   }
-  content.assign(static_cast<std::size_t>(file.info.st_size), '\0');
+  std::string content(static_cast<std::size_t>(file.info.st_size), '\0');
   std::size_t done = 0;
   off_t offset = 0;
   while (done < content.size()) {
@@ -366,15 +364,16 @@ bool read_trusted(const TrustedFile& file, std::size_t limit, std::string& conte
     const ssize_t n = pread(file.fd(), content.data() + done, content.size() - done, offset);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
-      problem = "cannot read " + file.real_path + ": " + std::strerror(errno);
-      return false;
+      const int error = errno;
+      explicit_bzero(content.data(), content.size());  // it may be the start of a secret file
+      return fail("cannot read " + file.real_path + ": " + std::strerror(error));
     }
     if (n == 0) break;
     done += static_cast<std::size_t>(n);
     offset += n;
   }
   content.resize(done);
-  return true;
+  return content;
 }
 
 namespace {

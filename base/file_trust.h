@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -98,19 +99,20 @@ TrustedFile open_at_trusted(const TrustedFile& folder, const std::string& name,
 TrustedFile make_folder_at(const TrustedFile& parent, const std::string& name, mode_t mode,
                            const TrustRules& rules);
 
-// Why a folder (rules.folder) or a file described by `info` breaks `rules`, or empty; `shown`
-// names it in the reason. The check every walk above applies to the last component.
-std::string trust_problem(const std::string& shown, const struct stat& info,
-                          const TrustRules& rules);
+// Why a folder (rules.folder) or a file described by `info` breaks `rules`; nullopt when it
+// keeps them. `shown` names it in the reason. The check every walk above applies to the last
+// component.
+std::optional<std::string> trust_problem(const std::string& shown, const struct stat& info,
+                                         const TrustRules& rules);
 
 // Whether `name` is one path component a folder descriptor may be given: not empty, no "/",
 // not "." or "..", no NUL.
 bool is_single_name(const std::string& name);
 
-// Reads the whole of a trusted file from its descriptor (at most `limit` bytes). False with
-// `problem` on error or when it is larger.
-bool read_trusted(const TrustedFile& file, std::size_t limit, std::string& content,
-                  std::string& problem);
+// Reads the whole of a trusted file from its descriptor (at most `limit` bytes); nullopt with
+// `*problem` set (when given) on error or when it is larger.
+std::optional<std::string> read_trusted(const TrustedFile& file, std::size_t limit,
+                                        std::string* problem);
 
 // dlopen()s the module behind a trusted descriptor through /proc/self/fd, so the file loaded is
 // the file checked. Picks a descriptor number no loaded object is named after (the loader matches

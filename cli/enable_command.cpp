@@ -320,11 +320,8 @@ std::optional<std::string> read_backup(const TrustedFile& state, const std::stri
   rules.forbidden_file_bits = 077;  // enable writes them 0600
   const TrustedFile file = open_at_trusted(state, name, rules);
   if (file.status == TrustStatus::missing) return std::nullopt;
-  std::string text;
-  if (!read_trusted(file, 1 << 20, text, problem)) {
-    problem = "backup " + state.real_path + "/" + name + " refused: " + problem;
-    return std::nullopt;
-  }
+  std::optional<std::string> text = read_trusted(file, 1 << 20, &problem);
+  if (!text) problem = "backup " + state.real_path + "/" + name + " refused: " + problem;
   return text;
 }
 
@@ -688,8 +685,8 @@ int run_status(const std::vector<std::string>& args, std::ostream& out, std::ost
         for (const auto& [subject, field] : {std::pair{Subject::country, GeoField::country},
                                              std::pair{Subject::asn, GeoField::asn}}) {
           if (!loaded->uses_subject(subject)) continue;
-          if (std::string p = geoip_problem(loaded->geoip, field); !p.empty()) {
-            problems.push_back("GeoIP: " + p);
+          if (const std::optional<std::string> p = geoip_problem(loaded->geoip, field)) {
+            problems.push_back("GeoIP: " + *p);
           }
         }
         secret_problems(*loaded, problems);

@@ -174,8 +174,8 @@ void Compiler::compile_factor_definitions() {
     if (def->delegates) {
       if (def->module.empty() || def->module.find('\0') != std::string::npos) {
         error("E020", "pam() needs a module file name", def->module_location);
-      } else if (const std::string why = names_this_module(def->module); !why.empty()) {
-        error("E026", "factor '" + name + "' delegates to pam_policy.so: " + why,
+      } else if (const std::optional<std::string> why = names_this_module(def->module)) {
+        error("E026", "factor '" + name + "' delegates to pam_policy.so: " + *why,
               def->module_location,
               {"a policy cannot ask itself; the module would call itself until the host "
                "crashed"});

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <variant>
 
 namespace authpolicy {
@@ -45,44 +46,47 @@ std::string folded(std::string_view text) {
   return out;
 }
 
-// The problem with one value of the right type, or "" when the rule accepts it.
-std::string limit_problem(const SettingRule& rule, const SettingValue& value) {
+// The problem with one value of the right type; nullopt when the rule accepts it.
+std::optional<std::string> limit_problem(const SettingRule& rule, const SettingValue& value) {
   switch (rule.limit) {
     case SettingLimit::none:
-      return {};
+      return std::nullopt;
     case SettingLimit::range: {
       std::int64_t n = 0;
       if (const auto* i = std::get_if<std::int64_t>(&value)) n = *i;
       if (const auto* d = std::get_if<std::chrono::seconds>(&value)) n = d->count();
-      if (n >= rule.min && n <= rule.max) return {};
+      if (n >= rule.min && n <= rule.max) return std::nullopt;
       return "must be between " + number_text(rule.min, rule.type) + " and " +
              number_text(rule.max, rule.type) + ", not " + number_text(n, rule.type);
     }
     case SettingLimit::words: {
       const auto& text = std::get<std::string>(value);
       const std::string key = rule.fold ? folded(text) : text;
-      if (std::find(rule.words.begin(), rule.words.end(), key) != rule.words.end()) return {};
+      if (std::find(rule.words.begin(), rule.words.end(), key) != rule.words.end()) {
+        return std::nullopt;
+      }
       return "must be " + word_list(rule.words) + ", not " + quoted(text);
     }
     case SettingLimit::non_empty:
-      return std::get<std::string>(value).empty() ? "must not be empty" : std::string{};
+      if (std::get<std::string>(value).empty()) return "must not be empty";
+      return std::nullopt;
     case SettingLimit::path: {
       const auto& text = std::get<std::string>(value);
-      if (text.starts_with("/")) return {};
+      if (text.starts_with("/")) return std::nullopt;
       return "must be an absolute path, not " + quoted(text);
     }
     case SettingLimit::path_or_off: {
       const auto& text = std::get<std::string>(value);
-      if (text.empty() || text.starts_with("/")) return {};
+      if (text.empty() || text.starts_with("/")) return std::nullopt;
       return "must be an absolute path (or \"\" for none), not " + quoted(text);
     }
     case SettingLimit::home_path: {
       const auto& text = std::get<std::string>(value);
-      if (text.starts_with("/") || text.starts_with("~/")) return {};
+      if (text.starts_with("/") || text.starts_with("~/")) return std::nullopt;
       return "must be an absolute path or start with ~/, not " + quoted(text);
     }
   }
-  return {};
+  return std::nullopt;
 }
 
 }  // namespace
@@ -127,8 +131,8 @@ std::vector<SettingProblem> rule_problems(std::span<const SettingRule> rules,
       problems.push_back({key, wrong_type_message(key, owner, rule->type)});
       continue;
     }
-    if (std::string why = limit_problem(*rule, value); !why.empty()) {
-      problems.push_back({key, "setting '" + key + "' of " + owner + " " + why});
+    if (const std::optional<std::string> why = limit_problem(*rule, value)) {
+      problems.push_back({key, "setting '" + key + "' of " + owner + " " + *why});
     }
   }
   return problems;

@@ -44,13 +44,14 @@ Lookup geoip_lookup(const Settings& geoip, GeoField field, const IpAddress& addr
   return Lookup{Lookup::Kind::unknown, {}, 0, r.cause};
 }
 
-std::string geoip_problem(const Settings& geoip, GeoField field) {
+std::optional<std::string> geoip_problem(const Settings& geoip, GeoField field) {
   const GeoIpSettings s = to_geoip_settings(geoip);
   const bool country = field == GeoField::country;
   const GeoProbe probe =
       GeoIpDatabase::probe(country ? s.country_path : s.asn_path, s.layout, country, !country);
   if (!probe.readable) return probe.problem;
-  return probe.warnings.empty() ? std::string{} : probe.warnings.front();
+  if (probe.warnings.empty()) return std::nullopt;
+  return probe.warnings.front();
 }
 
 }  // namespace authpolicy

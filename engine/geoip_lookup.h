@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "engine/evaluate.h"
@@ -13,9 +14,9 @@ enum class GeoField { country, asn };
 
 Lookup geoip_lookup(const Settings& geoip, GeoField field, const IpAddress& address);
 
-// Empty when the database for `field` can be opened and holds that field, else why not (for
-// the checker's W109).
-std::string geoip_problem(const Settings& geoip, GeoField field);
+// Why the database for `field` cannot be opened or does not hold that field (for the checker's
+// W109); nullopt when it can and does.
+std::optional<std::string> geoip_problem(const Settings& geoip, GeoField field);
 
 // Where the first failure of each database goes (the PAM module sends it to syslog); by default
 // nowhere: the cause is in the decision record anyway.

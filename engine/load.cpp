@@ -147,12 +147,14 @@ Compiler::ReadStatus Compiler::read_file(const std::string& path, std::string& c
         problem = file.reason;
         return ReadStatus::unsafe;
     }
-    if (!read_trusted(file, grammar::kMaxPolicyBytes, content, problem)) {
+    std::optional<std::string> text = read_trusted(file, grammar::kMaxPolicyBytes, &problem);
+    if (!text) {
       if (static_cast<std::size_t>(file.info.st_size) > grammar::kMaxPolicyBytes) {
         problem = path + " is " + std::to_string(file.info.st_size) + " bytes; the limit is 1 MiB";
       }
       return ReadStatus::unreadable;
     }
+    content = std::move(*text);
     result_.identities.push_back(FileIdentity::of(absolute, file.info));
     return ReadStatus::ok;
   }

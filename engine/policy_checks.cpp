@@ -305,11 +305,11 @@ void geoip_diagnostics(const Space& space, bool deny_errors, bool warnings,
   std::map<Subject, std::string> problems;
   for (const Subject s : {Subject::country, Subject::asn}) {
     if (!policy.uses_subject(s)) continue;
-    std::string problem =
+    std::optional<std::string> problem =
         geoip_problem(policy.geoip, s == Subject::country ? GeoField::country : GeoField::asn);
-    if (problem.empty()) continue;
+    if (!problem) continue;
     unusable.insert(s);
-    problems[s] = std::move(problem);
+    problems[s] = std::move(*problem);
   }
   if (unusable.empty()) return;
   auto key = [](Subject s) { return std::string(s == Subject::country ? "country" : "asn"); };

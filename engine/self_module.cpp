@@ -36,7 +36,7 @@ std::optional<FileId> running_object() {
 
 }  // namespace
 
-std::string names_this_module(const std::string& module) {
+std::optional<std::string> names_this_module(const std::string& module) {
   const auto slash = module.rfind('/');
   const std::string base = slash == std::string::npos ? module : module.substr(slash + 1);
   if (base == kModuleName) return "it is pam_policy.so itself";
@@ -45,12 +45,12 @@ std::string names_this_module(const std::string& module) {
       module.find('/') == std::string::npos ? std::string(AUTHPOLICY_SYSTEM_PAM_DIR) + "/" + module
                                             : module;
   const auto target = file_id(path);
-  if (!target) return {};  // a missing module is the delegation's error, at login
+  if (!target) return std::nullopt;  // a missing module is the delegation's error, at login
   if (target == file_id(std::string(AUTHPOLICY_SYSTEM_PAM_DIR) + "/" + kModuleName)) {
     return "it is the installed pam_policy.so under another name";
   }
   if (target == running_object()) return "it is the pam_policy.so running this check";
-  return {};
+  return std::nullopt;
 }
 
 }  // namespace authpolicy

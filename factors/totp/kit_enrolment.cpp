@@ -85,13 +85,10 @@ Enrolment enrolment_of(const Settings& settings, std::string_view user) {
     return {Enrolment::State::unknown, "secret file " + *path + " has more than one link"};
   }
   if (config.format != SecretFormat::oath) return {Enrolment::State::enrolled, *path};
-  std::string text;
-  if (!read_trusted(file, 1 << 20, text, problem)) {
-    secure_wipe(text.data(), text.size());
-    return {Enrolment::State::unknown, "secret file " + *path + ": " + problem};
-  }
-  const bool named = oath_file_names(text, user);
-  secure_wipe(text.data(), text.size());  // other users' secrets
+  std::optional<std::string> text = read_trusted(file, 1 << 20, &problem);
+  if (!text) return {Enrolment::State::unknown, "secret file " + *path + ": " + problem};
+  const bool named = oath_file_names(*text, user);
+  secure_wipe(text->data(), text->size());  // other users' secrets
   if (!named) return {Enrolment::State::none, "no line for the user in " + *path};
   return {Enrolment::State::enrolled, *path};
 }

@@ -76,7 +76,9 @@ EditTarget load_for_edit(const std::string& path, const std::string& user) {
   target.name = path.substr(slash + 1);
   const TrustedFile file = open_at_trusted(target.folder, target.name, rules);
   if (file.status == TrustStatus::missing) return target;
-  if (!read_trusted(file, 1 << 20, target.text, target.problem)) return target;
+  std::optional<std::string> text = read_trusted(file, 1 << 20, &target.problem);
+  if (!text) return target;
+  target.text = std::move(*text);
   target.exists = true;
   target.info = file.info;
   return target;

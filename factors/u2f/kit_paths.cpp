@@ -54,12 +54,10 @@ std::variant<std::string, AuthfileReadError> read_authfile(const std::string& pa
     case TrustStatus::io_error:
       return AuthfileReadError{Kind::unreadable, file.reason};
   }
-  std::string content;
   std::string problem;
-  if (!read_trusted(file, kMaxAuthfileBytes, content, problem)) {
-    return AuthfileReadError{Kind::unreadable, problem};
-  }
-  return content;
+  std::optional<std::string> content = read_trusted(file, kMaxAuthfileBytes, &problem);
+  if (!content) return AuthfileReadError{Kind::unreadable, problem};
+  return std::move(*content);
 }
 
 std::optional<uid_t> uid_of_user(const std::string& user) {

@@ -139,9 +139,10 @@ TEST_F(Ownership, TrustedDescriptorIsTheCheckedFile) {
   ASSERT_TRUE(file.ok()) << file.reason;
   dir_.write("other.pol", "second\n", 0666);
   ASSERT_EQ(rename(dir_.file("other.pol").c_str(), path.c_str()), 0);
-  std::string content, problem;
-  ASSERT_TRUE(read_trusted(file, 1 << 20, content, problem)) << problem;
-  EXPECT_EQ(content, "first\n");
+  std::string problem;
+  const std::optional<std::string> content = read_trusted(file, 1 << 20, &problem);
+  ASSERT_TRUE(content) << problem;
+  EXPECT_EQ(*content, "first\n");
   EXPECT_EQ(open_trusted(path, TrustRules{}).status, TrustStatus::unsafe);
 }
 
