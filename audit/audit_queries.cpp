@@ -399,7 +399,7 @@ Status AuditStore::summarize(std::optional<std::int64_t> since_us,
   }
 }
 
-std::string missing_log_distrust(const std::string& path) {
+std::optional<std::string> missing_log_distrust(const std::string& path) {
   const auto slash = path.rfind('/');
   if (path.empty() || path.front() != '/' || slash == std::string::npos) {
     return "audit log path " + path + " is not absolute";
@@ -412,7 +412,7 @@ std::string missing_log_distrust(const std::string& path) {
   std::string folder = slash == 0 ? "/" : path.substr(0, slash);
   for (;;) {
     TrustedFile walked = open_trusted(folder, rules);
-    if (walked.ok()) return {};
+    if (walked.ok()) return std::nullopt;
     if (walked.status != TrustStatus::missing || folder == "/") {
       return "no audit log at " + path + ", and its absence cannot be trusted: " + walked.reason;
     }
@@ -426,7 +426,7 @@ FailureCount count_failures(const std::string& path, const OpenOptions& options,
   try {
     struct stat info {};
     if (lstat(path.c_str(), &info) != 0 && errno == ENOENT) {
-      if (auto distrust = missing_log_distrust(path); !distrust.empty()) return unknown(distrust);
+      if (auto distrust = missing_log_distrust(path)) return unknown(*distrust);
       return FailureCount{0, {}};  // nothing recorded yet (documented choice)
     }
     OpenOptions reading = options;

@@ -194,11 +194,11 @@ Status record_decision(const std::string& path, const OpenOptions& options,
 Status append_decision(const std::string& path, const OpenOptions& options,
                        const AuditRecord& record, std::string* fold_problem) noexcept;
 
-// Why a missing audit log may not be read as "nothing recorded yet": empty when the folder that
+// Why a missing audit log may not be read as "nothing recorded yet"; nullopt when the folder that
 // should hold it passes the file-trust walk (root-owned folders up from "/", not writable by
-// group or others, sticky folders allowed), otherwise the reason. Deleting the log must take
-// root: where anyone else could have removed it, its absence proves nothing.
-std::string missing_log_distrust(const std::string& path);
+// group or others, sticky folders allowed). Deleting the log must take root: where anyone else
+// could have removed it, its absence proves nothing.
+std::optional<std::string> missing_log_distrust(const std::string& path);
 
 // What failures() conditions call. A missing database file (or folder) counts as 0 failures:
 // nothing has been recorded yet, which is the state right after installation, provided the

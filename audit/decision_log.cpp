@@ -159,12 +159,14 @@ LoggedDecision log_decision(const Settings& audit_settings, const AuditRecord& g
   // The journal entry says what the host was told: a required write that failed made it a deny.
   if (logged.deny) {
     record.decision = "deny";
-    record.reason += "; " + logged.failure_line;
+    record.reason += "; " + *logged.failure_line;
   }
   const std::string journal = journal_socket(audit_settings);
   if (!journal.empty()) {
-    std::string problem = send_journal_entry(journal, record);
-    if (problem != "absent") logged.journal_problem = std::move(problem);
+    JournalDelivery delivery = send_journal_entry(journal, record);
+    if (delivery.outcome == JournalOutcome::refused) {
+      logged.journal_problem = std::move(delivery.reason);
+    }
   }
   return logged;
 }

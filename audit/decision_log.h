@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "audit/audit_record.h"
@@ -59,11 +60,11 @@ AuditRecord make_record(const Policy& policy, const RequestInfo& request, const 
                         std::chrono::microseconds duration);
 
 struct LoggedDecision {
-  bool deny = false;         // `audit { required = true }` and the write failed
-  std::string failure_line;  // non-empty when the write failed: send it too
-  // Non-empty when journald is there but refused the entry or its socket is untrusted (a missing
-  // journald is not a problem: the syslog line is all there is then).
-  std::string journal_problem;
+  bool deny = false;                        // `audit { required = true }` and the write failed
+  std::optional<std::string> failure_line;  // the write failed: send this line too
+  // Journald is there but refused the entry or its socket is untrusted (a missing journald is
+  // not a problem: the syslog line is all there is then).
+  std::optional<std::string> journal_problem;
 };
 
 // The journald socket a policy's `audit { journal = ... }` names (default

@@ -119,13 +119,19 @@ std::string encode_journal_entry(const AuditRecord& record) {
   return entry;
 }
 
-std::string send_journal_entry(const std::string& socket_path, const AuditRecord& record) noexcept {
+JournalDelivery send_journal_entry(const std::string& socket_path,
+                                   const AuditRecord& record) noexcept {
+  const auto delivered = [] { return JournalDelivery{JournalOutcome::sent, {}}; };
+  const auto absent = [] { return JournalDelivery{JournalOutcome::absent, {}}; };
+  const auto refused = [](std::string reason) {
+    return JournalDelivery{JournalOutcome::refused, std::move(reason)};
+  };
   try {
-    if (socket_path.empty()) return "absent";
+    if (socket_path.empty()) return absent();
     const std::size_t slash = socket_path.rfind('/');
     if (socket_path.front() != '/' || slash == std::string::npos ||
         slash + 1 == socket_path.size()) {
-      return "journal socket " + socket_path + " is not an absolute path to a socket";
+      return refused("journal socket " + socket_path + " is not an absolute path to a socket");
     }
     // The folder by the trust walk, then the socket in it by that descriptor: the entry goes to
     // what was checked, never to a name someone else could swap meanwhile.
@@ -133,43 +139,43 @@ std::string send_journal_entry(const std::string& socket_path, const AuditRecord
     rules.folder = true;
     const std::string folder_path = slash == 0 ? std::string("/") : socket_path.substr(0, slash);
     TrustedFile folder = open_trusted(folder_path, rules);
-    if (folder.status == TrustStatus::missing) return "absent";
-    if (!folder.ok()) return "journal socket folder refused: " + folder.reason;
+    if (folder.status == TrustStatus::missing) return absent();
+    if (!folder.ok()) return refused("journal socket folder refused: " + folder.reason);
     const std::string name = socket_path.substr(slash + 1);
     struct stat info {};
     if (fstatat(folder.fd(), name.c_str(), &info, AT_SYMLINK_NOFOLLOW) != 0) {
-      if (errno == ENOENT) return "absent";
-      return "journal socket " + socket_path + ": " + std::strerror(errno);
+      if (errno == ENOENT) return absent();
+      return refused("journal socket " + socket_path + ": " + std::strerror(errno));
     }
     if (!S_ISSOCK(info.st_mode) || info.st_uid != 0) {
-      return "journal socket " + socket_path + " is not a socket owned by root";
+      return refused("journal socket " + socket_path + " is not a socket owned by root");
     }
     sockaddr_un address{};
     address.sun_family = AF_UNIX;
     const std::string through = "/proc/self/fd/" + std::to_string(folder.fd()) + "/" + name;
-    if (through.size() >= sizeof address.sun_path) return "journal socket name too long";
+    if (through.size() >= sizeof address.sun_path) return refused("journal socket name too long");
     std::memcpy(address.sun_path, through.c_str(), through.size() + 1);
     const auto address_length =
         static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + through.size() + 1);
 
     const std::string entry = encode_journal_entry(record);
     UniqueFd sock(socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-    if (sock.get() < 0) return std::string("journal socket: ") + std::strerror(errno);
-    ssize_t sent;
+    if (sock.get() < 0) return refused(std::string("journal socket: ") + std::strerror(errno));
+    ssize_t written;
     do {
-      sent = sendto(sock.get(), entry.data(), entry.size(), MSG_NOSIGNAL | MSG_DONTWAIT,
-                    reinterpret_cast<const sockaddr*>(&address), address_length);
-    } while (sent < 0 && errno == EINTR);
-    if (sent >= 0) return "";
+      written = sendto(sock.get(), entry.data(), entry.size(), MSG_NOSIGNAL | MSG_DONTWAIT,
+                       reinterpret_cast<const sockaddr*>(&address), address_length);
+    } while (written < 0 && errno == EINTR);
+    if (written >= 0) return delivered();
     const int error = errno;
-    if (error == ECONNREFUSED) return "absent";  // a socket left behind by a stopped journald
+    if (error == ECONNREFUSED) return absent();  // a socket left behind by a stopped journald
     if ((error == EMSGSIZE || error == ENOBUFS) &&
         send_as_memfd(sock.get(), address, address_length, entry)) {
-      return "";
+      return delivered();
     }
-    return "journal entry not sent to " + socket_path + ": " + std::strerror(error);
+    return refused("journal entry not sent to " + socket_path + ": " + std::strerror(error));
   } catch (...) {
-    return "journal entry not sent: out of memory";
+    return refused("journal entry not sent: out of memory");
   }
 }
 

@@ -26,8 +26,17 @@ std::string encode_journal_entry(const AuditRecord& record);
 // Sends the entry to the journald socket at `socket_path` (absolute; "" = do not send). The
 // folder holding the socket must pass the trust walk (root-owned up from "/") and the socket must
 // be a socket owned by root: a decision is never handed to a listener someone else put there. One
-// non-blocking datagram: never waits for journald. Returns "" when sent, "absent" when there is
-// no journald there (the syslog line is all there is), else why it was not sent.
-std::string send_journal_entry(const std::string& socket_path, const AuditRecord& record) noexcept;
+// non-blocking datagram: never waits for journald.
+enum class JournalOutcome {
+  sent,
+  absent,   // no journald there (no socket, a stale one, or "" asked): the syslog line is all
+  refused,  // journald is there but did not take the entry, or its socket is not trusted
+};
+struct JournalDelivery {
+  JournalOutcome outcome = JournalOutcome::refused;
+  std::string reason;  // refused: why, for the system log; empty otherwise
+};
+JournalDelivery send_journal_entry(const std::string& socket_path,
+                                   const AuditRecord& record) noexcept;
 
 }  // namespace authpolicy::audit

@@ -77,7 +77,7 @@ RecentPass find_recent_pass(const std::string& path, const OpenOptions& options,
     struct stat info {};
     if (lstat(path.c_str(), &info) != 0 && errno == ENOENT) {
       // Nothing recorded yet, so nothing passed lately, unless others could have removed it.
-      if (auto distrust = missing_log_distrust(path); !distrust.empty()) return unknown(distrust);
+      if (auto distrust = missing_log_distrust(path)) return unknown(*distrust);
       return RecentPass{false, {}, 0};
     }
     OpenOptions reading = options;

@@ -39,12 +39,13 @@ std::optional<ModuleArguments> parse_arguments(int argc, const char** argv, std:
   return out;
 }
 
-std::string policy_path_for(const ModuleArguments& arguments, std::string_view service,
-                            std::string* error, std::string_view policy_dir) {
+std::optional<std::string> policy_path_for(const ModuleArguments& arguments,
+                                           std::string_view service, std::string* error,
+                                           std::string_view policy_dir) {
   if (arguments.policy) return *arguments.policy;
-  auto refuse = [&](const char* why) {
+  auto refuse = [&](const char* why) -> std::optional<std::string> {
     if (error) *error = "service name " + log_value(service, 64) + " refused: " + why;
-    return std::string();
+    return std::nullopt;
   };
   if (service.empty()) return refuse("empty");
   if (service.size() > kMaxServiceName) return refuse("too long");
@@ -56,7 +57,7 @@ std::string policy_path_for(const ModuleArguments& arguments, std::string_view s
   return std::string(policy_dir) + "/" + std::string(service) + ".pol";
 }
 
-std::string refused_user_reason(std::string_view user) {
+std::optional<std::string> refused_user_reason(std::string_view user) {
   if (user.empty()) return "empty user name";
   if (user.size() > kMaxUserName) return "user name longer than 256 bytes";
   if (user == "." || user == "..") return "user name is . or ..";
@@ -65,7 +66,7 @@ std::string refused_user_reason(std::string_view user) {
     if (c == '/') return "user name contains '/'";
     if (c == ':') return "user name contains ':'";
   }
-  return {};
+  return std::nullopt;
 }
 
 std::string log_value(std::string_view value, std::size_t limit) {

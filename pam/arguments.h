@@ -24,15 +24,15 @@ struct ModuleArguments {
 // Parses the pam.d arguments. nullopt with `error` naming the argument on anything unknown.
 std::optional<ModuleArguments> parse_arguments(int argc, const char** argv, std::string* error);
 
-// The policy file for a service: policy=PATH, else <policy dir>/<service>.pol. Empty with
-// `error` when the service name could climb out of the folder or is not a plain name.
-std::string policy_path_for(const ModuleArguments& arguments, std::string_view service,
-                            std::string* error,
-                            std::string_view policy_dir = AUTHPOLICY_POLICY_DIR);
+// The policy file for a service: policy=PATH, else <policy dir>/<service>.pol. nullopt with
+// `*error` when the service name could climb out of the folder or is not a plain name.
+std::optional<std::string> policy_path_for(const ModuleArguments& arguments,
+                                           std::string_view service, std::string* error,
+                                           std::string_view policy_dir = AUTHPOLICY_POLICY_DIR);
 
 // Why a PAM_USER cannot be a user name (control characters, '/', ':', "." / "..", over 256
-// bytes), or empty when it can.
-std::string refused_user_reason(std::string_view user);
+// bytes); nullopt when it can.
+std::optional<std::string> refused_user_reason(std::string_view user);
 
 // A value as it may appear in a syslog key=value line: printable, quoted when needed, at most
 // `limit` bytes of the original.

@@ -103,11 +103,12 @@ int prepare(pam_handle_t* pamh, int argc, const char** argv, Prepared& prepared)
     log_line(pamh, LOG_ERR, "PAM_SERVICE is not set");
     return PAM_SERVICE_ERR;
   }
-  prepared.policy_path = policy_path_for(prepared.arguments, service, &problem);
-  if (prepared.policy_path.empty()) {
+  std::optional<std::string> policy_path = policy_path_for(prepared.arguments, service, &problem);
+  if (!policy_path) {
     log_line(pamh, LOG_ERR, problem);
     return PAM_SERVICE_ERR;
   }
+  prepared.policy_path = std::move(*policy_path);
 
   LoadOptions options;
   options.check_ownership = true;  // never off in the module
@@ -160,8 +161,8 @@ int prepare(pam_handle_t* pamh, int argc, const char** argv, Prepared& prepared)
     return user_rc == PAM_SUCCESS ? PAM_AUTH_ERR : user_rc;
   }
   const std::string_view user_view(user);
-  if (std::string why = refused_user_reason(user_view); !why.empty()) {
-    log_line(pamh, LOG_ERR, "user=" + log_value(user_view, 64) + " refused: " + why);
+  if (const std::optional<std::string> why = refused_user_reason(user_view)) {
+    log_line(pamh, LOG_ERR, "user=" + log_value(user_view, 64) + " refused: " + *why);
     return PAM_AUTH_ERR;
   }
 
@@ -253,8 +254,8 @@ bool record_decision(pam_handle_t* pamh, const Prepared& p, const Decision& deci
   // answered by the tally) appends to the spool and the tally.
   const audit::LoggedDecision logged =
       audit::log_decision(p.policy->audit, record, &budget, !budget.opened_log());
-  if (!logged.failure_line.empty()) log_line(pamh, LOG_WARNING, logged.failure_line);
-  if (!logged.journal_problem.empty()) log_line(pamh, LOG_WARNING, logged.journal_problem);
+  if (logged.failure_line) log_line(pamh, LOG_WARNING, *logged.failure_line);
+  if (logged.journal_problem) log_line(pamh, LOG_WARNING, *logged.journal_problem);
   return !logged.deny;
 }
 
@@ -339,7 +340,7 @@ void record_unavailable(pam_handle_t* pamh, const char* phase, const Prepared& p
   // every other path refuses (control bytes, ESC, newlines: refused_user_reason) is stored
   // escaped, like the system log shows it, never raw.
   const std::string typed = item_string(pamh, PAM_USER);
-  record.user = refused_user_reason(typed).empty()
+  record.user = !refused_user_reason(typed)
                     ? canonical_user_name(typed).value_or(typed).substr(0, 256)
                     : log_value(typed, 64);
   record.ruser = item_string(pamh, PAM_RUSER).substr(0, 256);
@@ -355,8 +356,8 @@ void record_unavailable(pam_handle_t* pamh, const char* phase, const Prepared& p
       load_common_settings("audit", folder + "common.pol").value_or(Settings{});
   audit::WaitBudget budget;
   const audit::LoggedDecision logged = audit::log_decision(settings, record, &budget, true);
-  if (!logged.failure_line.empty()) log_line(pamh, LOG_WARNING, logged.failure_line);
-  if (!logged.journal_problem.empty()) log_line(pamh, LOG_WARNING, logged.journal_problem);
+  if (logged.failure_line) log_line(pamh, LOG_WARNING, *logged.failure_line);
+  if (logged.journal_problem) log_line(pamh, LOG_WARNING, *logged.journal_problem);
 }
 
 // The line is shown under PAM_SILENT too: it says nothing about the account (every login

@@ -151,11 +151,34 @@ TEST_F(PamJournal, AnEntryTooLargeForOneDatagramArrivesWhole) {
   record.user = "alice";
   record.decision = "deny";
   record.reason = std::string(300000, 'r') + "\nend";
-  EXPECT_EQ(audit::send_journal_entry(journald_->socket(), record), "");
+  const audit::JournalDelivery delivery = audit::send_journal_entry(journald_->socket(), record);
+  EXPECT_EQ(delivery.outcome, audit::JournalOutcome::sent) << delivery.reason;
   const auto entries = decision_entries_in_folder(journald_->journal_folder(), 1);
   ASSERT_EQ(entries.size(), 1u);
   EXPECT_EQ(field_bytes(entries[0], "AUTHPOLICY_REASON"), record.reason);
   EXPECT_EQ(field_bytes(entries[0], "AUTHPOLICY_PID"), "4242");
+}
+
+TEST(JournalDelivery, NoJournaldIsAbsentWithoutAReasonAnUntrustedPlaceIsRefusedWithOne) {
+  audit::AuditRecord record;
+  record.time_us = 1796600000000000;
+  record.service = "sudo";
+  record.user = "alice";
+  record.decision = "permit";
+  for (const std::string& nowhere :
+       {std::string(), std::string("/nonexistent-ap-journal/socket")}) {
+    const audit::JournalDelivery delivery = audit::send_journal_entry(nowhere, record);
+    EXPECT_EQ(delivery.outcome, audit::JournalOutcome::absent) << nowhere;
+    EXPECT_EQ(delivery.reason, "") << nowhere;
+  }
+  const audit::JournalDelivery relative = audit::send_journal_entry("journal.sock", record);
+  EXPECT_EQ(relative.outcome, audit::JournalOutcome::refused);
+  EXPECT_NE(relative.reason.find("not an absolute path"), std::string::npos) << relative.reason;
+  test_support::TempFolder folder{"ap-journal"};
+  chmod(folder.path().c_str(), 0777);  // others may write it, whoever runs the test
+  const audit::JournalDelivery loose = audit::send_journal_entry(folder.file("socket"), record);
+  EXPECT_EQ(loose.outcome, audit::JournalOutcome::refused);
+  EXPECT_NE(loose.reason.find("journal socket folder refused"), std::string::npos) << loose.reason;
 }
 
 }  // namespace
