@@ -215,7 +215,7 @@ int run_code(const Options& options, std::ostream& out, std::ostream& err) {
     err << "authpolicy totp: --now must be a unix time in seconds\n";
     return kExitTrouble;
   }
-  std::optional<SecretString> code = totp::current_code(config, *options.user, now, error);
+  std::optional<SecretString> code = totp::current_code(config, *options.user, now, &error);
   if (!code) {
     err << "authpolicy totp: " << error << "\n";
     return error == "not enrolled" ? kExitRefused : kExitTrouble;

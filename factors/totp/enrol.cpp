@@ -63,18 +63,20 @@ EnrolResult enrol_oath(const EnrolRequest& request, EnrolResult result,
       format_oath_line(type, request.user, "-", hex_secret_text, std::nullopt, "", 0);
   SecretFile file = open_secret_file(result.path, {0}, true, request.config.lock_timeout);
   if (file.status == OpenStatus::missing) {
-    bool exists = false;
     std::string text(line.view());
     text.push_back('\n');
-    bool created =
-        create_secret_file(result.path, text, geteuid(), getegid(), false, exists, result.detail);
+    const WriteResult created = create_secret_file(result.path, text, geteuid(), getegid(), false);
     secure_wipe(text.data(), text.capacity());
-    if (exists) {
+    if (created.status == WriteStatus::exists) {
       result.status = EnrolStatus::error;
       result.detail = result.path + " appeared while enrolling; try again";
       return result;
     }
-    if (created) result.status = EnrolStatus::enrolled;
+    if (!created.ok()) {
+      result.detail = created.reason;
+      return result;
+    }
+    result.status = EnrolStatus::enrolled;
     return result;
   }
   if (file.status != OpenStatus::ok) {
@@ -82,18 +84,16 @@ EnrolResult enrol_oath(const EnrolRequest& request, EnrolResult result,
     return result;
   }
   OathUsersFile users = split_oath_users_file(file.contents.view());
-  OathEntry entry;
-  std::string error;
-  OathLookup found = find_oath_entry(users, request.user, entry, error);
-  if (found != OathLookup::absent && !request.force) {
+  const OathEntryLookup found = find_oath_entry(users, request.user);
+  if (found.status != OathLookup::absent && !request.force) {
     result.status = EnrolStatus::already_enrolled;
     result.detail = request.user + " is already enrolled in " + result.path + " (use --force)";
     return result;
   }
-  if (found == OathLookup::absent) {
+  if (found.status == OathLookup::absent) {
     users.lines.push_back(std::move(line));
   } else {
-    users.lines[entry.line_index] = std::move(line);
+    users.lines[found.entry.line_index] = std::move(line);
   }
   if (!file.replace(serialize_oath_users_file(users).view())) {
     result.detail = file.detail;
@@ -123,7 +123,7 @@ SecretString otpauth_uri(std::string_view issuer, std::string_view user,
 EnrolResult enrol_user(const EnrolRequest& request) {
   EnrolResult result;
   std::string error;
-  std::optional<std::string> path = secret_path_for(request.config, request.user, error);
+  std::optional<std::string> path = secret_path_for(request.config, request.user, &error);
   if (!path) {
     result.detail = error;
     return result;
@@ -182,10 +182,11 @@ EnrolResult enrol_user(const EnrolRequest& request) {
     uid = account.account.uid;
     gid = account.account.gid;
   }
-  bool exists = false;
-  if (!create_secret_file(result.path, serialize_google_auth_file(file).view(), uid, gid,
-                          request.force, exists, result.detail)) {
-    if (exists) {
+  const WriteResult created = create_secret_file(
+      result.path, serialize_google_auth_file(file).view(), uid, gid, request.force);
+  if (!created.ok()) {
+    result.detail = created.reason;
+    if (created.status == WriteStatus::exists) {
       result.status = EnrolStatus::already_enrolled;
       result.detail =
           request.user + " is already enrolled: " + result.path + " exists (use --force)";

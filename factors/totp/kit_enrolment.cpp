@@ -64,7 +64,7 @@ Enrolment enrolment_of(const Settings& settings, std::string_view user) {
     if (!found.found()) return {Enrolment::State::none, "unknown user"};
   }
   std::string problem;
-  const std::optional<std::string> path = secret_path_for(config, user, problem);
+  const std::optional<std::string> path = secret_path_for(config, user, &problem);
   if (!path) return {Enrolment::State::unknown, problem};
   TrustRules rules;
   for (uid_t owner : allowed_owners(config, user)) {

@@ -24,21 +24,21 @@ bool user_name_is_safe(std::string_view user) {
 }
 
 std::optional<std::string> secret_path_for(const TotpConfig& config, std::string_view user,
-                                           std::string& error) {
+                                           std::string* error) {
   if (!user_name_is_safe(user)) {
-    error = "user name cannot be used in a file name";
+    *error = "user name cannot be used in a file name";
     return std::nullopt;
   }
   const bool user_file = pattern_is_user_file(config.secrets);
   if (user_file && !config.allow_user_files) {
-    error = "secrets in the user's home folder are not allowed (allow_user_files)";
+    *error = "secrets in the user's home folder are not allowed (allow_user_files)";
     return std::nullopt;
   }
   std::optional<Account> account;
   if (user_file) {
     account = lookup_account(user);
     if (!account || account->home.empty() || account->home.front() != '/') {
-      error = "user has no home folder";
+      *error = "user has no home folder";
       return std::nullopt;
     }
   }
@@ -62,12 +62,12 @@ std::optional<std::string> secret_path_for(const TotpConfig& config, std::string
     } else if (next == '%') {
       path.push_back('%');
     } else {
-      error = "secrets pattern has an unknown % escape";
+      *error = "secrets pattern has an unknown % escape";
       return std::nullopt;
     }
   }
   if (path.empty() || path.front() != '/') {
-    error = "secrets path is not absolute";
+    *error = "secrets path is not absolute";
     return std::nullopt;
   }
   return path;

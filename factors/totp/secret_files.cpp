@@ -55,108 +55,96 @@ std::string line_error(std::size_t index, std::string_view message) {
   return "line " + std::to_string(index + 1) + ": " + std::string(message);
 }
 
-// Applies one `" NAME args` line to file; false with error when it is not acceptable.
-bool parse_option(const std::vector<std::string_view>& words, std::string_view raw,
-                  GoogleAuthFile& file, std::vector<std::string>& seen, std::string& message) {
+// Applies one `" NAME args` line to file; why not when it is not acceptable, else nullopt.
+std::optional<std::string> parse_option(const std::vector<std::string_view>& words,
+                                        std::string_view raw, GoogleAuthFile& file,
+                                        std::vector<std::string>& seen) {
   if (words.empty()) {
-    message = "empty option line";
-    return false;
+    return "empty option line";
   }
   std::string name(words[0]);
   if (std::find(seen.begin(), seen.end(), name) != seen.end()) {
-    message = "option " + name + " repeated";
-    return false;
+    return "option " + name + " repeated";
   }
   seen.push_back(name);
   std::size_t args = words.size() - 1;
   if (name == "TOTP_AUTH") {
     if (args != 0) {
-      message = "TOTP_AUTH takes no value";
-      return false;
+      return "TOTP_AUTH takes no value";
     }
     file.totp_auth = true;
-    return true;
+    return std::nullopt;
   }
   if (name == "HOTP_COUNTER") {
-    message = "counter-based HOTP (HOTP_COUNTER) is not supported";
-    return false;
+    return "counter-based HOTP (HOTP_COUNTER) is not supported";
   }
   if (name == "WINDOW_SIZE" || name == "STEP_SIZE" || name == "DIGITS") {
     int value = 0;
     if (args != 1 || !parse_number(words[1], value)) {
-      message = name + " needs one number";
-      return false;
+      return name + " needs one number";
     }
     if (name == "WINDOW_SIZE") {
       if (value < 1 || value > 21) {
-        message = "WINDOW_SIZE must be 1..21";
-        return false;
+        return "WINDOW_SIZE must be 1..21";
       }
       file.window_size = value;
     } else if (name == "STEP_SIZE") {
       if (value < 1 || value > 300) {
-        message = "STEP_SIZE must be 1..300";
-        return false;
+        return "STEP_SIZE must be 1..300";
       }
       file.step_size = value;
     } else {
       if (value < kMinDigits || value > kMaxDigits) {
-        message = "DIGITS must be 6..8";
-        return false;
+        return "DIGITS must be 6..8";
       }
       file.digits = value;
     }
-    return true;
+    return std::nullopt;
   }
   if (name == "ALGORITHM") {
     std::optional<HashAlgorithm> algorithm;
     if (args == 1) algorithm = parse_algorithm(words[1]);
     if (!algorithm) {
-      message = "ALGORITHM must be SHA1, SHA256 or SHA512";
-      return false;
+      return "ALGORITHM must be SHA1, SHA256 or SHA512";
     }
     file.algorithm = algorithm;
-    return true;
+    return std::nullopt;
   }
   if (name == "DISALLOW_REUSE") {
     file.disallow_reuse = true;
     for (std::size_t i = 1; i < words.size(); ++i) {
       std::uint64_t step = 0;
       if (!parse_number(words[i], step)) {
-        message = "DISALLOW_REUSE lists time steps (numbers)";
-        return false;
+        return "DISALLOW_REUSE lists time steps (numbers)";
       }
       file.used_steps.push_back(step);
     }
-    return true;
+    return std::nullopt;
   }
   if (name == "RATE_LIMIT") {
     GoogleAuthFile::RateLimit limit;
     if (args < 2 || !parse_number(words[1], limit.attempts) ||
         !parse_number(words[2], limit.seconds) || limit.attempts < 1 || limit.attempts > 100 ||
         limit.seconds < 1 || limit.seconds > 3600) {
-      message = "RATE_LIMIT needs attempts (1..100) and seconds (1..3600)";
-      return false;
+      return "RATE_LIMIT needs attempts (1..100) and seconds (1..3600)";
     }
     for (std::size_t i = 3; i < words.size(); ++i) {
       std::int64_t when = 0;
       if (!parse_number(words[i], when) || when < 0) {
-        message = "RATE_LIMIT lists attempt times (numbers)";
-        return false;
+        return "RATE_LIMIT lists attempt times (numbers)";
       }
       limit.attempt_times.push_back(when);
     }
     file.rate_limit = std::move(limit);
-    return true;
+    return std::nullopt;
   }
   if (name == "TIME_SKEW" || name == "RESETTING_TIME_SKEW") {
     // Written by google-authenticator's skew detection, which authpolicy does not do: kept so the
     // file still works with pam_google_authenticator, otherwise ignored.
     file.kept_options.emplace_back(raw);
-    return true;
+    return std::nullopt;
   }
-  message = "unknown option " + name;
-  return false;
+  return "unknown option " + name;
 }
 
 void append_number_list(std::string& out, const auto& numbers) {
@@ -168,21 +156,21 @@ void append_number_list(std::string& out, const auto& numbers) {
 
 }  // namespace
 
-std::optional<GoogleAuthFile> parse_google_auth_file(std::string_view text, std::string& error) {
+std::optional<GoogleAuthFile> parse_google_auth_file(std::string_view text, std::string* error) {
   std::vector<std::string_view> lines = split_lines(text);
   if (lines.empty() || lines[0].empty()) {
-    error = "line 1: no secret";
+    *error = "line 1: no secret";
     return std::nullopt;
   }
   GoogleAuthFile file;
   {
     std::optional<KeyBytes> key = base32_decode(lines[0]);
     if (!key) {
-      error = "line 1: secret is not base32";
+      *error = "line 1: secret is not base32";
       return std::nullopt;
     }
     if (key->size() < kMinKeyBytes) {
-      error = "line 1: secret shorter than 80 bits";
+      *error = "line 1: secret shorter than 80 bits";
       return std::nullopt;
     }
     file.secret_base32.assign(lines[0]);
@@ -192,9 +180,8 @@ std::optional<GoogleAuthFile> parse_google_auth_file(std::string_view text, std:
     std::string_view line = lines[i];
     if (line.empty()) continue;
     if (line[0] == '"') {
-      std::string message;
-      if (!parse_option(split_words(line.substr(1)), line, file, seen, message)) {
-        error = line_error(i, message);
+      if (auto refused = parse_option(split_words(line.substr(1)), line, file, seen)) {
+        *error = line_error(i, *refused);
         return std::nullopt;
       }
       continue;
@@ -203,7 +190,7 @@ std::optional<GoogleAuthFile> parse_google_auth_file(std::string_view text, std:
       file.scratch_codes.emplace_back(line);
       continue;
     }
-    error = line_error(i, "neither an option nor an 8-digit scratch code");
+    *error = line_error(i, "neither an option nor an 8-digit scratch code");
     return std::nullopt;
   }
   return file;
@@ -254,33 +241,39 @@ OathUsersFile split_oath_users_file(std::string_view text) {
   return file;
 }
 
-bool parse_oath_type(std::string_view type, int& step, int& digits, std::string& error) {
-  digits = 6;
+std::optional<OathType> parse_oath_type(std::string_view type, std::string* error) {
+  auto fail = [&](const char* why) -> std::optional<OathType> {
+    if (error) *error = why;
+    return std::nullopt;
+  };
+  OathType parsed;
+  parsed.digits = 6;
   if (type == "HOTP" || type.starts_with("HOTP/E")) {
-    error = "event-based HOTP is not supported (use HOTP/T30)";
-    return false;
+    return fail("event-based HOTP is not supported (use HOTP/T30)");
   }
-  if (!type.starts_with("HOTP/T")) {
-    error = "token type must be HOTP/T<step>[/<digits>]";
-    return false;
-  }
+  if (!type.starts_with("HOTP/T")) return fail("token type must be HOTP/T<step>[/<digits>]");
   std::string_view rest = type.substr(6);
   std::string_view step_text = rest.substr(0, rest.find('/'));
-  if (!parse_number(step_text, step) || step < 1 || step > 300) {
-    error = "time step in the token type must be 1..300";
-    return false;
+  if (!parse_number(step_text, parsed.step) || parsed.step < 1 || parsed.step > 300) {
+    return fail("time step in the token type must be 1..300");
   }
-  if (step_text.size() == rest.size()) return true;
+  if (step_text.size() == rest.size()) return parsed;
   std::string_view digits_text = rest.substr(step_text.size() + 1);
-  if (!parse_number(digits_text, digits) || digits < kMinDigits || digits > kMaxDigits) {
-    error = "digits in the token type must be 6..8";
-    return false;
+  if (!parse_number(digits_text, parsed.digits) || parsed.digits < kMinDigits ||
+      parsed.digits > kMaxDigits) {
+    return fail("digits in the token type must be 6..8");
   }
-  return true;
+  return parsed;
 }
 
-OathLookup find_oath_entry(const OathUsersFile& file, std::string_view user, OathEntry& entry,
-                           std::string& error) {
+OathEntryLookup find_oath_entry(const OathUsersFile& file, std::string_view user) {
+  OathEntryLookup result;
+  OathEntry& entry = result.entry;
+  auto malformed = [&](std::string reason) {
+    result.status = OathLookup::malformed;
+    result.reason = std::move(reason);
+    return std::move(result);
+  };
   for (std::size_t i = 0; i < file.lines.size(); ++i) {
     std::string_view line = file.lines[i].view();
     std::size_t first = line.find_first_not_of(" \t");
@@ -288,33 +281,30 @@ OathLookup find_oath_entry(const OathUsersFile& file, std::string_view user, Oat
     std::vector<std::string_view> words = split_words(line);
     if (words.size() < 2 || words[1] != user) continue;
     if (words.size() < 4 || words.size() > 7) {
-      error = line_error(i, "expected TYPE USER PIN SECRET [STEP [OTP [TIME]]]");
-      return OathLookup::malformed;
+      return malformed(line_error(i, "expected TYPE USER PIN SECRET [STEP [OTP [TIME]]]"));
     }
     std::string message;
-    if (!parse_oath_type(words[0], entry.step, entry.digits, message)) {
-      error = line_error(i, message);
-      return OathLookup::malformed;
+    const std::optional<OathType> type = parse_oath_type(words[0], &message);
+    if (!type) {
+      return malformed(line_error(i, message));
     }
+    entry.step = type->step;
+    entry.digits = type->digits;
     if (words[2] != "-") {
-      error = line_error(i, "a PIN in the users file is not supported (use \"-\")");
-      return OathLookup::malformed;
+      return malformed(line_error(i, "a PIN in the users file is not supported (use \"-\")"));
     }
     std::optional<KeyBytes> key = hex_decode(words[3]);
     if (!key) {
-      error = line_error(i, "secret is not hex");
-      return OathLookup::malformed;
+      return malformed(line_error(i, "secret is not hex"));
     }
     if (key->size() < kMinKeyBytes) {
-      error = line_error(i, "secret shorter than 80 bits");
-      return OathLookup::malformed;
+      return malformed(line_error(i, "secret shorter than 80 bits"));
     }
     entry.last_step.reset();
     if (words.size() >= 5) {
       std::uint64_t last = 0;
       if (!parse_number(words[4], last)) {
-        error = line_error(i, "last time step is not a number");
-        return OathLookup::malformed;
+        return malformed(line_error(i, "last time step is not a number"));
       }
       entry.last_step = last;
     }
@@ -323,9 +313,10 @@ OathLookup find_oath_entry(const OathUsersFile& file, std::string_view user, Oat
     entry.pin = std::string(words[2]);
     entry.key = std::move(*key);
     entry.hex_secret.assign(words[3]);
-    return OathLookup::found;
+    result.status = OathLookup::found;
+    return result;
   }
-  return OathLookup::absent;
+  return result;
 }
 
 SecretString format_oath_line(std::string_view type, std::string_view user, std::string_view pin,

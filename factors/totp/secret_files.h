@@ -37,7 +37,7 @@ struct GoogleAuthFile {
 
 // Parses the file's text; on failure returns nullopt and an error naming the line ("line 3: ...")
 // but never the line's content (it may be a secret).
-std::optional<GoogleAuthFile> parse_google_auth_file(std::string_view text, std::string& error);
+std::optional<GoogleAuthFile> parse_google_auth_file(std::string_view text, std::string* error);
 SecretString serialize_google_auth_file(const GoogleAuthFile& file);
 
 // The enrolment of one user in a pam_oath users file (`HOTP/T30/6 user - hexsecret [step otp
@@ -59,11 +59,20 @@ struct OathUsersFile {
 
 OathUsersFile split_oath_users_file(std::string_view text);
 enum class OathLookup { found, absent, malformed };
-// Finds the first line for `user`. `malformed` sets error (naming the line number only).
-OathLookup find_oath_entry(const OathUsersFile& file, std::string_view user, OathEntry& entry,
-                           std::string& error);
-// Parses "HOTP/T30/6" into step and digits; false with error for anything else.
-bool parse_oath_type(std::string_view type, int& step, int& digits, std::string& error);
+struct OathEntryLookup {
+  OathLookup status = OathLookup::absent;
+  OathEntry entry;     // found: the user's line
+  std::string reason;  // malformed: why, naming the line number only
+};
+// Finds the first line for `user`.
+OathEntryLookup find_oath_entry(const OathUsersFile& file, std::string_view user);
+// A pam_oath token type: "HOTP/T30/6" is a 30 s step and 6 digits.
+struct OathType {
+  int step = 30;
+  int digits = 6;
+};
+// Parses "HOTP/T30/6"; nullopt with `*error` for anything else.
+std::optional<OathType> parse_oath_type(std::string_view type, std::string* error);
 SecretString format_oath_line(std::string_view type, std::string_view user, std::string_view pin,
                               std::string_view hex_secret, std::optional<std::uint64_t> last_step,
                               std::string_view last_code, std::int64_t last_time);

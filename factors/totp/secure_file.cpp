@@ -36,12 +36,12 @@ std::string errno_text(int error) {
   return std::strerror(error);
 }
 
-
-// Reads the whole file at fd into out (bounded), so partially read secrets are never left around.
-bool read_whole(int fd, off_t size, SecretString& out, std::string& detail) {
+// Reads the whole file at fd (bounded), so partially read secrets are never left around; nullopt
+// with `*detail` when it cannot.
+std::optional<SecretString> read_whole(int fd, off_t size, std::string* detail) {
   if (size > kMaxFileSize) {
-    detail = "file is larger than 1 MiB";
-    return false;
+    *detail = "file is larger than 1 MiB";
+    return std::nullopt;
   }
   std::string buffer;
   buffer.resize(static_cast<std::size_t>(size) + 1);
@@ -50,22 +50,26 @@ bool read_whole(int fd, off_t size, SecretString& out, std::string& detail) {
   for (;;) {
     if (used == buffer.size()) {
       ok = false;  // grew while we read it: writers replace files, never edit them in place
-      detail = "file changed while being read";
+      *detail = "file changed while being read";
       break;
     }
     ssize_t got = read(fd, buffer.data() + used, buffer.size() - used);
     if (got < 0) {
       if (errno == EINTR) continue;
       ok = false;
-      detail = "cannot read: " + errno_text(errno);
+      *detail = "cannot read: " + errno_text(errno);
       break;
     }
     if (got == 0) break;
     used += static_cast<std::size_t>(got);
   }
-  if (ok) out.assign(std::string_view(buffer.data(), used));
+  if (!ok) {
+    secure_wipe(buffer.data(), buffer.capacity());
+    return std::nullopt;
+  }
+  std::optional<SecretString> contents(std::in_place, std::string_view(buffer.data(), used));
   secure_wipe(buffer.data(), buffer.capacity());
-  return ok;
+  return contents;
 }
 
 OpenStatus open_status(TrustStatus status) {
@@ -166,19 +170,28 @@ SecretFile open_secret_file(const std::string& path, const std::vector<uid_t>& o
         continue;
       }
     }
-    if (!read_whole(fd, file.info.st_size, file.contents, file.detail)) {
+    std::optional<SecretString> contents = read_whole(fd, file.info.st_size, &file.detail);
+    if (!contents) {
       file.status = OpenStatus::io_error;
       return file;
     }
+    file.contents = std::move(*contents);
     file.folder_ = std::move(folder);
     file.status = OpenStatus::ok;
     return file;
   }
 }
 
-bool create_secret_file(const std::string& path, std::string_view contents, uid_t uid, gid_t gid,
-                        bool overwrite, bool& exists, std::string& error) {
-  exists = false;
+WriteResult create_secret_file(const std::string& path, std::string_view contents, uid_t uid,
+                               gid_t gid, bool overwrite) {
+  auto refused = [](const TrustedFile& walked) {
+    WriteResult result;
+    result.status =
+        walked.status == TrustStatus::io_error ? WriteStatus::io_error : WriteStatus::unsafe;
+    result.reason = walked.reason;
+    result.error_number = walked.error_number;
+    return result;
+  };
   // The folder is walked like open_secret_file walks it; only its last component is created
   // (0700) when it is missing, relative to its checked parent.
   const TrustRules rules = secret_rules({uid});
@@ -186,29 +199,15 @@ bool create_secret_file(const std::string& path, std::string_view contents, uid_
   TrustedFile folder = open_folder_trusted(folder_path, rules);
   if (folder.status == TrustStatus::missing) {
     const TrustedFile parent = open_folder_trusted(folder_of(folder_path), rules);
-    if (!parent.ok()) {
-      error = parent.reason;
-      return false;
-    }
+    if (!parent.ok()) return refused(parent);
     folder = make_folder_at(parent, name_of(folder_path), 0700, rules);
   }
-  if (!folder.ok()) {
-    error = folder.reason;
-    return false;
-  }
+  if (!folder.ok()) return refused(folder);
   const NewFile attributes{uid, gid, 0600};
-  const WriteResult written = overwrite ? replace_at(folder, name_of(path), contents, attributes)
-                                        : write_new_at(folder, name_of(path), contents, attributes);
-  if (written.status == WriteStatus::exists) {
-    exists = true;
-    error = path + " already exists";
-    return false;
-  }
-  if (!written.ok()) {
-    error = written.reason;
-    return false;
-  }
-  return true;
+  WriteResult written = overwrite ? replace_at(folder, name_of(path), contents, attributes)
+                                  : write_new_at(folder, name_of(path), contents, attributes);
+  if (written.status == WriteStatus::exists) written.reason = path + " already exists";
+  return written;
 }
 
 }  // namespace authpolicy::totp

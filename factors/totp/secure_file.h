@@ -6,11 +6,13 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "base/file_trust.h"
+#include "base/trusted_write.h"
 #include "engine/secret.h"
 
 namespace authpolicy::totp {
@@ -50,8 +52,9 @@ SecretFile open_secret_file(const std::string& path, const std::vector<uid_t>& o
 
 // Creates `path` with `contents`, mode 0600, owned by uid/gid, atomically, in its folder as
 // open_secret_file walks it (its last component created 0700 when missing): the file appears
-// complete or not at all. Without `overwrite`, an existing file is left alone and `exists` set.
-bool create_secret_file(const std::string& path, std::string_view contents, uid_t uid, gid_t gid,
-                        bool overwrite, bool& exists, std::string& error);
+// complete or not at all. Without `overwrite`, an existing file is left alone (`exists`). A
+// folder the walk refuses is `unsafe` (`io_error` when it could not be read).
+WriteResult create_secret_file(const std::string& path, std::string_view contents, uid_t uid,
+                               gid_t gid, bool overwrite);
 
 }  // namespace authpolicy::totp

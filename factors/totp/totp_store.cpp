@@ -81,7 +81,7 @@ int window_from_file(const GoogleAuthFile& file, int fallback) {
 Verification verify_google(const TotpConfig& config, SecretFile& file, std::string_view entered,
                            std::int64_t now) {
   std::string error;
-  std::optional<GoogleAuthFile> parsed = parse_google_auth_file(file.contents.view(), error);
+  std::optional<GoogleAuthFile> parsed = parse_google_auth_file(file.contents.view(), &error);
   if (!parsed) return {Verdict::malformed, "malformed secret file: " + error};
   GoogleAuthFile& ga = *parsed;
   const HashAlgorithm algorithm = ga.algorithm.value_or(config.algorithm);
@@ -164,16 +164,16 @@ Verification verify_google(const TotpConfig& config, SecretFile& file, std::stri
 Verification verify_oath(const TotpConfig& config, SecretFile& file, std::string_view user,
                          std::string_view entered, std::int64_t now) {
   OathUsersFile users = split_oath_users_file(file.contents.view());
-  OathEntry entry;
-  std::string error;
-  switch (find_oath_entry(users, user, entry, error)) {
+  OathEntryLookup found = find_oath_entry(users, user);
+  switch (found.status) {
     case OathLookup::absent:
       return {Verdict::not_enrolled, "not enrolled"};
     case OathLookup::malformed:
-      return {Verdict::malformed, "malformed secret file: " + error};
+      return {Verdict::malformed, "malformed secret file: " + found.reason};
     case OathLookup::found:
       break;
   }
+  OathEntry& entry = found.entry;
   std::optional<std::uint64_t> now_step = time_step(now, entry.step);
   if (!now_step) return {Verdict::error, "clock is before 1970"};
   CodeSearch search;
@@ -245,7 +245,7 @@ std::string_view verdict_name(Verdict verdict) noexcept {
 EnrolmentCheck check_enrolment(const TotpConfig& config, std::string_view user,
                                std::optional<std::int64_t> now) {
   std::string error;
-  std::optional<std::string> path = secret_path_for(config, user, error);
+  std::optional<std::string> path = secret_path_for(config, user, &error);
   if (!path) {
     if (pattern_is_user_file(config.secrets) && config.allow_user_files &&
         user_name_is_safe(user) && !lookup_account(user)) {
@@ -265,17 +265,17 @@ EnrolmentCheck check_enrolment(const TotpConfig& config, std::string_view user,
   }
   if (config.format == SecretFormat::oath) {
     OathUsersFile users = split_oath_users_file(file.contents.view());
-    OathEntry entry;
-    switch (find_oath_entry(users, user, entry, error)) {
+    const OathEntryLookup found = find_oath_entry(users, user);
+    switch (found.status) {
       case OathLookup::absent:
         return {EnrolmentStatus::not_enrolled, "not enrolled"};
       case OathLookup::malformed:
-        return {EnrolmentStatus::error, "malformed secret file: " + error};
+        return {EnrolmentStatus::error, "malformed secret file: " + found.reason};
       case OathLookup::found:
         return {EnrolmentStatus::enrolled, *path};
     }
   }
-  const std::optional<GoogleAuthFile> parsed = parse_google_auth_file(file.contents.view(), error);
+  const std::optional<GoogleAuthFile> parsed = parse_google_auth_file(file.contents.view(), &error);
   if (!parsed) return {EnrolmentStatus::error, "malformed secret file: " + error};
   EnrolmentCheck check{EnrolmentStatus::enrolled, *path};
   if (now && parsed->rate_limit) check.rate_limit_wait = rate_limit_wait(*parsed->rate_limit, *now);
@@ -285,7 +285,7 @@ EnrolmentCheck check_enrolment(const TotpConfig& config, std::string_view user,
 Verification verify_code(const TotpConfig& config, std::string_view user, std::string_view code,
                          std::int64_t now) {
   std::string error;
-  std::optional<std::string> path = secret_path_for(config, user, error);
+  std::optional<std::string> path = secret_path_for(config, user, &error);
   if (!path) return {Verdict::error, error};
   SecretFile file =
       open_secret_file(*path, allowed_owners(config, user), true, config.lock_timeout);
@@ -305,13 +305,13 @@ Verification verify_code(const TotpConfig& config, std::string_view user, std::s
 }
 
 std::optional<SecretString> current_code(const TotpConfig& config, std::string_view user,
-                                         std::int64_t now, std::string& error) {
+                                         std::int64_t now, std::string* error) {
   std::optional<std::string> path = secret_path_for(config, user, error);
   if (!path) return std::nullopt;
   SecretFile file =
       open_secret_file(*path, allowed_owners(config, user), false, config.lock_timeout);
   if (file.status != OpenStatus::ok) {
-    error = file.status == OpenStatus::missing ? "not enrolled" : file.detail;
+    *error = file.status == OpenStatus::missing ? "not enrolled" : file.detail;
     return std::nullopt;
   }
   KeyBytes key;
@@ -320,17 +320,18 @@ std::optional<SecretString> current_code(const TotpConfig& config, std::string_v
   std::int64_t step = config.step;
   if (config.format == SecretFormat::oath) {
     OathUsersFile users = split_oath_users_file(file.contents.view());
-    OathEntry entry;
-    OathLookup found = find_oath_entry(users, user, entry, error);
-    if (found == OathLookup::absent) error = "not enrolled";
-    if (found != OathLookup::found) return std::nullopt;
-    key = std::move(entry.key);
-    digits = entry.digits;
-    step = entry.step;
+    OathEntryLookup found = find_oath_entry(users, user);
+    if (found.status != OathLookup::found) {
+      *error = found.status == OathLookup::absent ? "not enrolled" : found.reason;
+      return std::nullopt;
+    }
+    key = std::move(found.entry.key);
+    digits = found.entry.digits;
+    step = found.entry.step;
   } else {
     std::optional<GoogleAuthFile> ga = parse_google_auth_file(file.contents.view(), error);
     if (!ga) {
-      error = "malformed secret file: " + error;
+      *error = "malformed secret file: " + *error;
       return std::nullopt;
     }
     std::optional<KeyBytes> decoded = base32_decode(ga->secret_base32.view());
@@ -342,12 +343,12 @@ std::optional<SecretString> current_code(const TotpConfig& config, std::string_v
   }
   std::optional<std::uint64_t> counter = time_step(now, step);
   if (!counter) {
-    error = "time is before 1970";
+    *error = "time is before 1970";
     return std::nullopt;
   }
   SecretString code = hotp_code(key, *counter, digits, algorithm);
   if (code.empty()) {
-    error = "HMAC computation failed";
+    *error = "HMAC computation failed";
     return std::nullopt;
   }
   return code;

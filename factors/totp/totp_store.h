@@ -41,9 +41,9 @@ std::optional<TotpConfig> config_from_settings(const Settings& settings,
                                                std::vector<std::string>& errors);
 
 // Where `user`'s enrolment lives: %u is the user name, %h and a leading "~/" the home folder
-// (only with allow_user_files). Nullopt with error for an unsafe user name or pattern.
+// (only with allow_user_files). Nullopt with `*error` for an unsafe user name or pattern.
 std::optional<std::string> secret_path_for(const TotpConfig& config, std::string_view user,
-                                           std::string& error);
+                                           std::string* error);
 // Uids that may own the user's file: root, and the user unless the format is a shared oath file.
 std::vector<uid_t> allowed_owners(const TotpConfig& config, std::string_view user);
 
@@ -85,8 +85,8 @@ std::string_view verdict_name(Verdict verdict) noexcept;
 Verification verify_code(const TotpConfig& config, std::string_view user, std::string_view code,
                          std::int64_t now);
 
-// The code for `user` at `now` (read-only; for `authpolicy totp code`).
+// The code for `user` at `now` (read-only; for `authpolicy totp code`); nullopt with `*error`.
 std::optional<SecretString> current_code(const TotpConfig& config, std::string_view user,
-                                         std::int64_t now, std::string& error);
+                                         std::int64_t now, std::string* error);
 
 }  // namespace authpolicy::totp

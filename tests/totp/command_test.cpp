@@ -51,7 +51,7 @@ TEST_F(TotpCommand, EnrollWritesAPrivateFileThatOathtoolAgreesWith) {
 
   std::string error;
   auto file =
-      authpolicy::totp::parse_google_auth_file(totp_test::read_file(dir_.file("daemon")), error);
+      authpolicy::totp::parse_google_auth_file(totp_test::read_file(dir_.file("daemon")), &error);
   ASSERT_TRUE(file) << error;
   std::string secret(file->secret_base32.view());
   EXPECT_EQ(secret.size(), 32u);  // 160 bits

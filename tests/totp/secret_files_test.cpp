@@ -17,7 +17,7 @@ TEST(TotpGoogleAuthFile, ParsesEveryOptionAndScratchCodes) {
                                          "\" WINDOW_SIZE 5\n\" DISALLOW_REUSE 56666666 56666667\n"
                                          "\" TOTP_AUTH\n\" STEP_SIZE 60\n\" TIME_SKEW 0\n"
                                          "11111111\n22222222\n",
-                                     error);
+                                     &error);
   ASSERT_TRUE(file) << error;
   EXPECT_TRUE(file->totp_auth);
   EXPECT_EQ(file->window_size, 5);
@@ -39,7 +39,7 @@ TEST(TotpGoogleAuthFile, SerializeThenParseKeepsEverything) {
       parse_google_auth_file(totp_test::kSecret +
                                  "\n\" RATE_LIMIT 3 30 5\n\" DISALLOW_REUSE 7\n\" TOTP_AUTH\n"
                                  "\" ALGORITHM SHA512\n\" DIGITS 8\n12345678\n",
-                             error);
+                             &error);
   ASSERT_TRUE(file) << error;
   std::string text(authpolicy::totp::serialize_google_auth_file(*file).view());
   EXPECT_EQ(text, totp_test::kSecret +
@@ -77,7 +77,7 @@ TEST(TotpGoogleAuthFile, MalformedFilesAreRefusedNamingTheLineButNotItsContent) 
   };
   for (const auto& c : cases) {
     std::string error;
-    EXPECT_FALSE(parse_google_auth_file(c.text, error)) << c.name;
+    EXPECT_FALSE(parse_google_auth_file(c.text, &error)) << c.name;
     EXPECT_EQ(error, c.expected_error) << c.name;
     EXPECT_EQ(error.find("junk"), std::string::npos) << c.name;
   }
@@ -88,16 +88,14 @@ TEST(TotpOathFile, FindsTheUsersLineAndItsParameters) {
       "# comment\nHOTP/T30/6 alice - 3132333435363738393031323334353637383930\n"
       "HOTP/T60/8 bob - 3132333435363738393031323334353637383930 1234 12345678 "
       "2026-01-01T00:00:00L\n");
-  authpolicy::totp::OathEntry entry;
-  std::string error;
-  ASSERT_EQ(authpolicy::totp::find_oath_entry(file, "bob", entry, error),
-            authpolicy::totp::OathLookup::found)
-      << error;
+  const auto found = authpolicy::totp::find_oath_entry(file, "bob");
+  ASSERT_EQ(found.status, authpolicy::totp::OathLookup::found) << found.reason;
+  const authpolicy::totp::OathEntry& entry = found.entry;
   EXPECT_EQ(entry.step, 60);
   EXPECT_EQ(entry.digits, 8);
   EXPECT_EQ(entry.last_step, 1234u);
   EXPECT_EQ(entry.line_index, 2u);
-  EXPECT_EQ(authpolicy::totp::find_oath_entry(file, "carol", entry, error),
+  EXPECT_EQ(authpolicy::totp::find_oath_entry(file, "carol").status,
             authpolicy::totp::OathLookup::absent);
 }
 
@@ -108,11 +106,13 @@ TEST(TotpOathFile, RefusesEventBasedPinsAndBadSecretsForThatUserOnly) {
       "HOTP/T30 carol - 31323g\n"
       "HOTP/T30/9 dave - 3132333435363738393031323334353637383930\n"
       "HOTP/T30 erin - 3132333435363738393031323334353637383930\n");
-  authpolicy::totp::OathEntry entry;
   std::string error;
+  authpolicy::totp::OathEntry entry;
   auto lookup = [&](const char* user) {
-    error.clear();
-    return authpolicy::totp::find_oath_entry(file, user, entry, error);
+    auto found = authpolicy::totp::find_oath_entry(file, user);
+    error = found.reason;
+    entry = std::move(found.entry);
+    return found.status;
   };
   EXPECT_EQ(lookup("alice"), authpolicy::totp::OathLookup::malformed);
   EXPECT_EQ(error, "line 1: event-based HOTP is not supported (use HOTP/T30)");

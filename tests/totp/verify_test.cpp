@@ -35,7 +35,7 @@ class TotpVerify : public ::testing::Test {
   std::optional<authpolicy::totp::GoogleAuthFile> parsed(const std::string& user) {
     std::string error;
     auto file =
-        authpolicy::totp::parse_google_auth_file(totp_test::read_file(dir_.file(user)), error);
+        authpolicy::totp::parse_google_auth_file(totp_test::read_file(dir_.file(user)), &error);
     EXPECT_TRUE(file) << error;
     return file;
   }
@@ -378,7 +378,7 @@ TEST_F(TotpVerify, SettingsDigitsAndAlgorithmApplyUnlessTheFileSaysOtherwise) {
 TEST_F(TotpVerify, CurrentCodeMatchesOathtool) {
   enrol("alice");
   std::string error;
-  auto code = authpolicy::totp::current_code(config_, "alice", kNow, error);
+  auto code = authpolicy::totp::current_code(config_, "alice", kNow, &error);
   ASSERT_TRUE(code) << error;
   EXPECT_EQ(code->view(), totp_test::oathtool_totp(totp_test::hex_of_base32(kSecret), kNow,
                                                    authpolicy::totp::HashAlgorithm::sha1, 6));
@@ -388,14 +388,14 @@ TEST(TotpPaths, UserFilesNeedAllowUserFiles) {
   authpolicy::totp::TotpConfig config;
   config.secrets = "~/.google_authenticator";
   std::string error;
-  EXPECT_FALSE(authpolicy::totp::secret_path_for(config, "root", error));
+  EXPECT_FALSE(authpolicy::totp::secret_path_for(config, "root", &error));
   config.allow_user_files = true;
   struct passwd* root = getpwnam("root");
   ASSERT_NE(root, nullptr);
-  EXPECT_EQ(authpolicy::totp::secret_path_for(config, "root", error),
+  EXPECT_EQ(authpolicy::totp::secret_path_for(config, "root", &error),
             std::string(root->pw_dir) + "/.google_authenticator");
   config.secrets = "%h/.config/totp-%u";
-  EXPECT_EQ(authpolicy::totp::secret_path_for(config, "root", error),
+  EXPECT_EQ(authpolicy::totp::secret_path_for(config, "root", &error),
             std::string(root->pw_dir) + "/.config/totp-root");
   // A user without an account has no home folder, so no enrolment there.
   EXPECT_EQ(authpolicy::totp::check_enrolment(config, "no-such-user-xyz").status,
