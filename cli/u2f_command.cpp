@@ -328,7 +328,7 @@ int run_enroll(const Options& o, std::ostream& out, std::ostream& err,
     return kExitRefused;
   }
   std::string open_error;
-  u2f::FidoDevice device = devices->open(paths.front(), open_error);
+  u2f::FidoDevice device = devices->open(paths.front(), &open_error);
   if (!device) {
     err << "authpolicy u2f enroll: " << open_error << "\n";
     return kExitTrouble;

@@ -91,10 +91,15 @@ class Compiler {
                  int depth);
 
   enum class ReadStatus { ok, missing, unreadable, unsafe };
+  struct FileRead {
+    ReadStatus status = ReadStatus::unreadable;
+    std::string content;  // ok: the file's text
+    std::string problem;  // otherwise: why, for E013 / E015
+  };
 
   // Reads one policy file through a trusted descriptor (or, with ownership checks off, a plain
   // one) and records its identity.
-  ReadStatus read_file(const std::string& path, std::string& content, std::string& problem);
+  FileRead read_file(const std::string& path);
 
   // ---- Declarations ---------------------------------------------------------------------
 

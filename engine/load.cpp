@@ -80,8 +80,10 @@ bool Compiler::load_file(const std::string& path, const std::string* text, const
     content = *text;
   } else {
     // Opened once, checked on that descriptor and read from it: what is parsed is what passed.
-    std::string problem;
-    const ReadStatus status = read_file(path, content, problem);
+    FileRead read = read_file(path);
+    const ReadStatus status = read.status;
+    const std::string& problem = read.problem;
+    content = std::move(read.content);
     if (status == ReadStatus::unreadable || status == ReadStatus::missing) {
       if (site == nullptr) {
         result_.unreadable = true;
@@ -127,7 +129,14 @@ bool Compiler::load_file(const std::string& path, const std::string* text, const
   return true;
 }
 
-Compiler::ReadStatus Compiler::read_file(const std::string& path, std::string& content, std::string& problem) {
+Compiler::FileRead Compiler::read_file(const std::string& path) {
+  FileRead answer;
+  std::string& content = answer.content;
+  std::string& problem = answer.problem;
+  auto finish = [&answer](ReadStatus status) {
+    answer.status = status;
+    return std::move(answer);
+  };
   if (options_.check_ownership) {
     const std::string absolute =
         path.empty() || path.front() == '/' ? path : std::filesystem::absolute(path).string();
@@ -141,39 +150,40 @@ Compiler::ReadStatus Compiler::read_file(const std::string& path, std::string& c
                   (file.status == TrustStatus::missing && file.error_number == ENOENT
                        ? std::string(std::strerror(ENOENT))
                        : file.reason);
-        return file.status == TrustStatus::missing ? ReadStatus::missing
-                                                   : ReadStatus::unreadable;
+        return finish(file.status == TrustStatus::missing ? ReadStatus::missing
+                                                          : ReadStatus::unreadable);
       case TrustStatus::unsafe:
         problem = file.reason;
-        return ReadStatus::unsafe;
+        return finish(ReadStatus::unsafe);
     }
     std::optional<std::string> text = read_trusted(file, grammar::kMaxPolicyBytes, &problem);
     if (!text) {
       if (static_cast<std::size_t>(file.info.st_size) > grammar::kMaxPolicyBytes) {
         problem = path + " is " + std::to_string(file.info.st_size) + " bytes; the limit is 1 MiB";
       }
-      return ReadStatus::unreadable;
+      return finish(ReadStatus::unreadable);
     }
     content = std::move(*text);
     result_.identities.push_back(FileIdentity::of(absolute, file.info));
-    return ReadStatus::ok;
+    return finish(ReadStatus::ok);
   }
   const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
   if (fd < 0) {
     const int saved = errno;
     problem = "cannot read " + path + ": " + std::strerror(saved);
-    return saved == ENOENT || saved == ENOTDIR ? ReadStatus::missing : ReadStatus::unreadable;
+    return finish(saved == ENOENT || saved == ENOTDIR ? ReadStatus::missing
+                                                      : ReadStatus::unreadable);
   }
   struct stat st {};
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     close(fd);
     problem = path + " is not a regular file";
-    return ReadStatus::unreadable;
+    return finish(ReadStatus::unreadable);
   }
   if (st.st_size > static_cast<off_t>(grammar::kMaxPolicyBytes)) {
     close(fd);
     problem = path + " is " + std::to_string(st.st_size) + " bytes; the limit is 1 MiB";
-    return ReadStatus::unreadable;
+    return finish(ReadStatus::unreadable);
   }
   content.resize(static_cast<std::size_t>(st.st_size));
   std::size_t done = 0;
@@ -186,7 +196,7 @@ Compiler::ReadStatus Compiler::read_file(const std::string& path, std::string& c
   close(fd);
   content.resize(done);
   result_.identities.push_back(FileIdentity::of(path, st));
-  return ReadStatus::ok;
+  return finish(ReadStatus::ok);
 }
 
 }  // namespace compiler

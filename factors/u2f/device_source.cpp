@@ -25,15 +25,15 @@ class SystemDeviceSource final : public DeviceSource {
     return paths;
   }
 
-  FidoDevice open(const std::string& path, std::string& error) override {
+  FidoDevice open(const std::string& path, std::string* error) override {
     FidoDevice device(fido_dev_new());
     if (!device) {
-      error = "out of memory";
+      *error = "out of memory";
       return nullptr;
     }
     const int r = fido_dev_open(device.get(), path.c_str());
     if (r != FIDO_OK) {
-      error = std::string("cannot open ") + path + ": " + fido_strerr(r);
+      *error = std::string("cannot open ") + path + ": " + fido_strerr(r);
       return nullptr;
     }
     return device;

@@ -22,8 +22,8 @@ class DeviceSource {
   virtual ~DeviceSource() = default;
   // Paths of the authenticators present now; empty when none is plugged in.
   virtual std::vector<std::string> list() = 0;
-  // Opens a listed device; on failure returns nullptr and says why in `error`.
-  virtual FidoDevice open(const std::string& path, std::string& error) = 0;
+  // Opens a listed device; on failure returns nullptr and says why in `*error`.
+  virtual FidoDevice open(const std::string& path, std::string* error) = 0;
 };
 
 // The machine's devices through fido_dev_info_manifest and fido_dev_open.

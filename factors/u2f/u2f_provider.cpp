@@ -200,7 +200,7 @@ std::optional<FactorResult> U2fFactorProvider::find_credential(const FactorReque
   int opened = 0;
   for (const auto& device_path : paths) {
     std::string open_error;
-    FidoDevice device = devices_->open(device_path, open_error);
+    FidoDevice device = devices_->open(device_path, &open_error);
     if (!device) {
       device_error = open_error;
       continue;

@@ -918,17 +918,17 @@ std::vector<std::string> SoftFidoDeviceSource::list() {
   return paths;
 }
 
-u2f::FidoDevice SoftFidoDeviceSource::open(const std::string& path, std::string& error) {
+u2f::FidoDevice SoftFidoDeviceSource::open(const std::string& path, std::string* error) {
   static std::once_flag initialised;  // FIDO_DEBUG=1 in the environment shows libfido2's log
   std::call_once(initialised, [] { fido_init(0); });
   u2f::FidoDevice device(fido_dev_new());
   if (!device || fido_dev_set_io_functions(device.get(), &kSoftIo) != FIDO_OK) {
-    error = "cannot set up the software key";
+    *error = "cannot set up the software key";
     return nullptr;
   }
   const int r = fido_dev_open(device.get(), path.c_str());
   if (r != FIDO_OK) {
-    error = std::string("cannot open ") + path + ": " + fido_strerr(r);
+    *error = std::string("cannot open ") + path + ": " + fido_strerr(r);
     return nullptr;
   }
   return device;

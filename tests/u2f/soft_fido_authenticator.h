@@ -92,7 +92,7 @@ class SoftFidoDeviceSource final : public u2f::DeviceSource {
   void plug_in_after(std::shared_ptr<SoftFidoAuthenticator> key, std::chrono::milliseconds delay);
   void unplug_all();
   std::vector<std::string> list() override;
-  u2f::FidoDevice open(const std::string& path, std::string& error) override;
+  u2f::FidoDevice open(const std::string& path, std::string* error) override;
 
  private:
   struct Slot {
