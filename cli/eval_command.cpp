@@ -8,6 +8,7 @@
 #include "cli/policy_file_arguments.h"
 #include "cli/situation.h"
 #include "engine/evaluate.h"
+#include "engine/system_subjects.h"
 #include "engine/load.h"
 #include "engine/scripted.h"
 
@@ -60,9 +61,12 @@ int run_eval(const std::vector<std::string>& args, std::ostream& out, std::ostre
   RequestInfo request = situation.request;
   if (!situation.service_given) request.service = service_from_path(file);
   if (!situation.user_given) request.user = current_user_name();
-  SituationSubjects subjects(situation, policy.geoip, failure_counter_for(policy));
-  subjects.set_recent_checker(recent_checker_for(policy));
-  subjects.set_plugin_enrolment(plugin_enrolment_for(policy));
+  // What the flags leave open comes from the running system (groups aside: only --group).
+  SystemSubjects system(policy.geoip, failure_counter_for(policy));
+  system.set_recent_checker(recent_checker_for(policy));
+  system.set_plugin_enrolment(plugin_enrolment_for(policy));
+  StaticSubjects subjects = situation.answers;
+  subjects.fallback = &system;
   ScriptedFactors factors(Outcome::unavailable);
   for (const auto& [name, outcome] : situation.factors) factors.set(name, outcome);
   SilentConversation conversation;

@@ -108,7 +108,7 @@ constexpr std::size_t kMostCircumstances = 4096;
 std::vector<Circumstance> circumstances(const Policy& policy) {
   std::vector<Circumstance> out;
   auto with_defaults = [](Circumstance c) {
-    c.subjects.time.minute_of_day = 12 * 60;
+    c.subjects.time = LocalTime{12 * 60, 0, 0};
     return c;
   };
   try {
@@ -126,7 +126,7 @@ std::vector<Circumstance> circumstances(const Policy& policy) {
     auto add = [&](const Space::Assignment& assignment) {
       Circumstance c;
       space.concretise(assignment, c.request, c.subjects);
-      if (!has_time) c.subjects.time.minute_of_day = 12 * 60;
+      if (!has_time) c.subjects.time->minute_of_day = 12 * 60;
       out.push_back(std::move(c));
     };
     Space::Assignment assignment = space.empty_assignment();

@@ -32,48 +32,50 @@ constexpr const char* kReplayUsage =
 // Answers only from the recorded situation. Whatever it does not hold is noted as missing
 // (and answered the strict way so that the evaluation can go on): the request then cannot be
 // decided.
-class RecordedSubjects : public SituationSubjects {
+class RecordedSubjects : public StaticSubjects {
  public:
-  RecordedSubjects(const Situation& situation, bool groups_unknown)
-      : SituationSubjects(situation), situation_(situation), groups_unknown_(groups_unknown) {}
+  RecordedSubjects(const StaticSubjects& recorded, bool groups_unknown)
+      : StaticSubjects(recorded), groups_unknown_(groups_unknown) {
+    if (!time) time = kFixedTime;
+  }
 
   Tri in_group(const std::string& user, const std::string& group, std::string* cause) override {
     if (groups_unknown_) return miss("the user's groups", cause);
-    return SituationSubjects::in_group(user, group, cause);
+    return StaticSubjects::in_group(user, group, cause);
   }
   Lookup country(const IpAddress& address) override {
-    if (!situation_.country) {
+    if (!country_answer) {
       miss("rhost.country", nullptr);
       return Lookup{Lookup::Kind::unknown, {}, 0, "not recorded"};
     }
-    return SituationSubjects::country(address);
+    return StaticSubjects::country(address);
   }
   Lookup asn(const IpAddress& address) override {
-    if (!situation_.asn) {
+    if (!asn_answer) {
       miss("rhost.asn", nullptr);
       return Lookup{Lookup::Kind::unknown, {}, 0, "not recorded"};
     }
-    return SituationSubjects::asn(address);
+    return StaticSubjects::asn(address);
   }
   std::optional<long> failures(const RequestInfo& r, std::chrono::seconds window, bool by_rhost,
                                std::string* cause) override {
-    if (!situation_.failure_answers.contains(failures_key(window, by_rhost))) {
+    if (!failure_answers.contains(failures_key(window, by_rhost))) {
       miss("failures(" + failures_key(window, by_rhost) + ")", cause);
       return std::nullopt;
     }
-    return SituationSubjects::failures(r, window, by_rhost, cause);
+    return StaticSubjects::failures(r, window, by_rhost, cause);
   }
   Tri recent(const RequestInfo& r, const Atom& atom, std::string* cause) override {
-    if (!situation_.recent_answers.contains(recent_key(atom))) {
+    if (!recent_answers.contains(recent_key(atom))) {
       return miss("recent(" + recent_key(atom) + ")", cause);
     }
-    return SituationSubjects::recent(r, atom, cause);
+    return StaticSubjects::recent(r, atom, cause);
   }
   Tri enrolled(const RequestInfo& r, const FactorSpec& factor, std::string* cause) override {
-    if (!situation_.enrolled_answers.contains(factor.name)) {
+    if (!enrolled_answers.contains(factor.name)) {
       return miss("enrolled(" + factor.name + ")", cause);
     }
-    return SituationSubjects::enrolled(r, factor, cause);
+    return StaticSubjects::enrolled(r, factor, cause);
   }
   const std::vector<std::string>& missing() const { return missing_; }
 
@@ -85,7 +87,6 @@ class RecordedSubjects : public SituationSubjects {
     if (cause) *cause = "not recorded";
     return Tri::unknown;
   }
-  const Situation& situation_;
   bool groups_unknown_ = false;
   std::vector<std::string> missing_;
 };
@@ -141,7 +142,7 @@ Replayed replay_one(const Policy& policy, const audit::AuditRecord& record) {
     }
     // A knob this release does not know records a subject NEW cannot name either: skipped.
   }
-  RecordedSubjects subjects(situation, groups_unknown);
+  RecordedSubjects subjects(situation.answers, groups_unknown);
   RecordedFactors factors;
   for (const auto& attempt : record.factors) {
     if (auto outcome = outcome_from_string(attempt.outcome)) factors.set(attempt.name, *outcome);

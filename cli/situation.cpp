@@ -92,7 +92,7 @@ void Situation::set(const std::string& key, const std::string& value, const std:
     request.user = value;
     user_given = true;
   } else if (key == "group") {
-    groups.push_back(value);
+    answers.groups->push_back(value);
   } else if (key == "rhost") {
     request.rhost = value;
   } else if (key == "tty") {
@@ -100,11 +100,11 @@ void Situation::set(const std::string& key, const std::string& value, const std:
   } else if (key == "ruser") {
     request.ruser = value;
   } else if (key == "at") {
-    at = parse_at(value, label);
+    answers.time = parse_at(value, label);
   } else if (key == "country") {
-    country = parse_geo(label, value, true);
+    answers.country_answer = parse_geo(label, value, true);
   } else if (key == "asn") {
-    asn = parse_geo(label, value, false);
+    answers.asn_answer = parse_geo(label, value, false);
   } else if (key == "failures" && value.find('=') != std::string::npos) {
     const auto eq = value.find('=');
     const std::string window = value.substr(0, eq);
@@ -118,17 +118,17 @@ void Situation::set(const std::string& key, const std::string& value, const std:
       throw UsageError(label + " takes a count, unknown, or SECONDSs[/rhost]=COUNT|unknown, not '" +
                        value + "'");
     }
-    failure_answers[window] = count == "unknown" ? std::nullopt : std::optional<long>(n);
+    answers.failure_answers[window] =
+        count == "unknown" ? std::nullopt : std::optional<long>(n);
   } else if (key == "failures") {
-    failures_given = true;
-    failure_count.reset();
+    answers.failure_count = StaticSubjects::Count{};
     if (value != "unknown") {
       char* end = nullptr;
       const long n = std::strtol(value.c_str(), &end, 10);
       if (value.empty() || *end != '\0' || n < 0) {
         throw UsageError(label + " takes a count or unknown");
       }
-      failure_count = n;
+      answers.failure_count = n;
     }
   } else if (key == "recent") {
     const auto eq = value.find('=');
@@ -136,7 +136,7 @@ void Situation::set(const std::string& key, const std::string& value, const std:
     if (eq == 0 || (answer != "yes" && answer != "no" && answer != "unknown")) {
       throw UsageError(label + " takes FACTOR=yes|no|unknown, not '" + value + "'");
     }
-    recent_answers[value.substr(0, eq)] =
+    answers.recent_answers[value.substr(0, eq)] =
         answer == "yes" ? Tri::yes : answer == "no" ? Tri::no : Tri::unknown;
   } else if (key == "ssh-auth") {
     request.ssh_auth_info = parse_ssh_auth_knob(value, label);
@@ -146,7 +146,7 @@ void Situation::set(const std::string& key, const std::string& value, const std:
     if (eq == 0 || (answer != "yes" && answer != "no" && answer != "unknown")) {
       throw UsageError(label + " takes FACTOR=yes|no|unknown, not '" + value + "'");
     }
-    enrolled_answers[value.substr(0, eq)] =
+    answers.enrolled_answers[value.substr(0, eq)] =
         answer == "yes" ? Tri::yes : answer == "no" ? Tri::no : Tri::unknown;
   } else if (key == "factor") {
     const auto eq = value.find('=');
@@ -172,71 +172,6 @@ SystemSubjects::PluginEnrolment plugin_enrolment_for(const Policy& policy) {
     }
     return it->second(factor.settings, policy.tpm, user);
   };
-}
-
-SituationSubjects::SituationSubjects(const Situation& situation, const Settings& geoip,
-                                     FailureCounter failures)
-    : SystemSubjects(geoip, std::move(failures)), situation_(situation), system_(true) {}
-
-SituationSubjects::SituationSubjects(const Situation& situation)
-    : SystemSubjects(Settings{}, nullptr), situation_(situation), system_(false) {}
-
-Tri SituationSubjects::in_group(const std::string&, const std::string& group, std::string*) {
-  const auto& groups = situation_.groups;
-  return std::find(groups.begin(), groups.end(), group) != groups.end() ? Tri::yes : Tri::no;
-}
-
-LocalTime SituationSubjects::local_time() {
-  if (situation_.at) return *situation_.at;
-  return system_ ? SystemSubjects::local_time() : kFixedTime;
-}
-
-Lookup SituationSubjects::country(const IpAddress& a) {
-  if (situation_.country) return *situation_.country;
-  return system_ ? SystemSubjects::country(a) : Lookup{};
-}
-
-Lookup SituationSubjects::asn(const IpAddress& a) {
-  if (situation_.asn) return *situation_.asn;
-  return system_ ? SystemSubjects::asn(a) : Lookup{};
-}
-
-std::optional<long> SituationSubjects::failures(const RequestInfo& r, std::chrono::seconds w,
-                                                bool by_rhost, std::string* cause) {
-  const auto given = situation_.failure_answers.find(failures_key(w, by_rhost));
-  if (given != situation_.failure_answers.end()) {
-    if (!given->second && cause) *cause = "given as unknown";
-    return given->second;
-  }
-  if (!situation_.failures_given) {
-    return system_ ? SystemSubjects::failures(r, w, by_rhost, cause) : std::optional<long>(0);
-  }
-  if (!situation_.failure_count && cause) *cause = "given as unknown";
-  return situation_.failure_count;
-}
-
-Tri SituationSubjects::recent(const RequestInfo& r, const Atom& atom, std::string* cause) {
-  auto it = situation_.recent_answers.find(recent_key(atom));
-  if (it == situation_.recent_answers.end()) it = situation_.recent_answers.find(atom.factor);
-  if (it == situation_.recent_answers.end()) {
-    return system_ ? SystemSubjects::recent(r, atom, cause) : Tri::no;
-  }
-  if (it->second == Tri::unknown && cause) *cause = "given as unknown";
-  return it->second;
-}
-
-}  // namespace authpolicy::cli
-
-namespace authpolicy::cli {
-
-Tri SituationSubjects::enrolled(const RequestInfo& r, const FactorSpec& factor,
-                                std::string* cause) {
-  const auto it = situation_.enrolled_answers.find(factor.name);
-  if (it == situation_.enrolled_answers.end()) {
-    return system_ ? SystemSubjects::enrolled(r, factor, cause) : Tri::yes;
-  }
-  if (it->second == Tri::unknown && cause) *cause = "given as unknown";
-  return it->second;
 }
 
 }  // namespace authpolicy::cli

@@ -19,19 +19,10 @@ struct Situation {
   RequestInfo request;
   bool service_given = false;
   bool user_given = false;
-  std::vector<std::string> groups;
-  std::optional<LocalTime> at;
-  std::optional<Lookup> country;
-  std::optional<Lookup> asn;
-  bool failures_given = false;
-  std::optional<long> failure_count;
-  // failures(WINDOW[, rhost]) answered one by one, by failures_key() ("900s", "900s/rhost"):
-  // `--failures 900s/rhost=3`, as the audit record keeps them. Before failure_count.
-  std::map<std::string, std::optional<long>, std::less<>> failure_answers;
-  // recent(): per factor name ("totp") or per atom ("totp/28800s/rhost", see recent_key()).
-  std::map<std::string, Tri, std::less<>> recent_answers;
-  // enrolled(): per factor name ("totp").
-  std::map<std::string, Tri, std::less<>> enrolled_answers;
+  // What the knobs fix of the system's answers (groups, at, country, asn, failures, recent,
+  // enrolled); the rest is open. `failures 900s/rhost=3` is answered per failures_key(), before
+  // a plain `failures N`; `recent` per factor name ("totp") or per atom (recent_key()).
+  StaticSubjects answers;
   std::vector<std::pair<std::string, Outcome>> factors;  // in the order given; later ones win
 
   // Whether `key` names a knob: service, user, group, rhost, tty, ruser, at, country, asn,
@@ -47,34 +38,10 @@ struct Situation {
 // for a kind this build of the CLI has no reader for.
 SystemSubjects::PluginEnrolment plugin_enrolment_for(const Policy& policy);
 
-// Answers what the situation fixes. What it leaves open comes from the running system (eval:
-// NSS aside, the clock, GeoIP databases, the audit log) or, for tests, from fixed defaults:
-// Monday 12:00, no GeoIP record, no failures. Groups are always the situation's.
-class SituationSubjects : public SystemSubjects {
- public:
-  // System fallback: answers left open come from the policy's GeoIP and audit settings.
-  SituationSubjects(const Situation& situation, const Settings& geoip, FailureCounter failures);
-  // Fixed fallback: nothing outside the situation is consulted.
-  explicit SituationSubjects(const Situation& situation);
-
-  Tri in_group(const std::string& user, const std::string& group, std::string* cause) override;
-  LocalTime local_time() override;
-  Lookup country(const IpAddress& address) override;
-  Lookup asn(const IpAddress& address) override;
-  std::optional<long> failures(const RequestInfo& request, std::chrono::seconds window,
-                               bool by_rhost, std::string* cause) override;
-  // Given answers first; otherwise the audit log (system fallback) or "no pass" (fixed).
-  Tri recent(const RequestInfo& request, const Atom& atom, std::string* cause) override;
-  // Given answers first; otherwise the factor's enrolment store (system fallback) or "enrolled"
-  // (fixed).
-  Tri enrolled(const RequestInfo& request, const FactorSpec& factor, std::string* cause) override;
-
-  // The time a test case uses when it gives no `at`: Monday 2024-01-01 12:00.
-  static constexpr LocalTime kFixedTime{12 * 60, 0, 19723};
-
- private:
-  const Situation& situation_;
-  bool system_ = true;
-};
+// The time a situation stands at when it gives no `at` and nothing else is asked (a test case,
+// a replayed record without one): Monday 2024-01-01 12:00. Such a situation is otherwise told
+// nothing outside itself: no GeoIP record, no failures, no remembered pass, enrolled in
+// everything (StaticSubjects without a fallback).
+inline constexpr LocalTime kFixedTime{12 * 60, 0, 19723};
 
 }  // namespace authpolicy::cli

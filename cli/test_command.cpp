@@ -225,7 +225,8 @@ int run_test(const std::vector<std::string>& args, std::ostream& out, std::ostre
       RequestInfo request = test.situation.request;
       if (!test.situation.service_given) request.service = service_from_path(policy_path);
       if (!test.situation.user_given) request.user = "nobody";
-      SituationSubjects subjects(test.situation);
+      StaticSubjects subjects = test.situation.answers;
+      if (!subjects.time) subjects.time = kFixedTime;
       ScriptedFactors factors(Outcome::unavailable);
       for (const auto& [name, outcome] : test.situation.factors) factors.set(name, outcome);
       SilentConversation conversation;

@@ -24,26 +24,57 @@ std::vector<std::string> Decision::asked() const {
   return names;
 }
 
+namespace {
+
+constexpr const char* kGivenUnknown = "given as unknown";
+
+Tri given(Tri answer, std::string* cause) {
+  if (answer == Tri::unknown && cause) *cause = kGivenUnknown;
+  return answer;
+}
+
+}  // namespace
+
 Tri StaticSubjects::in_group(const std::string&, const std::string& group, std::string* cause) {
   if (auto it = group_answers.find(group); it != group_answers.end()) {
-    if (it->second == Tri::unknown && cause) *cause = "group database unavailable";
-    return it->second;
+    return given(it->second, cause);
   }
-  if (!groups) {
-    if (cause) *cause = "group database unavailable";
-    return Tri::unknown;
-  }
+  if (!groups) return given(Tri::unknown, cause);
   return std::find(groups->begin(), groups->end(), group) != groups->end() ? Tri::yes : Tri::no;
 }
 
-std::optional<long> StaticSubjects::failures(const RequestInfo&, std::chrono::seconds window,
-                                             bool by_rhost, std::string* cause) {
-  std::optional<long> answer = failure_count;
-  if (auto it = failure_answers.find({static_cast<long>(window.count()), by_rhost});
+LocalTime StaticSubjects::local_time() {
+  if (time) return *time;
+  return fallback ? fallback->local_time() : LocalTime{};
+}
+
+Lookup StaticSubjects::country(const IpAddress& address) {
+  if (country_answer) return *country_answer;
+  return fallback ? fallback->country(address) : Lookup{};
+}
+
+Lookup StaticSubjects::asn(const IpAddress& address) {
+  if (asn_answer) return *asn_answer;
+  return fallback ? fallback->asn(address) : Lookup{};
+}
+
+std::string failures_key(std::chrono::seconds window, bool by_rhost) {
+  return std::to_string(window.count()) + "s" + (by_rhost ? "/rhost" : "");
+}
+
+std::optional<long> StaticSubjects::failures(const RequestInfo& request,
+                                             std::chrono::seconds window, bool by_rhost,
+                                             std::string* cause) {
+  Count answer = 0;
+  if (auto it = failure_answers.find(failures_key(window, by_rhost));
       it != failure_answers.end()) {
     answer = it->second;
+  } else if (failure_count) {
+    answer = *failure_count;
+  } else if (fallback) {
+    return fallback->failures(request, window, by_rhost, cause);
   }
-  if (!answer && cause) *cause = "audit log unavailable";
+  if (!answer && cause) *cause = kGivenUnknown;
   return answer;
 }
 
@@ -54,23 +85,21 @@ std::string recent_key(const Atom& atom) {
   return key;
 }
 
-Tri StaticSubjects::recent(const RequestInfo&, const Atom& atom, std::string* cause) {
-  Tri answer = recent_answer;
-  if (auto it = recent_answers.find(atom.factor); it != recent_answers.end()) answer = it->second;
-  if (auto it = recent_answers.find(recent_key(atom)); it != recent_answers.end()) {
-    answer = it->second;
-  }
-  if (answer == Tri::unknown && cause) *cause = "audit log unavailable";
-  return answer;
+Tri StaticSubjects::recent(const RequestInfo& request, const Atom& atom, std::string* cause) {
+  auto it = recent_answers.find(recent_key(atom));
+  if (it == recent_answers.end()) it = recent_answers.find(atom.factor);
+  if (it != recent_answers.end()) return given(it->second, cause);
+  if (recent_answer) return given(*recent_answer, cause);
+  return fallback ? fallback->recent(request, atom, cause) : Tri::no;
 }
 
-Tri StaticSubjects::enrolled(const RequestInfo&, const FactorSpec& factor, std::string* cause) {
-  Tri answer = enrolled_answer;
+Tri StaticSubjects::enrolled(const RequestInfo& request, const FactorSpec& factor,
+                             std::string* cause) {
   if (auto it = enrolled_answers.find(factor.name); it != enrolled_answers.end()) {
-    answer = it->second;
+    return given(it->second, cause);
   }
-  if (answer == Tri::unknown && cause) *cause = "enrolment cannot be told";
-  return answer;
+  if (enrolled_answer) return given(*enrolled_answer, cause);
+  return fallback ? fallback->enrolled(request, factor, cause) : Tri::yes;
 }
 
 Tri enrolment_value(const Enrolment& enrolment, std::string* cause) {

@@ -73,25 +73,36 @@ class SubjectSource {
 // "totp/8h", "totp/8h/rhost", "totp/8h/tty" with the window in seconds ("totp/28800s/rhost").
 std::string recent_key(const Atom& atom);
 
-// Fixed answers: for `authpolicy eval`, tests and the checker's concrete witnesses.
+// The key failures(WINDOW[, rhost]) answers are given (`authpolicy eval --failures
+// 900s/rhost=N`) and recorded under: "900s" or "900s/rhost".
+std::string failures_key(std::chrono::seconds window, bool by_rhost);
+
+// Given answers in front of a fallback: what `authpolicy eval`, `test` and `replay` are told,
+// the checker's concrete witnesses, tests. A subject the answers leave open is asked of
+// `fallback` (eval: the running system); without a fallback it has the fixed default noted
+// beside it. An answer given as unknown has the cause "given as unknown".
 class StaticSubjects : public SubjectSource {
  public:
-  std::optional<std::vector<std::string>> groups = std::vector<std::string>{};  // nullopt: unknown
-  std::map<std::string, Tri, std::less<>> group_answers;  // per group, overrides `groups`
-  LocalTime time;
-  Lookup country_answer;  // default: no record
-  Lookup asn_answer;
-  std::optional<long> failure_count = 0;                       // nullopt: unknown
-  std::map<std::pair<long, bool>, std::optional<long>> failure_answers;  // per (window s, by_rhost)
-  Tri recent_answer = Tri::no;                       // every recent() atom, unless below
-  std::map<std::string, Tri, std::less<>> recent_answers;  // per recent_key(), or per factor name
-  Tri enrolled_answer = Tri::yes;                           // every enrolled() atom, unless below
+  using Count = std::optional<long>;  // a failure count; nullopt: given as unknown
+
+  SubjectSource* fallback = nullptr;  // not owned; null: the fixed defaults
+  // The user's groups; never open. nullopt: unknown.
+  std::optional<std::vector<std::string>> groups = std::vector<std::string>{};
+  std::map<std::string, Tri, std::less<>> group_answers;  // per group, over `groups`
+  std::optional<LocalTime> time;                          // open: LocalTime{}
+  std::optional<Lookup> country_answer;                   // open: no record
+  std::optional<Lookup> asn_answer;                       // open: no record
+  std::map<std::string, Count, std::less<>> failure_answers;  // per failures_key()
+  std::optional<Count> failure_count;                         // the other windows; open: 0
+  std::map<std::string, Tri, std::less<>> recent_answers;  // per recent_key(), or factor name
+  std::optional<Tri> recent_answer;                        // the other atoms; open: no
   std::map<std::string, Tri, std::less<>> enrolled_answers;  // per factor name
+  std::optional<Tri> enrolled_answer;                        // the other factors; open: yes
 
   Tri in_group(const std::string& user, const std::string& group, std::string* cause) override;
-  LocalTime local_time() override { return time; }
-  Lookup country(const IpAddress&) override { return country_answer; }
-  Lookup asn(const IpAddress&) override { return asn_answer; }
+  LocalTime local_time() override;
+  Lookup country(const IpAddress& address) override;
+  Lookup asn(const IpAddress& address) override;
   std::optional<long> failures(const RequestInfo& request, std::chrono::seconds window,
                                bool by_rhost, std::string* cause) override;
   Tri recent(const RequestInfo& request, const Atom& atom, std::string* cause) override;

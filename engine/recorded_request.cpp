@@ -38,10 +38,6 @@ void add_line(std::string& out, const char* knob, const std::string& value) {
 
 }  // namespace
 
-std::string failures_key(std::chrono::seconds window, bool by_rhost) {
-  return std::to_string(window.count()) + "s" + (by_rhost ? "/rhost" : "");
-}
-
 Tri RecordingSubjects::in_group(const std::string& user, const std::string& group,
                                 std::string* cause) {
   // Not remembered: the record holds the user's whole group list, which answers any group.

@@ -59,10 +59,6 @@ class RecordingSubjects : public SubjectSource {
   std::optional<Lookup> asn_;
 };
 
-// "900s" or "900s/rhost": the key a failures(WINDOW[, rhost]) answer is recorded (and given to
-// `authpolicy eval --failures 900s/rhost=N`) under.
-std::string failures_key(std::chrono::seconds window, bool by_rhost);
-
 // Every group the user is in (primary and supplementary) by name, from the name service; an
 // unknown user is in none. nullopt (with cause) when the name service fails.
 std::optional<std::vector<std::string>> user_group_names(const std::string& user,

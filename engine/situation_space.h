@@ -274,6 +274,7 @@ class Space {
     request.user = "user-not-named";
     request.service = "service-not-named";
     subjects.group_answers.clear();
+    LocalTime& time = subjects.time ? *subjects.time : subjects.time.emplace();
     for (std::size_t v = 0; v < vars_.size(); ++v) {
       const Representative& rep = vars_[v].classes[static_cast<std::size_t>(std::max(a[v], 0))];
       switch (vars_[v].kind) {
@@ -307,13 +308,14 @@ class Space {
           subjects.group_answers[vars_[v].group] = rep.tri;
           break;
         case VarKind::time:
-          subjects.time.minute_of_day = rep.minute;
+          time.minute_of_day = rep.minute;
           break;
         case VarKind::weekday:
-          subjects.time.weekday = rep.weekday;
+          time.weekday = rep.weekday;
           break;
         case VarKind::failures:
-          subjects.failure_answers[{vars_[v].window, vars_[v].by_rhost}] = rep.count;
+          subjects.failure_answers[failures_key(std::chrono::seconds(vars_[v].window),
+                                               vars_[v].by_rhost)] = rep.count;
           break;
         case VarKind::recent:
           subjects.recent_answers[vars_[v].group] = rep.tri;
@@ -328,7 +330,7 @@ class Space {
           subjects.enrolled_answers[vars_[v].group] = rep.tri;
           break;
         case VarKind::date:
-          subjects.time.day = rep.day;
+          time.day = rep.day;
           break;
       }
     }

@@ -296,5 +296,67 @@ TEST(Evaluate, AccountCheckAsksNothing) {
   EXPECT_TRUE(check_denies(*loaded.policy, {"alice", "sshd", "", "", std::nullopt}, subjects).permit);
 }
 
+// eval's shape: what the flags give stands in front of the running system, and what they leave
+// open is asked of it. The system here is another StaticSubjects whose answers all differ from
+// the fixed defaults, so every subject shows where its answer came from.
+TEST(StaticSubjects, GivenAnswersStandInFrontOfTheFallbackOpenOnesAreAskedOfIt) {
+  StaticSubjects system;
+  system.time = LocalTime{9 * 60, 2, 20000};
+  system.country_answer = Lookup{Lookup::Kind::value, "DE", 0, ""};
+  system.asn_answer = Lookup{Lookup::Kind::value, "", 3320, ""};
+  system.failure_count = 7;
+  system.recent_answer = Tri::yes;
+  system.enrolled_answer = Tri::no;
+
+  const RequestInfo request{"alice", "sshd", "", "", std::string("192.0.2.1")};
+  const IpAddress address = *IpAddress::parse("192.0.2.1");
+  Atom recent_totp;
+  recent_totp.factor = "totp";
+  recent_totp.window = std::chrono::hours(8);
+  FactorSpec totp;
+  totp.name = "totp";
+  std::string cause;
+
+  StaticSubjects open;
+  open.fallback = &system;
+  EXPECT_EQ(open.local_time().minute_of_day, 9 * 60);
+  EXPECT_EQ(open.local_time().day, 20000);
+  EXPECT_EQ(open.country(address).text, "DE");
+  EXPECT_EQ(open.asn(address).number, 3320u);
+  EXPECT_EQ(open.failures(request, std::chrono::minutes(15), false, &cause), 7);
+  EXPECT_EQ(open.recent(request, recent_totp, &cause), Tri::yes);
+  EXPECT_EQ(open.enrolled(request, totp, &cause), Tri::no);
+  EXPECT_EQ(open.in_group("alice", "wheel", &cause), Tri::no);  // groups are never open
+
+  StaticSubjects given = open;
+  given.time = LocalTime{23 * 60, 6, 1};
+  given.country_answer = Lookup{};
+  given.failure_answers["900s/rhost"] = 2;
+  given.recent_answers["totp"] = Tri::no;
+  given.enrolled_answers["totp"] = Tri::unknown;
+  given.groups->push_back("wheel");
+  EXPECT_EQ(given.local_time().minute_of_day, 23 * 60);
+  EXPECT_EQ(given.country(address).kind, Lookup::Kind::no_value);
+  EXPECT_EQ(given.asn(address).number, 3320u);  // still open
+  EXPECT_EQ(given.failures(request, std::chrono::minutes(15), true, &cause), 2);
+  EXPECT_EQ(given.failures(request, std::chrono::minutes(15), false, &cause), 7);
+  EXPECT_EQ(given.recent(request, recent_totp, &cause), Tri::no);
+  cause.clear();
+  EXPECT_EQ(given.enrolled(request, totp, &cause), Tri::unknown);
+  EXPECT_EQ(cause, "given as unknown");
+  EXPECT_EQ(given.in_group("alice", "wheel", &cause), Tri::yes);
+  given.failure_count = StaticSubjects::Count{};  // `--failures unknown`: every other window
+  cause.clear();
+  EXPECT_EQ(given.failures(request, std::chrono::minutes(15), false, &cause), std::nullopt);
+  EXPECT_EQ(cause, "given as unknown");
+
+  StaticSubjects fixed;  // no fallback: the fixed defaults
+  EXPECT_EQ(fixed.local_time().minute_of_day, 0);
+  EXPECT_EQ(fixed.country(address).kind, Lookup::Kind::no_value);
+  EXPECT_EQ(fixed.failures(request, std::chrono::minutes(15), false, &cause), 0);
+  EXPECT_EQ(fixed.recent(request, recent_totp, &cause), Tri::no);
+  EXPECT_EQ(fixed.enrolled(request, totp, &cause), Tri::yes);
+}
+
 }  // namespace
 }  // namespace authpolicy::test
