@@ -50,6 +50,7 @@ std::string folded(std::string_view text) {
 std::optional<std::string> limit_problem(const SettingRule& rule, const SettingValue& value) {
   switch (rule.limit) {
     case SettingLimit::none:
+    case SettingLimit::any_text:
       return std::nullopt;
     case SettingLimit::range: {
       std::int64_t n = 0;

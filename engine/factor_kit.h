@@ -20,7 +20,8 @@ std::string_view setting_type_name(SettingType type) noexcept;
 
 // Which values of its type a setting accepts besides the type itself.
 enum class SettingLimit {
-  none,       // any value of the type (booleans; strings that may be anything, even empty)
+  none,       // booleans: either value
+  any_text,   // strings that may deliberately be anything, even empty (a module's arguments)
   range,      // integers and durations (in seconds): min..max inclusive
   words,      // strings: one of `words`
   non_empty,  // strings: anything but ""

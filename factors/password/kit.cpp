@@ -14,7 +14,8 @@ constexpr SettingRule kSettings[] = {
     {.key = "arguments",
      .type = SettingType::string,
      .meaning = "the module's arguments, separated by spaces",
-     .default_text = "none"},
+     .default_text = "none",
+     .limit = SettingLimit::any_text},
 };
 
 }  // namespace
