@@ -133,7 +133,16 @@ struct Context {
     return r;
   }
   int finish(const Report& r, int code) const { return r.print(*out, *err, options.json, code); }
+  // The store could not answer (its invalid_request, config_error or tpm_error states).
+  int tpm_trouble(const std::string& reason) const {
+    return finish(report("error", "TPM error: " + reason), kExitTrouble);
+  }
 };
+
+bool failed(PinStatus::State state) {
+  return state == PinStatus::State::invalid_request || state == PinStatus::State::config_error ||
+         state == PinStatus::State::tpm_error;
+}
 
 // Reads a new PIN (twice on a terminal) and checks it against the rules.
 std::optional<SecretString> read_new_pin(Context& ctx, const PinRules& rules,
@@ -176,8 +185,12 @@ std::optional<int> require_current_pin(Context& ctx, PinStore& store) {
     case VerifyResult::tampered:
       return ctx.finish(
           ctx.report("tampered", "The PIN index of " + ctx.user + " was altered (" +
-                                     outcome.tamper_reason + "); root must delete it."),
+                                     outcome.reason + "); root must delete it."),
           kExitTrouble);
+    case VerifyResult::invalid_request:
+    case VerifyResult::config_error:
+    case VerifyResult::tpm_error:
+      return ctx.tpm_trouble(outcome.reason);
   }
   return kExitTrouble;
 }
@@ -187,7 +200,9 @@ int do_setup(Context& ctx) {
   if (ctx.options.max_attempts)
     rules.max_attempts = static_cast<std::uint32_t>(*ctx.options.max_attempts);
   PinStore store(ctx.config);
-  if (store.status(ctx.uid).state != PinStatus::State::not_enrolled) {
+  const PinStatus status = store.status(ctx.uid);
+  if (failed(status.state)) return ctx.tpm_trouble(status.reason);
+  if (status.state != PinStatus::State::not_enrolled) {
     return ctx.finish(ctx.report("error", ctx.user + " already has a PIN; use `authpolicy pin "
                                                      "change` or `delete`."),
                       kExitTrouble);
@@ -195,9 +210,11 @@ int do_setup(Context& ctx) {
   std::string problem;
   auto pin = read_new_pin(ctx, rules, problem);
   if (!pin) return ctx.finish(ctx.report("error", problem), kExitTrouble);
-  if (store.setup(ctx.uid, *pin, rules.max_attempts) == SetupResult::already_enrolled) {
+  const SetupOutcome setup = store.setup(ctx.uid, *pin, rules.max_attempts);
+  if (setup.result == SetupResult::already_enrolled) {
     return ctx.finish(ctx.report("error", ctx.user + " already has a PIN."), kExitTrouble);
   }
+  if (setup.result != SetupResult::created) return ctx.tpm_trouble(setup.reason);
   Report r = ctx.report(
       "ok", "PIN set for " + ctx.user + " (" + std::to_string(rules.max_attempts) + " attempts).");
   r.enrolled = true;
@@ -208,6 +225,7 @@ int do_setup(Context& ctx) {
 int do_change(Context& ctx) {
   PinStore store(ctx.config);
   const PinStatus status = store.status(ctx.uid);
+  if (failed(status.state)) return ctx.tpm_trouble(status.reason);
   if (status.state == PinStatus::State::not_enrolled) {
     return ctx.finish(ctx.report("not_enrolled", "No PIN set up for " + ctx.user + "."),
                       kExitTrouble);
@@ -221,11 +239,14 @@ int do_change(Context& ctx) {
   auto pin = read_new_pin(ctx, rules, problem);
   if (!pin) return ctx.finish(ctx.report("error", problem), kExitTrouble);
   // The authValue of a PinFail index cannot be changed in place: replace the index.
-  store.remove(ctx.uid);
-  try {
-    store.setup(ctx.uid, *pin, rules.max_attempts);
-  } catch (const std::exception& e) {
-    return ctx.finish(ctx.report("error", std::string("TPM error: ") + e.what() +
+  const DeleteOutcome removed = store.remove(ctx.uid);
+  if (removed.result == DeleteResult::invalid_request ||
+      removed.result == DeleteResult::config_error || removed.result == DeleteResult::tpm_error) {
+    return ctx.tpm_trouble(removed.reason);
+  }
+  const SetupOutcome setup = store.setup(ctx.uid, *pin, rules.max_attempts);
+  if (setup.result != SetupResult::created && setup.result != SetupResult::already_enrolled) {
+    return ctx.finish(ctx.report("error", "TPM error: " + setup.reason +
                                               "; the old PIN is deleted, run `authpolicy pin "
                                               "setup` again."),
                       kExitTrouble);
@@ -239,13 +260,16 @@ int do_change(Context& ctx) {
 int do_delete(Context& ctx) {
   PinStore store(ctx.config);
   if (!ctx.caller_is_root) {
-    if (store.status(ctx.uid).state == PinStatus::State::not_enrolled) {
+    const PinStatus status = store.status(ctx.uid);
+    if (failed(status.state)) return ctx.tpm_trouble(status.reason);
+    if (status.state == PinStatus::State::not_enrolled) {
       return ctx.finish(ctx.report("not_enrolled", "No PIN set up for " + ctx.user + "."),
                         kExitTrouble);
     }
     if (auto code = require_current_pin(ctx, store)) return *code;
   }
-  switch (store.remove(ctx.uid)) {
+  const DeleteOutcome removed = store.remove(ctx.uid);
+  switch (removed.result) {
     case DeleteResult::deleted: {
       Report r = ctx.report("ok", "PIN deleted for " + ctx.user + ".");
       r.enrolled = false;
@@ -258,6 +282,10 @@ int do_delete(Context& ctx) {
       return ctx.finish(
           ctx.report("error", "The NV index of " + ctx.user + " is not a PIN index; left alone."),
           kExitTrouble);
+    case DeleteResult::invalid_request:
+    case DeleteResult::config_error:
+    case DeleteResult::tpm_error:
+      return ctx.tpm_trouble(removed.reason);
   }
   return kExitTrouble;
 }
@@ -269,6 +297,10 @@ std::unique_ptr<PinBackend> backend_for(const Context& ctx) {
 
 int report_status(Context& ctx, const PinStatus& status) {
   switch (status.state) {
+    case PinStatus::State::invalid_request:
+    case PinStatus::State::config_error:
+    case PinStatus::State::tpm_error:
+      return ctx.tpm_trouble(status.reason);
     case PinStatus::State::not_enrolled: {
       Report r = ctx.report("not_enrolled", ctx.user + ": no PIN set up.");
       r.enrolled = false;
@@ -276,7 +308,7 @@ int report_status(Context& ctx, const PinStatus& status) {
     }
     case PinStatus::State::tampered: {
       Report r =
-          ctx.report("tampered", ctx.user + ": the PIN index was altered (" + status.tamper_reason +
+          ctx.report("tampered", ctx.user + ": the PIN index was altered (" + status.reason +
                                      "); it is not used. Root: delete it and set up again.");
       r.enrolled = true;
       return ctx.finish(r, kExitTrouble);
@@ -304,7 +336,7 @@ int do_status(Context& ctx) {
 int do_test(Context& ctx) {
   auto backend = backend_for(ctx);
   const PinStatus status = backend->status(ctx.uid);
-  // Not enrolled, tampered or already locked: say so without asking for the PIN.
+  // Not enrolled, tampered, unreadable or already locked: say so without asking for the PIN.
   if (status.state != PinStatus::State::enrolled) return report_status(ctx, status);
   if (status.counter && status.counter->locked()) {
     Report r = ctx.report("locked", locked_message(ctx.user, status.counter));
@@ -344,9 +376,13 @@ int do_test(Context& ctx) {
     case VerifyResult::tampered: {
       PinStatus tampered;
       tampered.state = PinStatus::State::tampered;
-      tampered.tamper_reason = outcome.tamper_reason;
+      tampered.reason = outcome.reason;
       return report_status(ctx, tampered);
     }
+    case VerifyResult::invalid_request:
+    case VerifyResult::config_error:
+    case VerifyResult::tpm_error:
+      return ctx.tpm_trouble(outcome.reason);
   }
   r.enrolled = true;
   r.counter = outcome.counter;

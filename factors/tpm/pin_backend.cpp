@@ -3,7 +3,7 @@
 
 #include <unistd.h>
 
-#include <stdexcept>
+#include <string>
 
 namespace authpolicy::tpm {
 
@@ -14,16 +14,23 @@ std::optional<PinCounter> counter_of(const HelperReply& reply) {
   return PinCounter{*reply.used, *reply.limit};
 }
 
-[[noreturn]] void throw_helper_failure(const HelperReply& reply) {
-  if (reply.exit == HelperExit::refused) throw std::runtime_error("pin helper refused the uid");
-  if (reply.exit == HelperExit::usage) throw std::runtime_error("pin helper: usage error");
-  throw std::runtime_error("pin helper: " + (reply.reason.empty() ? "tpm error" : reply.reason));
+// Why the helper gave no answer about the PIN (exit refused, usage or tpm_error).
+std::string helper_failure(const HelperReply& reply) {
+  if (reply.exit == HelperExit::refused) return "pin helper refused the uid";
+  if (reply.exit == HelperExit::usage) return "pin helper: usage error";
+  return "pin helper: " + (reply.reason.empty() ? "tpm error" : reply.reason);
 }
 
 // The store's answer from the helper's reply to "status" or to "enrolled" (which reports no
-// counter).
-PinStatus status_of(const HelperReply& reply) {
+// counter), or tpm_error when the helper could not be run.
+PinStatus status_of(const std::optional<HelperReply>& answer, std::string run_error) {
   PinStatus status;
+  if (!answer) {
+    status.state = PinStatus::State::tpm_error;
+    status.reason = std::move(run_error);
+    return status;
+  }
+  const HelperReply& reply = *answer;
   switch (reply.exit) {
     case HelperExit::ok:
     case HelperExit::locked:
@@ -37,26 +44,39 @@ PinStatus status_of(const HelperReply& reply) {
       return status;
     case HelperExit::tampered:
       status.state = PinStatus::State::tampered;
-      status.tamper_reason = reply.reason;
+      status.reason = reply.reason;
       return status;
     default:
-      throw_helper_failure(reply);
+      status.state = PinStatus::State::tpm_error;
+      status.reason = helper_failure(reply);
+      return status;
   }
 }
 
 }  // namespace
 
 PinStatus HelperPinBackend::status(uid_t uid) {
-  return status_of(run_pin_helper(options_, "status", uid, nullptr));
+  std::string error;
+  auto reply = run_pin_helper(options_, "status", uid, nullptr, &error);
+  return status_of(reply, std::move(error));
 }
 
 PinStatus HelperPinBackend::enrolment(uid_t uid) {
-  return status_of(run_pin_helper(options_, "enrolled", uid, nullptr));
+  std::string error;
+  auto reply = run_pin_helper(options_, "enrolled", uid, nullptr, &error);
+  return status_of(reply, std::move(error));
 }
 
 VerifyOutcome HelperPinBackend::verify(uid_t uid, const SecretString& pin) {
-  const HelperReply reply = run_pin_helper(options_, "verify", uid, &pin);
   VerifyOutcome outcome;
+  std::string error;
+  const auto answer = run_pin_helper(options_, "verify", uid, &pin, &error);
+  if (!answer) {
+    outcome.result = VerifyResult::tpm_error;
+    outcome.reason = std::move(error);
+    return outcome;
+  }
+  const HelperReply& reply = *answer;
   outcome.counter = counter_of(reply);
   switch (reply.exit) {
     case HelperExit::ok:
@@ -73,10 +93,10 @@ VerifyOutcome HelperPinBackend::verify(uid_t uid, const SecretString& pin) {
       return outcome;
     case HelperExit::tampered:
       outcome.result = VerifyResult::tampered;
-      outcome.tamper_reason = reply.reason;
+      outcome.reason = reply.reason;
       return outcome;
     default:
-      throw_helper_failure(reply);
+      return {VerifyResult::tpm_error, std::nullopt, helper_failure(reply)};
   }
 }
 
@@ -85,11 +105,10 @@ std::unique_ptr<PinBackend> choose_pin_backend(BackendChoice choice, const TpmCo
   if (choice == BackendChoice::direct) return std::make_unique<DirectPinBackend>(config);
   if (choice == BackendChoice::helper) return std::make_unique<HelperPinBackend>(helper);
   if (::geteuid() == 0) return std::make_unique<DirectPinBackend>(config);
-  try {
-    TpmConnection probe(config.tcti);  // a member of the TPM group may use it directly
-  } catch (const TpmError&) {
-    return std::make_unique<HelperPinBackend>(helper);
-  }
+  // A member of the TPM group may use it directly; anyone else goes through the helper (why the
+  // TPM did not open for this process does not matter here).
+  std::string unused;
+  if (!TpmConnection::open(config.tcti, &unused)) return std::make_unique<HelperPinBackend>(helper);
   return std::make_unique<DirectPinBackend>(config);
 }
 

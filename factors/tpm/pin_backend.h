@@ -13,7 +13,8 @@ namespace authpolicy::tpm {
 class PinBackend {
  public:
   virtual ~PinBackend() = default;
-  // Both throw TpmError / ConfigError / std::runtime_error on system failures.
+  // None throws (but std::bad_alloc): the store's failure states say what went wrong. Through the
+  // helper, every failure is tpm_error: the helper's exit code does not say more.
   virtual PinStatus status(uid_t uid) = 0;
   // The public area only (PinStore::enrolment): no counter, nothing spent.
   virtual PinStatus enrolment(uid_t uid) = 0;

@@ -41,7 +41,12 @@ Enrolment pin_enrolment(const Settings& /*factor_settings*/, const Settings& tpm
         return {Enrolment::State::none, "no PIN index " + index_text(*index) + " in the TPM"};
       case PinStatus::State::tampered:
         return unknown("index " + index_text(*index) +
-                       " is not a PIN index of ours: " + status.tamper_reason);
+                       " is not a PIN index of ours: " + status.reason);
+      case PinStatus::State::config_error:
+        return unknown("config: " + status.reason);
+      case PinStatus::State::invalid_request:
+      case PinStatus::State::tpm_error:
+        return unknown("tpm error: " + status.reason);
     }
     return unknown("tpm error: unknown state");
   } catch (const ConfigError& e) {

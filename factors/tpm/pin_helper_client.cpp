@@ -10,7 +10,6 @@
 
 #include <cerrno>
 #include <charconv>
-#include <stdexcept>
 
 namespace authpolicy::tpm {
 
@@ -79,8 +78,8 @@ const char* built_in_helper_path() noexcept {
 #endif
 }
 
-HelperReply run_pin_helper(const HelperOptions& options, const std::string& mode, uid_t uid,
-                           const SecretString* pin) {
+std::optional<HelperReply> run_pin_helper(const HelperOptions& options, const std::string& mode,
+                                          uid_t uid, const SecretString* pin, std::string* error) {
   // Everything the child needs is prepared before fork: only async-signal-safe calls follow it.
   std::string uid_text = std::to_string(uid);
   std::vector<char*> argv = {const_cast<char*>(options.path.c_str()),
@@ -92,21 +91,26 @@ HelperReply run_pin_helper(const HelperOptions& options, const std::string& mode
 
   PipePair input, output;
   if (::pipe2(input.fd, O_CLOEXEC) != 0 || ::pipe2(output.fd, O_CLOEXEC) != 0) {
-    throw std::runtime_error("pin helper: cannot create pipes");
+    *error = "pin helper: cannot create pipes";
+    return std::nullopt;
   }
   // The PIN fits in the pipe buffer: writing it before fork means no SIGPIPE can reach the host
   // if the helper dies early, and the write end is closed before the child can wait on it.
   if (pin && !pin->empty()) {
     const ssize_t wrote = ::write(input.fd[1], pin->view().data(), pin->size());
     if (wrote != static_cast<ssize_t>(pin->size())) {
-      throw std::runtime_error("pin helper: cannot pass the PIN");
+      *error = "pin helper: cannot pass the PIN";
+      return std::nullopt;
     }
   }
   input.close_end(1);
 
   ChildSignalDefault child_signal;
   const pid_t child = ::fork();
-  if (child < 0) throw std::runtime_error("pin helper: fork failed");
+  if (child < 0) {
+    *error = "pin helper: fork failed";
+    return std::nullopt;
+  }
   if (child == 0) {
     if (::dup2(input.fd[0], STDIN_FILENO) < 0 || ::dup2(output.fd[1], STDOUT_FILENO) < 0)
       _exit(127);
@@ -149,12 +153,22 @@ HelperReply run_pin_helper(const HelperOptions& options, const std::string& mode
   do {
     waited = ::waitpid(child, &status, 0);
   } while (waited < 0 && errno == EINTR);
-  if (timed_out) throw std::runtime_error("pin helper: no answer in time");
-  if (waited != child || !WIFEXITED(status)) throw std::runtime_error("pin helper: crashed");
+  if (timed_out) {
+    *error = "pin helper: no answer in time";
+    return std::nullopt;
+  }
+  if (waited != child || !WIFEXITED(status)) {
+    *error = "pin helper: crashed";
+    return std::nullopt;
+  }
   const int code = WEXITSTATUS(status);
-  if (code == 127) throw std::runtime_error("pin helper: cannot run " + options.path);
+  if (code == 127) {
+    *error = "pin helper: cannot run " + options.path;
+    return std::nullopt;
+  }
   if (code < 0 || code > static_cast<int>(HelperExit::usage)) {
-    throw std::runtime_error("pin helper: unexpected exit code " + std::to_string(code));
+    *error = "pin helper: unexpected exit code " + std::to_string(code);
+    return std::nullopt;
   }
   HelperReply reply;
   reply.exit = static_cast<HelperExit>(code);

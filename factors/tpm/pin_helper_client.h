@@ -40,9 +40,10 @@ struct HelperReply {
 };
 
 // Runs the helper with the PIN written to its stdin pipe (never argv or environment) and waits at
-// most options.timeout, killing it after. Throws std::runtime_error when it cannot run or dies.
-HelperReply run_pin_helper(const HelperOptions& options, const std::string& mode, uid_t uid,
-                           const SecretString* pin);
+// most options.timeout, killing it after. Its reply, or nullopt with *error ("pin helper: …") when
+// it cannot be run, gives no answer in time, dies, or exits with a code outside HelperExit.
+std::optional<HelperReply> run_pin_helper(const HelperOptions& options, const std::string& mode,
+                                          uid_t uid, const SecretString* pin, std::string* error);
 
 // The helper path compiled into this build (AUTHPOLICY_PIN_HELPER_PATH).
 const char* built_in_helper_path() noexcept;

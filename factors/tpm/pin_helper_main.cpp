@@ -98,31 +98,27 @@ int run(int argc, char** argv, const std::string& test_tcti) {
   if (!test_tcti.empty()) config.tcti = test_tcti;
   PinStore store(config);
 
-  if (mode == "enrolled") {
-    // The public area only: enrolled(pin) never reads the counter or presents anything.
-    const PinStatus status = store.enrolment(caller);
-    if (status.state == PinStatus::State::not_enrolled) {
-      return static_cast<int>(HelperExit::not_enrolled);
+  if (mode == "enrolled" || mode == "status") {
+    // enrolled: the public area only; enrolled(pin) never reads the counter or presents anything.
+    const PinStatus status = mode == "status" ? store.status(caller) : store.enrolment(caller);
+    switch (status.state) {
+      case PinStatus::State::not_enrolled:
+        return static_cast<int>(HelperExit::not_enrolled);
+      case PinStatus::State::tampered:
+        print_reason(status.reason);
+        return static_cast<int>(HelperExit::tampered);
+      case PinStatus::State::enrolled: {
+        print_counter(status.counter);
+        const bool locked = status.counter && status.counter->locked();
+        return static_cast<int>(locked ? HelperExit::locked : HelperExit::ok);
+      }
+      case PinStatus::State::invalid_request:
+      case PinStatus::State::config_error:
+      case PinStatus::State::tpm_error:
+        print_reason(status.reason);
+        return static_cast<int>(HelperExit::tpm_error);
     }
-    if (status.state == PinStatus::State::tampered) {
-      print_reason(status.tamper_reason);
-      return static_cast<int>(HelperExit::tampered);
-    }
-    return static_cast<int>(HelperExit::ok);
-  }
-
-  if (mode == "status") {
-    const PinStatus status = store.status(caller);
-    if (status.state == PinStatus::State::not_enrolled) {
-      return static_cast<int>(HelperExit::not_enrolled);
-    }
-    if (status.state == PinStatus::State::tampered) {
-      print_reason(status.tamper_reason);
-      return static_cast<int>(HelperExit::tampered);
-    }
-    print_counter(status.counter);
-    const bool locked = status.counter && status.counter->locked();
-    return static_cast<int>(locked ? HelperExit::locked : HelperExit::ok);
+    return static_cast<int>(HelperExit::tpm_error);
   }
 
   std::optional<SecretString> pin = read_pin();
@@ -140,8 +136,13 @@ int run(int argc, char** argv, const std::string& test_tcti) {
     case VerifyResult::not_enrolled:
       return static_cast<int>(HelperExit::not_enrolled);
     case VerifyResult::tampered:
-      print_reason(outcome.tamper_reason);
+      print_reason(outcome.reason);
       return static_cast<int>(HelperExit::tampered);
+    case VerifyResult::invalid_request:
+    case VerifyResult::config_error:
+    case VerifyResult::tpm_error:
+      print_reason(outcome.reason);
+      return static_cast<int>(HelperExit::tpm_error);
   }
   return static_cast<int>(HelperExit::tpm_error);
 }

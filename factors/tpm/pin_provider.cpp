@@ -24,6 +24,12 @@ FactorResult result(Outcome outcome, std::string detail) {
   return {outcome, std::move(detail)};
 }
 
+// The error a store failure makes: "config: …" for the owner password, "tpm error: …" for the
+// rest (through the helper every failure is a tpm error).
+FactorResult store_failure(bool config, const std::string& reason) {
+  return result(Outcome::error, (config ? "config: " : "tpm error: ") + reason);
+}
+
 std::string attempts_left(std::uint32_t remaining) {
   return std::to_string(remaining) + (remaining == 1 ? " PIN attempt" : " PIN attempts") +
          " left before the PIN locks.";
@@ -61,78 +67,85 @@ std::optional<FactorResult> PinFactorProvider::look_up(const FactorRequest& requ
 }
 
 std::optional<FactorResult> PinFactorProvider::probe(const FactorRequest& request) {
-  try {
-    Index index;
-    if (auto early = look_up(request, index)) return early;
-    switch (index.status.state) {
-      case PinStatus::State::not_enrolled:
-        return result(Outcome::unavailable, "not enrolled");
-      case PinStatus::State::tampered:
-        return result(Outcome::error, "tampered");
-      case PinStatus::State::enrolled:
-        return std::nullopt;
-    }
-    return result(Outcome::error, "tpm error: unknown state");
-  } catch (const ConfigError& e) {
-    return result(Outcome::error, std::string("config: ") + e.what());
-  } catch (const std::exception& e) {
-    return result(Outcome::error, std::string("tpm error: ") + e.what());
+  Index index;
+  if (auto early = look_up(request, index)) return early;
+  switch (index.status.state) {
+    case PinStatus::State::not_enrolled:
+      return result(Outcome::unavailable, "not enrolled");
+    case PinStatus::State::tampered:
+      return result(Outcome::error, "tampered");
+    case PinStatus::State::enrolled:
+      return std::nullopt;
+    case PinStatus::State::config_error:
+      return store_failure(true, index.status.reason);
+    case PinStatus::State::invalid_request:
+    case PinStatus::State::tpm_error:
+      return store_failure(false, index.status.reason);
   }
+  return result(Outcome::error, "tpm error: unknown state");
 }
 
 FactorResult PinFactorProvider::authenticate(const FactorRequest& request,
                                              Conversation& conversation) {
-  try {
-    // Look before asking: a locked PIN is reported without a prompt and without an attempt.
-    Index index;
-    if (auto early = look_up(request, index)) return *early;
-    const PinStatus& status = index.status;
-    if (status.state == PinStatus::State::not_enrolled) {
+  // Look before asking: a locked PIN is reported without a prompt and without an attempt.
+  Index index;
+  if (auto early = look_up(request, index)) return *early;
+  const PinStatus& status = index.status;
+  switch (status.state) {
+    case PinStatus::State::not_enrolled:
       return result(Outcome::unavailable, "not enrolled");
-    }
-    if (status.state == PinStatus::State::tampered) return result(Outcome::error, "tampered");
-    if (status.counter && status.counter->locked()) {
+    case PinStatus::State::tampered:
+      return result(Outcome::error, "tampered");
+    case PinStatus::State::config_error:
+      return store_failure(true, status.reason);
+    case PinStatus::State::invalid_request:
+    case PinStatus::State::tpm_error:
+      return store_failure(false, status.reason);
+    case PinStatus::State::enrolled:
+      break;
+  }
+  if (status.counter && status.counter->locked()) {
+    conversation.error(kLockedMessage);
+    return result(Outcome::fail, "locked");
+  }
+  if (status.counter && status.counter->remaining() <= kWarnRemaining) {
+    conversation.info(attempts_left(status.counter->remaining()));
+  }
+
+  std::optional<SecretString> pin = conversation.ask_secret(rules_.prompt);
+  if (!pin) return result(Outcome::fail, "no answer");
+  // Typos that cannot be a PIN (letters, wrong length) cost no attempt.
+  if (auto violation = pin_rule_violation(rules_, pin->view())) {
+    pin->wipe();
+    conversation.error(*violation);
+    return result(Outcome::fail, "invalid pin");
+  }
+  const VerifyOutcome outcome = index.backend->verify(index.uid, *pin);
+  pin->wipe();
+  switch (outcome.result) {
+    case VerifyResult::correct:
+      return result(Outcome::pass, "");
+    case VerifyResult::wrong:
+      if (outcome.counter && outcome.counter->locked()) {
+        conversation.error("Wrong PIN. " + std::string(kLockedMessage));
+      } else if (outcome.counter && outcome.counter->remaining() <= kWarnRemaining) {
+        conversation.info("Wrong PIN. " + attempts_left(outcome.counter->remaining()));
+      }
+      return result(Outcome::fail, "wrong pin");
+    case VerifyResult::locked:
       conversation.error(kLockedMessage);
       return result(Outcome::fail, "locked");
-    }
-    if (status.counter && status.counter->remaining() <= kWarnRemaining) {
-      conversation.info(attempts_left(status.counter->remaining()));
-    }
-
-    std::optional<SecretString> pin = conversation.ask_secret(rules_.prompt);
-    if (!pin) return result(Outcome::fail, "no answer");
-    // Typos that cannot be a PIN (letters, wrong length) cost no attempt.
-    if (auto violation = pin_rule_violation(rules_, pin->view())) {
-      pin->wipe();
-      conversation.error(*violation);
-      return result(Outcome::fail, "invalid pin");
-    }
-    const VerifyOutcome outcome = index.backend->verify(index.uid, *pin);
-    pin->wipe();
-    switch (outcome.result) {
-      case VerifyResult::correct:
-        return result(Outcome::pass, "");
-      case VerifyResult::wrong:
-        if (outcome.counter && outcome.counter->locked()) {
-          conversation.error("Wrong PIN. " + std::string(kLockedMessage));
-        } else if (outcome.counter && outcome.counter->remaining() <= kWarnRemaining) {
-          conversation.info("Wrong PIN. " + attempts_left(outcome.counter->remaining()));
-        }
-        return result(Outcome::fail, "wrong pin");
-      case VerifyResult::locked:
-        conversation.error(kLockedMessage);
-        return result(Outcome::fail, "locked");
-      case VerifyResult::not_enrolled:
-        return result(Outcome::unavailable, "not enrolled");
-      case VerifyResult::tampered:
-        return result(Outcome::error, "tampered");
-    }
-    return result(Outcome::error, "tpm error: unknown result");
-  } catch (const ConfigError& e) {
-    return result(Outcome::error, std::string("config: ") + e.what());
-  } catch (const std::exception& e) {
-    return result(Outcome::error, std::string("tpm error: ") + e.what());
+    case VerifyResult::not_enrolled:
+      return result(Outcome::unavailable, "not enrolled");
+    case VerifyResult::tampered:
+      return result(Outcome::error, "tampered");
+    case VerifyResult::config_error:
+      return store_failure(true, outcome.reason);
+    case VerifyResult::invalid_request:
+    case VerifyResult::tpm_error:
+      return store_failure(false, outcome.reason);
   }
+  return result(Outcome::error, "tpm error: unknown result");
 }
 
 }  // namespace authpolicy::tpm

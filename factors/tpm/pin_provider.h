@@ -33,7 +33,7 @@ class PinFactorProvider : public FactorProvider {
     PinStatus status;
   };
   // Fills `index`; or returns the result that ends the request first (an unknown user, a uid
-  // outside the index range). Throws what the backend throws.
+  // outside the index range). The status may be a failure state of the store.
   std::optional<FactorResult> look_up(const FactorRequest& request, Index& index) const;
 
   PinRules rules_;

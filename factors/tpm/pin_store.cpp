@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <stdexcept>
+#include <string_view>
 
 namespace authpolicy::tpm {
 
@@ -13,17 +15,60 @@ namespace {
 
 constexpr std::uint16_t kPinDataSize = 8;  // {pinCount, pinLimit}, big-endian
 
+// The two exceptions of this file. They unwind an ESAPI exchange from the helpers below and never
+// leave it: every public PinStore method catches both (`answered`) and returns its tpm_error or
+// config_error state with what() as the reason.
+
+// A TPM or TSS failure; what() reads "<operation>: <decoded code>" and never holds a secret.
+class TpmError : public std::runtime_error {
+ public:
+  TpmError(std::string_view operation, TSS2_RC rc)
+      : std::runtime_error(std::string(operation) + ": " + describe_rc(rc)) {}
+  TpmError(std::string_view operation, std::string_view message)
+      : std::runtime_error(std::string(operation) + ": " + std::string(message)) {}
+};
+
+// The owner password cannot be used (prepare_owner); what() names the file or the setting.
+class OwnerAuthError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+enum class Cause { config, tpm };
+
+// Runs one public method's exchange with the TPM: its answer, or, when one of the two exceptions
+// above ended it, what `fail` makes of the cause and the message.
+template <typename Work, typename Fail>
+auto answered(Work work, Fail fail) -> decltype(work()) {
+  try {
+    return work();
+  } catch (const OwnerAuthError& e) {
+    return fail(Cause::config, e.what());
+  } catch (const TpmError& e) {
+    return fail(Cause::tpm, e.what());
+  }
+}
+
+std::string uid_out_of_range(uid_t uid) {
+  return "uid " + std::to_string(uid) + " leaves the NV index range";
+}
+
+// Why the TPM cannot hold this PIN as an authValue, nullopt when it can.
+std::optional<std::string> pin_auth_problem(const SecretString& pin) {
+  if (pin.empty()) return "the PIN is empty";
+  if (pin.size() > kMaxPinBytes) return "the PIN is longer than 32 bytes";
+  if (pin.view().find('\0') != std::string_view::npos) return "the PIN holds a NUL byte";
+  return std::nullopt;
+}
+
 // Wipes a TPM2B_AUTH on every path out of the scope that filled it.
 struct AuthValue {
   TPM2B_AUTH value{};
   ~AuthValue() { secure_wipe(&value, sizeof value); }
 };
 
-// Copies a PIN into a TPM2B_AUTH after checking the TPM can hold it.
+// Copies a PIN into a TPM2B_AUTH; pin_auth_problem has found nothing wrong with it.
 void fill_pin_auth(const SecretString& pin, AuthValue& auth) {
-  if (pin.empty()) throw InvalidPin("the PIN is empty");
-  if (pin.size() > kMaxPinBytes) throw InvalidPin("the PIN is longer than 32 bytes");
-  if (pin.view().find('\0') != std::string_view::npos) throw InvalidPin("the PIN holds a NUL byte");
   auth.value.size = static_cast<UINT16>(pin.size());
   std::memcpy(auth.value.buffer, pin.view().data(), pin.size());
 }
@@ -75,24 +120,24 @@ bool owner_auth_is_set(ESYS_CONTEXT* esys) {
 }
 
 // Gives ESAPI the owner password. Returns false when owner use is impossible and not required
-// (password set but unknown to this process); throws when it is required.
+// (password set but unknown to this process); throws OwnerAuthError when it is required.
 bool prepare_owner(ESYS_CONTEXT* esys, const TpmConfig& config, bool required) {
   AuthValue auth;
   if (!config.owner_auth_file.empty()) {
-    try {
-      SecretString secret = read_owner_auth_file(config.owner_auth_file);
-      auth.value.size = static_cast<UINT16>(secret.size());
-      std::memcpy(auth.value.buffer, secret.view().data(), secret.size());
-    } catch (const ConfigError&) {
+    std::string problem;
+    std::optional<SecretString> secret = read_owner_auth_file(config.owner_auth_file, &problem);
+    if (!secret) {
       // A non-root caller (screen locker through the helper) cannot read a root-only file; only
       // the counter display is lost. For root the file must be right.
-      if (required || ::geteuid() == 0) throw;
+      if (required || ::geteuid() == 0) throw OwnerAuthError(problem);
       return false;
     }
+    auth.value.size = static_cast<UINT16>(secret->size());
+    std::memcpy(auth.value.buffer, secret->view().data(), secret->size());
   } else if (owner_auth_is_set(esys)) {
     if (required) {
-      throw TpmError("owner authorisation",
-                     "the TPM owner has a password; set tpm { owner_auth_file = … }");
+      throw OwnerAuthError(
+          "owner authorisation: the TPM owner has a password; set tpm { owner_auth_file = … }");
     }
     return false;
   }
@@ -181,116 +226,136 @@ std::optional<std::string> tamper_reason(const NvPublicView& view, std::uint32_t
   return std::nullopt;
 }
 
-std::uint32_t PinStore::index_for(uid_t uid) const {
-  auto index = nv_index_for_uid(config_.nv_base, uid);
-  if (!index) throw UidOutOfRange("uid " + std::to_string(uid) + " leaves the NV index range");
-  return *index;
+std::optional<std::uint32_t> PinStore::index_for(uid_t uid) const noexcept {
+  return nv_index_for_uid(config_.nv_base, uid);
 }
 
-SetupResult PinStore::setup(uid_t uid, const SecretString& pin, std::uint32_t limit) {
-  const std::uint32_t index = index_for(uid);
-  if (limit == 0) throw std::invalid_argument("max_attempts must be at least 1");
-  AuthValue auth;
-  fill_pin_auth(pin, auth);
+SetupOutcome PinStore::setup(uid_t uid, const SecretString& pin, std::uint32_t limit) {
+  const auto index = index_for(uid);
+  if (!index) return {SetupResult::invalid_request, uid_out_of_range(uid)};
+  if (limit == 0) return {SetupResult::invalid_request, "max_attempts must be at least 1"};
+  if (auto problem = pin_auth_problem(pin)) return {SetupResult::invalid_request, *problem};
+  std::string reason;
+  std::optional<TpmConnection> connection = TpmConnection::open(config_.tcti, &reason);
+  if (!connection) return {SetupResult::tpm_error, reason};
+  return answered(
+      [&]() -> SetupOutcome {
+        AuthValue auth;
+        fill_pin_auth(pin, auth);
+        ESYS_CONTEXT* esys = connection->esys();
+        {
+          TrCloseGuard existing(esys, load_index(esys, *index));
+          if (existing.get() != ESYS_TR_NONE) return {SetupResult::already_enrolled, ""};
+        }
+        prepare_owner(esys, config_, true);
 
-  TpmConnection connection(config_.tcti);
-  ESYS_CONTEXT* esys = connection.esys();
-  {
-    TrCloseGuard existing(esys, load_index(esys, index));
-    if (existing.get() != ESYS_TR_NONE) return SetupResult::already_enrolled;
-  }
-  prepare_owner(esys, config_, true);
+        TPM2B_NV_PUBLIC pub{};
+        pub.nvPublic.nvIndex = *index;
+        pub.nvPublic.nameAlg = TPM2_ALG_SHA256;
+        pub.nvPublic.attributes = kPinIndexAttributes;
+        pub.nvPublic.authPolicy.size = kPinIndexPolicy.size();
+        std::copy(kPinIndexPolicy.begin(), kPinIndexPolicy.end(), pub.nvPublic.authPolicy.buffer);
+        pub.nvPublic.dataSize = kPinDataSize;
 
-  TPM2B_NV_PUBLIC pub{};
-  pub.nvPublic.nvIndex = index;
-  pub.nvPublic.nameAlg = TPM2_ALG_SHA256;
-  pub.nvPublic.attributes = kPinIndexAttributes;
-  pub.nvPublic.authPolicy.size = kPinIndexPolicy.size();
-  std::copy(kPinIndexPolicy.begin(), kPinIndexPolicy.end(), pub.nvPublic.authPolicy.buffer);
-  pub.nvPublic.dataSize = kPinDataSize;
-
-  ESYS_TR defined = ESYS_TR_NONE;
-  const TSS2_RC rc = Esys_NV_DefineSpace(esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-                                         ESYS_TR_NONE, &auth.value, &pub, &defined);
-  if (classify_rc(rc) == RcClass::nv_defined) return SetupResult::already_enrolled;
-  if (rc != TSS2_RC_SUCCESS) throw TpmError("NV_DefineSpace", rc);
-  TrCloseGuard index_guard(esys, defined);
-  try {
-    write_initial_counter(esys, defined, limit);
-    TPM2B_AUTH empty{};
-    (void)Esys_TR_SetAuth(esys, defined, &empty);  // no PIN copy left in ESAPI's metadata
-  } catch (...) {
-    // Never leave a defined-but-unwritten index behind: it would read as tampered.
-    if (Esys_NV_UndefineSpace(esys, ESYS_TR_RH_OWNER, defined, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-                              ESYS_TR_NONE) == TSS2_RC_SUCCESS) {
-      index_guard.release();
-    }
-    throw;
-  }
-  return SetupResult::created;
+        ESYS_TR defined = ESYS_TR_NONE;
+        const TSS2_RC rc = Esys_NV_DefineSpace(esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD,
+                                               ESYS_TR_NONE, ESYS_TR_NONE, &auth.value, &pub,
+                                               &defined);
+        if (classify_rc(rc) == RcClass::nv_defined) return {SetupResult::already_enrolled, ""};
+        if (rc != TSS2_RC_SUCCESS) throw TpmError("NV_DefineSpace", rc);
+        TrCloseGuard index_guard(esys, defined);
+        try {
+          write_initial_counter(esys, defined, limit);
+          TPM2B_AUTH empty{};
+          (void)Esys_TR_SetAuth(esys, defined, &empty);  // no PIN copy left in ESAPI's metadata
+        } catch (...) {
+          // Never leave a defined-but-unwritten index behind: it would read as tampered.
+          if (Esys_NV_UndefineSpace(esys, ESYS_TR_RH_OWNER, defined, ESYS_TR_PASSWORD,
+                                    ESYS_TR_NONE, ESYS_TR_NONE) == TSS2_RC_SUCCESS) {
+            index_guard.release();
+          }
+          throw;
+        }
+        return {SetupResult::created, ""};
+      },
+      [](Cause cause, std::string why) -> SetupOutcome {
+        return {cause == Cause::config ? SetupResult::config_error : SetupResult::tpm_error, std::move(why)};
+      });
 }
 
 VerifyOutcome PinStore::verify(uid_t uid, const SecretString& pin) {
-  const std::uint32_t index = index_for(uid);
-  AuthValue auth;
-  fill_pin_auth(pin, auth);
+  const auto index = index_for(uid);
+  if (!index) return {VerifyResult::invalid_request, std::nullopt, uid_out_of_range(uid)};
+  if (auto problem = pin_auth_problem(pin)) {
+    return {VerifyResult::invalid_request, std::nullopt, *problem};
+  }
+  std::string reason;
+  std::optional<TpmConnection> connection = TpmConnection::open(config_.tcti, &reason);
+  if (!connection) return {VerifyResult::tpm_error, std::nullopt, reason};
+  return answered(
+      [&]() -> VerifyOutcome {
+        AuthValue auth;
+        fill_pin_auth(pin, auth);
+        ESYS_CONTEXT* esys = connection->esys();
+        TrCloseGuard handle(esys, load_index(esys, *index));
+        VerifyOutcome outcome;
+        if (handle.get() == ESYS_TR_NONE) {
+          outcome.result = VerifyResult::not_enrolled;
+          return outcome;
+        }
+        if (auto tampered = tamper_reason(read_public(esys, handle.get()), *index)) {
+          outcome.result = VerifyResult::tampered;
+          outcome.reason = *tampered;
+          return outcome;
+        }
+        // Report a lockout before presenting the PIN at all.
+        outcome.counter = owner_read_counter(esys, config_, handle.get());
+        if (outcome.counter && outcome.counter->locked()) {
+          outcome.result = VerifyResult::locked;
+          return outcome;
+        }
 
-  TpmConnection connection(config_.tcti);
-  ESYS_CONTEXT* esys = connection.esys();
-  TrCloseGuard handle(esys, load_index(esys, index));
-  VerifyOutcome outcome;
-  if (handle.get() == ESYS_TR_NONE) {
-    outcome.result = VerifyResult::not_enrolled;
-    return outcome;
-  }
-  if (auto reason = tamper_reason(read_public(esys, handle.get()), index)) {
-    outcome.result = VerifyResult::tampered;
-    outcome.tamper_reason = *reason;
-    return outcome;
-  }
-  // Report a lockout before presenting the PIN at all.
-  outcome.counter = owner_read_counter(esys, config_, handle.get());
-  if (outcome.counter && outcome.counter->locked()) {
-    outcome.result = VerifyResult::locked;
-    return outcome;
-  }
-
-  TPM2B_MAX_NV_BUFFER* data = nullptr;
-  TSS2_RC rc;
-  {
-    FlushGuard session(esys, start_session(esys, TPM2_SE_HMAC));
-    rc = Esys_TR_SetAuth(esys, handle.get(), &auth.value);
-    if (rc != TSS2_RC_SUCCESS) throw TpmError("TR_SetAuth", rc);
-    rc = Esys_NV_Read(esys, handle.get(), handle.get(), session.get(), ESYS_TR_NONE, ESYS_TR_NONE,
-                      kPinDataSize, 0, &data);
-    // Leave no copy of the PIN in ESAPI's metadata for the index.
-    TPM2B_AUTH empty{};
-    (void)Esys_TR_SetAuth(esys, handle.get(), &empty);
-  }
-  switch (classify_rc(rc)) {
-    case RcClass::success:
-      outcome.result = VerifyResult::correct;
-      outcome.counter = decode_counter(*data);
-      Esys_Free(data);
-      return outcome;
-    case RcClass::bad_auth:
-      outcome.result = VerifyResult::wrong;
-      outcome.counter = owner_read_counter(esys, config_, handle.get());
-      return outcome;
-    case RcClass::locked:
-      outcome.result = VerifyResult::locked;
-      outcome.counter = owner_read_counter(esys, config_, handle.get());
-      return outcome;
-    case RcClass::no_index:
-      outcome.result = VerifyResult::not_enrolled;
-      return outcome;
-    case RcClass::uninitialized:
-      outcome.result = VerifyResult::tampered;
-      outcome.tamper_reason = "index never written";
-      return outcome;
-    default:
-      throw TpmError("NV_Read", rc);
-  }
+        TPM2B_MAX_NV_BUFFER* data = nullptr;
+        TSS2_RC rc;
+        {
+          FlushGuard session(esys, start_session(esys, TPM2_SE_HMAC));
+          rc = Esys_TR_SetAuth(esys, handle.get(), &auth.value);
+          if (rc != TSS2_RC_SUCCESS) throw TpmError("TR_SetAuth", rc);
+          rc = Esys_NV_Read(esys, handle.get(), handle.get(), session.get(), ESYS_TR_NONE,
+                            ESYS_TR_NONE, kPinDataSize, 0, &data);
+          // Leave no copy of the PIN in ESAPI's metadata for the index.
+          TPM2B_AUTH empty{};
+          (void)Esys_TR_SetAuth(esys, handle.get(), &empty);
+        }
+        switch (classify_rc(rc)) {
+          case RcClass::success:
+            outcome.result = VerifyResult::correct;
+            outcome.counter = decode_counter(*data);
+            Esys_Free(data);
+            return outcome;
+          case RcClass::bad_auth:
+            outcome.result = VerifyResult::wrong;
+            outcome.counter = owner_read_counter(esys, config_, handle.get());
+            return outcome;
+          case RcClass::locked:
+            outcome.result = VerifyResult::locked;
+            outcome.counter = owner_read_counter(esys, config_, handle.get());
+            return outcome;
+          case RcClass::no_index:
+            outcome.result = VerifyResult::not_enrolled;
+            return outcome;
+          case RcClass::uninitialized:
+            outcome.result = VerifyResult::tampered;
+            outcome.reason = "index never written";
+            return outcome;
+          default:
+            throw TpmError("NV_Read", rc);
+        }
+      },
+      [](Cause cause, std::string why) -> VerifyOutcome {
+        return {cause == Cause::config ? VerifyResult::config_error : VerifyResult::tpm_error, std::nullopt,
+                std::move(why)};
+      });
 }
 
 PinStatus PinStore::status(uid_t uid) {
@@ -302,39 +367,59 @@ PinStatus PinStore::enrolment(uid_t uid) {
 }
 
 PinStatus PinStore::inspect(uid_t uid, bool read_counter) {
-  const std::uint32_t index = index_for(uid);
-  TpmConnection connection(config_.tcti);
-  ESYS_CONTEXT* esys = connection.esys();
-  TrCloseGuard handle(esys, load_index(esys, index));
-  PinStatus status;
-  if (handle.get() == ESYS_TR_NONE) return status;
-  if (auto reason = tamper_reason(read_public(esys, handle.get()), index)) {
-    status.state = PinStatus::State::tampered;
-    status.tamper_reason = *reason;
-    return status;
-  }
-  status.state = PinStatus::State::enrolled;
-  if (read_counter) status.counter = owner_read_counter(esys, config_, handle.get());
-  return status;
+  const auto index = index_for(uid);
+  if (!index) return {PinStatus::State::invalid_request, uid_out_of_range(uid), std::nullopt};
+  std::string reason;
+  std::optional<TpmConnection> connection = TpmConnection::open(config_.tcti, &reason);
+  if (!connection) return {PinStatus::State::tpm_error, reason, std::nullopt};
+  return answered(
+      [&]() -> PinStatus {
+        ESYS_CONTEXT* esys = connection->esys();
+        TrCloseGuard handle(esys, load_index(esys, *index));
+        PinStatus status;
+        if (handle.get() == ESYS_TR_NONE) return status;
+        if (auto tampered = tamper_reason(read_public(esys, handle.get()), *index)) {
+          status.state = PinStatus::State::tampered;
+          status.reason = *tampered;
+          return status;
+        }
+        status.state = PinStatus::State::enrolled;
+        if (read_counter) status.counter = owner_read_counter(esys, config_, handle.get());
+        return status;
+      },
+      [](Cause cause, std::string why) -> PinStatus {
+        return {cause == Cause::config ? PinStatus::State::config_error : PinStatus::State::tpm_error,
+                std::move(why), std::nullopt};
+      });
 }
 
-DeleteResult PinStore::remove(uid_t uid) {
-  const std::uint32_t index = index_for(uid);
-  TpmConnection connection(config_.tcti);
-  ESYS_CONTEXT* esys = connection.esys();
-  TrCloseGuard handle(esys, load_index(esys, index));
-  if (handle.get() == ESYS_TR_NONE) return DeleteResult::not_enrolled;
-  // A tampered PIN index may be deleted (that is the repair); another kind of index may not.
-  const NvPublicView view = read_public(esys, handle.get());
-  if (((view.attributes & TPMA_NV_TPM2_NT_MASK) >> TPMA_NV_TPM2_NT_SHIFT) != TPM2_NT_PIN_FAIL) {
-    return DeleteResult::not_a_pin_index;
-  }
-  prepare_owner(esys, config_, true);
-  const TSS2_RC rc = Esys_NV_UndefineSpace(esys, ESYS_TR_RH_OWNER, handle.get(), ESYS_TR_PASSWORD,
-                                           ESYS_TR_NONE, ESYS_TR_NONE);
-  if (rc != TSS2_RC_SUCCESS) throw TpmError("NV_UndefineSpace", rc);
-  handle.release();
-  return DeleteResult::deleted;
+DeleteOutcome PinStore::remove(uid_t uid) {
+  const auto index = index_for(uid);
+  if (!index) return {DeleteResult::invalid_request, uid_out_of_range(uid)};
+  std::string reason;
+  std::optional<TpmConnection> connection = TpmConnection::open(config_.tcti, &reason);
+  if (!connection) return {DeleteResult::tpm_error, reason};
+  return answered(
+      [&]() -> DeleteOutcome {
+        ESYS_CONTEXT* esys = connection->esys();
+        TrCloseGuard handle(esys, load_index(esys, *index));
+        if (handle.get() == ESYS_TR_NONE) return {DeleteResult::not_enrolled, ""};
+        // A tampered PIN index may be deleted (that is the repair); another kind of index may not.
+        const NvPublicView view = read_public(esys, handle.get());
+        if (((view.attributes & TPMA_NV_TPM2_NT_MASK) >> TPMA_NV_TPM2_NT_SHIFT) !=
+            TPM2_NT_PIN_FAIL) {
+          return {DeleteResult::not_a_pin_index, ""};
+        }
+        prepare_owner(esys, config_, true);
+        const TSS2_RC rc = Esys_NV_UndefineSpace(esys, ESYS_TR_RH_OWNER, handle.get(),
+                                                 ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE);
+        if (rc != TSS2_RC_SUCCESS) throw TpmError("NV_UndefineSpace", rc);
+        handle.release();
+        return {DeleteResult::deleted, ""};
+      },
+      [](Cause cause, std::string why) -> DeleteOutcome {
+        return {cause == Cause::config ? DeleteResult::config_error : DeleteResult::tpm_error, std::move(why)};
+      });
 }
 
 }  // namespace authpolicy::tpm

@@ -29,49 +29,81 @@ struct PinCounter {
   std::uint32_t remaining() const noexcept { return locked() ? 0 : limit - used; }
 };
 
+// Every answer of the store below ends in one of its states; the last three mean the store could
+// not answer, with `reason` saying why (never a secret):
+//   invalid_request: nothing was sent to the TPM: a uid whose index would leave the NV index
+//     range, a PIN the TPM cannot hold (empty, longer than 32 bytes, or with a NUL byte, which the
+//     TPM would strip from the end of an authValue), or a limit of 0;
+//   config_error: the owner password cannot be used: its file is unreadable or not root's alone
+//     (for root, or when the operation needs the owner), or the owner has a password and no
+//     owner_auth_file is set (setup, remove);
+//   tpm_error: the TPM or the TSS failed ("<operation>: <decoded code>", or why the connection
+//     did not open).
+
 // What is at a user's index.
 struct PinStatus {
-  enum class State { not_enrolled, enrolled, tampered } state = State::not_enrolled;
-  std::string tamper_reason;          // for tampered: which property differs
+  enum class State {
+    not_enrolled,
+    enrolled,
+    tampered,
+    invalid_request,
+    config_error,
+    tpm_error,
+  } state = State::not_enrolled;
+  std::string reason;                 // tampered: which property differs; failures: why
   std::optional<PinCounter> counter;  // nullopt when the owner password is set and unknown
 };
 
-enum class VerifyResult { correct, wrong, locked, not_enrolled, tampered };
+enum class VerifyResult {
+  correct,
+  wrong,
+  locked,
+  not_enrolled,
+  tampered,
+  invalid_request,
+  config_error,
+  tpm_error,
+};
 
 struct VerifyOutcome {
   VerifyResult result = VerifyResult::wrong;
   std::optional<PinCounter> counter;  // after the attempt, when the owner may read it
-  std::string tamper_reason;
+  std::string reason;                 // tampered: which property differs; failures: why
 };
 
-enum class SetupResult { created, already_enrolled };
-enum class DeleteResult { deleted, not_enrolled, not_a_pin_index };
+enum class SetupResult { created, already_enrolled, invalid_request, config_error, tpm_error };
 
-// A PIN the TPM cannot hold: empty, longer than 32 bytes, or with a NUL byte (the TPM would
-// strip trailing zeros from the authValue).
-class InvalidPin : public std::invalid_argument {
- public:
-  using std::invalid_argument::invalid_argument;
+struct SetupOutcome {
+  SetupResult result = SetupResult::tpm_error;
+  std::string reason;  // failures: why
 };
 
-// A uid whose index would leave the NV index range.
-class UidOutOfRange : public std::out_of_range {
- public:
-  using std::out_of_range::out_of_range;
+enum class DeleteResult {
+  deleted,
+  not_enrolled,
+  not_a_pin_index,
+  invalid_request,
+  config_error,
+  tpm_error,
+};
+
+struct DeleteOutcome {
+  DeleteResult result = DeleteResult::tpm_error;
+  std::string reason;  // failures: why
 };
 
 // Every method opens its own TPM connection and closes it before returning, flushing every session
-// it started on every path. TPM and TSS failures throw TpmError; configuration failures (owner
-// password file) throw ConfigError.
+// it started on every path. None throws (but std::bad_alloc): failures are the states above.
 class PinStore {
  public:
   explicit PinStore(TpmConfig config) : config_(std::move(config)) {}
 
   const TpmConfig& config() const noexcept { return config_; }
-  std::uint32_t index_for(uid_t uid) const;  // throws UidOutOfRange
+  // The uid's index, nullopt when it would leave the NV index range (nv_index_for_uid).
+  std::optional<std::uint32_t> index_for(uid_t uid) const noexcept;
 
   // Defines the index with the PIN as authValue and writes {0, limit} once under the policy.
-  SetupResult setup(uid_t uid, const SecretString& pin, std::uint32_t limit);
+  SetupOutcome setup(uid_t uid, const SecretString& pin, std::uint32_t limit);
   // NV_Read authorised by the PIN in an HMAC session. A locked index is reported without trying.
   VerifyOutcome verify(uid_t uid, const SecretString& pin);
   // Public area check plus an owner read of {pinCount, pinLimit} (spends nothing).
@@ -81,7 +113,7 @@ class PinStore {
   // attempt and no owner password is ever used.
   PinStatus enrolment(uid_t uid);
   // Undefines the index with owner authorisation; the PIN and its counter go with it.
-  DeleteResult remove(uid_t uid);
+  DeleteOutcome remove(uid_t uid);
 
  private:
   // status() with the owner read of the counter, enrolment() without.

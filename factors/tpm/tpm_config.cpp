@@ -64,7 +64,7 @@ std::optional<std::uint32_t> nv_index_for_uid(std::uint32_t nv_base, uid_t uid) 
   return static_cast<std::uint32_t>(index);
 }
 
-SecretString read_owner_auth_file(const std::string& path) {
+std::optional<SecretString> read_owner_auth_file(const std::string& path, std::string* error) {
   // The one way to open a trusted file (base/file_trust.h): every folder on the way checked, the
   // file root's alone, no symlink at the end, closed to group and others.
   TrustRules rules;
@@ -72,12 +72,13 @@ SecretString read_owner_auth_file(const std::string& path) {
   rules.final_symlink = false;
   TrustedFile file = open_trusted(path, rules);
   if (file.status == TrustStatus::missing || file.status == TrustStatus::io_error) {
-    throw ConfigError("tpm: cannot open owner_auth_file " + path + ": " + file.reason);
+    *error = "tpm: cannot open owner_auth_file " + path + ": " + file.reason;
+    return std::nullopt;
   }
   if (!file.ok()) {
-    throw ConfigError("tpm: owner_auth_file " + path +
-                      " must be a regular file owned by root with mode 0600 or 0400: " +
-                      file.reason);
+    *error = "tpm: owner_auth_file " + path +
+             " must be a regular file owned by root with mode 0600 or 0400: " + file.reason;
+    return std::nullopt;
   }
   const int fd = file.fd();
   // The owner password is at most a SHA-512 digest long; read one byte more to notice overflow.
@@ -88,7 +89,8 @@ SecretString read_owner_auth_file(const std::string& path) {
     if (got < 0 && errno == EINTR) continue;
     if (got < 0) {
       secure_wipe(buffer.data(), buffer.size());
-      throw ConfigError("tpm: cannot read owner_auth_file " + path);
+      *error = "tpm: cannot read owner_auth_file " + path;
+      return std::nullopt;
     }
     if (got == 0) break;
     used += static_cast<std::size_t>(got);
@@ -96,9 +98,10 @@ SecretString read_owner_auth_file(const std::string& path) {
   if (used > 0 && buffer[used - 1] == '\n') --used;
   if (used > 64) {
     secure_wipe(buffer.data(), buffer.size());
-    throw ConfigError("tpm: owner_auth_file " + path + " holds more than 64 bytes");
+    *error = "tpm: owner_auth_file " + path + " holds more than 64 bytes";
+    return std::nullopt;
   }
-  SecretString auth(std::string_view(buffer.data(), used));
+  std::optional<SecretString> auth(std::in_place, std::string_view(buffer.data(), used));
   secure_wipe(buffer.data(), buffer.size());
   return auth;
 }

@@ -39,7 +39,9 @@ TpmConfig tpm_config_from_settings(const Settings& tpm_settings);
 std::optional<std::uint32_t> nv_index_for_uid(std::uint32_t nv_base, uid_t uid) noexcept;
 
 // Reads the owner password from a root-only file: a regular file (no symlink) owned by root with no
-// group or other permission bits. One trailing newline is dropped. Throws ConfigError otherwise.
-SecretString read_owner_auth_file(const std::string& path);
+// group or other permission bits. One trailing newline is dropped. nullopt with *error ("tpm: …
+// owner_auth_file <path> …") when the file cannot be opened or read, is not root's alone, or holds
+// more than 64 bytes.
+std::optional<SecretString> read_owner_auth_file(const std::string& path, std::string* error);
 
 }  // namespace authpolicy::tpm

@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <mutex>
+#include <utility>
 
 namespace authpolicy::tpm {
 
@@ -51,12 +52,6 @@ std::string describe_rc(TSS2_RC rc) {
   return text ? std::string(text) : "unknown return code";
 }
 
-TpmError::TpmError(std::string_view operation, TSS2_RC rc)
-    : std::runtime_error(std::string(operation) + ": " + describe_rc(rc)), rc_(rc) {}
-
-TpmError::TpmError(std::string_view operation, std::string_view message)
-    : std::runtime_error(std::string(operation) + ": " + std::string(message)) {}
-
 void quiet_tss_logging() noexcept {
   static std::once_flag once;
   // tpm2-tss reads TSS2_LOG lazily per module at its first message; setting it before the first
@@ -64,16 +59,26 @@ void quiet_tss_logging() noexcept {
   std::call_once(once, [] { ::setenv("TSS2_LOG", "all+NONE", 1); });
 }
 
-TpmConnection::TpmConnection(const std::string& tcti) {
+std::optional<TpmConnection> TpmConnection::open(const std::string& tcti, std::string* error) {
   quiet_tss_logging();
-  TSS2_RC rc = Tss2_TctiLdr_Initialize(tcti.c_str(), &tcti_);
-  if (rc != TSS2_RC_SUCCESS) throw TpmError("cannot open TCTI " + tcti, rc);
-  rc = Esys_Initialize(&esys_, tcti_, nullptr);
+  TpmConnection connection;
+  TSS2_RC rc = Tss2_TctiLdr_Initialize(tcti.c_str(), &connection.tcti_);
   if (rc != TSS2_RC_SUCCESS) {
-    Tss2_TctiLdr_Finalize(&tcti_);
-    throw TpmError("cannot start ESAPI on " + tcti, rc);
+    connection.tcti_ = nullptr;
+    *error = "cannot open TCTI " + tcti + ": " + describe_rc(rc);
+    return std::nullopt;
   }
+  rc = Esys_Initialize(&connection.esys_, connection.tcti_, nullptr);
+  if (rc != TSS2_RC_SUCCESS) {
+    connection.esys_ = nullptr;  // the destructor finalises the TCTI
+    *error = "cannot start ESAPI on " + tcti + ": " + describe_rc(rc);
+    return std::nullopt;
+  }
+  return connection;
 }
+
+TpmConnection::TpmConnection(TpmConnection&& other) noexcept
+    : tcti_(std::exchange(other.tcti_, nullptr)), esys_(std::exchange(other.esys_, nullptr)) {}
 
 TpmConnection::~TpmConnection() {
   if (esys_) Esys_Finalize(&esys_);

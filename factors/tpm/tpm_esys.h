@@ -3,9 +3,8 @@
 
 #include <tss2/tss2_esys.h>
 
-#include <stdexcept>
+#include <optional>
 #include <string>
-#include <string_view>
 
 namespace authpolicy::tpm {
 
@@ -28,17 +27,6 @@ TSS2_RC mask_rc(TSS2_RC rc) noexcept;
 RcClass classify_rc(TSS2_RC rc) noexcept;
 std::string describe_rc(TSS2_RC rc);
 
-// A TPM or TSS failure; what() reads "<operation>: <decoded code>" and never holds a secret.
-class TpmError : public std::runtime_error {
- public:
-  TpmError(std::string_view operation, TSS2_RC rc);
-  TpmError(std::string_view operation, std::string_view message);
-  TSS2_RC rc() const noexcept { return rc_; }
-
- private:
-  TSS2_RC rc_ = 0;
-};
-
 // Silences TSS logging (TSS2_LOG=all+NONE) before the first TSS call of the process, so that TSS
 // messages never reach a PAM client's stderr. Idempotent.
 void quiet_tss_logging() noexcept;
@@ -47,13 +35,19 @@ void quiet_tss_logging() noexcept;
 // "swtpm:host=127.0.0.1,port=2321"). Closing releases the connection; swtpm serves one at a time.
 class TpmConnection {
  public:
-  explicit TpmConnection(const std::string& tcti);  // throws TpmError
+  // The connection, or nullopt with *error set to "cannot open TCTI <tcti>: <decoded code>" or
+  // "cannot start ESAPI on <tcti>: <decoded code>".
+  static std::optional<TpmConnection> open(const std::string& tcti, std::string* error);
+  TpmConnection(TpmConnection&& other) noexcept;
   TpmConnection(const TpmConnection&) = delete;
   TpmConnection& operator=(const TpmConnection&) = delete;
+  TpmConnection& operator=(TpmConnection&&) = delete;
   ~TpmConnection();
   ESYS_CONTEXT* esys() const noexcept { return esys_; }
 
  private:
+  TpmConnection() = default;
+
   TSS2_TCTI_CONTEXT* tcti_ = nullptr;
   ESYS_CONTEXT* esys_ = nullptr;
 };

@@ -167,7 +167,7 @@ TEST_F(StatusEnrolment, ThePinEnrolmentIsReadFromTheTpm) {
   authpolicy::tpm::TpmConfig config;
   config.tcti = swtpm.tcti();
   authpolicy::tpm::PinStore store(config);
-  ASSERT_EQ(store.setup(2001, authpolicy::SecretString("482916"), 3),
+  ASSERT_EQ(store.setup(2001, authpolicy::SecretString("482916"), 3).result,
             authpolicy::tpm::SetupResult::created);
   const std::string deadline = local_date(30);
   write(dir_.file("policies/sudo.pol"),

@@ -38,7 +38,7 @@ class PamPinEnrolled : public PinFixture {
                std::string(kEnrolled) + ":" + kPassword + ":ap_policy\n" + kNotEnrolled + ":" +
                    kPassword + ":ap_policy\n",
                0600);
-    ASSERT_EQ(store_->setup(uid_, SecretString(kPin), 3), tpm::SetupResult::created);
+    ASSERT_EQ(store_->setup(uid_, SecretString(kPin), 3).result, tpm::SetupResult::created);
     write_policy(policy_text());
   }
 

@@ -30,7 +30,7 @@ TEST_P(PinEnrolmentTest, NoIndexIsNone) {
 }
 
 TEST_P(PinEnrolmentTest, AnIndexSetupMadeIsEnrolledAndTellingItSpendsNothing) {
-  ASSERT_EQ(store_->setup(0, SecretString("1234"), 3), SetupResult::created);
+  ASSERT_EQ(store_->setup(0, SecretString("1234"), 3).result, SetupResult::created);
   ASSERT_EQ(store_->verify(0, SecretString("0000")).result, VerifyResult::wrong);
   for (int i = 0; i < 5; ++i) {
     const Enrolment e = enrolment();
@@ -45,7 +45,7 @@ TEST_P(PinEnrolmentTest, AnIndexSetupMadeIsEnrolledAndTellingItSpendsNothing) {
 }
 
 TEST_P(PinEnrolmentTest, ALockedPinIsStillAnEnrolment) {
-  ASSERT_EQ(store_->setup(0, SecretString("1234"), 1), SetupResult::created);
+  ASSERT_EQ(store_->setup(0, SecretString("1234"), 1).result, SetupResult::created);
   ASSERT_EQ(store_->verify(0, SecretString("0000")).result, VerifyResult::wrong);
   EXPECT_EQ(enrolment().state, Enrolment::State::enrolled)
       << "a locked PIN is enrolled: the provider reports the lock, enrolled() must not waive it";
@@ -61,7 +61,7 @@ TEST_P(PinEnrolmentTest, AnIndexThatIsNotOursIsUnknown) {
 }
 
 TEST_P(PinEnrolmentTest, AnUnreachableTpmIsUnknown) {
-  ASSERT_EQ(store_->setup(0, SecretString("1234"), 3), SetupResult::created);
+  ASSERT_EQ(store_->setup(0, SecretString("1234"), 3).result, SetupResult::created);
   swtpm_.kill();
   const auto started = std::chrono::steady_clock::now();
   const Enrolment e = enrolment();

@@ -9,6 +9,7 @@
 
 #include <filesystem>
 
+#include "factors/tpm/pin_backend.h"
 #include "factors/tpm/pin_helper_client.h"
 #include "factors/tpm/pin_store.h"
 #include "tests/tpm/swtpm_fixture.h"
@@ -31,8 +32,16 @@ class PinHelperTest : public ::testing::Test {
     helper_.environment = {"AUTHPOLICY_TEST_TCTI=" + swtpm_.tcti()};
   }
   HelperReply run(const std::string& mode, uid_t uid, const char* pin) {
+    return run_with(helper_, mode, uid, pin);
+  }
+  // The reply of a helper that ran; a test failure (and a tpm_error reply) when it did not.
+  static HelperReply run_with(const HelperOptions& helper, const std::string& mode, uid_t uid,
+                              const char* pin) {
     SecretString secret(pin ? pin : "");
-    return run_pin_helper(helper_, mode, uid, pin ? &secret : nullptr);
+    std::string error;
+    const auto reply = run_pin_helper(helper, mode, uid, pin ? &secret : nullptr, &error);
+    EXPECT_TRUE(reply) << error;
+    return reply ? *reply : HelperReply{};
   }
   // Runs body in a child process whose real and effective ids are nobody's; returns its exit code.
   template <typename Body>
@@ -56,7 +65,7 @@ class PinHelperTest : public ::testing::Test {
 };
 
 TEST_F(PinHelperTest, VerifiesTheCallersOwnPinReadFromStdin) {
-  ASSERT_EQ(store_->setup(0, SecretString("1234"), 5), SetupResult::created);
+  ASSERT_EQ(store_->setup(0, SecretString("1234"), 5).result, SetupResult::created);
   EXPECT_EQ(run("verify", 0, "1234").exit, HelperExit::ok);
   const HelperReply wrong = run("verify", 0, "0000\n");
   EXPECT_EQ(wrong.exit, HelperExit::wrong);
@@ -71,8 +80,8 @@ TEST_F(PinHelperTest, VerifiesTheCallersOwnPinReadFromStdin) {
 }
 
 TEST_F(PinHelperTest, RefusesAnotherUsersPinAndSpendsNothing) {
-  ASSERT_EQ(store_->setup(kOther, SecretString("1234"), 3), SetupResult::created);
-  ASSERT_EQ(store_->setup(kNobody, SecretString("5678"), 3), SetupResult::created);
+  ASSERT_EQ(store_->setup(kOther, SecretString("1234"), 3).result, SetupResult::created);
+  ASSERT_EQ(store_->setup(kNobody, SecretString("5678"), 3).result, SetupResult::created);
   const int code = as_nobody([this] {
     int failures = 0;
     if (run("verify", kOther, "0000").exit != HelperExit::refused) failures |= 1;
@@ -91,7 +100,7 @@ TEST_F(PinHelperTest, RefusesAnotherUsersPinAndSpendsNothing) {
 }
 
 TEST_F(PinHelperTest, PinIsNeverTakenFromArguments) {
-  ASSERT_EQ(store_->setup(0, SecretString("1234"), 5), SetupResult::created);
+  ASSERT_EQ(store_->setup(0, SecretString("1234"), 5).result, SetupResult::created);
   std::string path = AP_PIN_HELPER_TEST_VARIANT;
   std::string env = "AUTHPOLICY_TEST_TCTI=" + swtpm_.tcti();
   char* argv[] = {path.data(), const_cast<char*>("verify"), const_cast<char*>("0"),
@@ -109,14 +118,13 @@ TEST_F(PinHelperTest, PinIsNeverTakenFromArguments) {
 }
 
 TEST_F(PinHelperTest, ProductionHelperIgnoresTctiFromTheEnvironment) {
-  ASSERT_EQ(store_->setup(0, SecretString("1234"), 5), SetupResult::created);
+  ASSERT_EQ(store_->setup(0, SecretString("1234"), 5).result, SetupResult::created);
   HelperOptions production{
       AP_PIN_HELPER_PRODUCTION,
       {"AUTHPOLICY_TEST_TCTI=" + swtpm_.tcti(), "TPM2TOOLS_TCTI=" + swtpm_.tcti(),
        "TSS2_TCTI=" + swtpm_.tcti(), "TCTI=" + swtpm_.tcti()},
       std::chrono::milliseconds(10000)};
-  SecretString wrong("0000");
-  const HelperReply reply = run_pin_helper(production, "verify", 0, &wrong);
+  const HelperReply reply = run_with(production, "verify", 0, "0000");
   // It went to its built-in device:/dev/tpmrm0 (absent here), not to the test's swtpm.
   if (!std::filesystem::exists("/dev/tpmrm0")) {
     EXPECT_EQ(reply.exit, HelperExit::tpm_error);
@@ -131,11 +139,13 @@ TEST_F(PinHelperTest, TestVariantRefusesTheTestTctiWhenSetId) {
   ::chmod(swtpm_.state_dir().c_str(), 0755);
   ASSERT_EQ(::chown(copy.c_str(), 0, 0), 0);
   ASSERT_EQ(::chmod(copy.c_str(), 02755), 0);
-  ASSERT_EQ(store_->setup(kNobody, SecretString("5678"), 3), SetupResult::created);
+  ASSERT_EQ(store_->setup(kNobody, SecretString("5678"), 3).result, SetupResult::created);
   HelperOptions setgid{copy.string(), helper_.environment, std::chrono::milliseconds(10000)};
   const int code = as_nobody([&] {
     SecretString pin("5678");
-    return static_cast<int>(run_pin_helper(setgid, "verify", kNobody, &pin).exit);
+    std::string error;
+    const auto reply = run_pin_helper(setgid, "verify", kNobody, &pin, &error);
+    return reply ? static_cast<int>(reply->exit) : 99;
   });
   EXPECT_EQ(code, static_cast<int>(HelperExit::usage));
 }

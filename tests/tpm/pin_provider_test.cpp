@@ -40,7 +40,7 @@ TEST_P(PinProviderTest, NotEnrolledIsUnavailableWithoutAsking) {
 }
 
 TEST_P(PinProviderTest, CorrectPinPasses) {
-  ASSERT_EQ(store_->setup(0, SecretString("1234"), 5), SetupResult::created);
+  ASSERT_EQ(store_->setup(0, SecretString("1234"), 5).result, SetupResult::created);
   auto pin = provider();
   EXPECT_FALSE(pin->probe(kRoot));
   ScriptedConversation talk({"1234"});
@@ -52,7 +52,7 @@ TEST_P(PinProviderTest, CorrectPinPasses) {
 }
 
 TEST_P(PinProviderTest, WrongPinsFailAndFewRemainingAttemptsAreAnnounced) {
-  ASSERT_EQ(store_->setup(0, SecretString("1234"), 4), SetupResult::created);
+  ASSERT_EQ(store_->setup(0, SecretString("1234"), 4).result, SetupResult::created);
   auto pin = provider();
   ScriptedConversation first({"0000"});
   FactorResult result = pin->authenticate(kRoot, first);
@@ -71,7 +71,7 @@ TEST_P(PinProviderTest, WrongPinsFailAndFewRemainingAttemptsAreAnnounced) {
 }
 
 TEST_P(PinProviderTest, LockedIsAFailWithItsOwnMessageAndCostsNothing) {
-  ASSERT_EQ(store_->setup(0, SecretString("1234"), 1), SetupResult::created);
+  ASSERT_EQ(store_->setup(0, SecretString("1234"), 1).result, SetupResult::created);
   auto pin = provider();
   ScriptedConversation last({"0000"});
   EXPECT_EQ(pin->authenticate(kRoot, last).detail, "wrong pin");
@@ -89,7 +89,7 @@ TEST_P(PinProviderTest, LockedIsAFailWithItsOwnMessageAndCostsNothing) {
 }
 
 TEST_P(PinProviderTest, PinsThatBreakTheRulesCostNoAttempt) {
-  ASSERT_EQ(store_->setup(0, SecretString("1234"), 5), SetupResult::created);
+  ASSERT_EQ(store_->setup(0, SecretString("1234"), 5).result, SetupResult::created);
   auto pin = provider();
   for (const char* typo : {"12a4", "12", "123456789"}) {
     ScriptedConversation talk({typo});
@@ -106,7 +106,7 @@ TEST_P(PinProviderTest, PinsThatBreakTheRulesCostNoAttempt) {
 }
 
 TEST_P(PinProviderTest, CancelledConversationIsAFailWithoutAnAttempt) {
-  ASSERT_EQ(store_->setup(0, SecretString("1234"), 5), SetupResult::created);
+  ASSERT_EQ(store_->setup(0, SecretString("1234"), 5).result, SetupResult::created);
   ScriptedConversation talk({std::nullopt});
   const FactorResult result = provider()->authenticate(kRoot, talk);
   EXPECT_EQ(result.outcome, Outcome::fail);
@@ -133,7 +133,7 @@ TEST_P(PinProviderTest, TamperedIndexIsAnError) {
 }
 
 TEST_P(PinProviderTest, UnreachableTpmIsAnError) {
-  ASSERT_EQ(store_->setup(0, SecretString("1234"), 5), SetupResult::created);
+  ASSERT_EQ(store_->setup(0, SecretString("1234"), 5).result, SetupResult::created);
   auto pin = provider();
   swtpm_.kill();
   const auto probed = pin->probe(kRoot);
@@ -145,7 +145,7 @@ TEST_P(PinProviderTest, UnreachableTpmIsAnError) {
 }
 
 TEST_P(PinProviderTest, SwtpmKilledDuringVerificationGivesAnErrorWithoutHanging) {
-  ASSERT_EQ(store_->setup(0, SecretString("1234"), 5), SetupResult::created);
+  ASSERT_EQ(store_->setup(0, SecretString("1234"), 5).result, SetupResult::created);
   auto pin = provider();
   // The conversation answers while the TPM is stopped, so the verification is left waiting.
   struct StopWhenAsked : ScriptedConversation {
