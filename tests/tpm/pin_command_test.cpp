@@ -185,6 +185,23 @@ TEST_F(PinCommandTest, UnreachableTpmExitsTwo) {
   EXPECT_EQ(r.err.rfind("TPM error: ", 0), 0u) << r.err;
 }
 
+TEST_F(PinCommandTest, OwnerPasswordWithoutItsFileIsReportedAsATpmError) {
+  ASSERT_EQ(pin({"setup", "root"}, {"1234"}).code, 0);
+  std::string out;
+  ASSERT_EQ(testing::run_tpm2_tool(swtpm_.tcti(), "tpm2_changeauth -c o s3cret", &out), 0) << out;
+  const std::string why =
+      "TPM error: owner authorisation: the TPM owner has a password; set tpm { owner_auth_file = "
+      "… }\n";
+  CommandRun r = pin({"delete", "root"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(r.err, why);
+  r = pin({"change", "root"}, {"5678"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(r.err, why);
+  // The PIN is still there and still the old one.
+  EXPECT_EQ(pin({"test", "root"}, {"1234"}).code, 0);
+}
+
 TEST_F(PinCommandTest, OrdinaryUserManagesOnlyTheirOwnPin) {
   ASSERT_EQ(pin({"setup", "root"}, {"1234"}).code, 0);
   ASSERT_EQ(pin({"setup", "nobody"}, {"4321"}).code, 0);

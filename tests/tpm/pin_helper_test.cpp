@@ -132,6 +132,37 @@ TEST_F(PinHelperTest, ProductionHelperIgnoresTctiFromTheEnvironment) {
   EXPECT_EQ(store_->status(0).counter->used, 0u);
 }
 
+TEST_F(PinHelperTest, AHelperThatCannotRunGivesItsReasonAndTheBackendATpmError) {
+  HelperOptions missing{(swtpm_.state_dir() / "no-such-helper").string(), helper_.environment,
+                        std::chrono::milliseconds(10000)};
+  const std::string why = "pin helper: cannot run " + missing.path;
+  std::string error;
+  EXPECT_FALSE(run_pin_helper(missing, "status", 0, nullptr, &error));
+  EXPECT_EQ(error, why);
+  HelperPinBackend backend(missing);
+  const PinStatus status = backend.status(0);
+  EXPECT_EQ(status.state, PinStatus::State::tpm_error);
+  EXPECT_EQ(status.reason, why);
+  EXPECT_EQ(backend.enrolment(0).state, PinStatus::State::tpm_error);
+  const VerifyOutcome outcome = backend.verify(0, SecretString("1234"));
+  EXPECT_EQ(outcome.result, VerifyResult::tpm_error);
+  EXPECT_EQ(outcome.reason, why);
+}
+
+TEST_F(PinHelperTest, AHelperThatDoesNotAnswerInTimeIsStopped) {
+  ASSERT_EQ(store_->setup(0, SecretString("1234"), 5).result, SetupResult::created);
+  HelperOptions hasty = helper_;
+  hasty.timeout = std::chrono::milliseconds(300);
+  swtpm_.pause();  // the helper connects and waits for an answer that does not come
+  std::string error;
+  SecretString pin("1234");
+  EXPECT_FALSE(run_pin_helper(hasty, "verify", 0, &pin, &error));
+  EXPECT_EQ(error, "pin helper: no answer in time");
+  const VerifyOutcome outcome = HelperPinBackend(hasty).verify(0, pin);
+  EXPECT_EQ(outcome.result, VerifyResult::tpm_error);
+  EXPECT_EQ(outcome.reason, "pin helper: no answer in time");
+}
+
 TEST_F(PinHelperTest, TestVariantRefusesTheTestTctiWhenSetId) {
   // Copy the test variant, make it setgid to another group and run it as nobody.
   const auto copy = swtpm_.state_dir() / "helper-setgid";

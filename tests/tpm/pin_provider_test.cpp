@@ -174,6 +174,33 @@ TEST_P(PinProviderTest, UnknownUserIsUnavailable) {
 INSTANTIATE_TEST_SUITE_P(Backends, PinProviderTest, testing::pin_backends(),
                          testing::pin_backend_name);
 
+TEST(PinProviderOwnerFile, AnOwnerFileRootCannotUseIsAConfigErrorWithoutAPrompt) {
+  Swtpm swtpm;
+  TpmConfig config;
+  config.tcti = swtpm.tcti();
+  ASSERT_EQ(PinStore(config).setup(0, SecretString("1234"), 5).result, SetupResult::created);
+  const auto missing = swtpm.state_dir() / "no-owner-file";
+  Settings tpm;
+  tpm.set("tcti", swtpm.tcti());
+  tpm.set("owner_auth_file", missing.string());
+  PinProviderOptions options;
+  options.backend = BackendChoice::direct;  // the helper reads its own settings, not these
+  auto pin = make_pin_provider(Settings{}, tpm, options);
+  const auto probed = pin->probe(kRoot);
+  ASSERT_TRUE(probed);
+  EXPECT_EQ(probed->outcome, Outcome::error);
+  EXPECT_EQ(probed->detail.rfind("config: tpm: cannot open owner_auth_file " + missing.string() +
+                                     ": ",
+                                 0),
+            0u)
+      << probed->detail;
+  ScriptedConversation talk({"1234"});
+  const FactorResult result = pin->authenticate(kRoot, talk);
+  EXPECT_EQ(result.outcome, Outcome::error);
+  EXPECT_EQ(result.detail, probed->detail);
+  EXPECT_TRUE(talk.prompts.empty());
+}
+
 TEST(PinProviderSettings, ContradictorySettingsFailClosed) {
   Settings factor;
   factor.set("min_length", std::int64_t{9});
