@@ -463,24 +463,22 @@ int run_pin_command(const std::vector<std::string>& args, std::ostream& out, std
     return ctx.finish(ctx.report("refused", "only root may manage another user's PIN"),
                       kExitTrouble);
   }
-  try {
-    Settings tpm_settings = common_tpm_settings().value_or(Settings{});
-    if (ctx.options.tcti) tpm_settings.set("tcti", *ctx.options.tcti);
-    ctx.config = tpm_config_from_settings(tpm_settings);
-    if (!nv_index_for_uid(ctx.config.nv_base, ctx.uid)) {
-      return ctx.finish(
-          ctx.report("error", uid_text(ctx.uid) + " is outside the TPM NV index range"),
-          kExitTrouble);
-    }
-    const std::string& command = ctx.options.command;
-    if (command == "setup") return do_setup(ctx);
-    if (command == "change") return do_change(ctx);
-    if (command == "delete") return do_delete(ctx);
-    if (command == "test") return do_test(ctx);
-    return do_status(ctx);
-  } catch (const std::exception& e) {
-    return ctx.finish(ctx.report("error", std::string("TPM error: ") + e.what()), kExitTrouble);
+  Settings tpm_settings = common_tpm_settings().value_or(Settings{});
+  if (ctx.options.tcti) tpm_settings.set("tcti", *ctx.options.tcti);
+  std::string problem;
+  auto config = tpm_config_from_settings(tpm_settings, &problem);
+  if (!config) return ctx.tpm_trouble(problem);
+  ctx.config = std::move(*config);
+  if (!nv_index_for_uid(ctx.config.nv_base, ctx.uid)) {
+    return ctx.finish(ctx.report("error", uid_text(ctx.uid) + " is outside the TPM NV index range"),
+                      kExitTrouble);
   }
+  const std::string& command = ctx.options.command;
+  if (command == "setup") return do_setup(ctx);
+  if (command == "change") return do_change(ctx);
+  if (command == "delete") return do_delete(ctx);
+  if (command == "test") return do_test(ctx);
+  return do_status(ctx);
 }
 
 int run_pin_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {

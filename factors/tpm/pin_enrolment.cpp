@@ -24,36 +24,32 @@ Enrolment unknown(std::string why) {
 
 Enrolment pin_enrolment(const Settings& /*factor_settings*/, const Settings& tpm_settings,
                         std::string_view user, const PinProviderOptions& options) {
-  try {
-    const TpmConfig config = tpm_config_from_settings(tpm_settings);
-    const UserLookup found = find_user(user);
-    if (found.status == UserLookup::Status::error) return unknown("user database unavailable");
-    if (!found.found()) return {Enrolment::State::none, "unknown user"};
-    const uid_t uid = found.account.uid;
-    const auto index = nv_index_for_uid(config.nv_base, uid);
-    if (!index) return unknown("uid " + std::to_string(uid) + " leaves the NV index range");
-    auto backend = choose_pin_backend(options.backend, config, options.helper);
-    const PinStatus status = backend->enrolment(uid);
-    switch (status.state) {
-      case PinStatus::State::enrolled:
-        return {Enrolment::State::enrolled, "PIN index " + index_text(*index) + " in the TPM"};
-      case PinStatus::State::not_enrolled:
-        return {Enrolment::State::none, "no PIN index " + index_text(*index) + " in the TPM"};
-      case PinStatus::State::tampered:
-        return unknown("index " + index_text(*index) +
-                       " is not a PIN index of ours: " + status.reason);
-      case PinStatus::State::config_error:
-        return unknown("config: " + status.reason);
-      case PinStatus::State::invalid_request:
-      case PinStatus::State::tpm_error:
-        return unknown("tpm error: " + status.reason);
-    }
-    return unknown("tpm error: unknown state");
-  } catch (const ConfigError& e) {
-    return unknown(std::string("config: ") + e.what());
-  } catch (const std::exception& e) {
-    return unknown(std::string("tpm error: ") + e.what());
+  std::string problem;
+  const auto config = tpm_config_from_settings(tpm_settings, &problem);
+  if (!config) return unknown("config: " + problem);
+  const UserLookup found = find_user(user);
+  if (found.status == UserLookup::Status::error) return unknown("user database unavailable");
+  if (!found.found()) return {Enrolment::State::none, "unknown user"};
+  const uid_t uid = found.account.uid;
+  const auto index = nv_index_for_uid(config->nv_base, uid);
+  if (!index) return unknown("uid " + std::to_string(uid) + " leaves the NV index range");
+  auto backend = choose_pin_backend(options.backend, *config, options.helper);
+  const PinStatus status = backend->enrolment(uid);
+  switch (status.state) {
+    case PinStatus::State::enrolled:
+      return {Enrolment::State::enrolled, "PIN index " + index_text(*index) + " in the TPM"};
+    case PinStatus::State::not_enrolled:
+      return {Enrolment::State::none, "no PIN index " + index_text(*index) + " in the TPM"};
+    case PinStatus::State::tampered:
+      return unknown("index " + index_text(*index) +
+                     " is not a PIN index of ours: " + status.reason);
+    case PinStatus::State::config_error:
+      return unknown("config: " + status.reason);
+    case PinStatus::State::invalid_request:
+    case PinStatus::State::tpm_error:
+      return unknown("tpm error: " + status.reason);
   }
+  return unknown("tpm error: unknown state");
 }
 
 }  // namespace authpolicy::tpm

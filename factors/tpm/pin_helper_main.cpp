@@ -94,7 +94,15 @@ int run(int argc, char** argv, const std::string& test_tcti) {
   if (*asked != caller) return static_cast<int>(HelperExit::refused);
 
   TpmConfig config;
-  if (auto settings = helper_common_tpm_settings()) config = tpm_config_from_settings(*settings);
+  if (auto settings = helper_common_tpm_settings()) {
+    std::string problem;
+    auto read = tpm_config_from_settings(*settings, &problem);
+    if (!read) {
+      print_reason(problem);
+      return static_cast<int>(HelperExit::tpm_error);
+    }
+    config = std::move(*read);
+  }
   if (!test_tcti.empty()) config.tcti = test_tcti;
   PinStore store(config);
 

@@ -155,13 +155,14 @@ namespace authpolicy {
 std::unique_ptr<FactorProvider> make_pin_provider(const Settings& factor_settings,
                                                   const Settings& tpm_settings,
                                                   tpm::PinProviderOptions options) {
-  try {
-    return std::make_unique<tpm::PinFactorProvider>(tpm::pin_rules_from_settings(factor_settings),
-                                                    tpm::tpm_config_from_settings(tpm_settings),
-                                                    std::move(options));
-  } catch (const std::exception& e) {
-    return std::make_unique<tpm::MisconfiguredPinProvider>(e.what());
-  }
+  // The tpm block first: when both are wrong, its problem is the one reported.
+  std::string problem;
+  auto config = tpm::tpm_config_from_settings(tpm_settings, &problem);
+  if (!config) return std::make_unique<tpm::MisconfiguredPinProvider>(std::move(problem));
+  auto rules = tpm::pin_rules_from_settings(factor_settings, &problem);
+  if (!rules) return std::make_unique<tpm::MisconfiguredPinProvider>(std::move(problem));
+  return std::make_unique<tpm::PinFactorProvider>(std::move(*rules), std::move(*config),
+                                                  std::move(options));
 }
 
 std::unique_ptr<FactorProvider> make_pin_provider(const Settings& factor_settings,

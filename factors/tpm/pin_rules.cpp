@@ -9,10 +9,12 @@
 
 namespace authpolicy::tpm {
 
-PinRules pin_rules_from_settings(const Settings& factor_settings) {
+std::optional<PinRules> pin_rules_from_settings(const Settings& factor_settings,
+                                                std::string* error) {
   // The same rules `authpolicy check` applies, from the kit's description.
   if (const auto problems = validate_settings(pin_kit, factor_settings); !problems.empty()) {
-    throw ConfigError(problems.front().message);
+    *error = problems.front().message;
+    return std::nullopt;
   }
   PinRules rules;
   rules.min_length = static_cast<std::size_t>(

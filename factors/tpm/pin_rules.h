@@ -19,9 +19,10 @@ struct PinRules {
   std::string prompt = "PIN: ";  // the question asked
 };
 
-// Reads the factor settings; throws ConfigError (tpm_config.h) with the first problem the kit's
-// description finds (factors/tpm/kit.cpp: lengths 1..32 with min <= max, max_attempts 1..1000).
-PinRules pin_rules_from_settings(const Settings& factor_settings);
+// Reads the factor settings; nullopt with *error set to the first problem the kit's description
+// finds (factors/tpm/kit.cpp: lengths 1..32 with min <= max, max_attempts 1..1000).
+std::optional<PinRules> pin_rules_from_settings(const Settings& factor_settings,
+                                                std::string* error);
 
 // A message for the person when the PIN breaks the rules, nullopt when it is acceptable.
 std::optional<std::string> pin_rule_violation(const PinRules& rules, std::string_view pin);

@@ -34,10 +34,14 @@ std::optional<std::uint64_t> parse_number(const std::string& text) {
 
 }  // namespace
 
-TpmConfig tpm_config_from_settings(const Settings& tpm_settings) {
+std::optional<TpmConfig> tpm_config_from_settings(const Settings& tpm_settings,
+                                                  std::string* error) {
   TpmConfig config;
   config.tcti = tpm_settings.string_or("tcti", kDefaultTcti);
-  if (config.tcti.empty()) throw ConfigError("tpm: tcti must not be empty");
+  if (config.tcti.empty()) {
+    *error = "tpm: tcti must not be empty";
+    return std::nullopt;
+  }
   config.owner_auth_file = tpm_settings.string_or("owner_auth_file", "");
 
   std::optional<std::uint64_t> base;
@@ -51,7 +55,8 @@ TpmConfig tpm_config_from_settings(const Settings& tpm_settings) {
     base = parse_number(*text);
   }
   if (!base || *base < kNvIndexFirst || *base > kNvIndexLast) {
-    throw ConfigError("tpm: nv_base must be an NV index between 0x01000000 and 0x01BFFFFF");
+    *error = "tpm: nv_base must be an NV index between 0x01000000 and 0x01BFFFFF";
+    return std::nullopt;
   }
   config.nv_base = static_cast<std::uint32_t>(*base);
   return config;

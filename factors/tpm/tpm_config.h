@@ -5,7 +5,6 @@
 
 #include <cstdint>
 #include <optional>
-#include <stdexcept>
 #include <string>
 
 #include "engine/factor.h"
@@ -19,20 +18,16 @@ inline constexpr std::uint32_t kDefaultNvBase = 0x01000000;
 inline constexpr std::uint32_t kNvIndexFirst = 0x01000000;
 inline constexpr std::uint32_t kNvIndexLast = 0x01BFFFFF;
 
-// A setting or file that cannot be used; the message names the key or the path.
-class ConfigError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
 struct TpmConfig {
   std::string tcti = kDefaultTcti;
   std::uint32_t nv_base = kDefaultNvBase;
   std::string owner_auth_file;  // empty: the owner hierarchy has no password
 };
 
-// Reads keys tcti, nv_base (integer or "0x…" string) and owner_auth_file. Throws ConfigError.
-TpmConfig tpm_config_from_settings(const Settings& tpm_settings);
+// Reads keys tcti, nv_base (integer or "0x…" string) and owner_auth_file; nullopt with *error
+// ("tpm: <key> …") when a value cannot be used.
+std::optional<TpmConfig> tpm_config_from_settings(const Settings& tpm_settings,
+                                                  std::string* error);
 
 // The NV index for a uid, or nullopt when base + uid would leave the owner index range
 // (refused rather than wrapped onto another user's or the platform's index).

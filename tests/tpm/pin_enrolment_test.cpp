@@ -82,7 +82,7 @@ TEST(PinEnrolmentSettings, AnInvalidTpmBlockIsUnknown) {
   tpm.set("nv_base", std::int64_t{5});
   const Enrolment e = pin_enrolment(Settings{}, tpm, kUser, PinProviderOptions{});
   EXPECT_EQ(e.state, Enrolment::State::unknown);
-  EXPECT_EQ(e.detail.rfind("config: ", 0), 0u) << e.detail;
+  EXPECT_EQ(e.detail, "config: tpm: nv_base must be an NV index between 0x01000000 and 0x01BFFFFF");
 }
 
 }  // namespace

@@ -217,7 +217,24 @@ TEST(PinProviderSettings, ContradictorySettingsFailClosed) {
   EXPECT_EQ(make_pin_provider(zero, Settings{})->probe(kRoot)->outcome, Outcome::error);
   Settings long_pin;
   long_pin.set("max_length", std::int64_t{33});
-  EXPECT_THROW(pin_rules_from_settings(long_pin), ConfigError);
+  std::string error;
+  EXPECT_FALSE(pin_rules_from_settings(long_pin, &error));
+  EXPECT_NE(error.find("max_length"), std::string::npos) << error;
+}
+
+TEST(PinProviderSettings, TheTpmBlockIsReadFirstAndItsProblemIsTheDetail) {
+  Settings factor;
+  factor.set("min_length", std::int64_t{9});
+  factor.set("max_length", std::int64_t{4});
+  Settings tpm;
+  tpm.set("nv_base", std::int64_t{5});
+  const std::string nv_base =
+      "config: tpm: nv_base must be an NV index between 0x01000000 and 0x01BFFFFF";
+  EXPECT_EQ(make_pin_provider(factor, tpm)->probe(kRoot)->detail, nv_base);
+  EXPECT_EQ(make_pin_provider(Settings{}, tpm)->probe(kRoot)->detail, nv_base);
+  std::string rules;
+  ASSERT_FALSE(pin_rules_from_settings(factor, &rules));
+  EXPECT_EQ(make_pin_provider(factor, Settings{})->probe(kRoot)->detail, "config: " + rules);
 }
 
 }  // namespace

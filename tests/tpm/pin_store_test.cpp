@@ -258,12 +258,20 @@ TEST_F(PinStoreTest, UidsOutsideTheIndexRangeAreRefused) {
   TpmConfig high = config();
   high.nv_base = 0x01BFFFF0;
   EXPECT_FALSE(PinStore(high).index_for(0x10));
+  std::string error;
   Settings bad;
   bad.set("nv_base", std::string("0x81000000"));
-  EXPECT_THROW(tpm_config_from_settings(bad), ConfigError);
+  EXPECT_FALSE(tpm_config_from_settings(bad, &error));
+  EXPECT_EQ(error, "tpm: nv_base must be an NV index between 0x01000000 and 0x01BFFFFF");
+  Settings no_tcti;
+  no_tcti.set("tcti", std::string());
+  EXPECT_FALSE(tpm_config_from_settings(no_tcti, &error));
+  EXPECT_EQ(error, "tpm: tcti must not be empty");
   Settings hex;
   hex.set("nv_base", std::string("0x01100000"));
-  EXPECT_EQ(tpm_config_from_settings(hex).nv_base, 0x01100000u);
+  const auto read = tpm_config_from_settings(hex, &error);
+  ASSERT_TRUE(read) << error;
+  EXPECT_EQ(read->nv_base, 0x01100000u);
 }
 
 TEST_F(PinStoreTest, PinsTheTpmCannotHoldAreRefusedBeforeTheTpm) {
