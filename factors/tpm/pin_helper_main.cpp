@@ -179,6 +179,8 @@ int main(int argc, char** argv) {
   try {
     code = run(argc, argv, test_tcti);
   } catch (const std::exception& e) {
+    // The program's edge: what run() uses answers with values, so only running out of memory
+    // (std::bad_alloc) can arrive here, and it is a failure to answer like any other.
     print_reason(e.what());
     code = static_cast<int>(HelperExit::tpm_error);
   }
