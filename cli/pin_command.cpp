@@ -183,10 +183,9 @@ std::optional<int> require_current_pin(Context& ctx, PinStore& store) {
       return ctx.finish(ctx.report("not_enrolled", "No PIN set up for " + ctx.user + "."),
                         kExitTrouble);
     case VerifyResult::tampered:
-      return ctx.finish(
-          ctx.report("tampered", "The PIN index of " + ctx.user + " was altered (" +
-                                     outcome.reason + "); root must delete it."),
-          kExitTrouble);
+      return ctx.finish(ctx.report("tampered", "The PIN index of " + ctx.user + " was altered (" +
+                                                   outcome.reason + "); root must delete it."),
+                        kExitTrouble);
     case VerifyResult::invalid_request:
     case VerifyResult::config_error:
     case VerifyResult::tpm_error:
@@ -307,9 +306,8 @@ int report_status(Context& ctx, const PinStatus& status) {
       return ctx.finish(r, ctx.options.command == "status" ? kExitOk : kExitTrouble);
     }
     case PinStatus::State::tampered: {
-      Report r =
-          ctx.report("tampered", ctx.user + ": the PIN index was altered (" + status.reason +
-                                     "); it is not used. Root: delete it and set up again.");
+      Report r = ctx.report("tampered", ctx.user + ": the PIN index was altered (" + status.reason +
+                                            "); it is not used. Root: delete it and set up again.");
       r.enrolled = true;
       return ctx.finish(r, kExitTrouble);
     }

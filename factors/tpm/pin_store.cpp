@@ -258,9 +258,9 @@ SetupOutcome PinStore::setup(uid_t uid, const SecretString& pin, std::uint32_t l
         pub.nvPublic.dataSize = kPinDataSize;
 
         ESYS_TR defined = ESYS_TR_NONE;
-        const TSS2_RC rc = Esys_NV_DefineSpace(esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD,
-                                               ESYS_TR_NONE, ESYS_TR_NONE, &auth.value, &pub,
-                                               &defined);
+        const TSS2_RC rc =
+            Esys_NV_DefineSpace(esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+                                ESYS_TR_NONE, &auth.value, &pub, &defined);
         if (classify_rc(rc) == RcClass::nv_defined) return {SetupResult::already_enrolled, ""};
         if (rc != TSS2_RC_SUCCESS) throw TpmError("NV_DefineSpace", rc);
         TrCloseGuard index_guard(esys, defined);
@@ -270,8 +270,8 @@ SetupOutcome PinStore::setup(uid_t uid, const SecretString& pin, std::uint32_t l
           (void)Esys_TR_SetAuth(esys, defined, &empty);  // no PIN copy left in ESAPI's metadata
         } catch (...) {
           // Never leave a defined-but-unwritten index behind: it would read as tampered.
-          if (Esys_NV_UndefineSpace(esys, ESYS_TR_RH_OWNER, defined, ESYS_TR_PASSWORD,
-                                    ESYS_TR_NONE, ESYS_TR_NONE) == TSS2_RC_SUCCESS) {
+          if (Esys_NV_UndefineSpace(esys, ESYS_TR_RH_OWNER, defined, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+                                    ESYS_TR_NONE) == TSS2_RC_SUCCESS) {
             index_guard.release();
           }
           throw;
@@ -279,7 +279,8 @@ SetupOutcome PinStore::setup(uid_t uid, const SecretString& pin, std::uint32_t l
         return {SetupResult::created, ""};
       },
       [](Cause cause, std::string why) -> SetupOutcome {
-        return {cause == Cause::config ? SetupResult::config_error : SetupResult::tpm_error, std::move(why)};
+        return {cause == Cause::config ? SetupResult::config_error : SetupResult::tpm_error,
+                std::move(why)};
       });
 }
 
@@ -353,8 +354,8 @@ VerifyOutcome PinStore::verify(uid_t uid, const SecretString& pin) {
         }
       },
       [](Cause cause, std::string why) -> VerifyOutcome {
-        return {cause == Cause::config ? VerifyResult::config_error : VerifyResult::tpm_error, std::nullopt,
-                std::move(why)};
+        return {cause == Cause::config ? VerifyResult::config_error : VerifyResult::tpm_error,
+                std::nullopt, std::move(why)};
       });
 }
 
@@ -388,8 +389,9 @@ PinStatus PinStore::inspect(uid_t uid, bool read_counter) {
         return status;
       },
       [](Cause cause, std::string why) -> PinStatus {
-        return {cause == Cause::config ? PinStatus::State::config_error : PinStatus::State::tpm_error,
-                std::move(why), std::nullopt};
+        return {
+            cause == Cause::config ? PinStatus::State::config_error : PinStatus::State::tpm_error,
+            std::move(why), std::nullopt};
       });
 }
 
@@ -418,7 +420,8 @@ DeleteOutcome PinStore::remove(uid_t uid) {
         return {DeleteResult::deleted, ""};
       },
       [](Cause cause, std::string why) -> DeleteOutcome {
-        return {cause == Cause::config ? DeleteResult::config_error : DeleteResult::tpm_error, std::move(why)};
+        return {cause == Cause::config ? DeleteResult::config_error : DeleteResult::tpm_error,
+                std::move(why)};
       });
 }
 

@@ -26,8 +26,7 @@ struct TpmConfig {
 
 // Reads keys tcti, nv_base (integer or "0x…" string) and owner_auth_file; nullopt with *error
 // ("tpm: <key> …") when a value cannot be used.
-std::optional<TpmConfig> tpm_config_from_settings(const Settings& tpm_settings,
-                                                  std::string* error);
+std::optional<TpmConfig> tpm_config_from_settings(const Settings& tpm_settings, std::string* error);
 
 // The NV index for a uid, or nullopt when base + uid would leave the owner index range
 // (refused rather than wrapped onto another user's or the platform's index).

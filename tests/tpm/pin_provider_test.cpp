@@ -189,9 +189,8 @@ TEST(PinProviderOwnerFile, AnOwnerFileRootCannotUseIsAConfigErrorWithoutAPrompt)
   const auto probed = pin->probe(kRoot);
   ASSERT_TRUE(probed);
   EXPECT_EQ(probed->outcome, Outcome::error);
-  EXPECT_EQ(probed->detail.rfind("config: tpm: cannot open owner_auth_file " + missing.string() +
-                                     ": ",
-                                 0),
+  EXPECT_EQ(probed->detail.rfind(
+                "config: tpm: cannot open owner_auth_file " + missing.string() + ": ", 0),
             0u)
       << probed->detail;
   ScriptedConversation talk({"1234"});

@@ -288,7 +288,8 @@ TEST_F(PinStoreTest, PinsTheTpmCannotHoldAreRefusedBeforeTheTpm) {
   EXPECT_EQ(setup.result, SetupResult::invalid_request);
   EXPECT_EQ(setup.reason, "max_attempts must be at least 1");
   EXPECT_EQ(store_.status(kUid).state, PinStatus::State::not_enrolled);
-  ASSERT_EQ(store_.setup(kUid, pin("12345678901234567890123456789012"), 5).result, SetupResult::created);
+  ASSERT_EQ(store_.setup(kUid, pin("12345678901234567890123456789012"), 5).result,
+            SetupResult::created);
   EXPECT_EQ(store_.verify(kUid, pin("12345678901234567890123456789012")).result,
             VerifyResult::correct);
   // Nor does verify present one: no attempt is spent on a PIN the TPM cannot hold.
@@ -368,8 +369,7 @@ TEST_F(PinStoreTest, OwnerPasswordFromARootOnlyFile) {
   const auto link = swtpm_.state_dir() / "owner-link";
   std::filesystem::create_symlink(file, link);
   EXPECT_FALSE(read_owner_auth_file(link.string(), &error));
-  EXPECT_EQ(error.rfind("tpm: owner_auth_file " + link.string() + " must be a regular file", 0),
-            0u)
+  EXPECT_EQ(error.rfind("tpm: owner_auth_file " + link.string() + " must be a regular file", 0), 0u)
       << error;
   const auto missing = swtpm_.state_dir() / "no-owner-file";
   EXPECT_FALSE(read_owner_auth_file(missing.string(), &error));
