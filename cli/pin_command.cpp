@@ -239,12 +239,28 @@ int do_change(Context& ctx) {
   if (!pin) return ctx.finish(ctx.report("error", problem), kExitTrouble);
   // The authValue of a PinFail index cannot be changed in place: replace the index.
   const DeleteOutcome removed = store.remove(ctx.uid);
-  if (removed.result == DeleteResult::invalid_request ||
-      removed.result == DeleteResult::config_error || removed.result == DeleteResult::tpm_error) {
-    return ctx.tpm_trouble(removed.reason);
+  switch (removed.result) {
+    case DeleteResult::deleted:
+    case DeleteResult::not_enrolled:  // gone meanwhile: the new PIN is set up below all the same
+      break;
+    case DeleteResult::not_a_pin_index:  // nothing replaced, so nothing may be reported changed
+      return ctx.finish(
+          ctx.report("error", "The NV index of " + ctx.user + " is not a PIN index; left alone."),
+          kExitTrouble);
+    case DeleteResult::invalid_request:
+    case DeleteResult::config_error:
+    case DeleteResult::tpm_error:
+      return ctx.tpm_trouble(removed.reason);
   }
   const SetupOutcome setup = store.setup(ctx.uid, *pin, rules.max_attempts);
-  if (setup.result != SetupResult::created && setup.result != SetupResult::already_enrolled) {
+  if (setup.result == SetupResult::already_enrolled) {
+    // Another setup took the index between the delete and this one: it holds its PIN, not ours.
+    return ctx.finish(ctx.report("error", "Another PIN was set up for " + ctx.user +
+                                              " while this one was changed; the new PIN is not "
+                                              "set. See `authpolicy pin status`."),
+                      kExitTrouble);
+  }
+  if (setup.result != SetupResult::created) {
     return ctx.finish(ctx.report("error", "TPM error: " + setup.reason +
                                               "; the old PIN is deleted, run `authpolicy pin "
                                               "setup` again."),

@@ -178,6 +178,24 @@ TEST_F(PinCommandTest, SetupTwiceIsRefusedAndChangeReplacesThePin) {
   EXPECT_EQ(pin({"test", "root"}, {"5678"}).code, 0);
 }
 
+// An index at the user's place that PIN setup did not make is left alone by change, as by
+// delete: nothing is replaced, so `change` must not say the PIN changed.
+TEST_F(PinCommandTest, ChangeLeavesAnIndexThatIsNotAPinAloneAndSaysSo) {
+  std::string out;
+  ASSERT_EQ(testing::run_tpm2_tool(swtpm_.tcti(),
+                                   "tpm2_nvdefine 0x1000000 -C o -s 8 -a 'ownerread|ownerwrite'",
+                                   &out),
+            0)
+      << out;
+  CommandRun r = pin({"change", "root"}, {"5678"});
+  EXPECT_EQ(r.code, 2) << r.out << r.err;
+  EXPECT_EQ(r.out.find("PIN changed"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("is not a PIN index; left alone"), std::string::npos) << r.err;
+  EXPECT_EQ(pin({"test", "root"}, {"5678"}).code, 2) << "the new PIN must not work";
+  r = pin({"status", "root"});
+  EXPECT_NE((r.out + r.err).find("altered"), std::string::npos) << r.out << r.err;
+}
+
 TEST_F(PinCommandTest, UnreachableTpmExitsTwo) {
   swtpm_.kill();
   const CommandRun r = pin({"status", "root"});
