@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <optional>
 
 namespace authpolicy {
@@ -253,6 +254,20 @@ WriteResult remove_at(const TrustedFile& folder, const std::string& name,
     return system_failure("cannot remove " + shown(folder, name));
   }
   return sync_folder(folder);
+}
+
+FolderEntry open_folder_of(const std::string& path, const TrustRules& rules) {
+  FolderEntry entry;
+  std::error_code failed;
+  const std::filesystem::path absolute = std::filesystem::absolute(path, failed);
+  if (failed || absolute.filename().empty()) {
+    entry.folder.status = TrustStatus::unsafe;
+    entry.folder.reason = path + ": not a file name";
+    return entry;
+  }
+  entry.name = absolute.filename().string();
+  entry.folder = open_folder_trusted(absolute.parent_path().string(), rules);
+  return entry;
 }
 
 }  // namespace authpolicy

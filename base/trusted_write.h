@@ -74,4 +74,13 @@ WriteResult replace_at(const TrustedFile& folder, const std::string& name,
 WriteResult remove_at(const TrustedFile& folder, const std::string& name,
                       const struct stat* expected = nullptr);
 
+// A file a command was given by name (absolute, or relative to the working folder) that it
+// creates or replaces: the folder it names, opened by open_folder_trusted with `rules`, and the
+// file's name in that folder. Every later change goes through `folder`.
+struct FolderEntry {
+  TrustedFile folder;
+  std::string name;
+};
+FolderEntry open_folder_of(const std::string& path, const TrustRules& rules);
+
 }  // namespace authpolicy

@@ -18,6 +18,7 @@
 #include "audit/time_text.h"
 #include "base/address.h"
 #include "base/json_text.h"
+#include "base/trusted_write.h"
 #include "base/unique_fd.h"
 
 namespace authpolicy::cli {
@@ -68,10 +69,26 @@ bool write_all(int fd, std::string_view data) {
   return true;
 }
 
+// The folder of a file export keeps (--cursor, --output): walked from "/" following only root's
+// symbolic links or the caller's own, so nobody who may change a folder on the way can point
+// what export creates, replaces or cuts short somewhere else (base/trusted_write.h). Like fmt,
+// export trusts nothing it reads there, so owners and modes are not checked.
+bool open_export_folder(const std::string& path, const char* what, FolderEntry* entry,
+                        std::string* error) {
+  TrustRules rules;
+  rules.any_owner = true;
+  *entry = open_folder_of(path, rules);
+  if (entry->folder.ok()) return true;
+  *error = std::string("cannot open the folder of the ") + what + " " + path + ": " +
+           entry->folder.reason;
+  return false;
+}
+
 // A missing cursor file is a first run. Anything unreadable or malformed is an error: guessing a
 // position would print decisions twice or lose them.
-bool read_cursor(const std::string& path, Cursor* cursor, std::string* error) {
-  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+bool read_cursor(const FolderEntry& where, const std::string& path, Cursor* cursor,
+                 std::string* error) {
+  UniqueFd fd(openat(where.folder.fd(), where.name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
   if (fd.get() < 0) {
     if (errno == ENOENT) return true;
     *error = "cannot read the cursor " + path + ": " + std::strerror(errno);
@@ -100,20 +117,17 @@ bool read_cursor(const std::string& path, Cursor* cursor, std::string* error) {
   return true;
 }
 
-// Replaces the cursor file in one rename, so a reader (or the next run) sees the old or the new
-// position, never half of one.
-bool write_cursor(const std::string& path, const Cursor& cursor, std::string* error) {
-  const std::string temporary = path + ".tmp";
-  UniqueFd fd(open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
+// Replaces the cursor file in one rename (base/trusted_write.h: a fresh temporary file, synced,
+// renamed, the folder synced), so a reader (or the next run) sees the old or the new position,
+// never half of one.
+bool write_cursor(const FolderEntry& where, const std::string& path, const Cursor& cursor,
+                  std::string* error) {
   const std::string text = std::string(kCursorMagic) + "\nid=" + std::to_string(cursor.id) +
                            "\ntime_us=" + std::to_string(cursor.time_us) + "\n";
-  if (fd.get() < 0 || !write_all(fd.get(), text) || fdatasync(fd.get()) != 0) {
-    *error = "cannot write the cursor " + temporary + ": " + std::strerror(errno);
-    return false;
-  }
-  fd.reset();
-  if (rename(temporary.c_str(), path.c_str()) != 0) {
-    *error = "cannot replace the cursor " + path + ": " + std::strerror(errno);
+  const WriteResult written =
+      replace_at(where.folder, where.name, text, NewFile{geteuid(), getegid(), 0600});
+  if (!written.ok()) {
+    *error = "cannot replace the cursor " + path + ": " + written.reason;
     return false;
   }
   return true;
@@ -136,7 +150,10 @@ std::int64_t line_id(std::string_view line) {
 bool open_output(const std::string& path, UniqueFd* fd, std::int64_t* last_id, std::string* error) {
   *last_id = 0;
   fd->reset();
-  *fd->out() = open(path.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+  FolderEntry where;
+  if (!open_export_folder(path, "output", &where, error)) return false;
+  *fd->out() = openat(where.folder.fd(), where.name.c_str(),
+                      O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0640);
   struct stat info {};
   if (fd->get() < 0 || fstat(fd->get(), &info) != 0) {
     *error = "cannot open the output " + path + ": " + std::strerror(errno);
@@ -315,7 +332,10 @@ int run_export(const ExportOptions& options, std::ostream& out, std::ostream& er
 
   std::string error;
   Cursor cursor;
-  if (!options.cursor_path.empty() && !read_cursor(options.cursor_path, &cursor, &error)) {
+  FolderEntry cursor_file;
+  if (!options.cursor_path.empty() &&
+      (!open_export_folder(options.cursor_path, "cursor", &cursor_file, &error) ||
+       !read_cursor(cursor_file, options.cursor_path, &cursor, &error))) {
     err << "authpolicy audit export: " << error << "\n";
     return 2;
   }
@@ -385,7 +405,8 @@ int run_export(const ExportOptions& options, std::ostream& out, std::ostream& er
           }
         }
         cursor = Cursor{rows.back().id, rows.back().record.time_us};
-        if (!options.cursor_path.empty() && !write_cursor(options.cursor_path, cursor, &error)) {
+        if (!options.cursor_path.empty() &&
+            !write_cursor(cursor_file, options.cursor_path, cursor, &error)) {
           err << "authpolicy audit export: " << error << "\n";
           return 2;
         }

@@ -10,7 +10,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <filesystem>
 #include <iostream>
 #include <iterator>
 
@@ -76,24 +75,16 @@ std::string formatted(const std::string& text, const std::string& name) {
 // root's symbolic links (or the caller's own): whoever else may change a folder on the way cannot
 // turn it into a link to somewhere root writes (base/file_trust.h). Nothing read is trusted, so
 // owners and modes are not checked.
-struct FileInFolder {
-  TrustedFile folder;
-  std::string name;
-};
-
-FileInFolder open_folder_of(const std::string& path) {
-  std::filesystem::path absolute = std::filesystem::absolute(path);
-  FileInFolder result;
-  result.name = absolute.filename().string();
+FolderEntry open_folder_of(const std::string& path) {
   TrustRules rules;
   rules.any_owner = true;
-  result.folder = open_folder_trusted(absolute.parent_path().string(), rules);
+  FolderEntry result = authpolicy::open_folder_of(path, rules);
   if (!result.folder.ok()) throw FileError(path + ": " + result.folder.reason);
   return result;
 }
 
 // Opens the policy `name` in its folder: a regular file, no symbolic link, one link.
-TrustedFile open_policy(const FileInFolder& where, const std::string& path) {
+TrustedFile open_policy(const FolderEntry& where, const std::string& path) {
   TrustRules rules;
   rules.any_owner = true;
   TrustedFile file = open_at_trusted(where.folder, where.name, rules);
@@ -104,7 +95,7 @@ TrustedFile open_policy(const FileInFolder& where, const std::string& path) {
 
 // Replaces the file (described by `st`) with `text`, atomically, in the folder it was read from:
 // same owner and group, same permission bits but never setuid/setgid/sticky (base/trusted_write.h).
-void replace_file(const FileInFolder& where, const std::string& path, const struct stat& st,
+void replace_file(const FolderEntry& where, const std::string& path, const struct stat& st,
                   const std::string& text) {
   const NewFile attributes{st.st_uid, st.st_gid, static_cast<mode_t>(st.st_mode & 0777)};
   // The name must still be the file that was read: never replace whatever took its place.
@@ -148,7 +139,7 @@ int run_fmt(const std::vector<std::string>& args, std::ostream& out, std::ostrea
         }
         continue;
       }
-      const FileInFolder where = open_folder_of(path);
+      const FolderEntry where = open_folder_of(path);
       const TrustedFile file = open_policy(where, path);
       const struct stat& st = file.info;
       std::string text;

@@ -7,7 +7,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -152,6 +155,40 @@ TEST_F(AuditExport, AnOutputLeftHalfWrittenByAKilledExporterIsCompletedNotRepeat
   ASSERT_EQ(after.substr(0, first.size()), first);
   EXPECT_EQ(ids(lines(after)), (std::vector<std::int64_t>{1, 2, 3, 4, 5}));
   EXPECT_NE(read(cursor).find("id=5\n"), std::string::npos);
+}
+
+// Export often runs as root from a timer. Its cursor is replaced through the folder it checked,
+// with a fresh temporary name: a name planted beside the cursor (here "cursor.tmp", a hard link
+// to another file) is never opened, so that file is not truncated and overwritten. And a folder
+// reached through a symbolic link someone else owns is refused, as for every file root writes.
+TEST_F(AuditExport, TheCursorIsWrittenThroughItsCheckedFolderNeverThroughAPlantedName) {
+  const std::string victim = temp_.write("victim", "precious\n", 0644);
+  ASSERT_EQ(link(victim.c_str(), temp_.file("cursor.tmp").c_str()), 0) << std::strerror(errno);
+  const std::string cursor = temp_.file("cursor");
+  const CommandRun result = run({"--cursor", cursor});
+  ASSERT_EQ(result.code, 0) << result.err;
+  EXPECT_EQ(read(victim), "precious\n") << "the planted name was written through";
+  EXPECT_NE(read(cursor).find("id=4\n"), std::string::npos);
+  struct stat written {};
+  ASSERT_EQ(stat(cursor.c_str(), &written), 0);
+  EXPECT_EQ(written.st_mode & 0777, 0600u);
+
+  const std::string elsewhere = temp_.file("elsewhere");
+  ASSERT_EQ(mkdir(elsewhere.c_str(), 0700), 0);
+  const std::string link_path = temp_.file("theirs");
+  ASSERT_EQ(symlink(elsewhere.c_str(), link_path.c_str()), 0);
+  ASSERT_EQ(lchown(link_path.c_str(), 65534, 65534), 0) << std::strerror(errno);
+  const CommandRun refused = run({"--cursor", link_path + "/cursor"});
+  EXPECT_EQ(refused.code, 2);
+  EXPECT_TRUE(refused.out.empty()) << "nothing printed that the cursor would not remember";
+  EXPECT_NE(refused.err.find("cannot open the folder of the cursor"), std::string::npos)
+      << refused.err;
+  EXPECT_FALSE(std::filesystem::exists(elsewhere + "/cursor"));
+  const CommandRun output = run({"--output", link_path + "/export.jsonl"});
+  EXPECT_EQ(output.code, 2);
+  EXPECT_NE(output.err.find("cannot open the folder of the output"), std::string::npos)
+      << output.err;
+  EXPECT_FALSE(std::filesystem::exists(elsewhere + "/export.jsonl"));
 }
 
 TEST_F(AuditExport, ACursorThatIsNotOneIsRefusedAReplacedLogIsExportedFromTheStart) {
