@@ -11,6 +11,7 @@
 
 #include "audit/audit_store.h"
 #include "audit/audit_store_impl.h"
+#include "base/fd_io.h"
 #include "base/file_trust.h"
 #include "base/trusted_write.h"
 #include "base/unique_fd.h"
@@ -79,17 +80,6 @@ std::string initial_database() {
   page[105] = 0x10;
   page[106] = 0x00;
   return page;
-}
-
-bool write_all(int fd, const std::string& bytes) {
-  std::size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = pwrite(fd, bytes.data() + done, bytes.size() - done, static_cast<off_t>(done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    done += static_cast<std::size_t>(n);
-  }
-  return true;
 }
 
 // The files sqlite keeps beside the database, named after it. sqlite opens each by name, with
@@ -218,7 +208,7 @@ Status ensure_file(const TrustedFile& trusted, int folder_fd, const std::string&
   }
   UniqueFd fd(::openat(folder_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
   if (fd.get() >= 0) {
-    if (!write_all(fd.get(), image) || fdatasync(fd.get()) != 0) {
+    if (!write_all_at(fd.get(), image, 0) || fdatasync(fd.get()) != 0) {
       const int error = errno;
       return Status::failure(code_for_errno(error),
                              "cannot create " + path + ": " + errno_text(error));
@@ -248,7 +238,7 @@ Status ensure_file(const TrustedFile& trusted, int folder_fd, const std::string&
                            "cannot create " + path + ": " + errno_text(error));
   }
   *created = true;
-  if (!write_all(fd.get(), image)) {
+  if (!write_all_at(fd.get(), image, 0)) {
     const int error = errno;
     return Status::failure(code_for_errno(error), "cannot create " + path + ": " + errno_text(error));
   }
@@ -265,7 +255,7 @@ void fill_empty_database(int folder_fd, const std::string& name) {
   if (fd.get() < 0 || fstat(fd.get(), &info) != 0 || !S_ISREG(info.st_mode) || info.st_size != 0) {
     return;
   }
-  write_all(fd.get(), initial_database());
+  write_all_at(fd.get(), initial_database(), 0);
 }
 
 // Before sqlite opens the database: each companion file is made here (O_EXCL, in the checked

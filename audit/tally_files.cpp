@@ -145,17 +145,6 @@ bool read_exactly(int fd, std::size_t size, off_t offset, std::string* out) {
   return true;
 }
 
-bool write_all(int fd, std::string_view bytes) {
-  std::size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    done += static_cast<std::size_t>(n);
-  }
-  return true;
-}
-
 std::string user_file_name(const std::string& user) {
   return "u-" + sha256_hex(user).substr(0, 32);
 }

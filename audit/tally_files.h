@@ -11,6 +11,7 @@
 
 #include "audit/audit_store.h"
 #include "audit/tally_format.h"
+#include "base/fd_io.h"
 
 namespace authpolicy::audit::tally {
 
@@ -41,7 +42,6 @@ int open_tally_file(int dir_fd, const std::string& file, int flags, const OpenOp
 int create_tally_file(int dir_fd, const std::string& file);
 
 bool read_exactly(int fd, std::size_t size, off_t offset, std::string* out);
-bool write_all(int fd, std::string_view bytes);
 bool write_state(int fd, const State& state);
 
 // The file of `user` in the tally folder: "u-" and the first 32 hex digits of the name's SHA-256.

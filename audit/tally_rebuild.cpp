@@ -37,7 +37,6 @@ using tally::read_exactly;
 using tally::State;
 using tally::user_file_name;
 using tally::user_header;
-using tally::write_all;
 using tally::write_state;
 
 namespace {

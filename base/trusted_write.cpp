@@ -11,6 +11,8 @@
 #include <filesystem>
 #include <optional>
 
+#include "base/fd_io.h"
+
 namespace authpolicy {
 namespace {
 
@@ -43,16 +45,6 @@ std::optional<WriteResult> unusable(const TrustedFile& folder, const std::string
 
 bool same_file(const struct stat& a, const struct stat& b) {
   return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
-}
-
-bool write_all(int fd, std::string_view data) {
-  while (!data.empty()) {
-    const ssize_t wrote = write(fd, data.data(), data.size());
-    if (wrote < 0 && errno == EINTR) continue;
-    if (wrote <= 0) return false;
-    data.remove_prefix(static_cast<std::size_t>(wrote));
-  }
-  return true;
 }
 
 // A fresh name for a temporary file beside `name`: a dot, the name, random hex.

@@ -17,6 +17,7 @@
 #include "audit/syslog_line.h"
 #include "audit/time_text.h"
 #include "base/address.h"
+#include "base/fd_io.h"
 #include "base/json_text.h"
 #include "base/trusted_write.h"
 #include "base/unique_fd.h"
@@ -57,16 +58,6 @@ bool read_all(int fd, std::string* content) {
     content->append(buffer, static_cast<std::size_t>(n));
     if (content->size() > 4096) return false;  // a cursor is a few dozen bytes
   }
-}
-
-bool write_all(int fd, std::string_view data) {
-  while (!data.empty()) {
-    const ssize_t n = write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    data.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return true;
 }
 
 // The folder of a file export keeps (--cursor, --output): walked from "/" following only root's
