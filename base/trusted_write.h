@@ -3,7 +3,9 @@
 // resolved twice and nobody can point a write somewhere else between the check and the change.
 //
 // The one atomic file write of the tree (TOTP secrets, `fmt`, `enable`/`disable` and their
-// backups, u2f authfiles, the audit log's database, -wal/-shm/-journal and spool). Use:
+// backups, u2f authfiles, `audit export`'s cursor, the audit log's database, -wal/-shm/-journal
+// and spool; only the audit tally, an index rebuilt from the log, renames without syncing:
+// audit/tally_append.cpp). Use:
 //   TrustedFile folder = open_folder_trusted("/var/lib/x", rules);   // base/file_trust.h
 //   WriteResult done = replace_at(folder, "name", text, {owner, group, 0600});
 //   if (!done.ok()) ... done.reason ...
