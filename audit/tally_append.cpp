@@ -28,8 +28,9 @@ constexpr std::int64_t kRebuildRetryUs = 600LL * 1000000;
 // Drops what the horizon no longer needs from a user's file, and its oldest half when it is
 // still past the cap (windows reaching that far back then go to the log), by writing the rest
 // to a new file renamed over it. Not base's replace_at: the tally is an index the log rebuilds
-// whenever it cannot prove it matches (tally.h), in a folder only the log's owner may enter, so
-// this rename inside a login needs neither fsync; a file a crash cuts short is rebuilt.
+// whenever it cannot prove it matches (tally.h), in a folder only the log's owner may enter, and
+// one written before the last boot is never trusted: a crash that cuts this file short is
+// followed by a rebuild, so the rename inside a login needs no fsync.
 bool compact(int dir_fd, const std::string& file_name, int fd, off_t size) {
   std::string bytes;
   if (!read_exactly(fd, static_cast<std::size_t>(size), 0, &bytes)) return false;
