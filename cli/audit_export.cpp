@@ -48,18 +48,6 @@ bool parse_number(std::string_view text, std::int64_t* value) {
   return !text.empty() && ec == std::errc() && end == text.data() + text.size() && *value >= 0;
 }
 
-bool read_all(int fd, std::string* content) {
-  char buffer[4096];
-  for (;;) {
-    const ssize_t n = read(fd, buffer, sizeof buffer);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return false;
-    if (n == 0) return true;
-    content->append(buffer, static_cast<std::size_t>(n));
-    if (content->size() > 4096) return false;  // a cursor is a few dozen bytes
-  }
-}
-
 // The folder of a file export keeps (--cursor, --output): walked from "/" following only root's
 // symbolic links or the caller's own, so nobody who may change a folder on the way can point
 // what export creates, replaces or cuts short somewhere else (base/trusted_write.h). Like fmt,
@@ -79,23 +67,22 @@ bool open_export_folder(const std::string& path, const char* what, FolderEntry* 
 // position would print decisions twice or lose them.
 bool read_cursor(const FolderEntry& where, const std::string& path, Cursor* cursor,
                  std::string* error) {
-  UniqueFd fd(openat(where.folder.fd(), where.name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-  if (fd.get() < 0) {
-    if (errno == ENOENT) return true;
-    *error = "cannot read the cursor " + path + ": " + std::strerror(errno);
-    return false;
-  }
-  std::string content;
-  if (!read_all(fd.get(), &content)) {
-    *error = "cannot read the cursor " + path;
+  TrustRules rules;
+  rules.any_owner = true;
+  const TrustedFile file = open_at_trusted(where.folder, where.name, rules);
+  if (file.status == TrustStatus::missing) return true;
+  std::string problem;
+  const auto content = read_trusted(file, 4096, &problem);  // a cursor is a few dozen bytes
+  if (!content) {
+    *error = "cannot read the cursor " + path + ": " + problem;
     return false;
   }
   bool have_magic = false, have_id = false, have_time = false;
   std::size_t start = 0;
-  while (start < content.size()) {
-    std::size_t end = content.find('\n', start);
+  while (start < content->size()) {
+    std::size_t end = content->find('\n', start);
     if (end == std::string::npos) break;  // a line without its newline was never finished
-    const std::string_view line(content.data() + start, end - start);
+    const std::string_view line(content->data() + start, end - start);
     start = end + 1;
     if (line == kCursorMagic) have_magic = true;
     if (line.starts_with("id=")) have_id = parse_number(line.substr(3), &cursor->id);

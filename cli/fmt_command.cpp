@@ -9,7 +9,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 #include <iostream>
 #include <iterator>
 
@@ -33,23 +32,6 @@ constexpr const char* kFmtUsage =
 struct FileError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
-
-std::string errno_text() {
-  return std::strerror(errno);
-}
-
-std::string read_all(int fd) {
-  std::string text;
-  char buffer[8192];
-  for (;;) {
-    const ssize_t n = ::read(fd, buffer, sizeof buffer);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw FileError("cannot read: " + errno_text());
-    if (n == 0) return text;
-    text.append(buffer, static_cast<std::size_t>(n));
-    if (text.size() > grammar::kMaxPolicyBytes) throw FileError("larger than 1 MiB");
-  }
-}
 
 // Formats `text`, and makes sure the result says the same and is stable.
 std::string formatted(const std::string& text, const std::string& name) {
@@ -142,12 +124,10 @@ int run_fmt(const std::vector<std::string>& args, std::ostream& out, std::ostrea
       const FolderEntry where = open_folder_of(path);
       const TrustedFile file = open_policy(where, path);
       const struct stat& st = file.info;
-      std::string text;
-      try {
-        text = read_all(file.fd());
-      } catch (const FileError& e) {
-        throw FileError(path + ": " + e.what());
-      }
+      std::string problem;
+      const auto read = read_trusted(file, grammar::kMaxPolicyBytes, &problem);
+      if (!read) throw FileError(path + ": " + problem);
+      const std::string& text = *read;
       const std::string result = formatted(text, path);
       if (result == text) continue;
       if (check) {
