@@ -137,6 +137,14 @@ struct Context {
   int tpm_trouble(const std::string& reason) const {
     return finish(report("error", "TPM error: " + reason), kExitTrouble);
   }
+  int no_pin() const {
+    return finish(report("not_enrolled", "No PIN set up for " + user + "."), kExitTrouble);
+  }
+  // An index at the user's place that PIN setup did not make: change and delete leave it alone.
+  int not_a_pin_index() const {
+    return finish(report("error", "The NV index of " + user + " is not a PIN index; left alone."),
+                  kExitTrouble);
+  }
 };
 
 bool failed(PinStatus::State state) {
@@ -180,8 +188,7 @@ std::optional<int> require_current_pin(Context& ctx, PinStore& store) {
       return ctx.finish(ctx.report("locked", locked_message(ctx.user, outcome.counter)),
                         kExitRefused);
     case VerifyResult::not_enrolled:
-      return ctx.finish(ctx.report("not_enrolled", "No PIN set up for " + ctx.user + "."),
-                        kExitTrouble);
+      return ctx.no_pin();
     case VerifyResult::tampered:
       return ctx.finish(ctx.report("tampered", "The PIN index of " + ctx.user + " was altered (" +
                                                    outcome.reason + "); root must delete it."),
@@ -226,8 +233,7 @@ int do_change(Context& ctx) {
   const PinStatus status = store.status(ctx.uid);
   if (failed(status.state)) return ctx.tpm_trouble(status.reason);
   if (status.state == PinStatus::State::not_enrolled) {
-    return ctx.finish(ctx.report("not_enrolled", "No PIN set up for " + ctx.user + "."),
-                      kExitTrouble);
+    return ctx.no_pin();
   }
   if (!ctx.caller_is_root) {
     if (auto code = require_current_pin(ctx, store)) return *code;
@@ -244,9 +250,7 @@ int do_change(Context& ctx) {
     case DeleteResult::not_enrolled:  // gone meanwhile: the new PIN is set up below all the same
       break;
     case DeleteResult::not_a_pin_index:  // nothing replaced, so nothing may be reported changed
-      return ctx.finish(
-          ctx.report("error", "The NV index of " + ctx.user + " is not a PIN index; left alone."),
-          kExitTrouble);
+      return ctx.not_a_pin_index();
     case DeleteResult::invalid_request:
     case DeleteResult::config_error:
     case DeleteResult::tpm_error:
@@ -278,8 +282,7 @@ int do_delete(Context& ctx) {
     const PinStatus status = store.status(ctx.uid);
     if (failed(status.state)) return ctx.tpm_trouble(status.reason);
     if (status.state == PinStatus::State::not_enrolled) {
-      return ctx.finish(ctx.report("not_enrolled", "No PIN set up for " + ctx.user + "."),
-                        kExitTrouble);
+      return ctx.no_pin();
     }
     if (auto code = require_current_pin(ctx, store)) return *code;
   }
@@ -291,12 +294,9 @@ int do_delete(Context& ctx) {
       return ctx.finish(r, kExitOk);
     }
     case DeleteResult::not_enrolled:
-      return ctx.finish(ctx.report("not_enrolled", "No PIN set up for " + ctx.user + "."),
-                        kExitTrouble);
+      return ctx.no_pin();
     case DeleteResult::not_a_pin_index:
-      return ctx.finish(
-          ctx.report("error", "The NV index of " + ctx.user + " is not a PIN index; left alone."),
-          kExitTrouble);
+      return ctx.not_a_pin_index();
     case DeleteResult::invalid_request:
     case DeleteResult::config_error:
     case DeleteResult::tpm_error:
