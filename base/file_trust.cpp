@@ -290,6 +290,10 @@ std::optional<std::string> trust_problem(const std::string& shown, const struct 
   return file_problem(shown, info, rules);
 }
 
+namespace {
+constexpr int kReplacedRetries = 16;
+}  // namespace
+
 TrustedFile open_at_trusted(const TrustedFile& folder, const std::string& name,
                             const TrustRules& rules) {
   TrustedFile result;
@@ -304,18 +308,26 @@ TrustedFile open_at_trusted(const TrustedFile& folder, const std::string& name,
   if (!is_single_name(name)) return fail(TrustStatus::unsafe, shown + " is not a name in a folder");
   int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
   if (rules.folder) flags |= O_DIRECTORY;
-  const int fd = openat(folder.fd(), name.c_str(), flags);
-  if (fd < 0) {
-    const int error = errno;
-    if (error == ENOENT) return fail(TrustStatus::missing, shown + " does not exist", error);
-    if (error == ELOOP) return fail(TrustStatus::unsafe, shown + " is a symbolic link", error);
-    if (error == ENOTDIR) return fail(TrustStatus::unsafe, shown + " is not a folder", error);
-    return fail(TrustStatus::io_error, "cannot open " + shown + ": " + std::strerror(error),
-                error);
-  }
+  int fd = -1;
   struct stat st {};
-  if (const int error = inspect_or_close(fd, &st); error != 0) {
-    return fail(TrustStatus::io_error, "cannot inspect " + shown, error);
+  // A file with no name left was replaced (or removed) between openat and fstat, as when another
+  // login renames a new secret over it: open what the name holds now. Bounded: a name replaced
+  // faster than it can be opened is refused below, with its 0 links.
+  for (int attempt = 0; attempt < kReplacedRetries; ++attempt) {
+    if (fd >= 0) close(fd);
+    fd = openat(folder.fd(), name.c_str(), flags);
+    if (fd < 0) {
+      const int error = errno;
+      if (error == ENOENT) return fail(TrustStatus::missing, shown + " does not exist", error);
+      if (error == ELOOP) return fail(TrustStatus::unsafe, shown + " is a symbolic link", error);
+      if (error == ENOTDIR) return fail(TrustStatus::unsafe, shown + " is not a folder", error);
+      return fail(TrustStatus::io_error, "cannot open " + shown + ": " + std::strerror(error),
+                  error);
+    }
+    if (const int error = inspect_or_close(fd, &st); error != 0) {
+      return fail(TrustStatus::io_error, "cannot inspect " + shown, error);
+    }
+    if (rules.folder || st.st_nlink != 0) break;
   }
   std::optional<std::string> problem = file_problem(shown, st, rules);
   // A second name elsewhere would let whoever holds it change or keep what we write here.
