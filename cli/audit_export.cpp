@@ -52,11 +52,15 @@ bool parse_number(std::string_view text, std::int64_t* value) {
 // symbolic links or the caller's own, so nobody who may change a folder on the way can point
 // what export creates, replaces or cuts short somewhere else (base/trusted_write.h). Like fmt,
 // export trusts nothing it reads there, so owners and modes are not checked.
-bool open_export_folder(const std::string& path, const char* what, FolderEntry* entry,
-                        std::string* error) {
+TrustRules export_rules() {
   TrustRules rules;
   rules.any_owner = true;
-  *entry = open_folder_of(path, rules);
+  return rules;
+}
+
+bool open_export_folder(const std::string& path, const char* what, FolderEntry* entry,
+                        std::string* error) {
+  *entry = open_folder_of(path, export_rules());
   if (entry->folder.ok()) return true;
   *error = std::string("cannot open the folder of the ") + what + " " + path + ": " +
            entry->folder.reason;
@@ -67,9 +71,7 @@ bool open_export_folder(const std::string& path, const char* what, FolderEntry* 
 // position would print decisions twice or lose them.
 bool read_cursor(const FolderEntry& where, const std::string& path, Cursor* cursor,
                  std::string* error) {
-  TrustRules rules;
-  rules.any_owner = true;
-  const TrustedFile file = open_at_trusted(where.folder, where.name, rules);
+  const TrustedFile file = open_at_trusted(where.folder, where.name, export_rules());
   if (file.status == TrustStatus::missing) return true;
   std::string problem;
   const auto content = read_trusted(file, 4096, &problem);  // a cursor is a few dozen bytes

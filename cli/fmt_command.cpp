@@ -57,10 +57,10 @@ std::string formatted(const std::string& text, const std::string& name) {
 // root's symbolic links (or the caller's own): whoever else may change a folder on the way cannot
 // turn it into a link to somewhere root writes (base/file_trust.h). Nothing read is trusted, so
 // owners and modes are not checked.
-FolderEntry open_folder_of(const std::string& path) {
+FolderEntry policy_folder_of(const std::string& path) {
   TrustRules rules;
   rules.any_owner = true;
-  FolderEntry result = authpolicy::open_folder_of(path, rules);
+  FolderEntry result = open_folder_of(path, rules);
   if (!result.folder.ok()) throw FileError(path + ": " + result.folder.reason);
   return result;
 }
@@ -121,7 +121,7 @@ int run_fmt(const std::vector<std::string>& args, std::ostream& out, std::ostrea
         }
         continue;
       }
-      const FolderEntry where = open_folder_of(path);
+      const FolderEntry where = policy_folder_of(path);
       const TrustedFile file = open_policy(where, path);
       const struct stat& st = file.info;
       std::string problem;

@@ -8,7 +8,6 @@
 
 #include "cli/args.h"
 #include "cli/command_registry.h"
-#include "engine/recorded_request.h"
 #include "engine/ssh_auth.h"
 #include "engine/values.h"
 

@@ -2,7 +2,6 @@
 // takes as flags and `authpolicy test` as case lines, read by one piece of code.
 #pragma once
 
-#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
