@@ -211,8 +211,10 @@ struct enrolled_atom : p::seq<kw_enrolled, need<sym<'('>>, need<enrolled_factor>
                               need<sym<')'>>> {};
 
 // date OP YYYY-MM-DD: the local calendar date compared with a day.
-struct date_value : tok<p::seq<p::rep<4, p::digit>, p::one<'-'>, p::rep<2, p::digit>, p::one<'-'>,
-                               p::rep<2, p::digit>, p::not_at<ident_other>>> {};
+// The day alone is a tree node, without the spacing and comments its token swallows after it.
+struct date_day : p::seq<p::rep<4, p::digit>, p::one<'-'>, p::rep<2, p::digit>, p::one<'-'>,
+                         p::rep<2, p::digit>, p::not_at<ident_other>> {};
+struct date_value : tok<date_day> {};
 struct date_atom : p::seq<kw_date, need<tok<comparison>>, need<date_value>> {};
 
 struct not_condition : nest<p::seq<sym<'!'>, need<cond_unary>>> {};

@@ -39,7 +39,7 @@ using Selected = RuleList<
     not_condition, paren_condition, cond_and, condition, subject_atom, membership_tail,
     is_local_tail, group_ref, set_literal, failures_atom, by_rhost, window, count,
     recent_atom, recent_factor, recent_rhost, recent_tty, enrolled_atom, enrolled_factor,
-    date_atom, date_value,
+    date_atom, date_day,
     // expressions
     expression, all_of, guarded, guard_unless, guard_if, k_of, k_count, negated_expression,
     permit, paren_expression,
@@ -432,8 +432,8 @@ class Converter {
       for (Node child : n.children()) {
         if (child.is_type<comparison>()) {
           c->comparison = trimmed(child);
-        } else if (child.is_type<date_value>()) {
-          c->date = trimmed(child);
+        } else if (child.is_type<date_day>()) {
+          c->date = std::string(child.string_view());
           c->date_location = location(child);
           c->date_location.length = static_cast<std::uint32_t>(c->date.size());
         }
