@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test: the suite on a normal build, again under AddressSanitizer + UBSan, and the
-# parse/check/eval fuzzer for 60 seconds and the audit spool reader's for 20. `--quick` runs only the normal build's suite.
+# parse/check/eval fuzzer and the audit spool reader's, each for a fixed number of inputs (fuzz/run.sh). `--quick` runs only the normal build's suite.
 #
 # As root it runs in a clean view of the machine (scripts/clean-view.sh): /var/lib/authpolicy,
 # /etc/authpolicy, an installed package or module start absent as on a fresh machine, and nothing
@@ -35,14 +35,14 @@ scripts/setup.sh build-asan -DAUTHPOLICY_SANITIZE=ON -DAUTHPOLICY_BENCH=OFF -DCM
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
    ctest --output-on-failure -j2 --timeout 900 -LE '^install$') | tee -a "$results"
 
-echo "== fuzzing parse+check+eval for 60 s (build-fuzz/)"
+echo "== fuzzing parse+check+eval: 50,000 inputs from seed 1 (build-fuzz/)"
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAUTHPOLICY_FUZZ=ON \
   -DAUTHPOLICY_BENCH=OFF >/dev/null
 cmake --build build-fuzz --target fuzz_policy fuzz_spool -j"$(nproc)"
-fuzz/run.sh build-fuzz/fuzz/fuzz_policy 60
-echo "== fuzzing the audit spool reader for 20 s"
+fuzz/run.sh build-fuzz/fuzz/fuzz_policy 120 1 50000
+echo "== fuzzing the audit spool reader: 500,000 inputs from seed 1"
 spool_corpus=$(mktemp -d)
-build-fuzz/fuzz/fuzz_spool -max_total_time=20 -timeout=10 -print_final_stats=1 "$spool_corpus" 2>&1 |
-  tail -n 12
+build-fuzz/fuzz/fuzz_spool -seed=1 -runs=500000 -max_total_time=60 -timeout=10 \
+  -print_final_stats=1 "$spool_corpus" 2>&1 | tail -n 12
 rm -rf "$spool_corpus"
 summary
