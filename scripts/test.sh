@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: the suite on a normal build, again under AddressSanitizer + UBSan, and the
-# parse/check/eval fuzzer and the audit spool reader's, each for a fixed number of inputs (fuzz/run.sh). `--quick` runs only the normal build's suite.
+# parse/check/eval fuzzer and the audit spool reader's, each for a fixed number of inputs
+# (fuzz/run.sh). `--quick` runs only the normal build's suite.
 #
 # As root it runs in a clean view of the machine (scripts/clean-view.sh): /var/lib/authpolicy,
 # /etc/authpolicy, an installed package or module start absent as on a fresh machine, and nothing

@@ -1,5 +1,6 @@
-// 32 processes making 500 decisions each (100 in a sanitizer build) through pam_policy.so on real libpam, all at once: every
-// decision gets its expected result and exactly one audit row saying so (issue 7).
+// 32 processes making 500 decisions each (100 in a sanitizer build) through pam_policy.so on
+// real libpam, all at once: every decision gets its expected result and exactly one audit row
+// saying so (issue 7).
 //
 // No pam_wrapper: each client is a plain program using the system's libpam, with a temporary
 // /etc/pam.d service of its own, so nothing outside the module and its audit log is shared.
